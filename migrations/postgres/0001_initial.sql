@@ -1,0 +1,56 @@
+-- Times are epoch milliseconds (BIGINT) in both schemas: sqlx's Any driver cannot decode
+-- PostgreSQL TIMESTAMPTZ, and one code path serves both databases.
+
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE members (
+    id           BIGSERIAL PRIMARY KEY,
+    address      TEXT    NOT NULL UNIQUE,
+    display_name TEXT    NOT NULL DEFAULT '',
+    language     TEXT    NOT NULL DEFAULT 'en',
+    created_at   BIGINT  NOT NULL
+);
+
+CREATE TABLE subscriptions (
+    id         BIGSERIAL PRIMARY KEY,
+    list_name  TEXT    NOT NULL,
+    member_id  BIGINT  NOT NULL REFERENCES members(id),
+    status     TEXT    NOT NULL DEFAULT 'active',
+    created_at BIGINT  NOT NULL,
+    UNIQUE (list_name, member_id)
+);
+
+CREATE TABLE messages (
+    id            BIGSERIAL PRIMARY KEY,
+    list_name     TEXT    NOT NULL,
+    kind          TEXT    NOT NULL,
+    state         TEXT    NOT NULL,
+    envelope_from TEXT    NOT NULL,
+    message_id    TEXT    NOT NULL DEFAULT '',
+    raw           BYTEA    NOT NULL,
+    decorated     BYTEA,
+    error         TEXT    NOT NULL DEFAULT '',
+    received_at   BIGINT  NOT NULL,
+    updated_at    BIGINT  NOT NULL
+);
+CREATE INDEX messages_by_state ON messages (state, id);
+
+CREATE TABLE deliveries (
+    id              BIGSERIAL PRIMARY KEY,
+    message_id      BIGINT  NOT NULL REFERENCES messages(id),
+    list_name       TEXT    NOT NULL,
+    member_id       BIGINT,
+    recipient       TEXT    NOT NULL,
+    state           TEXT    NOT NULL,
+    attempts        BIGINT  NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT  NOT NULL,
+    lease_until     BIGINT  NOT NULL DEFAULT 0,
+    last_reply      TEXT    NOT NULL DEFAULT '',
+    created_at      BIGINT  NOT NULL,
+    updated_at      BIGINT  NOT NULL
+);
+CREATE INDEX deliveries_due ON deliveries (state, next_attempt_at);
+CREATE INDEX deliveries_by_list ON deliveries (list_name, state);

@@ -1,0 +1,25 @@
+use std::collections::HashMap;
+
+use crate::config::Config;
+
+pub async fn run(config: &Config) -> anyhow::Result<()> {
+    let store = super::open_store(config).await?;
+    let counts: HashMap<String, i64> = store.subscriber_counts().await?.into_iter().collect();
+    println!(
+        "{:<40} {:<12} {:<9} {:<12} {:<4} {:>11}  DISPLAY NAME",
+        "ADDRESS", "VISIBILITY", "POSTING", "SUBSCRIBING", "LANG", "SUBSCRIBERS"
+    );
+    for list in &config.lists {
+        println!(
+            "{:<40} {:<12} {:<9} {:<12} {:<4} {:>11}  {}",
+            format!("{}@{}", list.name, config.server.domain),
+            format!("{:?}", list.visibility).to_lowercase(),
+            format!("{:?}", list.posting).to_lowercase(),
+            format!("{:?}", list.subscription).to_lowercase(),
+            list.language,
+            counts.get(&list.name).copied().unwrap_or(0),
+            list.display_name
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! `tidings members ...`: the roster of a list, for the operator.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Subcommand;
+
+use crate::address;
+use crate::config::Config;
+use crate::store::{ImportLine, MemberAdded};
+
+/// Languages tidings has notices in.
+pub const LANGUAGES: [&str; 5] = ["en", "fr", "es", "pt", "ar"];
+
+#[derive(Debug, Subcommand)]
+pub enum MembersCommand {
+    /// Subscribe one address (no confirmation is asked: the operator vouches for it).
+    Add {
+        list: String,
+        address: String,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Language of the member's notices; defaults to the list's language.
+        #[arg(long)]
+        lang: Option<String>,
+    },
+    /// Subscribe every address of a file: one address per line, or CSV lines
+    /// `address,name,language`. Running it twice adds nobody twice.
+    Import { list: String, file: PathBuf },
+    /// Print the list's members.
+    List { list: String },
+    /// Unsubscribe one address.
+    Remove { list: String, address: String },
+}
+
+pub async fn run(config: &Config, command: MembersCommand) -> anyhow::Result<()> {
+    match command {
+        MembersCommand::Add {
+            list,
+            address,
+            name,
+            lang,
+        } => {
+            let list = super::list(config, &list)?;
+            let language = lang.unwrap_or_else(|| list.language.clone());
+            let line = member_line(&address, &name, &language)?;
+            let store = super::open_store(config).await?;
+            match store.add_member(&list.name, &line).await? {
+                MemberAdded::Added => println!("added {} to {}", line.address, list.name),
+                MemberAdded::AlreadyPresent => {
+                    println!("{} is already a member of {}", line.address, list.name)
+                }
+            }
+        }
+        MembersCommand::Import { list, file } => import(config, &list, &file).await?,
+        MembersCommand::List { list } => {
+            let list = super::list(config, &list)?;
+            let store = super::open_store(config).await?;
+            for member in store.members_of(&list.name).await? {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    member.address, member.display_name, member.language, member.status
+                );
+            }
+        }
+        MembersCommand::Remove { list, address } => {
+            let list = super::list(config, &list)?;
+            let address = address::normalize(&address)?;
+            let store = super::open_store(config).await?;
+            if store.remove_member(&list.name, &address).await? {
+                println!("removed {address} from {}", list.name);
+            } else {
+                anyhow::bail!("{address} is not a member of {}", list.name);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn member_line(address: &str, name: &str, language: &str) -> anyhow::Result<ImportLine> {
+    let address = address::normalize(address)?;
+    let language = language.trim().to_ascii_lowercase();
+    if !LANGUAGES.contains(&language.as_str()) {
+        anyhow::bail!(
+            "unknown language {language:?}: use one of {}",
+            LANGUAGES.join(", ")
+        );
+    }
+    if name.contains(['\r', '\n']) {
+        anyhow::bail!("the name must fit on one line");
+    }
+    Ok(ImportLine {
+        address,
+        display_name: name.trim().to_string(),
+        language,
+    })
+}
+
+async fn import(config: &Config, list: &str, file: &Path) -> anyhow::Result<()> {
+    let list = super::list(config, list)?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let (lines, invalid) = parse_import(&text, &list.language);
+    let store = super::open_store(config).await?;
+    let results = store.import_members(&list.name, &lines).await?;
+    let added = results.iter().filter(|r| **r == MemberAdded::Added).count();
+    for (number, problem) in &invalid {
+        println!("{}:{number}: skipped: {problem}", file.display());
+    }
+    println!(
+        "{}: {added} added, {} already present, {} invalid",
+        list.name,
+        results.len() - added,
+        invalid.len()
+    );
+    Ok(())
+}
+
+/// Reads an import file: the members it names, and the problems of the lines it skips, by
+/// line number. Blank lines, `#` comments and a header line starting with `address` are
+/// ignored.
+pub fn parse_import(text: &str, default_language: &str) -> (Vec<ImportLine>, Vec<(u64, String)>) {
+    let mut lines = Vec::new();
+    let mut invalid = Vec::new();
+    for (index, raw) in text.lines().enumerate() {
+        let number = index as u64 + 1;
+        let raw = raw.trim();
+        if raw.is_empty() || raw.starts_with('#') {
+            continue;
+        }
+        let fields = match csv_fields(raw) {
+            Ok(fields) => fields,
+            Err(problem) => {
+                invalid.push((number, problem));
+                continue;
+            }
+        };
+        let field = |i: usize| fields.get(i).map(String::as_str).unwrap_or("");
+        if number == 1 && field(0).eq_ignore_ascii_case("address") {
+            continue;
+        }
+        let language = if field(2).is_empty() {
+            default_language
+        } else {
+            field(2)
+        };
+        match member_line(field(0), field(1), language) {
+            Ok(line) => lines.push(line),
+            Err(problem) => invalid.push((number, problem.to_string())),
+        }
+    }
+    (lines, invalid)
+}
+
+/// The fields of one CSV line (quoted fields may hold commas).
+fn csv_fields(line: &str) -> Result<Vec<String>, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(line.as_bytes());
+    match reader.records().next() {
+        Some(Ok(record)) => Ok(record.iter().map(str::to_string).collect()),
+        Some(Err(error)) => Err(error.to_string()),
+        None => Ok(Vec::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_import;
+
+    #[test]
+    fn plain_and_csv_lines_with_line_numbers() {
+        let text = "address,name,language\nana@example.org\n\n# comment\n\"Doe, Jane\"@x\nbob@example.org,\"Bob, Jr.\",fr\ncarol@example.org,Carol,xx\n";
+        let (lines, invalid) = parse_import(text, "en");
+        let addresses: Vec<_> = lines.iter().map(|l| l.address.as_str()).collect();
+        assert_eq!(addresses, ["ana@example.org", "bob@example.org"]);
+        assert_eq!(lines[1].display_name, "Bob, Jr.");
+        assert_eq!(lines[1].language, "fr");
+        assert_eq!(lines[0].language, "en");
+        let numbers: Vec<u64> = invalid.iter().map(|(n, _)| *n).collect();
+        assert_eq!(numbers, [5, 7]);
+    }
+}

@@ -1,0 +1,96 @@
+//! The `tidings` command: one file per command group. Every command but `serve` works on the
+//! same database while the daemon runs.
+
+mod bench;
+mod check_config;
+mod lists;
+mod members;
+mod queue;
+mod serve;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::store::Store;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tidings",
+    version,
+    about = "Mailing lists and scheduled newsletters"
+)]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(
+        long,
+        global = true,
+        env = "TIDINGS_CONFIG",
+        default_value = "config/tidings.toml"
+    )]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: SMTP/LMTP/HTTP listeners and delivery workers.
+    Serve,
+    /// Validate the configuration file and print every problem found.
+    CheckConfig,
+    /// Show the configured lists with their policies and subscriber counts.
+    Lists,
+    /// Manage the members of a list.
+    #[command(subcommand)]
+    Members(members::MembersCommand),
+    /// Show the delivery queue: pending, deferred, sent and failed deliveries per list.
+    Queue,
+    /// Measure fan-out: one posting to N subscribers into a loopback SMTP sink.
+    Bench(bench::BenchArgs),
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::CheckConfig => check_config::run(&cli.config),
+        Command::Serve => serve::run(load_config(&cli.config)?).await,
+        Command::Lists => lists::run(&load_config(&cli.config)?).await,
+        Command::Members(command) => members::run(&load_config(&cli.config)?, command).await,
+        Command::Queue => queue::run(&load_config(&cli.config)?).await,
+        Command::Bench(args) => bench::run(args).await,
+    }
+}
+
+fn load_config(path: &Path) -> anyhow::Result<Config> {
+    // The error lists every problem; the caller prints it as is.
+    Ok(Config::load(path)?)
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Store::open(&config.database.url, config.database.max_connections)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact(&config.database.url)))
+}
+
+/// A database URL fit for messages: without its password.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// The list named on the command line, or an error that says where lists come from.
+fn list<'c>(config: &'c Config, name: &str) -> anyhow::Result<&'c crate::config::ListConfig> {
+    config.list(name).with_context(|| {
+        format!("no list named {name:?} in the configuration; `tidings lists` shows the configured lists")
+    })
+}

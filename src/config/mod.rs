@@ -1,0 +1,314 @@
+//! The daemon's configuration: one TOML file (`config/tidings.toml` by default), with every
+//! scalar setting overridable by a `TIDINGS_<SECTION>_<KEY>` environment variable so that an
+//! operator can keep secrets out of the file.
+
+mod env;
+#[cfg(test)]
+mod tests;
+mod validate;
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+pub use validate::{ConfigError, EnvProblem, Problem};
+
+/// The whole configuration, as read from the file and the environment, after validation.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// HMAC secret for tokens. Empty: one is generated once and kept in the database.
+    #[serde(default)]
+    pub secret: String,
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub relay: RelayConfig,
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub lists: Vec<ListConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// The mail domain of every list address (`LIST@domain`).
+    pub domain: String,
+    /// Name announced in the SMTP greeting and EHLO. Defaults to `domain`.
+    #[serde(default)]
+    pub hostname: String,
+    /// `host:port` of the SMTP listener; empty disables it.
+    #[serde(default = "defaults::smtp_listen")]
+    pub smtp_listen: String,
+    /// `host:port` of the LMTP listener for a front MTA; empty disables it.
+    #[serde(default)]
+    pub lmtp_listen: String,
+    /// `host:port` of the HTTP listener; empty disables it.
+    #[serde(default = "defaults::http_listen")]
+    pub http_listen: String,
+    /// Public base URL of the HTTP listener, used in links sent to members.
+    pub base_url: String,
+    #[serde(default = "defaults::max_message_size")]
+    pub max_message_size: usize,
+    /// Longest accepted line of a message, in bytes, CRLF excluded.
+    #[serde(default = "defaults::max_line_length")]
+    pub max_line_length: usize,
+    #[serde(default = "defaults::max_recipients")]
+    pub max_recipients: usize,
+    #[serde(default = "defaults::max_connections")]
+    pub max_connections: usize,
+    #[serde(default = "defaults::idle_timeout_seconds")]
+    pub idle_timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RelayConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub password: String,
+    /// Long-lived connections kept open to the relay, one delivery worker each.
+    pub pool_size: usize,
+    /// Recipients in one transaction for messages that are not personalised.
+    pub max_recipients_per_transaction: usize,
+    pub connect_timeout_seconds: u64,
+    pub command_timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// Wait before the first retry of a temporary failure; doubles on every attempt.
+    pub retry_initial_seconds: u64,
+    /// Longest wait between two retries.
+    pub retry_max_seconds: u64,
+    /// A delivery still failing temporarily this long after it was queued is marked failed.
+    pub lifetime_seconds: u64,
+    /// How long a claimed delivery stays reserved for the daemon that claimed it; a daemon
+    /// that dies mid-delivery leaves its claims to be taken over after this.
+    pub lease_seconds: u64,
+    /// Deliveries claimed from the queue at once by one worker.
+    pub batch_size: usize,
+    /// How often idle workers look at the queue (new work also wakes them at once).
+    pub poll_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://path` (created on first start) or `postgres://user@host/db`.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PostingPolicy {
+    /// Only the addresses in `posters` may post.
+    Announce,
+    /// Only subscribers may post.
+    Members,
+    /// Anyone may post.
+    Open,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubscriptionPolicy {
+    Confirm,
+    Approve,
+    Members,
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    Public,
+    Confidential,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListConfig {
+    /// Local part of the list address: `name@domain`.
+    pub name: String,
+    pub display_name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Language of the list's notices (`en`, `fr`, `es`, `pt`, `ar`).
+    #[serde(default = "defaults::language")]
+    pub language: String,
+    pub posting: PostingPolicy,
+    /// Addresses allowed to post to an `announce` list.
+    #[serde(default)]
+    pub posters: Vec<String>,
+    pub subscription: SubscriptionPolicy,
+    pub visibility: Visibility,
+    #[serde(default)]
+    pub owners: Vec<String>,
+    #[serde(default)]
+    pub moderators: Vec<String>,
+    /// Added to the Subject of postings, e.g. `[info-en]`; never doubled on replies.
+    #[serde(default)]
+    pub subject_prefix: Option<String>,
+    /// Text added at the end of every posting.
+    #[serde(default)]
+    pub footer: Option<String>,
+}
+
+impl Config {
+    /// Reads the file, applies the `TIDINGS_*` environment overrides and validates the result.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text, path, std::env::vars())
+    }
+
+    /// Parses TOML text, applies overrides from `vars` (name, value) and validates.
+    pub fn from_toml(
+        text: &str,
+        path: &Path,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut value: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        env::apply_overrides(&mut value, vars)?;
+        let mut config: Config = Config::deserialize(value).map_err(|e| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        if config.server.hostname.is_empty() {
+            config.server.hostname = config.server.domain.clone();
+        }
+        validate::validate(&config, path)?;
+        Ok(config)
+    }
+
+    pub fn list(&self, name: &str) -> Option<&ListConfig> {
+        self.lists
+            .iter()
+            .find(|l| l.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Parsed listener address, or `None` when the listener is disabled. Validation has
+    /// already checked that a non-empty value parses.
+    pub fn listen_addr(value: &str) -> Option<SocketAddr> {
+        if value.is_empty() {
+            None
+        } else {
+            value.parse().ok()
+        }
+    }
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        RelayConfig {
+            host: "127.0.0.1".into(),
+            port: 25,
+            tls: TlsMode::None,
+            username: String::new(),
+            password: String::new(),
+            pool_size: 4,
+            max_recipients_per_transaction: 50,
+            connect_timeout_seconds: 30,
+            command_timeout_seconds: 300,
+        }
+    }
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            retry_initial_seconds: 300,
+            retry_max_seconds: 4 * 3600,
+            lifetime_seconds: 5 * 24 * 3600,
+            lease_seconds: 300,
+            batch_size: 200,
+            poll_interval_ms: 1000,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: "sqlite://data/tidings.db".into(),
+            max_connections: 8,
+        }
+    }
+}
+
+mod defaults {
+    pub fn smtp_listen() -> String {
+        "127.0.0.1:2525".into()
+    }
+    pub fn http_listen() -> String {
+        "127.0.0.1:8080".into()
+    }
+    pub fn max_message_size() -> usize {
+        10 * 1024 * 1024
+    }
+    pub fn max_line_length() -> usize {
+        998
+    }
+    pub fn max_recipients() -> usize {
+        100
+    }
+    pub fn max_connections() -> usize {
+        200
+    }
+    pub fn idle_timeout_seconds() -> u64 {
+        300
+    }
+    pub fn language() -> String {
+        "en".into()
+    }
+}
+
+/// Secrets stay out of logs and debug output.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("secret", &"<redacted>")
+            .field("server", &self.server)
+            .field("relay", &self.relay)
+            .field("delivery", &self.delivery)
+            .field("database", &"<redacted>")
+            .field("lists", &self.lists)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for RelayConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RelayConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("pool_size", &self.pool_size)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,394 @@
+use std::path::Path;
+
+use super::*;
+
+const SHIPPED: &str = include_str!("../../config/tidings.toml");
+const PATH: &str = "config/tidings.toml";
+
+const MINIMAL: &str = r#"
+[server]
+domain = "lists.example.org"
+base_url = "https://lists.example.org"
+
+[[lists]]
+name = "info-en"
+display_name = "Coalition Info"
+posting = "members"
+subscription = "confirm"
+visibility = "public"
+owners = ["secretariat@example.org"]
+"#;
+
+fn load(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let vars = vars.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+    Config::from_toml(text, Path::new(PATH), vars)
+}
+
+fn problems(text: &str) -> Vec<Problem> {
+    match load(text, &[]) {
+        Err(ConfigError::Invalid { problems, .. }) => problems,
+        other => panic!("expected validation problems, got {other:?}"),
+    }
+}
+
+fn env_problems(vars: &[(&str, &str)]) -> Vec<EnvProblem> {
+    match load(SHIPPED, vars) {
+        Err(ConfigError::Env { problems }) => problems,
+        other => panic!("expected environment problems, got {other:?}"),
+    }
+}
+
+fn keys(problems: &[Problem]) -> Vec<&str> {
+    problems.iter().map(|p| p.key.as_str()).collect()
+}
+
+/// A valid list table with `extra` keys, which replace the defaults of the same name.
+fn list(name: &str, extra: &str) -> String {
+    let defaults = [
+        ("display_name", r#""A list""#),
+        ("posting", r#""members""#),
+        ("subscription", r#""confirm""#),
+        ("visibility", r#""public""#),
+        ("owners", r#"["secretariat@example.org"]"#),
+    ];
+    let mut table = format!("\n[[lists]]\nname = \"{name}\"\n{extra}\n");
+    for (key, value) in defaults {
+        if !extra.contains(&format!("{key} =")) {
+            table.push_str(&format!("{key} = {value}\n"));
+        }
+    }
+    table
+}
+
+#[test]
+fn shipped_file_is_valid() -> Result<(), ConfigError> {
+    let config = load(SHIPPED, &[])?;
+    assert_eq!(config.server.domain, "lists.example.org");
+    assert_eq!(config.server.hostname, "lists.example.org");
+    assert_eq!(config.server.lmtp_listen, "127.0.0.1:2424");
+    assert_eq!(config.relay.tls, TlsMode::None);
+    assert_eq!(config.relay.pool_size, 4);
+    assert_eq!(config.database.url, "sqlite://data/tidings.db");
+    assert!(config.secret.is_empty());
+    assert_eq!(config.lists.len(), 28);
+    Ok(())
+}
+
+#[test]
+fn shipped_lists_have_the_expected_policies() -> Result<(), ConfigError> {
+    let config = load(SHIPPED, &[])?;
+    let count = |prefix: &str| {
+        config
+            .lists
+            .iter()
+            .filter(|l| l.name.starts_with(prefix))
+            .count()
+    };
+    assert_eq!(
+        (
+            count("info-"),
+            count("team-"),
+            count("caucus-"),
+            count("region-")
+        ),
+        (4, 13, 6, 5)
+    );
+    for list in &config.lists {
+        let confidential = list.name.starts_with("team-") || list.name.starts_with("caucus-");
+        let visibility = if confidential {
+            Visibility::Confidential
+        } else {
+            Visibility::Public
+        };
+        assert_eq!(list.visibility, visibility, "{}", list.name);
+        let announce = list.name.starts_with("info-");
+        assert_eq!(
+            list.posting == PostingPolicy::Announce,
+            announce,
+            "{}",
+            list.name
+        );
+    }
+    let fr = config.list("info-fr").map(|l| l.language.as_str());
+    assert_eq!(fr, Some("fr"));
+    Ok(())
+}
+
+#[test]
+fn each_override_sets_its_field_with_its_type() -> Result<(), ConfigError> {
+    let config = load(
+        SHIPPED,
+        &[
+            ("TIDINGS_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("TIDINGS_SERVER_DOMAIN", "lists.coalition.example.org"),
+            ("TIDINGS_SERVER_SMTP_LISTEN", ""),
+            ("TIDINGS_SERVER_LMTP_LISTEN", "[::1]:24"),
+            ("TIDINGS_SERVER_HTTP_LISTEN", "0.0.0.0:80"),
+            (
+                "TIDINGS_SERVER_BASE_URL",
+                "https://lists.coalition.example.org",
+            ),
+            ("TIDINGS_SERVER_MAX_LINE_LENGTH", "2000"),
+            ("TIDINGS_RELAY_HOST", "smtp.coalition.example.org"),
+            ("TIDINGS_RELAY_PORT", "587"),
+            ("TIDINGS_RELAY_TLS", "starttls"),
+            ("TIDINGS_RELAY_USERNAME", "tidings"),
+            ("TIDINGS_RELAY_PASSWORD", "12345"),
+            ("TIDINGS_RELAY_MAX_RECIPIENTS_PER_TRANSACTION", "20"),
+            ("TIDINGS_DELIVERY_BATCH_SIZE", "10"),
+            ("TIDINGS_DATABASE_URL", "postgres://tidings@db/tidings"),
+            ("TIDINGS_DATABASE_MAX_CONNECTIONS", "3"),
+            ("TIDINGS_CONFIG", "elsewhere.toml"),
+            ("TIDINGS_LOG", "debug"),
+        ],
+    )?;
+    assert_eq!(config.secret, "0123456789abcdef0123456789abcdef");
+    let server = &config.server;
+    assert_eq!(server.domain, "lists.coalition.example.org");
+    assert_eq!(server.hostname, "lists.coalition.example.org");
+    assert_eq!(server.smtp_listen, "");
+    assert_eq!(server.lmtp_listen, "[::1]:24");
+    assert_eq!(server.http_listen, "0.0.0.0:80");
+    assert_eq!(server.base_url, "https://lists.coalition.example.org");
+    assert_eq!(server.max_line_length, 2000);
+    let relay = &config.relay;
+    assert_eq!(relay.host, "smtp.coalition.example.org");
+    assert_eq!(relay.port, 587);
+    assert_eq!(relay.tls, TlsMode::Starttls);
+    assert_eq!(relay.username, "tidings");
+    assert_eq!(relay.password, "12345");
+    assert_eq!(relay.max_recipients_per_transaction, 20);
+    assert_eq!(config.delivery.batch_size, 10);
+    assert_eq!(config.database.url, "postgres://tidings@db/tidings");
+    assert_eq!(config.database.max_connections, 3);
+    Ok(())
+}
+
+#[test]
+fn overrides_fill_sections_missing_from_the_file() -> Result<(), ConfigError> {
+    let text = format!("[relay]\nhost = \"mx.example.org\"\n{MINIMAL}");
+    let config = load(&text, &[("TIDINGS_DATABASE_URL", "sqlite:var/t.db")])?;
+    assert_eq!(config.relay.host, "mx.example.org");
+    assert_eq!(config.relay.port, 25);
+    assert_eq!(config.database.max_connections, 8);
+    Ok(())
+}
+
+#[test]
+fn a_non_numeric_port_names_the_variable_and_the_type() {
+    let problems = env_problems(&[("TIDINGS_RELAY_PORT", "abc")]);
+    let message = ConfigError::Env { problems }.to_string();
+    assert_eq!(
+        message,
+        "environment variable TIDINGS_RELAY_PORT: \"abc\" is not valid: relay.port expects a \
+         whole number"
+    );
+}
+
+#[test]
+fn an_unknown_variable_lists_the_valid_names() {
+    let problems = env_problems(&[("TIDINGS_RELAY_HOSTNAME", "mx.example.org")]);
+    assert_eq!(problems.len(), 1);
+    let message = &problems[0].message;
+    assert_eq!(problems[0].var, "TIDINGS_RELAY_HOSTNAME");
+    assert!(
+        message.contains("did you mean TIDINGS_RELAY_HOST?"),
+        "{message}"
+    );
+    assert!(message.contains("TIDINGS_DATABASE_URL"), "{message}");
+    assert!(message.contains("TIDINGS_SECRET"), "{message}");
+}
+
+#[test]
+fn every_bad_variable_is_reported() {
+    let problems = env_problems(&[
+        ("TIDINGS_RELAY_PORT", "70000"),
+        ("TIDINGS_SERVER_DOMIAN", "x.example.org"),
+        ("TIDINGS_RELAY_TLS", "ssl"),
+    ]);
+    let vars: Vec<&str> = problems.iter().map(|p| p.var.as_str()).collect();
+    assert_eq!(
+        vars,
+        [
+            "TIDINGS_RELAY_PORT",
+            "TIDINGS_RELAY_TLS",
+            "TIDINGS_SERVER_DOMIAN"
+        ]
+    );
+}
+
+#[test]
+fn several_mistakes_are_all_reported() {
+    let text = format!(
+        "{MINIMAL}{}{}{}",
+        list(
+            "team-gender",
+            r#"posting = "announce"
+               language = "de"
+               subject_prefix = "[Team\nGender]"
+               moderators = ["chair.example.org"]"#
+        ),
+        list("Team-Budget", ""),
+        list("caucus-peace", "owners = []"),
+    );
+    let problems = problems(&text);
+    assert_eq!(
+        keys(&problems),
+        [
+            "lists[1] (team-gender).subject_prefix",
+            "lists[1] (team-gender).language",
+            "lists[1] (team-gender).moderators[0]",
+            "lists[1] (team-gender).posters",
+            "lists[2] (Team-Budget).name",
+            "lists[3] (caucus-peace).owners",
+        ],
+        "{problems:#?}"
+    );
+}
+
+#[test]
+fn server_relay_and_delivery_mistakes_are_all_reported() {
+    let text = r#"
+secret = "too-short"
+[server]
+domain = "localhost"
+base_url = "https://lists.example.org/"
+[relay]
+port = 0
+pool_size = 1000
+username = "tidings"
+[delivery]
+retry_initial_seconds = 600
+retry_max_seconds = 60
+[database]
+url = "mysql://root:hunter2@db/tidings"
+[[lists]]
+name = "info-en"
+display_name = "Coalition Info"
+posting = "members"
+subscription = "confirm"
+visibility = "public"
+owners = ["secretariat@example.org"]
+"#;
+    let problems = problems(text);
+    assert_eq!(
+        keys(&problems),
+        [
+            "secret",
+            "server.domain",
+            "server.hostname",
+            "server.base_url",
+            "relay.port",
+            "relay.pool_size",
+            "relay.password",
+            "delivery.retry_max_seconds",
+            "database.url",
+        ],
+        "{problems:#?}"
+    );
+    let all = format!("{problems:?}");
+    assert!(
+        !all.contains("hunter2") && !all.contains("too-short"),
+        "{all}"
+    );
+}
+
+#[test]
+fn listeners_must_parse_and_accept_mail() {
+    let text = MINIMAL.replace(
+        "[server]",
+        "[server]\nsmtp_listen = \"\"\nhttp_listen = \"localhost:80\"",
+    );
+    let problems = problems(&text);
+    assert_eq!(
+        keys(&problems),
+        ["server.http_listen", "server.smtp_listen"],
+        "{problems:#?}"
+    );
+}
+
+#[test]
+fn duplicate_names_are_reported_case_insensitively() {
+    let text = format!("{MINIMAL}{}", list("INFO-EN", ""));
+    let problems = problems(&text);
+    assert_eq!(
+        keys(&problems),
+        ["lists[1] (INFO-EN).name", "lists[1] (INFO-EN).name"]
+    );
+    assert!(problems[1].problem.contains("lists[0]"), "{problems:#?}");
+}
+
+#[test]
+fn reserved_suffixes_are_refused() {
+    let text = format!(
+        "{MINIMAL}{}{}",
+        list("info-en-owner", ""),
+        list("news-bounces", "")
+    );
+    let problems = problems(&text);
+    assert_eq!(
+        keys(&problems),
+        [
+            "lists[1] (info-en-owner).name",
+            "lists[2] (news-bounces).name"
+        ]
+    );
+    assert!(problems[0].problem.contains("address of list \"info-en\""));
+}
+
+#[test]
+fn plus_and_reserved_mailboxes_are_refused() {
+    let text = format!("{MINIMAL}{}{}", list("info+fr", ""), list("postmaster", ""));
+    let problems = problems(&text);
+    assert_eq!(
+        keys(&problems),
+        ["lists[1] (info+fr).name", "lists[2] (postmaster).name"]
+    );
+}
+
+#[test]
+fn announce_lists_need_posters() {
+    let text = MINIMAL.replace("\"members\"", "\"announce\"");
+    let error = match load(&text, &[]) {
+        Err(error) => error.to_string(),
+        Ok(_) => panic!("an announce list without posters was accepted"),
+    };
+    assert_eq!(
+        error,
+        "config/tidings.toml: lists[0] (info-en).posters: posting = \"announce\" needs at least \
+         one address in posters; add posters = [\"secretariat@example.org\"]"
+    );
+}
+
+#[test]
+fn a_file_without_lists_is_refused() {
+    let text = MINIMAL.split("[[lists]]").next().unwrap_or_default();
+    assert_eq!(keys(&problems(text)), ["lists"]);
+}
+
+#[test]
+fn addresses_and_names_are_checked() {
+    use validate::{is_address, is_dns_name};
+    assert!(is_address("team-gender-chair@coalition.example.org"));
+    assert!(is_address("o'brien+lists@example.org"));
+    for bad in [
+        "",
+        "a@",
+        "@example.org",
+        "a@@example.org",
+        "a b@example.org",
+        "a@localhost",
+    ] {
+        assert!(!is_address(bad), "{bad}");
+    }
+    for bad in [
+        "a..b@example.org",
+        ".a@example.org",
+        "a@example.-org",
+        "a@1.2.3.4",
+    ] {
+        assert!(!is_address(bad), "{bad}");
+    }
+    assert!(is_dns_name("xn--80ak6aa92e.example"));
+    assert!(!is_dns_name("example.org."));
+}

@@ -1,0 +1,618 @@
+//! Checks a parsed configuration and reports every problem at once, so that an operator can
+//! fix a file in one pass instead of restarting the daemon once per mistake.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use super::{
+    defaults, Config, DatabaseConfig, DeliveryConfig, ListConfig, PostingPolicy, RelayConfig,
+    ServerConfig,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{}: cannot read the configuration file: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {message}", path.display())]
+    Syntax { path: PathBuf, message: String },
+    #[error("{}", lines(problems.iter().map(ToString::to_string)))]
+    Env { problems: Vec<EnvProblem> },
+    #[error("{}", lines(problems.iter().map(|p| format!("{}: {p}", path.display()))))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
+}
+
+/// One setting that is wrong: which one, what is wrong with it, and what to write instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Where the setting lives, e.g. `relay.port` or `lists[3] (team-gender).posters`.
+    pub key: String,
+    pub problem: String,
+    pub fix: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}; {}", self.key, self.problem, self.fix)
+    }
+}
+
+/// A `TIDINGS_*` environment variable that could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvProblem {
+    pub var: String,
+    pub message: String,
+}
+
+impl fmt::Display for EnvProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "environment variable {}: {}", self.var, self.message)
+    }
+}
+
+fn lines(items: impl Iterator<Item = String>) -> String {
+    items.collect::<Vec<_>>().join("\n")
+}
+
+pub(super) const LANGUAGES: [&str; 5] = ["en", "fr", "es", "pt", "ar"];
+
+/// Suffixes that form a list's administrative addresses (`LIST-owner@domain`, ...). A list
+/// whose name ends with one would shadow, or be shadowed by, another list's address.
+pub(super) const RESERVED_SUFFIXES: [&str; 7] = [
+    "-request", "-join", "-leave", "-owner", "-bounces", "-confirm", "-submit",
+];
+
+/// Mailboxes that RFC 5321 and RFC 2142 expect to reach a person, not a list.
+const RESERVED_NAMES: [&str; 3] = ["postmaster", "abuse", "mailer-daemon"];
+
+const EXAMPLE_ADDRESS: &str = "secretariat@example.org";
+
+pub(super) fn validate(config: &Config, path: &Path) -> Result<(), ConfigError> {
+    let mut report = Report::default();
+    check_secret(&mut report, &config.secret);
+    check_server(&mut report, &config.server);
+    check_relay(&mut report, &config.relay);
+    check_delivery(&mut report, &config.delivery);
+    check_database(&mut report, &config.database);
+    check_lists(&mut report, &config.lists);
+    report.finish(path)
+}
+
+#[derive(Default)]
+struct Report {
+    problems: Vec<Problem>,
+}
+
+impl Report {
+    fn add(&mut self, key: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) {
+        self.problems.push(Problem {
+            key: key.into(),
+            problem: problem.into(),
+            fix: fix.into(),
+        });
+    }
+
+    /// Requires `min <= value <= max`, suggesting the default as the fix.
+    fn range(&mut self, key: &str, value: u64, min: u64, max: u64, default: u64) {
+        if value >= min && value <= max {
+            return;
+        }
+        let allowed = if max == u64::MAX {
+            format!("at least {min}")
+        } else {
+            format!("between {min} and {max}")
+        };
+        self.add(
+            key,
+            format!("is {value} but must be {allowed}"),
+            format!("set {key} = {default} (the default) or another value {allowed}"),
+        );
+    }
+
+    fn at_least(&mut self, key: &str, value: u64, min: u64, default: u64) {
+        self.range(key, value, min, u64::MAX, default);
+    }
+
+    fn finish(self, path: &Path) -> Result<(), ConfigError> {
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                problems: self.problems,
+            })
+        }
+    }
+}
+
+fn check_secret(report: &mut Report, secret: &str) {
+    // The value is never echoed: problems end up in logs.
+    let length = secret.chars().count();
+    if length > 0 && length < 32 {
+        report.add(
+            "secret",
+            format!("is {length} characters long, too short to resist guessing"),
+            "use at least 32 random characters (e.g. the output of `openssl rand -hex 32`), \
+             or leave it empty to let tidings generate one",
+        );
+    }
+}
+
+fn check_server(report: &mut Report, server: &ServerConfig) {
+    check_dns_name(report, "server.domain", &server.domain);
+    check_dns_name(report, "server.hostname", &server.hostname);
+    check_listeners(report, server);
+    check_base_url(report, &server.base_url);
+    check_server_limits(report, server);
+}
+
+fn check_dns_name(report: &mut Report, key: &str, value: &str) {
+    if !is_dns_name(value) {
+        report.add(
+            key,
+            format!("{value:?} is not a fully qualified domain name"),
+            format!("write a name such as \"lists.example.org\" in {key}"),
+        );
+    }
+}
+
+fn check_listeners(report: &mut Report, server: &ServerConfig) {
+    let listeners = [
+        ("server.smtp_listen", &server.smtp_listen),
+        ("server.lmtp_listen", &server.lmtp_listen),
+        ("server.http_listen", &server.http_listen),
+    ];
+    let mut bound: HashMap<SocketAddr, &str> = HashMap::new();
+    for (key, value) in listeners {
+        if value.is_empty() {
+            continue;
+        }
+        match value.parse::<SocketAddr>() {
+            Ok(addr) => check_listener_clash(report, &mut bound, key, addr),
+            Err(_) => report.add(
+                key,
+                format!("{value:?} is not an IP address with a port"),
+                format!(
+                    "write {key} = \"127.0.0.1:2525\" (or \"[::1]:2525\"; host names are not \
+                     resolved), or \"\" to disable this listener"
+                ),
+            ),
+        }
+    }
+    if server.smtp_listen.is_empty() && server.lmtp_listen.is_empty() {
+        report.add(
+            "server.smtp_listen",
+            "both smtp_listen and lmtp_listen are empty, so no mail can reach the lists",
+            "enable at least one, e.g. smtp_listen = \"127.0.0.1:2525\"",
+        );
+    }
+}
+
+fn check_listener_clash<'a>(
+    report: &mut Report,
+    bound: &mut HashMap<SocketAddr, &'a str>,
+    key: &'a str,
+    addr: SocketAddr,
+) {
+    // Port 0 asks the system for a free port, so two such listeners never clash.
+    if addr.port() == 0 {
+        return;
+    }
+    if let Some(other) = bound.insert(addr, key) {
+        report.add(
+            key,
+            format!("uses {addr}, which {other} already listens on"),
+            "give each listener its own port",
+        );
+    }
+}
+
+/// A trailing slash is rejected rather than stripped: links are built as `base_url + "/path"`,
+/// and one canonical spelling keeps the value shown in logs equal to the one in the file.
+fn check_base_url(report: &mut Report, url: &str) {
+    const KEY: &str = "server.base_url";
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let Some(rest) = rest else {
+        report.add(
+            KEY,
+            format!("{url:?} does not start with http:// or https://"),
+            "write the address members use in their browser, e.g. \"https://lists.example.org\"",
+        );
+        return;
+    };
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || url.contains(|c: char| c.is_whitespace() || c == '?' || c == '#') {
+        report.add(
+            KEY,
+            format!("{url:?} is not a plain http(s) address of a host"),
+            "write scheme, host and optional path only, e.g. \"https://lists.example.org\"",
+        );
+    } else if url.ends_with('/') {
+        report.add(
+            KEY,
+            format!("{url:?} ends with a slash"),
+            format!(
+                "write base_url = {:?} (links add their own slash)",
+                url.trim_end_matches('/')
+            ),
+        );
+    }
+}
+
+fn check_server_limits(report: &mut Report, server: &ServerConfig) {
+    report.at_least(
+        "server.max_message_size",
+        server.max_message_size as u64,
+        1024,
+        defaults::max_message_size() as u64,
+    );
+    // RFC 5322 asks senders to keep lines to 78 characters; a lower limit rejects good mail.
+    report.at_least(
+        "server.max_line_length",
+        server.max_line_length as u64,
+        78,
+        defaults::max_line_length() as u64,
+    );
+    report.at_least(
+        "server.max_recipients",
+        server.max_recipients as u64,
+        1,
+        defaults::max_recipients() as u64,
+    );
+    report.at_least(
+        "server.max_connections",
+        server.max_connections as u64,
+        1,
+        defaults::max_connections() as u64,
+    );
+    report.at_least(
+        "server.idle_timeout_seconds",
+        server.idle_timeout_seconds,
+        1,
+        defaults::idle_timeout_seconds(),
+    );
+}
+
+fn check_relay(report: &mut Report, relay: &RelayConfig) {
+    let default = RelayConfig::default();
+    if relay.host.trim().is_empty() || relay.host.contains(char::is_whitespace) {
+        report.add(
+            "relay.host",
+            format!("{:?} is not a host name or address", relay.host),
+            format!("set relay.host = {:?} or your relay's name", default.host),
+        );
+    }
+    report.at_least("relay.port", relay.port.into(), 1, default.port.into());
+    report.range(
+        "relay.pool_size",
+        relay.pool_size as u64,
+        1,
+        256,
+        default.pool_size as u64,
+    );
+    report.at_least(
+        "relay.max_recipients_per_transaction",
+        relay.max_recipients_per_transaction as u64,
+        1,
+        default.max_recipients_per_transaction as u64,
+    );
+    report.at_least(
+        "relay.connect_timeout_seconds",
+        relay.connect_timeout_seconds,
+        1,
+        default.connect_timeout_seconds,
+    );
+    report.at_least(
+        "relay.command_timeout_seconds",
+        relay.command_timeout_seconds,
+        1,
+        default.command_timeout_seconds,
+    );
+    check_relay_credentials(report, relay);
+}
+
+fn check_relay_credentials(report: &mut Report, relay: &RelayConfig) {
+    match (relay.username.is_empty(), relay.password.is_empty()) {
+        (false, true) => report.add(
+            "relay.password",
+            "is empty although relay.username is set",
+            "set the password too (TIDINGS_RELAY_PASSWORD keeps it out of the file), \
+             or remove username to send without authentication",
+        ),
+        (true, false) => report.add(
+            "relay.username",
+            "is empty although relay.password is set",
+            "set the user name that goes with the password, or remove the password",
+        ),
+        _ => {}
+    }
+}
+
+fn check_delivery(report: &mut Report, delivery: &DeliveryConfig) {
+    let default = DeliveryConfig::default();
+    report.at_least(
+        "delivery.retry_initial_seconds",
+        delivery.retry_initial_seconds,
+        1,
+        default.retry_initial_seconds,
+    );
+    report.at_least(
+        "delivery.lease_seconds",
+        delivery.lease_seconds,
+        1,
+        default.lease_seconds,
+    );
+    report.at_least(
+        "delivery.batch_size",
+        delivery.batch_size as u64,
+        1,
+        default.batch_size as u64,
+    );
+    report.at_least(
+        "delivery.poll_interval_ms",
+        delivery.poll_interval_ms,
+        1,
+        default.poll_interval_ms,
+    );
+    check_not_longer(
+        report,
+        (
+            "delivery.retry_initial_seconds",
+            delivery.retry_initial_seconds,
+        ),
+        ("delivery.retry_max_seconds", delivery.retry_max_seconds),
+    );
+    check_not_longer(
+        report,
+        ("delivery.retry_max_seconds", delivery.retry_max_seconds),
+        ("delivery.lifetime_seconds", delivery.lifetime_seconds),
+    );
+}
+
+/// Requires `shorter.1 <= longer.1`, blaming the longer one.
+fn check_not_longer(report: &mut Report, shorter: (&str, u64), longer: (&str, u64)) {
+    if shorter.1 > longer.1 {
+        report.add(
+            longer.0,
+            format!("is {}, less than {} ({})", longer.1, shorter.0, shorter.1),
+            format!("raise {} or lower {}", longer.0, shorter.0),
+        );
+    }
+}
+
+fn check_database(report: &mut Report, database: &DatabaseConfig) {
+    let url = &database.url;
+    let known = ["sqlite:", "postgres://", "postgresql://"];
+    if !known.iter().any(|prefix| url.starts_with(prefix)) {
+        // Only the scheme is shown: a postgres URL may carry a password.
+        let scheme = url.split(':').next().unwrap_or_default();
+        report.add(
+            "database.url",
+            format!("uses the unsupported scheme {scheme:?}"),
+            "write \"sqlite://data/tidings.db\" or \"postgres://user@host/dbname\"",
+        );
+    }
+    report.at_least(
+        "database.max_connections",
+        database.max_connections.into(),
+        1,
+        DatabaseConfig::default().max_connections.into(),
+    );
+}
+
+fn check_lists(report: &mut Report, lists: &[ListConfig]) {
+    if lists.is_empty() {
+        report.add(
+            "lists",
+            "no list is configured",
+            "add at least one [[lists]] table (see the shipped config/tidings.toml)",
+        );
+    }
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (index, list) in lists.iter().enumerate() {
+        let at = list_key(index, &list.name);
+        check_list_name(report, &at, &list.name, lists);
+        let first = *seen.entry(list.name.to_ascii_lowercase()).or_insert(index);
+        if first != index {
+            report.add(
+                format!("{at}.name"),
+                format!("is already used by lists[{first}]"),
+                "give every list its own name (names are compared without regard to case)",
+            );
+        }
+        check_list(report, &at, list);
+    }
+}
+
+/// How problems point at a list: its position, which survives an empty or broken name, and
+/// the name, which is what an operator searches the file for.
+fn list_key(index: usize, name: &str) -> String {
+    if name.is_empty() {
+        format!("lists[{index}]")
+    } else {
+        format!("lists[{index}] ({name})")
+    }
+}
+
+fn check_list_name(report: &mut Report, at: &str, name: &str, lists: &[ListConfig]) {
+    let key = format!("{at}.name");
+    if let Some((problem, fix)) = name_syntax_problem(name) {
+        report.add(key, problem, fix);
+    } else if let Some(suffix) = RESERVED_SUFFIXES.iter().find(|s| name.ends_with(*s)) {
+        let base = &name[..name.len() - suffix.len()];
+        let problem = if lists.iter().any(|l| l.name.eq_ignore_ascii_case(base)) {
+            format!("{name:?} is the {suffix} address of list {base:?}")
+        } else {
+            format!("{name:?} ends with {suffix:?}, which is kept for list addresses")
+        };
+        let fix = format!(
+            "rename the list; names may not end with {}",
+            RESERVED_SUFFIXES.join(", ")
+        );
+        report.add(key, problem, fix);
+    } else if RESERVED_NAMES.contains(&name) {
+        report.add(
+            key,
+            format!("{name:?} is a mailbox that must reach a person, not a list"),
+            "choose another name",
+        );
+    }
+}
+
+/// Why `name` is not a usable lowercase local part, with a fix, or `None` when it is.
+fn name_syntax_problem(name: &str) -> Option<(String, String)> {
+    const SHAPE: &str = "use lowercase letters, digits, '.' and '-', starting with a letter or \
+                         digit, e.g. \"team-gender\"";
+    if name.is_empty() {
+        return Some(("is empty".into(), SHAPE.into()));
+    }
+    if name.contains('+') {
+        let fix = format!("remove the '+', e.g. {:?}", name.replace('+', "-"));
+        return Some((
+            format!("{name:?} contains '+', which separates sub-addresses in mail"),
+            fix,
+        ));
+    }
+    if name.bytes().any(|b| b.is_ascii_uppercase()) && is_list_name(&name.to_ascii_lowercase()) {
+        let fix = format!("write it as {:?}", name.to_ascii_lowercase());
+        return Some((format!("{name:?} contains uppercase letters"), fix));
+    }
+    if !is_list_name(name) {
+        return Some((
+            format!("{name:?} is not a valid list address"),
+            SHAPE.into(),
+        ));
+    }
+    None
+}
+
+/// `[a-z0-9][a-z0-9.-]*`, also usable as the local part of an address: at most 64 bytes, no
+/// trailing or doubled dot.
+fn is_list_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    let first_ok = bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    first_ok
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && name.len() <= 64
+        && !name.ends_with('.')
+        && !name.contains("..")
+}
+
+fn check_list(report: &mut Report, at: &str, list: &ListConfig) {
+    check_single_line(report, &format!("{at}.display_name"), &list.display_name);
+    if list.display_name.trim().is_empty() {
+        report.add(
+            format!("{at}.display_name"),
+            "is empty",
+            "give the list a name people recognise, e.g. \"Coalition Info (English)\"",
+        );
+    }
+    if let Some(prefix) = &list.subject_prefix {
+        check_single_line(report, &format!("{at}.subject_prefix"), prefix);
+    }
+    if !LANGUAGES.contains(&list.language.as_str()) {
+        report.add(
+            format!("{at}.language"),
+            format!("{:?} is not a supported language", list.language),
+            format!("use one of {}", LANGUAGES.join(", ")),
+        );
+    }
+    check_people(report, at, list);
+}
+
+/// Header values: a line break would let the value forge extra header fields.
+fn check_single_line(report: &mut Report, key: &str, value: &str) {
+    if value.contains(char::is_control) {
+        report.add(
+            key,
+            "contains a line break or another control character",
+            "keep it on one line",
+        );
+    }
+}
+
+fn check_people(report: &mut Report, at: &str, list: &ListConfig) {
+    check_addresses(report, at, "posters", &list.posters);
+    check_addresses(report, at, "owners", &list.owners);
+    check_addresses(report, at, "moderators", &list.moderators);
+    let example = list
+        .owners
+        .iter()
+        .find(|a| is_address(a))
+        .map_or(EXAMPLE_ADDRESS, String::as_str);
+    if list.posting == PostingPolicy::Announce && list.posters.is_empty() {
+        report.add(
+            format!("{at}.posters"),
+            "posting = \"announce\" needs at least one address in posters",
+            format!("add posters = [\"{example}\"]"),
+        );
+    }
+    if list.owners.is_empty() {
+        report.add(
+            format!("{at}.owners"),
+            "a list needs at least one owner to receive its bounces and requests",
+            format!("add owners = [\"{EXAMPLE_ADDRESS}\"]"),
+        );
+    }
+}
+
+fn check_addresses(report: &mut Report, at: &str, field: &str, addresses: &[String]) {
+    for (index, address) in addresses.iter().enumerate() {
+        if !is_address(address) {
+            report.add(
+                format!("{at}.{field}[{index}]"),
+                format!("{address:?} is not an email address"),
+                format!("write it as local@domain, e.g. \"{EXAMPLE_ADDRESS}\""),
+            );
+        }
+    }
+}
+
+/// A plausible `local@domain` address: a dot-atom local part (quoted forms are not accepted)
+/// and a fully qualified domain name.
+pub(super) fn is_address(address: &str) -> bool {
+    address
+        .rsplit_once('@')
+        .is_some_and(|(local, domain)| is_local_part(local) && is_dns_name(domain))
+}
+
+fn is_local_part(local: &str) -> bool {
+    const SPECIALS: &[u8] = b"!#$%&'*+-/=?^_`{|}~.";
+    (1..=64).contains(&local.len())
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || SPECIALS.contains(&b))
+}
+
+/// A fully qualified DNS name: at least two labels of letters, digits and inner hyphens, and a
+/// top-level label that is not all digits (so that an IPv4 address does not pass).
+pub(super) fn is_dns_name(name: &str) -> bool {
+    let labels: Vec<&str> = name.split('.').collect();
+    let tld_ok = labels
+        .last()
+        .is_some_and(|tld| !tld.bytes().all(|b| b.is_ascii_digit()));
+    name.len() <= 253 && labels.len() >= 2 && tld_ok && labels.iter().all(|l| is_dns_label(l))
+}
+
+fn is_dns_label(label: &str) -> bool {
+    (1..=63).contains(&label.len())
+        && !label.starts_with('-')
+        && !label.ends_with('-')
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}

@@ -1,0 +1,178 @@
+//! The running daemon: listeners, expander and delivery workers around one store.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+use crate::delivery::{self, Signals};
+use crate::inbound::accept::ListHandler;
+use crate::inbound::{Limits, Protocol, Server};
+use crate::store::{Backend, Store, StoreError};
+use crate::tokens::{generate_secret, Signer};
+use crate::web;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr} (server.{setting}): {source}; is another process using it? Change {setting} or set TIDINGS_SERVER_{setting_upper}")]
+    Bind {
+        setting: &'static str,
+        setting_upper: String,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A started daemon. Dropping it does not stop it: call [`Daemon::shutdown`].
+pub struct Daemon {
+    pub smtp_addr: Option<SocketAddr>,
+    pub lmtp_addr: Option<SocketAddr>,
+    pub http_addr: Option<SocketAddr>,
+    pub store: Store,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+/// The HMAC key: from the configuration, or generated once and kept in the database.
+pub async fn signer(config: &Config, store: &Store) -> Result<Signer, StoreError> {
+    if !config.secret.is_empty() {
+        return Ok(Signer::new(&config.secret));
+    }
+    let secret = store
+        .setting_or_insert("hmac_secret", generate_secret)
+        .await?;
+    Ok(Signer::new(&secret))
+}
+
+impl Daemon {
+    pub async fn start(config: Config) -> Result<Daemon, DaemonError> {
+        let config = Arc::new(config);
+        let store = Store::open(&config.database.url, config.database.max_connections).await?;
+        if store.backend() == Backend::Sqlite {
+            // One daemon owns a SQLite file: whatever it had claimed when it last stopped
+            // was in flight, and is due again now rather than when the lease runs out.
+            let released = store.release_all_claims().await?;
+            if released > 0 {
+                tracing::info!(released, "resuming deliveries interrupted by the last stop");
+            }
+        }
+        let signer = signer(&config, &store).await?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let signals = Signals {
+            accepted: Arc::new(Notify::new()),
+            queued: Arc::new(Notify::new()),
+            shutdown: shutdown_rx.clone(),
+            poll_interval: Duration::from_millis(config.delivery.poll_interval_ms),
+        };
+        let mut tasks = JoinSet::new();
+        let handler = Arc::new(ListHandler::new(
+            Arc::clone(&config),
+            store.clone(),
+            signer.clone(),
+            Arc::clone(&signals.accepted),
+        ));
+        let smtp_addr = start_mail_listener(
+            ("smtp_listen", &config.server.smtp_listen),
+            Protocol::Smtp,
+            &config,
+            &handler,
+            &shutdown_rx,
+            &mut tasks,
+        )
+        .await?;
+        let lmtp_addr = start_mail_listener(
+            ("lmtp_listen", &config.server.lmtp_listen),
+            Protocol::Lmtp,
+            &config,
+            &handler,
+            &shutdown_rx,
+            &mut tasks,
+        )
+        .await?;
+        let http_addr = match Config::listen_addr(&config.server.http_listen) {
+            Some(addr) => {
+                let listener = bind("http_listen", addr).await?;
+                let local = listener.local_addr().ok();
+                tracing::info!(addr = ?local, "listening for HTTP");
+                tasks.spawn(web::serve(listener, shutdown_rx.clone()));
+                local
+            }
+            None => None,
+        };
+        delivery::start(&config, &store, &signer, &signals, &mut tasks);
+        Ok(Daemon {
+            smtp_addr,
+            lmtp_addr,
+            http_addr,
+            store,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// Stops accepting, lets workers finish the transaction in hand, and waits for them.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        let drained = tokio::time::timeout(Duration::from_secs(30), async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("some tasks did not stop within 30 s; their claims will be retried");
+            self.tasks.abort_all();
+        }
+        self.store.close().await;
+    }
+}
+
+/// Binds one SMTP or LMTP listener (unless its setting is empty) and starts serving it.
+async fn start_mail_listener(
+    (setting, value): (&'static str, &str),
+    protocol: Protocol,
+    config: &Config,
+    handler: &Arc<ListHandler>,
+    shutdown: &watch::Receiver<bool>,
+    tasks: &mut JoinSet<()>,
+) -> Result<Option<SocketAddr>, DaemonError> {
+    let Some(addr) = Config::listen_addr(value) else {
+        return Ok(None);
+    };
+    let listener = bind(setting, addr).await?;
+    let local = listener.local_addr().ok();
+    tracing::info!(addr = ?local, ?protocol, "listening");
+    let server = Arc::new(Server {
+        protocol,
+        hostname: config.server.hostname.clone(),
+        limits: limits(config),
+        handler: Arc::clone(handler),
+    });
+    tasks.spawn(server.serve(listener, shutdown.clone()));
+    Ok(local)
+}
+
+fn limits(config: &Config) -> Limits {
+    Limits {
+        max_message_size: config.server.max_message_size,
+        max_line_length: config.server.max_line_length,
+        max_recipients: config.server.max_recipients,
+        max_connections: config.server.max_connections,
+        idle_timeout: Duration::from_secs(config.server.idle_timeout_seconds),
+    }
+}
+
+async fn bind(setting: &'static str, addr: SocketAddr) -> Result<TcpListener, DaemonError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| DaemonError::Bind {
+            setting,
+            setting_upper: setting.to_ascii_uppercase(),
+            addr,
+            source,
+        })
+}

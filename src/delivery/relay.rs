@@ -1,0 +1,164 @@
+//! The SMTP client side: one long-lived connection to the configured relay.
+//!
+//! lettre's pooled transport never sets TCP_NODELAY, so every message waits ~40 ms on Nagle
+//! and delayed ACKs, and it aborts a whole message on one refused recipient. This drives
+//! lettre's connection API over our own socket instead, with TCP_NODELAY, and reads each
+//! reply itself.
+
+use std::time::Duration;
+
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
+use lettre::transport::smtp::extension::{ClientId, MailBodyParameter, MailParameter};
+use lettre::Address;
+use tokio::net::TcpStream;
+
+use crate::config::{RelayConfig, TlsMode};
+
+/// What the relay made of one message for one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendResult {
+    Accepted,
+    /// A 4xx reply: try again later.
+    Temporary(String),
+    /// A 5xx reply: this recipient will not take this message.
+    Permanent(String),
+    /// The connection failed: the message's fate is unknown, treat as temporary and reconnect.
+    ConnectionLost(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot reach the relay {host}:{port}: {reason}")]
+pub struct ConnectError {
+    pub host: String,
+    pub port: u16,
+    pub reason: String,
+}
+
+pub struct RelayClient {
+    connection: AsyncSmtpConnection,
+    command_timeout: Duration,
+}
+
+impl RelayClient {
+    pub async fn connect(
+        relay: &RelayConfig,
+        hello_name: &str,
+    ) -> Result<RelayClient, ConnectError> {
+        let fail = |reason: String| ConnectError {
+            host: relay.host.clone(),
+            port: relay.port,
+            reason,
+        };
+        let connect_timeout = Duration::from_secs(relay.connect_timeout_seconds);
+        let hello = ClientId::Domain(hello_name.to_string());
+        let tls = || TlsParameters::new(relay.host.clone()).map_err(|e| fail(e.to_string()));
+        let connecting = async {
+            let mut connection = match relay.tls {
+                // Implicit TLS goes through lettre's own connector, which does not expose the
+                // socket: these connections run without TCP_NODELAY.
+                TlsMode::Tls => AsyncSmtpConnection::connect_tokio1(
+                    (relay.host.as_str(), relay.port),
+                    Some(connect_timeout),
+                    &hello,
+                    Some(tls()?),
+                    None,
+                )
+                .await
+                .map_err(|e| fail(e.to_string()))?,
+                TlsMode::None | TlsMode::Starttls => {
+                    let stream = TcpStream::connect((relay.host.as_str(), relay.port))
+                        .await
+                        .map_err(|e| fail(e.to_string()))?;
+                    stream.set_nodelay(true).map_err(|e| fail(e.to_string()))?;
+                    AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello)
+                        .await
+                        .map_err(|e| fail(e.to_string()))?
+                }
+            };
+            if relay.tls == TlsMode::Starttls {
+                connection
+                    .starttls(tls()?, &hello)
+                    .await
+                    .map_err(|e| fail(e.to_string()))?;
+            }
+            if !relay.username.is_empty() {
+                let credentials = Credentials::new(relay.username.clone(), relay.password.clone());
+                connection
+                    .auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
+                    .await
+                    .map_err(|e| fail(e.to_string()))?;
+            }
+            Ok(connection)
+        };
+        let connection = tokio::time::timeout(connect_timeout, connecting)
+            .await
+            .map_err(|_| {
+                fail(format!(
+                    "no answer within {} s",
+                    relay.connect_timeout_seconds
+                ))
+            })??;
+        Ok(RelayClient {
+            connection,
+            command_timeout: Duration::from_secs(relay.command_timeout_seconds),
+        })
+    }
+
+    /// Sends one message to one recipient: `parts` are written back to back as the message
+    /// (the recipient's own headers, then the shared decorated message).
+    pub async fn send(&mut self, from: &str, to: &str, parts: &[&[u8]]) -> SendResult {
+        let (Ok(from), Ok(to)) = (from.parse::<Address>(), to.parse::<Address>()) else {
+            return SendResult::Permanent(format!("invalid address {to:?}"));
+        };
+        let mut parameters = Vec::new();
+        if parts.iter().any(|part| !part.is_ascii()) {
+            parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        let connection = &mut self.connection;
+        let result = timed(self.command_timeout, async {
+            connection
+                .command(Mail::new(Some(from), parameters))
+                .await?;
+            connection.command(Rcpt::new(to, vec![])).await?;
+            connection.command(Data).await?;
+            connection.message_iter(parts.iter()).await
+        })
+        .await;
+        match result {
+            Ok(Ok(_)) => SendResult::Accepted,
+            Ok(Err(error)) if error.is_transient() || error.is_permanent() => {
+                // The transaction may still be open (a refused RCPT): close it so that the
+                // connection can carry the next message.
+                let reset = timed(self.command_timeout, self.connection.command(Rset)).await;
+                let reply = error.to_string();
+                match reset {
+                    Ok(Ok(_)) if error.is_permanent() => SendResult::Permanent(reply),
+                    Ok(Ok(_)) => SendResult::Temporary(reply),
+                    _ => SendResult::ConnectionLost(reply),
+                }
+            }
+            Ok(Err(error)) => SendResult::ConnectionLost(error.to_string()),
+            Err(elapsed) => SendResult::ConnectionLost(elapsed),
+        }
+    }
+
+    /// Whether the connection can carry another message.
+    pub fn is_usable(&self) -> bool {
+        !self.connection.has_broken()
+    }
+
+    pub async fn quit(mut self) {
+        let _ = timed(self.command_timeout, self.connection.quit()).await;
+    }
+}
+
+async fn timed<T>(
+    limit: Duration,
+    work: impl std::future::Future<Output = T>,
+) -> Result<T, String> {
+    tokio::time::timeout(limit, work)
+        .await
+        .map_err(|_| format!("relay did not answer within {} s", limit.as_secs()))
+}

@@ -1,0 +1,228 @@
+//! The daemon's side of a session: which recipients it takes, and what it does with a
+//! message: judge it for every recipient, commit what is accepted, and only then say 250.
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use crate::config::Config;
+use crate::pipeline::{self, Decision, ParsedMessage, Posting};
+use crate::store::{MessageKind, NewMessage, Store};
+use crate::tokens::Signer;
+
+use super::routing::{self, Destination};
+use super::session::{Envelope, MailHandler, Protocol};
+use super::Reply;
+
+pub struct ListHandler {
+    config: Arc<Config>,
+    store: Store,
+    signer: Signer,
+    /// Wakes the expander as soon as a message is committed.
+    accepted: Arc<Notify>,
+}
+
+/// What one recipient makes of a message.
+enum Verdict {
+    Keep(NewMessage),
+    Drop,
+    Refuse(Reply),
+}
+
+impl ListHandler {
+    pub fn new(
+        config: Arc<Config>,
+        store: Store,
+        signer: Signer,
+        accepted: Arc<Notify>,
+    ) -> ListHandler {
+        ListHandler {
+            config,
+            store,
+            signer,
+            accepted,
+        }
+    }
+
+    async fn verdict(
+        &self,
+        envelope: &Envelope,
+        raw: &[u8],
+        parsed: &ParsedMessage,
+        recipient: &str,
+    ) -> Verdict {
+        let destination = match routing::route(recipient, &self.config, &self.signer) {
+            Ok(destination) => destination,
+            Err(refusal) => return Verdict::Refuse(refusal),
+        };
+        let kind = match destination {
+            Destination::Post { ref list } => match self.judge_posting(list, parsed).await {
+                Ok(Decision::Accept) => MessageKind::Posting,
+                Ok(Decision::Discard { rule, reason }) => {
+                    tracing::info!(list = %list, message_id = %parsed.message_id, rule, %reason, "posting discarded");
+                    return Verdict::Drop;
+                }
+                Ok(Decision::Reject {
+                    rule,
+                    status,
+                    reason,
+                }) => {
+                    tracing::info!(list = %list, message_id = %parsed.message_id, rule, "posting refused");
+                    return Verdict::Refuse(Reply::new(550, status, reason));
+                }
+                Err(refusal) => return Verdict::Refuse(refusal),
+            },
+            Destination::Owner { .. } => MessageKind::Owner,
+            Destination::Bounces { .. } => MessageKind::Bounce,
+            _ => return Verdict::Refuse(not_yet(recipient)),
+        };
+        Verdict::Keep(NewMessage {
+            list_name: destination.list().to_string(),
+            kind,
+            envelope_from: envelope.mail_from.clone(),
+            message_id: parsed.message_id.clone(),
+            raw: raw.to_vec(),
+        })
+    }
+
+    async fn judge_posting(&self, list: &str, parsed: &ParsedMessage) -> Result<Decision, Reply> {
+        let Some(list) = self.config.list(list) else {
+            return Err(Reply::new(550, "5.1.1", "no such list here"));
+        };
+        let author = parsed.from.as_deref().unwrap_or_default();
+        let author_is_subscriber = self
+            .store
+            .is_subscribed(&list.name, author)
+            .await
+            .map_err(|error| temporary_failure(&error))?;
+        Ok(pipeline::judge(&Posting {
+            list,
+            domain: &self.config.server.domain,
+            message: parsed,
+            author_is_subscriber,
+        }))
+    }
+
+    /// Commits the kept messages; the replies they earn depend on that commit.
+    async fn commit(&self, kept: Vec<NewMessage>) -> Result<(), Reply> {
+        if kept.is_empty() {
+            return Ok(());
+        }
+        match self.store.insert_messages(&kept).await {
+            Ok(ids) => {
+                for (message, id) in kept.iter().zip(ids) {
+                    tracing::info!(list = %message.list_name, message_id = %message.message_id, id, kind = ?message.kind, "message accepted");
+                }
+                self.accepted.notify_one();
+                Ok(())
+            }
+            Err(error) => Err(temporary_failure(&error)),
+        }
+    }
+}
+
+impl MailHandler for ListHandler {
+    async fn check_recipient(&self, _envelope: &Envelope, recipient: &str) -> Result<(), Reply> {
+        match routing::route(recipient, &self.config, &self.signer)? {
+            Destination::Post { .. } | Destination::Owner { .. } | Destination::Bounces { .. } => {
+                Ok(())
+            }
+            _ => Err(not_yet(recipient)),
+        }
+    }
+
+    async fn take_message(&self, envelope: &Envelope, message: Vec<u8>) -> Vec<Reply> {
+        let parsed = match ParsedMessage::parse(&message) {
+            Ok(parsed) => parsed,
+            Err(malformed) => {
+                tracing::info!(peer = %envelope.peer, problem = %malformed, "message refused as malformed");
+                let reply = Reply::new(554, "5.6.0", malformed.to_string());
+                return answer_all(envelope, reply);
+            }
+        };
+        let mut verdicts = Vec::with_capacity(envelope.recipients.len());
+        for recipient in &envelope.recipients {
+            verdicts.push(self.verdict(envelope, &message, &parsed, recipient).await);
+        }
+        match envelope.protocol {
+            Protocol::Smtp => self.answer_once(verdicts).await,
+            Protocol::Lmtp => self.answer_each(verdicts).await,
+        }
+    }
+}
+
+impl ListHandler {
+    /// SMTP has one reply for all recipients: if any list refuses the message, nothing is
+    /// kept and the sender learns why; a partial acceptance would need a bounce afterwards.
+    async fn answer_once(&self, verdicts: Vec<Verdict>) -> Vec<Reply> {
+        let mut kept = Vec::new();
+        let mut refusals: Vec<Reply> = Vec::new();
+        for verdict in verdicts {
+            match verdict {
+                Verdict::Keep(message) => kept.push(message),
+                Verdict::Drop => {}
+                Verdict::Refuse(reply) => refusals.push(reply),
+            }
+        }
+        if let Some(first) = refusals.first() {
+            let mut reply = first.clone();
+            reply.text = refusals
+                .iter()
+                .map(|r| r.text.as_str())
+                .collect::<Vec<_>>()
+                .join("; ");
+            return vec![reply];
+        }
+        match self.commit(kept).await {
+            Ok(()) => vec![Reply::new(250, "2.0.0", "message accepted")],
+            Err(reply) => vec![reply],
+        }
+    }
+
+    /// LMTP answers per recipient, so each list decides for itself.
+    async fn answer_each(&self, verdicts: Vec<Verdict>) -> Vec<Reply> {
+        let kept: Vec<NewMessage> = verdicts
+            .iter()
+            .filter_map(|v| match v {
+                Verdict::Keep(message) => Some(message.clone()),
+                _ => None,
+            })
+            .collect();
+        let committed = self.commit(kept).await;
+        verdicts
+            .into_iter()
+            .map(|verdict| match verdict {
+                Verdict::Keep(_) => match &committed {
+                    Ok(()) => Reply::new(250, "2.0.0", "message accepted"),
+                    Err(reply) => reply.clone(),
+                },
+                Verdict::Drop => Reply::new(250, "2.0.0", "message accepted"),
+                Verdict::Refuse(reply) => reply,
+            })
+            .collect()
+    }
+}
+
+fn answer_all(envelope: &Envelope, reply: Reply) -> Vec<Reply> {
+    match envelope.protocol {
+        Protocol::Smtp => vec![reply],
+        Protocol::Lmtp => vec![reply; envelope.recipients.len()],
+    }
+}
+
+fn not_yet(recipient: &str) -> Reply {
+    Reply::new(
+        550,
+        "5.3.3",
+        format!("<{recipient}>: email commands are not available on this server yet; write to the list owner"),
+    )
+}
+
+fn temporary_failure(error: &crate::store::StoreError) -> Reply {
+    tracing::error!(%error, "storage failed while taking a message");
+    Reply::new(
+        451,
+        "4.3.0",
+        "temporary storage problem, please try again later",
+    )
+}

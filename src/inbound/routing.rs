@@ -1,0 +1,122 @@
+//! Which of this daemon's addresses a recipient is. Everything that is not one of them is
+//! refused: tidings is never a relay.
+
+use crate::config::Config;
+use crate::tokens::{Purpose, Signer};
+
+use super::reply::Reply;
+
+/// A recipient address that belongs to this daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// `LIST@domain`: a posting.
+    Post { list: String },
+    /// `LIST-request@domain`: email commands.
+    Request { list: String },
+    /// `LIST-join@domain`.
+    Join { list: String },
+    /// `LIST-leave@domain` or `LIST-leave+TOKEN@domain` (the List-Unsubscribe mailto).
+    Leave { list: String, token: Option<String> },
+    /// `LIST-owner@domain`.
+    Owner { list: String },
+    /// `LIST-bounces+TOKEN@domain`: a delivery report for one delivery.
+    Bounces { list: String, delivery_id: i64 },
+    /// `LIST-confirm+TOKEN@domain`.
+    Confirm { list: String, token: String },
+}
+
+impl Destination {
+    pub fn list(&self) -> &str {
+        match self {
+            Destination::Post { list }
+            | Destination::Request { list }
+            | Destination::Join { list }
+            | Destination::Leave { list, .. }
+            | Destination::Owner { list }
+            | Destination::Bounces { list, .. }
+            | Destination::Confirm { list, .. } => list,
+        }
+    }
+}
+
+/// Reserved suffixes of a list name, as in Mailman.
+const SUFFIXES: [&str; 6] = [
+    "-request", "-join", "-leave", "-owner", "-bounces", "-confirm",
+];
+
+pub fn route(recipient: &str, config: &Config, signer: &Signer) -> Result<Destination, Reply> {
+    let address = recipient.trim().to_ascii_lowercase();
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return Err(Reply::new(
+            550,
+            "5.1.3",
+            "recipient must be a full address (list@domain)",
+        ));
+    };
+    if domain != config.server.domain.to_ascii_lowercase() {
+        return Err(Reply::new(
+            550,
+            "5.7.1",
+            format!(
+                "relay access denied: this server only takes mail for lists at {}",
+                config.server.domain
+            ),
+        ));
+    }
+    let (base, detail) = match local.split_once('+') {
+        Some((base, detail)) => (base, Some(detail)),
+        None => (local, None),
+    };
+    let no_such = || Reply::new(550, "5.1.1", format!("<{recipient}>: no such list here"));
+    if let Some(list) = config.list(base) {
+        return match detail {
+            None => Ok(Destination::Post {
+                list: list.name.clone(),
+            }),
+            Some(_) => Err(no_such()),
+        };
+    }
+    for suffix in SUFFIXES {
+        let Some(name) = base.strip_suffix(suffix) else {
+            continue;
+        };
+        let Some(list) = config.list(name) else {
+            return Err(no_such());
+        };
+        let list = list.name.clone();
+        return match (suffix, detail) {
+            ("-request", None) => Ok(Destination::Request { list }),
+            ("-join", None) => Ok(Destination::Join { list }),
+            ("-leave", token) => Ok(Destination::Leave {
+                list,
+                token: token.map(str::to_string),
+            }),
+            ("-owner", None) => Ok(Destination::Owner { list }),
+            ("-bounces", Some(token)) => {
+                match signer.verify(Purpose::Verp, &list, token).as_deref() {
+                    Some([delivery_id]) => Ok(Destination::Bounces {
+                        list,
+                        delivery_id: *delivery_id as i64,
+                    }),
+                    _ => Err(Reply::new(
+                        550,
+                        "5.1.1",
+                        format!("<{recipient}>: unknown or forged bounce address"),
+                    )),
+                }
+            }
+            ("-confirm", Some(token)) => Ok(Destination::Confirm {
+                list,
+                token: token.to_string(),
+            }),
+            _ => Err(no_such()),
+        };
+    }
+    Err(no_such())
+}
+
+/// The address a delivery's bounce comes back to: `LIST-bounces+TOKEN@domain` (VERP).
+pub fn verp_address(list: &str, delivery_id: i64, domain: &str, signer: &Signer) -> String {
+    let token = signer.sign(Purpose::Verp, list, &[delivery_id as u64]);
+    format!("{list}-bounces+{token}@{domain}")
+}

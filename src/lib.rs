@@ -1,0 +1,18 @@
+//! tidings: mailing lists and scheduled newsletters for organisations that talk through email.
+//!
+//! The path of a posting through the crate:
+//! [`inbound`] (SMTP/LMTP sessions, address routing) → [`pipeline`] (rules decide accept /
+//! discard / reject; decoration adds the list's headers and footer) → [`store`] (committed
+//! before the 250) → [`delivery`] (expansion into one queued delivery per subscriber, workers
+//! that send through the relay, retries).
+
+pub mod address;
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod delivery;
+pub mod inbound;
+pub mod pipeline;
+pub mod store;
+pub mod tokens;
+pub mod web;

@@ -1,0 +1,216 @@
+//! The outbound queue: one row per recipient of a message.
+//!
+//! States: `pending` (never tried), `deferred` (a temporary failure, retried at
+//! `next_attempt_at`), `sending` (claimed by a worker until `lease_until`), `sent`, `failed`.
+//! Workers claim rows in batches; in PostgreSQL `FOR UPDATE SKIP LOCKED` lets several daemons
+//! share one queue, and a lease that runs out hands a dead daemon's claims to the others.
+
+use sqlx::{AssertSqlSafe, Row};
+
+use super::{now_ms, Backend, Result, Store};
+
+/// A delivery a worker now owns until its lease runs out.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub id: i64,
+    pub message_id: i64,
+    pub list_name: String,
+    /// The subscriber, for personalised copies; `None` for mail to owners.
+    pub member_id: Option<i64>,
+    pub recipient: String,
+    pub attempts: i64,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Sent,
+    /// A temporary failure: try again at `retry_at` (epoch ms).
+    Deferred {
+        retry_at: i64,
+        reply: String,
+    },
+    /// A permanent failure, or a temporary one that outlived the retry lifetime.
+    Failed {
+        reply: String,
+    },
+}
+
+/// Deliveries per state for one list, for `tidings queue`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueCounts {
+    pub list_name: String,
+    pub pending: i64,
+    pub deferred: i64,
+    pub sending: i64,
+    pub sent: i64,
+    pub failed: i64,
+}
+
+const DUE: &str = "(state IN ('pending', 'deferred') AND next_attempt_at <= $1) \
+                   OR (state = 'sending' AND lease_until < $1)";
+
+impl Store {
+    /// Claims up to `limit` due deliveries for `lease_ms`.
+    pub async fn claim_deliveries(
+        &self,
+        limit: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<ClaimedDelivery>> {
+        let now = now_ms();
+        let lock = match self.backend {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            // SQLite's single writer already serialises claims.
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE deliveries SET state = 'sending', lease_until = $2, updated_at = $1 \
+             WHERE id IN (SELECT id FROM deliveries WHERE {DUE} ORDER BY next_attempt_at, id \
+             LIMIT $3 {lock}) \
+             RETURNING id, message_id, list_name, member_id, recipient, attempts, created_at"
+        );
+        let mut tx = self.begin_write().await?;
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(now)
+            .bind(now + lease_ms)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let mut claimed = rows
+            .iter()
+            .map(|row| {
+                Ok(ClaimedDelivery {
+                    id: row.try_get("id")?,
+                    message_id: row.try_get("message_id")?,
+                    list_name: row.try_get("list_name")?,
+                    member_id: row.try_get("member_id")?,
+                    recipient: row.try_get("recipient")?,
+                    attempts: row.try_get("attempts")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        // RETURNING gives no order; sending in queue order keeps a message's copies together.
+        claimed.sort_by_key(|d| (d.message_id, d.id));
+        Ok(claimed)
+    }
+
+    /// Records what happened to claimed deliveries, in one transaction.
+    pub async fn record_outcomes(&self, outcomes: &[(i64, DeliveryOutcome)]) -> Result<()> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        let sent: Vec<String> = outcomes
+            .iter()
+            .filter(|(_, outcome)| *outcome == DeliveryOutcome::Sent)
+            .map(|(id, _)| id.to_string())
+            .collect();
+        if !sent.is_empty() {
+            // Ids are integers we formatted ourselves: nothing from outside enters this SQL.
+            let sql = format!(
+                "UPDATE deliveries SET state = 'sent', attempts = attempts + 1, lease_until = 0, \
+                 updated_at = $1 WHERE id IN ({})",
+                sent.join(",")
+            );
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (id, outcome) in outcomes {
+            let (state, retry_at, reply) = match outcome {
+                DeliveryOutcome::Sent => continue,
+                DeliveryOutcome::Deferred { retry_at, reply } => ("deferred", *retry_at, reply),
+                DeliveryOutcome::Failed { reply } => ("failed", now, reply),
+            };
+            sqlx::query(
+                "UPDATE deliveries SET state = $2, next_attempt_at = $3, last_reply = $4, \
+                 attempts = attempts + 1, lease_until = 0, updated_at = $5 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(state)
+            .bind(retry_at)
+            .bind(reply)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Makes every claim immediately available again. Only for a database that one daemon
+    /// owns alone (SQLite): at start-up, claims left by a crashed run of the same daemon.
+    pub async fn release_all_claims(&self) -> Result<u64> {
+        let released = sqlx::query("UPDATE deliveries SET lease_until = 0 WHERE state = 'sending'")
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(released)
+    }
+
+    /// Whether anything is due now or later (used by tests and the benchmark to wait).
+    pub async fn unfinished_deliveries(&self) -> Result<i64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM deliveries WHERE state IN ('pending', 'deferred', 'sending')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n)
+    }
+
+    pub async fn queue_counts(&self) -> Result<Vec<QueueCounts>> {
+        let rows = sqlx::query(
+            "SELECT list_name, state, COUNT(*) AS n FROM deliveries GROUP BY list_name, state \
+             ORDER BY list_name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut counts: Vec<QueueCounts> = Vec::new();
+        for row in rows {
+            let list_name: String = row.try_get("list_name")?;
+            let state: String = row.try_get("state")?;
+            let n: i64 = row.try_get("n")?;
+            if counts.last().is_none_or(|c| c.list_name != list_name) {
+                counts.push(QueueCounts {
+                    list_name,
+                    ..QueueCounts::default()
+                });
+            }
+            if let Some(entry) = counts.last_mut() {
+                match state.as_str() {
+                    "pending" => entry.pending += n,
+                    "deferred" => entry.deferred += n,
+                    "sending" => entry.sending += n,
+                    "sent" => entry.sent += n,
+                    _ => entry.failed += n,
+                }
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Deliveries of one list with their state and last reply, newest first (tests, CLI).
+    pub async fn deliveries_of(&self, list: &str) -> Result<Vec<(String, String, i64, String)>> {
+        let rows = sqlx::query(
+            "SELECT recipient, state, attempts, last_reply FROM deliveries WHERE list_name = $1 \
+             ORDER BY id DESC",
+        )
+        .bind(list)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("recipient")?,
+                    row.try_get("state")?,
+                    row.try_get("attempts")?,
+                    row.try_get("last_reply")?,
+                ))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,143 @@
+//! Members (one row per address) and their subscriptions to lists.
+
+use sqlx::Row;
+
+use super::{now_ms, Result, Store};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub id: i64,
+    pub address: String,
+    pub display_name: String,
+    pub language: String,
+    pub status: String,
+}
+
+/// One member to subscribe; the address is already normalised.
+#[derive(Debug, Clone)]
+pub struct ImportLine {
+    pub address: String,
+    pub display_name: String,
+    pub language: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberAdded {
+    Added,
+    AlreadyPresent,
+}
+
+impl Store {
+    /// Subscribes one address to a list, creating the member when new. Idempotent.
+    pub async fn add_member(&self, list: &str, line: &ImportLine) -> Result<MemberAdded> {
+        Ok(self
+            .import_members(list, std::slice::from_ref(line))
+            .await?[0])
+    }
+
+    /// Subscribes many addresses in one transaction; returns, per line, whether it was new.
+    pub async fn import_members(
+        &self,
+        list: &str,
+        lines: &[ImportLine],
+    ) -> Result<Vec<MemberAdded>> {
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        let mut results = Vec::with_capacity(lines.len());
+        for line in lines {
+            sqlx::query(
+                "INSERT INTO members (address, display_name, language, created_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (address) DO NOTHING",
+            )
+            .bind(&line.address)
+            .bind(&line.display_name)
+            .bind(&line.language)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            let member_id: i64 = sqlx::query_scalar("SELECT id FROM members WHERE address = $1")
+                .bind(&line.address)
+                .fetch_one(&mut *tx)
+                .await?;
+            let inserted = sqlx::query(
+                "INSERT INTO subscriptions (list_name, member_id, status, created_at) \
+                 VALUES ($1, $2, 'active', $3) ON CONFLICT (list_name, member_id) DO NOTHING",
+            )
+            .bind(list)
+            .bind(member_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            results.push(if inserted == 1 {
+                MemberAdded::Added
+            } else {
+                MemberAdded::AlreadyPresent
+            });
+        }
+        tx.commit().await?;
+        Ok(results)
+    }
+
+    /// Removes an address from a list; the member record stays for its other lists.
+    pub async fn remove_member(&self, list: &str, address: &str) -> Result<bool> {
+        let removed = sqlx::query(
+            "DELETE FROM subscriptions WHERE list_name = $1 \
+             AND member_id = (SELECT id FROM members WHERE address = $2)",
+        )
+        .bind(list)
+        .bind(address)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(removed > 0)
+    }
+
+    pub async fn members_of(&self, list: &str) -> Result<Vec<Member>> {
+        let rows = sqlx::query(
+            "SELECT m.id, m.address, m.display_name, m.language, s.status \
+             FROM subscriptions s JOIN members m ON m.id = s.member_id \
+             WHERE s.list_name = $1 ORDER BY m.address",
+        )
+        .bind(list)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Member {
+                    id: row.try_get("id")?,
+                    address: row.try_get("address")?,
+                    display_name: row.try_get("display_name")?,
+                    language: row.try_get("language")?,
+                    status: row.try_get("status")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Whether `address` has an active subscription to `list`.
+    pub async fn is_subscribed(&self, list: &str, address: &str) -> Result<bool> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT s.id FROM subscriptions s JOIN members m ON m.id = s.member_id \
+             WHERE s.list_name = $1 AND m.address = $2 AND s.status = 'active'",
+        )
+        .bind(list)
+        .bind(address)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
+    }
+
+    /// Active subscribers per list, for `tidings lists`.
+    pub async fn subscriber_counts(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT list_name, COUNT(*) AS n FROM subscriptions WHERE status = 'active' \
+             GROUP BY list_name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("list_name")?, row.try_get("n")?)))
+            .collect()
+    }
+}
