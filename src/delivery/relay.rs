@@ -116,6 +116,12 @@ impl RelayClient {
         if parts.iter().any(|part| !part.is_ascii()) {
             parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
+        // lettre ends DATA with CRLF.CRLF itself: the message's own final CRLF must go, or
+        // every copy would gain an empty last line.
+        let Some((last, first)) = parts.split_last() else {
+            return SendResult::Permanent("empty message".into());
+        };
+        let last = last.strip_suffix(b"\r\n").unwrap_or(last);
         let connection = &mut self.connection;
         let result = timed(self.command_timeout, async {
             connection
@@ -123,7 +129,7 @@ impl RelayClient {
                 .await?;
             connection.command(Rcpt::new(to, vec![])).await?;
             connection.command(Data).await?;
-            connection.message_iter(parts.iter()).await
+            connection.message_iter(first.iter().chain([&last])).await
         })
         .await;
         match result {

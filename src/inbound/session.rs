@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use smtp_proto::request::receiver::{DataReceiver, DummyDataReceiver, RequestReceiver};
-use smtp_proto::{EhloResponse, Error as ParseError, Request};
+use smtp_proto::{Error as ParseError, Request};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
@@ -218,6 +218,15 @@ impl<'s, H: MailHandler> Session<'s, H> {
                     if bytes.len() == 0 {
                         return Ok(Flow::Continue);
                     }
+                    if skip_overlong_command(bytes) {
+                        let reply = Reply::new(500, "5.5.2", "command line too long");
+                        let (reply, flow) = self.count_error(reply);
+                        out.write_all(reply.as_bytes()).await?;
+                        if flow == Flow::Close {
+                            return Ok(flow);
+                        }
+                        continue;
+                    }
                     let request = match self.requests.ingest(bytes) {
                         Ok(request) => Ok(request.into_owned()),
                         Err(ParseError::NeedsMoreData { .. }) => return Ok(Flow::Continue),
@@ -414,16 +423,10 @@ impl<'s, H: MailHandler> Session<'s, H> {
         self.greeted = true;
         self.envelope.helo = host;
         self.reset_transaction();
-        let mut response = EhloResponse::new(self.server.hostname.as_str());
-        response.capabilities = smtp_proto::EXT_PIPELINING
-            | smtp_proto::EXT_SIZE
-            | smtp_proto::EXT_8BIT_MIME
-            | smtp_proto::EXT_ENHANCED_STATUS_CODES;
-        response.size = self.server.limits.max_message_size;
-        let mut bytes = Vec::new();
-        // Writing into a Vec cannot fail.
-        let _ = response.write(&mut bytes);
-        String::from_utf8_lossy(&bytes).into_owned()
+        format!(
+            "250-{}\r\n250-PIPELINING\r\n250-SIZE {}\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n",
+            self.server.hostname, self.server.limits.max_message_size
+        )
     }
 
     fn mail(&mut self, from: String, size: usize) -> Reply {
@@ -520,6 +523,21 @@ impl<'s, H: MailHandler> Session<'s, H> {
         }
         (reply.to_string(), Flow::Continue)
     }
+}
+
+/// Longest command line taken (RFC 5321 says 512; extensions make longer ones legitimate).
+const MAX_COMMAND_LINE: usize = 4096;
+
+/// smtp-proto limits a command line only when it spans reads: a long line that arrives
+/// whole is skipped here, up to its end.
+fn skip_overlong_command(bytes: &mut std::slice::Iter<'_, u8>) -> bool {
+    let rest = bytes.as_slice();
+    let line = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+    if line <= MAX_COMMAND_LINE {
+        return false;
+    }
+    *bytes = rest[(line + 1).min(rest.len())..].iter();
+    true
 }
 
 /// Tracks the length of the current line across reads.

@@ -1,16 +1,104 @@
-// Interim: replaced by the real decoration module.
+//! What a list adds to every posting: RFC 2369/2919 list headers, a subject
+//! prefix and a footer, applied to the raw message so that everything the
+//! poster wrote (including signed parts) reaches members byte-for-byte.
+
+mod footer;
+mod list_headers;
+mod subject_prefix;
+
+use crate::message::{ParseError, RawMessage};
+
 pub struct ListDecoration<'a> {
+    /// Local part, e.g. "team-gender".
     pub list_name: &'a str,
+    /// E.g. "Gender issue team".
     pub display_name: &'a str,
+    /// E.g. "lists.example.org".
     pub domain: &'a str,
+    /// E.g. "https://lists.example.org".
     pub base_url: &'a str,
+    /// False for announce-only lists, which get `List-Post: NO`.
     pub posting_allowed_to_all_members: bool,
+    /// E.g. "[team-gender]".
     pub subject_prefix: Option<&'a str>,
+    /// Plain text, may be non-ASCII.
     pub footer: Option<&'a str>,
 }
-#[derive(Debug, thiserror::Error)]
-#[error("cannot decorate")]
-pub struct DecorateError;
-pub fn decorate(raw: &[u8], _list: &ListDecoration) -> Result<Vec<u8>, DecorateError> {
-    Ok(raw.to_vec())
+
+impl ListDecoration<'_> {
+    /// `base_url` without trailing slashes, ready for appending paths.
+    pub fn base_url_trimmed(&self) -> &str {
+        self.base_url.trim().trim_end_matches('/')
+    }
+
+    fn posting_address(&self) -> String {
+        format!("{}@{}", self.local_part(""), self.domain_part())
+    }
+
+    /// `list_name` plus a suffix such as "-request", cleaned so it cannot
+    /// break out of the `<mailto:...>` it is placed in. Real validation of
+    /// names happens where the list is configured.
+    fn local_part(&self, suffix: &str) -> String {
+        format!("{}{suffix}", addr_token(self.list_name))
+    }
+
+    fn domain_part(&self) -> String {
+        addr_token(self.domain)
+    }
 }
+
+fn addr_token(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_whitespace() && !c.is_control() && !matches!(c, '<' | '>' | '@'))
+        .collect()
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecorateError {
+    #[error("unparseable message: {0}")]
+    Unparseable(#[from] ParseError),
+}
+
+/// Returns the message as the list sends it to members. `List-Unsubscribe`
+/// is left to delivery, where it is specific to each recipient.
+pub fn decorate(raw: &[u8], list: &ListDecoration) -> Result<Vec<u8>, DecorateError> {
+    let mut msg = RawMessage::parse(raw)?;
+    list_headers::apply(&mut msg, list);
+    ensure_message_id(&mut msg, raw, list);
+    subject_prefix::apply(&mut msg, list.subject_prefix);
+    if let Some(footer) = list.footer {
+        footer::apply(&mut msg, footer);
+    }
+    Ok(msg.to_bytes())
+}
+
+/// Derived from the content rather than random so that a retried delivery
+/// of the same message gets the same id (duplicate suppression still works).
+fn ensure_message_id(msg: &mut RawMessage, raw: &[u8], list: &ListDecoration) {
+    let present = msg
+        .get("Message-ID")
+        .is_some_and(|id| !id.trim().is_empty());
+    if present {
+        return;
+    }
+    let id = format!(
+        "<{:016x}.{:016x}@{}>",
+        fnv1a64(raw, FNV_OFFSET),
+        fnv1a64(raw, FNV_OFFSET_ALT),
+        list.domain_part()
+    );
+    msg.replace("Message-ID", &id);
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+/// A second basis gives an independent-enough 64 bits for a 128-bit id.
+const FNV_OFFSET_ALT: u64 = 0x84222325_cbf29ce4;
+
+pub(crate) fn fnv1a64(bytes: &[u8], basis: u64) -> u64 {
+    bytes.iter().fold(basis, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests;

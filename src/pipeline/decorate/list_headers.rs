@@ -1,0 +1,42 @@
+//! RFC 2369 / RFC 2919 list headers.
+
+use super::ListDecoration;
+use crate::message::{Field, RawMessage};
+
+/// Headers another list (or the poster) may have set: letting them through
+/// would point our members at someone else's list.
+const REPLACED: &[&str] = &[
+    "List-Id",
+    "List-Post",
+    "List-Help",
+    "List-Subscribe",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+    "List-Archive",
+    "List-Owner",
+    "Precedence",
+];
+
+pub(super) fn apply(msg: &mut RawMessage, list: &ListDecoration) {
+    for name in REPLACED {
+        msg.remove(name);
+    }
+    let domain = list.domain_part();
+    let list_id = format!("{}.{domain}", list.local_part(""));
+    msg.append_field(Field::address("List-Id", list.display_name, &list_id));
+    let post = if list.posting_allowed_to_all_members {
+        format!("<mailto:{}>", list.posting_address())
+    } else {
+        "NO".to_owned()
+    };
+    msg.append("List-Post", &post);
+    let help = format!(
+        "<mailto:{}@{domain}?subject=help>",
+        list.local_part("-request")
+    );
+    msg.append("List-Help", &help);
+    let join = format!("<mailto:{}@{domain}>", list.local_part("-join"));
+    msg.append("List-Subscribe", &join);
+    msg.append("Precedence", "list");
+    msg.append("X-Loop", &list.posting_address());
+}

@@ -1,0 +1,144 @@
+//! A loopback SMTP receiver for `tidings bench` and the test suite: it runs on the same
+//! session engine as the daemon, records (or just counts) what it is given, and answers
+//! RCPT as scripted, so tests can play a relay that defers or refuses.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::inbound::{Envelope, Limits, MailHandler, Protocol, Reply, Server};
+
+/// One message as the sink received it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub mail_from: String,
+    pub recipients: Vec<String>,
+    pub data: Vec<u8>,
+}
+
+#[derive(Default)]
+struct Recorder {
+    keep_messages: bool,
+    /// Time taken over each message, to make a fan-out last long enough to be interrupted.
+    delay: Duration,
+    messages: Mutex<Vec<Received>>,
+    /// Replies to give, in turn, to RCPT of an address; when none is left, 250.
+    script: Mutex<HashMap<String, VecDeque<Reply>>>,
+    count: AtomicU64,
+    bytes: AtomicU64,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking test thread must not hide what the sink recorded.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl MailHandler for Recorder {
+    async fn check_recipient(&self, _envelope: &Envelope, recipient: &str) -> Result<(), Reply> {
+        let scripted = lock(&self.script)
+            .get_mut(&recipient.to_ascii_lowercase())
+            .and_then(VecDeque::pop_front);
+        match scripted {
+            Some(reply) if !reply.is_positive() => Err(reply),
+            _ => Ok(()),
+        }
+    }
+
+    async fn take_message(&self, envelope: &Envelope, message: Vec<u8>) -> Vec<Reply> {
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        self.bytes
+            .fetch_add(message.len() as u64, Ordering::Relaxed);
+        if self.keep_messages {
+            lock(&self.messages).push(Received {
+                mail_from: envelope.mail_from.clone(),
+                recipients: envelope.recipients.clone(),
+                data: message,
+            });
+        }
+        self.count.fetch_add(1, Ordering::Release);
+        vec![Reply::new(250, "2.0.0", "OK")]
+    }
+}
+
+/// A running sink; it stops when dropped.
+pub struct Sink {
+    pub addr: SocketAddr,
+    recorder: Arc<Recorder>,
+    _stop: watch::Sender<bool>,
+}
+
+impl Sink {
+    /// Starts a sink on an ephemeral loopback port. `keep_messages: false` only counts, so
+    /// that a benchmark's memory stays flat.
+    pub async fn start(keep_messages: bool) -> std::io::Result<Sink> {
+        Sink::start_slow(keep_messages, Duration::ZERO).await
+    }
+
+    /// Like [`Sink::start`], taking `delay` over every message.
+    pub async fn start_slow(keep_messages: bool, delay: Duration) -> std::io::Result<Sink> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let recorder = Arc::new(Recorder {
+            keep_messages,
+            delay,
+            ..Recorder::default()
+        });
+        let server = Arc::new(Server {
+            protocol: Protocol::Smtp,
+            hostname: "sink.localhost".into(),
+            limits: Limits {
+                max_message_size: 64 * 1024 * 1024,
+                max_line_length: 1 << 20,
+                max_recipients: 1000,
+                max_connections: 1000,
+                idle_timeout: Duration::from_secs(300),
+            },
+            handler: Arc::clone(&recorder),
+        });
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(server.serve(listener, stopped));
+        Ok(Sink {
+            addr,
+            recorder,
+            _stop: stop,
+        })
+    }
+
+    /// Makes the next RCPTs of `address` get these replies, in order.
+    pub fn script(&self, address: &str, replies: impl IntoIterator<Item = Reply>) {
+        lock(&self.recorder.script)
+            .entry(address.to_ascii_lowercase())
+            .or_default()
+            .extend(replies);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.recorder.count.load(Ordering::Acquire)
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.recorder.bytes.load(Ordering::Relaxed)
+    }
+
+    pub fn messages(&self) -> Vec<Received> {
+        lock(&self.recorder.messages).clone()
+    }
+
+    /// Waits until at least `count` messages arrived, or `limit` passed; returns the count.
+    pub async fn wait_for(&self, count: u64, limit: Duration) -> u64 {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.count() < count && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.count()
+    }
+}

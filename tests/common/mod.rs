@@ -1,0 +1,365 @@
+//! Shared test harness: a database of each kind, a daemon on loopback ports, a relay sink,
+//! and a raw SMTP client that can say things a polite client never would.
+#![allow(dead_code)]
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use tidings::config::Config;
+use tidings::daemon::Daemon;
+use tidings::sink::Sink;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+pub const DOMAIN: &str = "lists.test.example";
+pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
+
+/// Runs each named async test body once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = $crate::common::TestDb::sqlite();
+                super::$name(&db).await;
+                db.cleanup().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(db) = $crate::common::TestDb::postgres(stringify!($name)).await {
+                    super::$name(&db).await;
+                    db.cleanup().await;
+                }
+            }
+        }
+    )*};
+}
+
+/// A fresh, empty database for one test.
+pub struct TestDb {
+    pub url: String,
+    pub kind: &'static str,
+    _dir: Option<tempfile::TempDir>,
+    schema: Option<(String, String)>,
+}
+
+/// Where the PostgreSQL tests connect; this machine's local server by default.
+fn postgres_base_url() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+impl TestDb {
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}/tidings.db", dir.path().display());
+        TestDb {
+            url,
+            kind: "sqlite",
+            _dir: Some(dir),
+            schema: None,
+        }
+    }
+
+    /// A schema of its own in the test database, or `None` (said plainly on stderr) when
+    /// PostgreSQL cannot be reached outside CI. In CI an unreachable PostgreSQL fails.
+    pub async fn postgres(test: &str) -> Option<TestDb> {
+        let base = postgres_base_url();
+        let connected =
+            tokio::time::timeout(Duration::from_secs(5), sqlx::PgPool::connect(&base)).await;
+        let pool = match connected {
+            Ok(Ok(pool)) => pool,
+            failure => {
+                let reason = match failure {
+                    Ok(Err(error)) => error.to_string(),
+                    _ => "no answer within 5 s".to_string(),
+                };
+                if std::env::var_os("CI").is_some() {
+                    panic!("PostgreSQL is required in CI but unreachable at {base}: {reason}");
+                }
+                // Written past the test harness's capture so that the skip is seen.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "SKIPPED {test} on PostgreSQL: not reachable at {base} ({reason}); set TEST_POSTGRES_URL"
+                );
+                return None;
+            }
+        };
+        // PostgreSQL cuts identifiers at 63 bytes: keep the test name short.
+        let short: String = test.chars().take(30).collect();
+        let schema = format!("t_{short}_{}", rand_suffix());
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&pool)
+            .await
+            .expect("create test schema");
+        pool.close().await;
+        let separator = if base.contains('?') { '&' } else { '?' };
+        Some(TestDb {
+            url: format!("{base}{separator}options[search_path]={schema}"),
+            kind: "postgres",
+            _dir: None,
+            schema: Some((base, schema)),
+        })
+    }
+
+    pub async fn cleanup(&self) {
+        if let Some((base, schema)) = &self.schema {
+            if let Ok(pool) = sqlx::PgPool::connect(base).await {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                    .execute(&pool)
+                    .await;
+                pool.close().await;
+            }
+        }
+    }
+}
+
+pub fn rand_suffix() -> String {
+    let n: u64 = rand::random();
+    format!("{n:016x}")
+}
+
+/// The test lists: an announce list, a confidential members-only list with prefix and
+/// footer, and an open list without decoration.
+pub fn config_toml(db_url: &str, relay: SocketAddr) -> String {
+    format!(
+        r#"
+secret = "{SECRET}"
+
+[server]
+domain = "{DOMAIN}"
+smtp_listen = "127.0.0.1:0"
+lmtp_listen = "127.0.0.1:0"
+http_listen = "127.0.0.1:0"
+base_url = "https://{DOMAIN}"
+max_message_size = 200000
+max_line_length = 998
+
+[relay]
+host = "127.0.0.1"
+port = {port}
+tls = "none"
+pool_size = 2
+
+[delivery]
+retry_initial_seconds = 1
+retry_max_seconds = 2
+lifetime_seconds = 3600
+lease_seconds = 60
+batch_size = 20
+poll_interval_ms = 100
+
+[database]
+url = "{db_url}"
+
+[[lists]]
+name = "news"
+display_name = "Coalition News"
+posting = "announce"
+posters = ["secretariat@coalition.test.example"]
+subscription = "confirm"
+visibility = "public"
+owners = ["owner@coalition.test.example"]
+
+[[lists]]
+name = "team"
+display_name = "Gender Team"
+posting = "members"
+subscription = "members"
+visibility = "confidential"
+owners = ["chair@coalition.test.example"]
+subject_prefix = "[Team]"
+footer = "Confidential: for team members only."
+
+[[lists]]
+name = "open"
+display_name = "Open Forum"
+posting = "open"
+subscription = "confirm"
+visibility = "public"
+owners = ["owner@coalition.test.example"]
+"#,
+        port = relay.port()
+    )
+}
+
+pub fn config(db_url: &str, relay: SocketAddr) -> Config {
+    Config::from_toml(
+        &config_toml(db_url, relay),
+        Path::new("test.toml"),
+        Vec::new(),
+    )
+    .expect("test config is valid")
+}
+
+/// A daemon and the sink it relays to.
+pub struct Harness {
+    pub daemon: Daemon,
+    pub sink: Sink,
+}
+
+impl Harness {
+    pub async fn start(db: &TestDb) -> Harness {
+        let sink = Sink::start(true).await.expect("sink starts");
+        let daemon = Daemon::start(config(&db.url, sink.addr))
+            .await
+            .expect("daemon starts");
+        Harness { daemon, sink }
+    }
+
+    pub async fn subscribe(&self, list: &str, addresses: &[&str]) {
+        let lines: Vec<_> = addresses
+            .iter()
+            .map(|a| tidings::store::ImportLine {
+                address: a.to_string(),
+                display_name: String::new(),
+                language: "en".into(),
+            })
+            .collect();
+        self.daemon
+            .store
+            .import_members(list, &lines)
+            .await
+            .expect("subscribe");
+    }
+
+    pub async fn smtp(&self) -> SmtpClient {
+        SmtpClient::connect(self.daemon.smtp_addr.expect("smtp listener")).await
+    }
+
+    pub async fn lmtp(&self) -> SmtpClient {
+        SmtpClient::connect(self.daemon.lmtp_addr.expect("lmtp listener")).await
+    }
+
+    /// Waits (at most 15 s) until the queue has nothing left to do.
+    pub async fn queue_drained(&self) -> bool {
+        for _ in 0..300 {
+            let messages = self.daemon.store.message_counts().await.expect("counts");
+            let accepted = messages.iter().any(|(_, state, _)| state == "accepted");
+            let unfinished = self
+                .daemon
+                .store
+                .unfinished_deliveries()
+                .await
+                .expect("queue");
+            if !accepted && unfinished == 0 {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+}
+
+/// A line-by-line SMTP/LMTP client over a real socket.
+pub struct SmtpClient {
+    reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    writer: tokio::net::tcp::OwnedWriteHalf,
+    pub greeting: String,
+}
+
+impl SmtpClient {
+    pub async fn connect(addr: SocketAddr) -> SmtpClient {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        let (read, writer) = stream.into_split();
+        let mut client = SmtpClient {
+            reader: BufReader::new(read),
+            writer,
+            greeting: String::new(),
+        };
+        client.greeting = client.reply().await;
+        client
+    }
+
+    /// Reads one (possibly multi-line) reply; empty when the server closed.
+    pub async fn reply(&mut self) -> String {
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            let read =
+                tokio::time::timeout(Duration::from_secs(30), self.reader.read_line(&mut line))
+                    .await
+                    .expect("reply within 30 s");
+            match read {
+                Ok(0) | Err(_) => return all,
+                Ok(_) => {}
+            }
+            all.push_str(&line);
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return all;
+            }
+        }
+    }
+
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        // The server may already have closed on a hostile client: that is for the caller's
+        // next reply to show.
+        let _ = self.writer.write_all(bytes).await;
+    }
+
+    pub async fn command(&mut self, line: &str) -> String {
+        self.send_raw(format!("{line}\r\n").as_bytes()).await;
+        self.reply().await
+    }
+
+    /// HELO/LHLO, MAIL, RCPT for each recipient; returns the RCPT replies.
+    pub async fn envelope(&mut self, hello: &str, from: &str, to: &[&str]) -> Vec<String> {
+        let hello = self.command(&format!("{hello} client.test.example")).await;
+        assert!(hello.starts_with("250"), "hello answered {hello}");
+        let mail = self.command(&format!("MAIL FROM:<{from}>")).await;
+        assert!(mail.starts_with("250"), "MAIL answered {mail}");
+        let mut replies = Vec::new();
+        for rcpt in to {
+            replies.push(self.command(&format!("RCPT TO:<{rcpt}>")).await);
+        }
+        replies
+    }
+
+    /// DATA with the message (dot-stuffed here); returns the replies after the final dot
+    /// (`count` of them: one for SMTP, one per accepted recipient for LMTP).
+    pub async fn data(&mut self, message: &[u8], count: usize) -> Vec<String> {
+        let go = self.command("DATA").await;
+        assert!(go.starts_with("354"), "DATA answered {go}");
+        let mut stuffed = Vec::with_capacity(message.len() + 16);
+        let mut at_line_start = true;
+        for &byte in message {
+            if at_line_start && byte == b'.' {
+                stuffed.push(b'.');
+            }
+            stuffed.push(byte);
+            at_line_start = byte == b'\n';
+        }
+        if !stuffed.ends_with(b"\r\n") {
+            stuffed.extend_from_slice(b"\r\n");
+        }
+        stuffed.extend_from_slice(b".\r\n");
+        self.send_raw(&stuffed).await;
+        let mut replies = Vec::new();
+        for _ in 0..count {
+            replies.push(self.reply().await);
+        }
+        replies
+    }
+
+    /// A whole SMTP transaction: the reply after DATA (or the refused RCPT's).
+    pub async fn post(&mut self, from: &str, to: &str, message: &[u8]) -> String {
+        let rcpt = self.envelope("EHLO", from, &[to]).await.remove(0);
+        if !rcpt.starts_with("250") {
+            return rcpt;
+        }
+        self.data(message, 1).await.remove(0)
+    }
+}
+
+/// A plain posting with CRLF line ends.
+pub fn message(from: &str, to: &str, subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: Author <{from}>\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{}@client.test.example>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n\r\n{body}",
+        rand_suffix()
+    )
+    .into_bytes()
+}

@@ -1,0 +1,477 @@
+//! A posting relayed end to end: real SMTP and LMTP over loopback into the daemon, a real
+//! database, and a real SMTP sink standing in for the outgoing relay.
+
+mod common;
+
+use common::{message, Harness, TestDb, DOMAIN, SECRET};
+use mail_parser::MessageParser;
+use tidings::inbound::routing::{route, Destination};
+use tidings::inbound::Reply;
+use tidings::tokens::{Purpose, Signer};
+
+const SECRETARIAT: &str = "secretariat@coalition.test.example";
+
+on_both_databases!(
+    posting_reaches_every_subscriber_with_list_headers,
+    announce_list_refuses_other_posters_during_the_transaction,
+    members_only_list_refuses_non_members_and_queues_nothing,
+    unknown_recipients_and_relaying_are_refused,
+    hostile_input_is_refused_and_the_daemon_keeps_serving,
+    lmtp_answers_each_recipient,
+    a_message_that_already_went_through_the_list_is_dropped,
+    temporary_failure_is_retried_then_delivered,
+    permanent_failure_is_recorded_with_the_reply,
+    mail_to_the_owner_address_reaches_the_owners,
+);
+
+async fn posting_reaches_every_subscriber_with_list_headers(db: &TestDb) {
+    let h = Harness::start(db).await;
+    let members = [
+        "ana@ngo-a.example",
+        "bruno@ngo-b.example",
+        "chen@ngo-c.example",
+    ];
+    h.subscribe("team", &members).await;
+    let body = "Dear team,\r\n.leading dot survives\r\nSee you.\r\n";
+    let posting = message(
+        "ana@ngo-a.example",
+        "team@lists.test.example",
+        "Agenda",
+        body,
+    );
+    let reply = h
+        .smtp()
+        .await
+        .post("ana@ngo-a.example", &format!("team@{DOMAIN}"), &posting)
+        .await;
+    assert!(reply.starts_with("250"), "{reply}");
+    assert!(
+        h.queue_drained().await,
+        "queue did not drain on {}",
+        db.kind
+    );
+
+    let received = h.sink.messages();
+    let mut recipients: Vec<_> = received.iter().flat_map(|m| m.recipients.clone()).collect();
+    recipients.sort();
+    assert_eq!(recipients, members, "each subscriber exactly once");
+
+    let signer = Signer::new(SECRET);
+    let config = common::config(&db.url, h.sink.addr);
+    for copy in &received {
+        let parsed = MessageParser::default().parse(&copy.data).expect("parses");
+        let header = |name: &str| {
+            parsed
+                .header_raw(name)
+                .unwrap_or_else(|| panic!("{name} missing"))
+                .trim()
+                .to_string()
+        };
+        assert_eq!(header("List-Id"), format!("Gender Team <team.{DOMAIN}>"));
+        assert_eq!(header("List-Post"), format!("<mailto:team@{DOMAIN}>"));
+        assert!(header("List-Help").contains(&format!("mailto:team-request@{DOMAIN}")));
+        assert!(header("List-Subscribe").contains(&format!("mailto:team-join@{DOMAIN}")));
+        assert_eq!(header("Precedence"), "list");
+        assert_eq!(
+            header("List-Unsubscribe-Post"),
+            "List-Unsubscribe=One-Click"
+        );
+        let unsubscribe = header("List-Unsubscribe");
+        assert!(
+            unsubscribe.contains(&format!("<mailto:team-leave+")),
+            "{unsubscribe}"
+        );
+        assert!(
+            unsubscribe.contains(&format!("<https://{DOMAIN}/unsubscribe/team/")),
+            "{unsubscribe}"
+        );
+        assert_eq!(parsed.subject(), Some("[Team] Agenda"));
+        let text = parsed.body_text(0).expect("text body");
+        assert!(text.contains(".leading dot survives"), "{text}");
+        assert!(
+            text.contains("Confidential: for team members only."),
+            "footer in {text}"
+        );
+
+        // The envelope sender is a VERP address that routes back to this very delivery.
+        match route(&copy.mail_from, &config, &signer) {
+            Ok(Destination::Bounces { list, delivery_id }) => {
+                assert_eq!(list, "team");
+                assert!(delivery_id > 0);
+            }
+            other => panic!("{} is not a valid VERP sender: {other:?}", copy.mail_from),
+        }
+        // The unsubscribe token names the recipient's own membership.
+        let token = unsubscribe
+            .split("/unsubscribe/team/")
+            .nth(1)
+            .and_then(|rest| rest.split('>').next())
+            .expect("token in URL");
+        assert!(signer.verify(Purpose::Unsubscribe, "team", token).is_some());
+    }
+    h.daemon.shutdown().await;
+}
+
+async fn announce_list_refuses_other_posters_during_the_transaction(db: &TestDb) {
+    let h = Harness::start(db).await;
+    h.subscribe("news", &["reader@ngo.example"]).await;
+    let to = format!("news@{DOMAIN}");
+    let intruder = message("someone@ngo.example", &to, "Hello", "Hi\r\n");
+    let reply = h
+        .smtp()
+        .await
+        .post("someone@ngo.example", &to, &intruder)
+        .await;
+    assert!(reply.starts_with("550 5.7.1"), "{reply}");
+    assert!(reply.contains("announcement list"), "{reply}");
+
+    let bulletin = message(SECRETARIAT, &to, "Bulletin", "News of the week\r\n");
+    let reply = h.smtp().await.post(SECRETARIAT, &to, &bulletin).await;
+    assert!(reply.starts_with("250"), "{reply}");
+    assert!(h.queue_drained().await);
+    let received = h.sink.messages();
+    assert_eq!(received.len(), 1);
+    let parsed = MessageParser::default()
+        .parse(&received[0].data)
+        .expect("parses");
+    assert_eq!(parsed.header_raw("List-Post").map(str::trim), Some("NO"));
+    // No prefix, no footer: the body goes through byte for byte.
+    let tail = &received[0].data[received[0].data.len().saturating_sub(40)..];
+    assert!(
+        received[0].data.ends_with(b"\r\n\r\nNews of the week\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(tail)
+    );
+    h.daemon.shutdown().await;
+}
+
+async fn members_only_list_refuses_non_members_and_queues_nothing(db: &TestDb) {
+    let h = Harness::start(db).await;
+    h.subscribe("team", &["ana@ngo-a.example"]).await;
+    let to = format!("team@{DOMAIN}");
+    let outsider = message("mallory@elsewhere.example", &to, "Hi", "Let me in\r\n");
+    let reply = h
+        .smtp()
+        .await
+        .post("mallory@elsewhere.example", &to, &outsider)
+        .await;
+    assert!(reply.starts_with("550 5.7.1"), "{reply}");
+    assert!(reply.contains("only members"), "{reply}");
+    let messages = h.daemon.store.message_counts().await.expect("counts");
+    assert!(messages.is_empty(), "something was stored: {messages:?}");
+    assert!(h
+        .daemon
+        .store
+        .queue_counts()
+        .await
+        .expect("queue")
+        .is_empty());
+    h.daemon.shutdown().await;
+}
+
+async fn unknown_recipients_and_relaying_are_refused(db: &TestDb) {
+    let h = Harness::start(db).await;
+    let mut client = h.smtp().await;
+    let replies = client
+        .envelope(
+            "EHLO",
+            "someone@ngo.example",
+            &[
+                &format!("nosuchlist@{DOMAIN}"),
+                "victim@gmail.example",
+                &format!("team+x@{DOMAIN}"),
+                &format!("team-bounces+forged@{DOMAIN}"),
+            ],
+        )
+        .await;
+    assert!(replies[0].starts_with("550 5.1.1"), "{}", replies[0]);
+    assert!(replies[1].starts_with("550 5.7.1"), "{}", replies[1]);
+    assert!(replies[1].contains("relay access denied"), "{}", replies[1]);
+    assert!(replies[2].starts_with("550"), "{}", replies[2]);
+    assert!(replies[3].starts_with("550"), "{}", replies[3]);
+    let data = client.command("DATA").await;
+    assert!(data.starts_with("554"), "DATA without recipients: {data}");
+    // Reserved addresses whose behaviour comes later answer a clear permanent error.
+    let mut client = h.smtp().await;
+    let replies = client
+        .envelope(
+            "EHLO",
+            "someone@ngo.example",
+            &[&format!("team-request@{DOMAIN}")],
+        )
+        .await;
+    assert!(replies[0].starts_with("550 5.3.3"), "{}", replies[0]);
+    // EXPN never discloses a roster.
+    assert!(client
+        .command(&format!("EXPN team@{DOMAIN}"))
+        .await
+        .starts_with("502"));
+    h.daemon.shutdown().await;
+}
+
+async fn hostile_input_is_refused_and_the_daemon_keeps_serving(db: &TestDb) {
+    let h = Harness::start(db).await;
+    h.subscribe("open", &["reader@ngo.example"]).await;
+    let to = format!("open@{DOMAIN}");
+    let from = "poster@ngo.example";
+
+    let no_from = b"To: open@lists.test.example\r\nSubject: x\r\n\r\nbody\r\n".to_vec();
+    let reply = h.smtp().await.post(from, &to, &no_from).await;
+    assert!(
+        reply.starts_with("554 5.6.0") && reply.contains("no From"),
+        "{reply}"
+    );
+
+    let mut garbage =
+        b"From: a@ngo.example\r\nSubject: \xff\xfe\xc3\x28 bad\r\n\r\nbody\r\n".to_vec();
+    let reply = h.smtp().await.post(from, &to, &garbage).await;
+    assert!(
+        reply.starts_with("554 5.6.0") && reply.contains("not UTF-8"),
+        "{reply}"
+    );
+
+    garbage = message(from, &to, "nul", "a\0b\r\n");
+    let reply = h.smtp().await.post(from, &to, &garbage).await;
+    assert!(
+        reply.starts_with("554 5.6.0") && reply.contains("NUL"),
+        "{reply}"
+    );
+
+    let long_header = format!(
+        "From: {from}\r\nX-Long: {}\r\n\r\nbody\r\n",
+        "a".repeat(1 << 20)
+    );
+    let reply = h.smtp().await.post(from, &to, long_header.as_bytes()).await;
+    assert!(
+        reply.starts_with("552") || reply.starts_with("554"),
+        "{reply}"
+    );
+
+    let line = "x".repeat(900);
+    let oversize = message(from, &to, "big", &format!("{line}\r\n").repeat(300));
+    let reply = h.smtp().await.post(from, &to, &oversize).await;
+    assert!(reply.starts_with("552 5.3.4"), "{reply}");
+
+    let mut client = h.smtp().await;
+    assert!(client.command("EHLO c").await.contains("SIZE 200000"));
+    let declared = client
+        .command(&format!("MAIL FROM:<{from}> SIZE=999999999"))
+        .await;
+    assert!(declared.starts_with("552"), "{declared}");
+    let long_command = client
+        .command(&format!("NOOP {}", "y".repeat(10_000)))
+        .await;
+    assert!(long_command.starts_with("500"), "{long_command}");
+    assert!(client.command("BOGUS").await.starts_with("500"));
+
+    // Nothing hostile was stored, and a proper posting still goes through.
+    assert!(h
+        .daemon
+        .store
+        .message_counts()
+        .await
+        .expect("counts")
+        .is_empty());
+    let good = message(from, &to, "fine", "all good\r\n");
+    let reply = h.smtp().await.post(from, &to, &good).await;
+    assert!(reply.starts_with("250"), "{reply}");
+    assert!(h.queue_drained().await);
+    assert_eq!(h.sink.count(), 1);
+    h.daemon.shutdown().await;
+}
+
+async fn lmtp_answers_each_recipient(db: &TestDb) {
+    let h = Harness::start(db).await;
+    h.subscribe("team", &["ana@ngo-a.example"]).await;
+    h.subscribe("open", &["reader@ngo.example"]).await;
+    let mut client = h.lmtp().await;
+    assert!(client.greeting.contains("LMTP"));
+    assert!(
+        client.command("EHLO x").await.starts_with("500"),
+        "EHLO is not LMTP"
+    );
+    let from = "outsider@elsewhere.example";
+    let rcpts = client
+        .envelope(
+            "LHLO",
+            from,
+            &[&format!("open@{DOMAIN}"), &format!("team@{DOMAIN}")],
+        )
+        .await;
+    assert!(rcpts.iter().all(|r| r.starts_with("250")), "{rcpts:?}");
+    let replies = client
+        .data(
+            &message(from, &format!("open@{DOMAIN}"), "Hi", "both?\r\n"),
+            2,
+        )
+        .await;
+    assert!(
+        replies[0].starts_with("250"),
+        "open list takes it: {replies:?}"
+    );
+    assert!(
+        replies[1].starts_with("550 5.7.1"),
+        "team refuses: {replies:?}"
+    );
+    assert!(h.queue_drained().await);
+    let received = h.sink.messages();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].recipients, ["reader@ngo.example"]);
+    h.daemon.shutdown().await;
+}
+
+async fn a_message_that_already_went_through_the_list_is_dropped(db: &TestDb) {
+    let h = Harness::start(db).await;
+    h.subscribe("open", &["reader@ngo.example"]).await;
+    let to = format!("open@{DOMAIN}");
+    let mut looped = format!("List-Id: Open Forum <open.{DOMAIN}>\r\n").into_bytes();
+    looped.extend(message("reader@ngo.example", &to, "Re: x", "echo\r\n"));
+    let reply = h
+        .smtp()
+        .await
+        .post("reader@ngo.example", &to, &looped)
+        .await;
+    assert!(
+        reply.starts_with("250"),
+        "a loop is dropped quietly: {reply}"
+    );
+    let mut x_loop = format!("X-Loop: open@{DOMAIN}\r\n").into_bytes();
+    x_loop.extend(message("reader@ngo.example", &to, "Re: y", "echo\r\n"));
+    let reply = h
+        .smtp()
+        .await
+        .post("reader@ngo.example", &to, &x_loop)
+        .await;
+    assert!(reply.starts_with("250"), "{reply}");
+    assert!(h
+        .daemon
+        .store
+        .message_counts()
+        .await
+        .expect("counts")
+        .is_empty());
+    assert_eq!(h.sink.count(), 0);
+    h.daemon.shutdown().await;
+}
+
+async fn temporary_failure_is_retried_then_delivered(db: &TestDb) {
+    let h = Harness::start(db).await;
+    h.subscribe("open", &["slow@ngo.example", "fast@ngo.example"])
+        .await;
+    h.sink.script(
+        "slow@ngo.example",
+        [Reply::new(451, "4.3.0", "mailbox busy, try later")],
+    );
+    let to = format!("open@{DOMAIN}");
+    let reply = h
+        .smtp()
+        .await
+        .post(
+            "p@ngo.example",
+            &to,
+            &message("p@ngo.example", &to, "s", "b\r\n"),
+        )
+        .await;
+    assert!(reply.starts_with("250"), "{reply}");
+    assert!(h.queue_drained().await, "deferred delivery was not retried");
+    let deliveries = h
+        .daemon
+        .store
+        .deliveries_of("open")
+        .await
+        .expect("deliveries");
+    let slow = deliveries
+        .iter()
+        .find(|d| d.0 == "slow@ngo.example")
+        .expect("slow delivery");
+    assert_eq!((slow.1.as_str(), slow.2), ("sent", 2), "{slow:?}");
+    let recipients: Vec<_> = h
+        .sink
+        .messages()
+        .iter()
+        .flat_map(|m| m.recipients.clone())
+        .collect();
+    assert_eq!(
+        recipients
+            .iter()
+            .filter(|r| *r == "slow@ngo.example")
+            .count(),
+        1
+    );
+    assert_eq!(recipients.len(), 2);
+    h.daemon.shutdown().await;
+}
+
+async fn permanent_failure_is_recorded_with_the_reply(db: &TestDb) {
+    let h = Harness::start(db).await;
+    h.subscribe("open", &["gone@ngo.example", "here@ngo.example"])
+        .await;
+    h.sink.script(
+        "gone@ngo.example",
+        [Reply::new(550, "5.1.1", "no such mailbox here")],
+    );
+    let to = format!("open@{DOMAIN}");
+    let reply = h
+        .smtp()
+        .await
+        .post(
+            "p@ngo.example",
+            &to,
+            &message("p@ngo.example", &to, "s", "b\r\n"),
+        )
+        .await;
+    assert!(reply.starts_with("250"), "{reply}");
+    assert!(h.queue_drained().await);
+    let deliveries = h
+        .daemon
+        .store
+        .deliveries_of("open")
+        .await
+        .expect("deliveries");
+    let gone = deliveries
+        .iter()
+        .find(|d| d.0 == "gone@ngo.example")
+        .expect("delivery");
+    assert_eq!(gone.1, "failed");
+    assert!(
+        gone.3.contains("550") && gone.3.contains("no such mailbox"),
+        "{gone:?}"
+    );
+    let here = deliveries
+        .iter()
+        .find(|d| d.0 == "here@ngo.example")
+        .expect("delivery");
+    assert_eq!(
+        here.1, "sent",
+        "the same connection carries on after a refusal"
+    );
+    let counts = h.daemon.store.queue_counts().await.expect("counts");
+    assert_eq!((counts[0].sent, counts[0].failed), (1, 1));
+    h.daemon.shutdown().await;
+}
+
+async fn mail_to_the_owner_address_reaches_the_owners(db: &TestDb) {
+    let h = Harness::start(db).await;
+    let to = format!("team-owner@{DOMAIN}");
+    let reply = h
+        .smtp()
+        .await
+        .post(
+            "someone@elsewhere.example",
+            &to,
+            &message(
+                "someone@elsewhere.example",
+                &to,
+                "Question",
+                "Hello owners\r\n",
+            ),
+        )
+        .await;
+    assert!(reply.starts_with("250"), "{reply}");
+    assert!(h.queue_drained().await);
+    let received = h.sink.messages();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].recipients, ["chair@coalition.test.example"]);
+    assert!(!String::from_utf8_lossy(&received[0].data).contains("List-Unsubscribe"));
+    h.daemon.shutdown().await;
+}
