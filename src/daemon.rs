@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::delivery::{self, Signals};
 use crate::inbound::accept::ListHandler;
 use crate::inbound::{Limits, Protocol, Server};
-use crate::store::{Backend, Store, StoreError};
+use crate::store::{Store, StoreError};
 use crate::tokens::{generate_secret, Signer};
 use crate::web;
 
@@ -54,13 +54,9 @@ impl Daemon {
     pub async fn start(config: Config) -> Result<Daemon, DaemonError> {
         let config = Arc::new(config);
         let store = Store::open(&config.database.url, config.database.max_connections).await?;
-        if store.backend() == Backend::Sqlite {
-            // One daemon owns a SQLite file: whatever it had claimed when it last stopped
-            // was in flight, and is due again now rather than when the lease runs out.
-            let released = store.release_all_claims().await?;
-            if released > 0 {
-                tracing::info!(released, "resuming deliveries interrupted by the last stop");
-            }
+        let released = store.release_claims_of(&config.delivery.node_name).await?;
+        if released > 0 {
+            tracing::info!(released, "resuming deliveries interrupted by the last stop");
         }
         let signer = signer(&config, &store).await?;
         let (shutdown, shutdown_rx) = watch::channel(false);

@@ -48,6 +48,7 @@ CREATE TABLE deliveries (
     attempts        BIGINT  NOT NULL DEFAULT 0,
     next_attempt_at BIGINT  NOT NULL,
     lease_until     BIGINT  NOT NULL DEFAULT 0,
+    claimed_by      TEXT    NOT NULL DEFAULT '',
     last_reply      TEXT    NOT NULL DEFAULT '',
     created_at      BIGINT  NOT NULL,
     updated_at      BIGINT  NOT NULL

@@ -329,8 +329,8 @@ mod tests {
         ] {
             assert!(names.iter().any(|n| n == name), "{name} missing");
         }
-        // secret + 11 server + 9 relay + 6 delivery + 2 database
-        assert_eq!(names.len(), 29, "{names:?}");
+        // secret + 11 server + 9 relay + 7 delivery + 2 database
+        assert_eq!(names.len(), 30, "{names:?}");
     }
 
     #[test]

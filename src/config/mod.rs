@@ -106,6 +106,10 @@ pub struct DeliveryConfig {
     pub batch_size: usize,
     /// How often idle workers look at the queue (new work also wakes them at once).
     pub poll_interval_ms: u64,
+    /// Names this daemon on its queue claims, so that after a restart it takes back its own
+    /// claims at once instead of waiting for their leases. Empty: the machine's host name.
+    /// Give each daemon sharing one database its own name.
+    pub node_name: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -200,6 +204,11 @@ impl Config {
         if config.server.hostname.is_empty() {
             config.server.hostname = config.server.domain.clone();
         }
+        if config.delivery.node_name.is_empty() {
+            config.delivery.node_name = hostname::get()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| "tidings".into());
+        }
         validate::validate(&config, path)?;
         Ok(config)
     }
@@ -246,6 +255,7 @@ impl Default for DeliveryConfig {
             lease_seconds: 300,
             batch_size: 200,
             poll_interval_ms: 1000,
+            node_name: String::new(),
         }
     }
 }

@@ -52,7 +52,11 @@ impl Worker {
         let lease_ms = (self.config.delivery.lease_seconds * 1000) as i64;
         let batch_size = self.config.delivery.batch_size as i64;
         while !*shutdown.borrow() {
-            let batch = match self.store.claim_deliveries(batch_size, lease_ms).await {
+            let batch = match self
+                .store
+                .claim_deliveries(&self.config.delivery.node_name, batch_size, lease_ms)
+                .await
+            {
                 Ok(batch) => batch,
                 Err(error) => {
                     tracing::error!(%error, worker = self.number, "cannot claim deliveries");

@@ -51,9 +51,11 @@ const DUE: &str = "(state IN ('pending', 'deferred') AND next_attempt_at <= $1) 
                    OR (state = 'sending' AND lease_until < $1)";
 
 impl Store {
-    /// Claims up to `limit` due deliveries for `lease_ms`.
+    /// Claims up to `limit` due deliveries for `lease_ms`, in the name of daemon `node`
+    /// (see [`Store::release_claims_of`]).
     pub async fn claim_deliveries(
         &self,
+        node: &str,
         limit: i64,
         lease_ms: i64,
     ) -> Result<Vec<ClaimedDelivery>> {
@@ -64,7 +66,7 @@ impl Store {
             Backend::Sqlite => "",
         };
         let sql = format!(
-            "UPDATE deliveries SET state = 'sending', lease_until = $2, updated_at = $1 \
+            "UPDATE deliveries SET state = 'sending', lease_until = $2, claimed_by = $4, updated_at = $1 \
              WHERE id IN (SELECT id FROM deliveries WHERE {DUE} ORDER BY next_attempt_at, id \
              LIMIT $3 {lock}) \
              RETURNING id, message_id, list_name, member_id, recipient, attempts, created_at"
@@ -74,6 +76,7 @@ impl Store {
             .bind(now)
             .bind(now + lease_ms)
             .bind(limit)
+            .bind(node)
             .fetch_all(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -142,13 +145,20 @@ impl Store {
         Ok(())
     }
 
-    /// Makes every claim immediately available again. Only for a database that one daemon
-    /// owns alone (SQLite): at start-up, claims left by a crashed run of the same daemon.
-    pub async fn release_all_claims(&self) -> Result<u64> {
-        let released = sqlx::query("UPDATE deliveries SET lease_until = 0 WHERE state = 'sending'")
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
+    /// Makes the claims of daemon `node` immediately available again: at start-up, those it
+    /// held when it last stopped were in flight and are due now. (SQLite has one daemon per
+    /// file, whose claims are all its own.)
+    pub async fn release_claims_of(&self, node: &str) -> Result<u64> {
+        let query = match self.backend {
+            Backend::Sqlite => {
+                sqlx::query("UPDATE deliveries SET lease_until = 0 WHERE state = 'sending'")
+            }
+            Backend::Postgres => sqlx::query(
+                "UPDATE deliveries SET lease_until = 0 WHERE state = 'sending' AND claimed_by = $1",
+            )
+            .bind(node),
+        };
+        let released = query.execute(&self.pool).await?.rows_affected();
         Ok(released)
     }
 
