@@ -77,10 +77,7 @@ async fn posting_reaches_every_subscriber_with_list_headers(db: &TestDb) {
             "List-Unsubscribe=One-Click"
         );
         let unsubscribe = header("List-Unsubscribe");
-        assert!(
-            unsubscribe.contains(&format!("<mailto:team-leave+")),
-            "{unsubscribe}"
-        );
+        assert!(unsubscribe.contains("<mailto:team-leave+"), "{unsubscribe}");
         assert!(
             unsubscribe.contains(&format!("<https://{DOMAIN}/unsubscribe/team/")),
             "{unsubscribe}"

@@ -46,12 +46,15 @@ CREATE TABLE deliveries (
     recipient       TEXT    NOT NULL,
     state           TEXT    NOT NULL,
     attempts        BIGINT  NOT NULL DEFAULT 0,
+    -- When the row is next due: the next attempt for pending and deferred rows, the end of
+    -- the claim's lease for sending rows. One ordered column keeps claiming a short index
+    -- range scan however long the queue.
     next_attempt_at BIGINT  NOT NULL,
-    lease_until     BIGINT  NOT NULL DEFAULT 0,
     claimed_by      TEXT    NOT NULL DEFAULT '',
     last_reply      TEXT    NOT NULL DEFAULT '',
     created_at      BIGINT  NOT NULL,
     updated_at      BIGINT  NOT NULL
 );
-CREATE INDEX deliveries_due ON deliveries (state, next_attempt_at);
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at, id)
+    WHERE state IN ('pending', 'deferred', 'sending');
 CREATE INDEX deliveries_by_list ON deliveries (list_name, state);

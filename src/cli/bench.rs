@@ -1,5 +1,261 @@
-pub async fn run(_args: BenchArgs) -> anyhow::Result<()> {
+//! `tidings bench`: the fan-out rate of one posting to N subscribers, end to end (SMTP in,
+//! storage, expansion, personalised copies, SMTP out) into a loopback sink that only counts.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+use crate::config::{Config, RelayConfig, TlsMode};
+use crate::daemon::Daemon;
+use crate::delivery::relay::{RelayClient, SendResult};
+use crate::sink::Sink;
+use crate::store::{ImportLine, Store};
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Subscribers of the benchmark list.
+    #[arg(long, default_value_t = 10_000)]
+    pub subscribers: usize,
+    /// Size of the posting in bytes.
+    #[arg(long, default_value_t = 20_000)]
+    pub size: usize,
+    /// Relay connections (delivery workers).
+    #[arg(long, default_value_t = 8)]
+    pub connections: usize,
+    /// Deliveries claimed per batch.
+    #[arg(long, default_value_t = 100)]
+    pub batch: usize,
+    /// Database: a temporary SQLite file by default; with a postgres:// URL the benchmark
+    /// works in a schema of its own and drops it afterwards.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    pub timeout: u64,
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.subscribers == 0 || args.connections == 0 || args.batch == 0 {
+        bail!("--subscribers, --connections and --batch must be at least 1");
+    }
+    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let database = BenchDatabase::prepare(args.database_url.as_deref(), dir.path()).await?;
+    let result = measure(&args, &database.url).await;
+    database.drop_schema().await;
+    let report = result?;
+    print!("{report}");
     Ok(())
 }
-#[derive(Debug, clap::Args)]
-pub struct BenchArgs {}
+
+struct Report {
+    backend: &'static str,
+    subscribers: usize,
+    size: usize,
+    connections: usize,
+    import: Duration,
+    fan_out: Duration,
+    peak_rss_kib: Option<u64>,
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let seconds = self.fan_out.as_secs_f64();
+        writeln!(
+            f,
+            "tidings bench: {} subscribers, {}-byte posting, {}, {} relay connections",
+            self.subscribers, self.size, self.backend, self.connections
+        )?;
+        writeln!(f, "  import     {:>10.2} s", self.import.as_secs_f64())?;
+        writeln!(
+            f,
+            "  fan-out    {:>10.2} s  {:>10.0} deliveries/s",
+            seconds,
+            self.subscribers as f64 / seconds.max(1e-9)
+        )?;
+        match self.peak_rss_kib {
+            Some(kib) => writeln!(
+                f,
+                "  peak RSS   {:>10.1} MB (during the fan-out; daemon and sink)",
+                kib as f64 / 1024.0
+            ),
+            None => writeln!(f, "  peak RSS   unknown on this system"),
+        }
+    }
+}
+
+async fn measure(args: &BenchArgs, database_url: &str) -> anyhow::Result<Report> {
+    let sink = Sink::start(false)
+        .await
+        .context("cannot start the loopback sink")?;
+    let config = bench_config(args, database_url, sink.addr.port())?;
+    let store = Store::open(database_url, 4).await?;
+    let started = Instant::now();
+    let members: Vec<ImportLine> = (0..args.subscribers)
+        .map(|i| ImportLine {
+            address: format!("member{i:07}@bench.example"),
+            display_name: String::new(),
+            language: "en".into(),
+        })
+        .collect();
+    for chunk in members.chunks(5_000) {
+        store.import_members("bench", chunk).await?;
+    }
+    let import = started.elapsed();
+    store.close().await;
+    drop(members);
+    reset_peak_rss();
+
+    let daemon = Daemon::start(config).await?;
+    let smtp = daemon
+        .smtp_addr
+        .context("the benchmark daemon has no SMTP listener")?;
+    let started = Instant::now();
+    post(smtp.port(), args.size).await?;
+    let deadline = Duration::from_secs(args.timeout);
+    let delivered = sink.wait_for(args.subscribers as u64, deadline).await;
+    let fan_out = started.elapsed();
+    daemon.shutdown().await;
+    if delivered < args.subscribers as u64 {
+        bail!(
+            "only {delivered} of {} deliveries within {} s",
+            args.subscribers,
+            args.timeout
+        );
+    }
+    Ok(Report {
+        backend: if database_url.starts_with("sqlite") {
+            "SQLite"
+        } else {
+            "PostgreSQL"
+        },
+        subscribers: args.subscribers,
+        size: args.size,
+        connections: args.connections,
+        import,
+        fan_out,
+        peak_rss_kib: peak_rss_kib(),
+    })
+}
+
+fn bench_config(args: &BenchArgs, database_url: &str, relay_port: u16) -> anyhow::Result<Config> {
+    let text = format!(
+        r#"
+secret = "benchmark-secret-benchmark-secret-benchmark"
+[server]
+domain = "bench.example"
+smtp_listen = "127.0.0.1:0"
+lmtp_listen = ""
+http_listen = ""
+base_url = "https://bench.example"
+[relay]
+host = "127.0.0.1"
+port = {relay_port}
+pool_size = {connections}
+[delivery]
+batch_size = {batch}
+poll_interval_ms = 200
+[database]
+url = "{database_url}"
+max_connections = {pool}
+[[lists]]
+name = "bench"
+display_name = "Benchmark"
+posting = "open"
+subscription = "closed"
+visibility = "public"
+owners = ["owner@bench.example"]
+"#,
+        connections = args.connections,
+        batch = args.batch,
+        pool = args.connections + 4,
+    );
+    Ok(Config::from_toml(&text, Path::new("<bench>"), Vec::new())?)
+}
+
+/// Posts the benchmark message through the daemon's SMTP listener, as a member would.
+async fn post(port: u16, size: usize) -> anyhow::Result<()> {
+    let relay = RelayConfig {
+        host: "127.0.0.1".into(),
+        port,
+        tls: TlsMode::None,
+        ..RelayConfig::default()
+    };
+    let mut client = RelayClient::connect(&relay, "bench.localhost").await?;
+    let message = posting(size);
+    match client
+        .send("poster@bench.example", "bench@bench.example", &[&message])
+        .await
+    {
+        SendResult::Accepted => Ok(()),
+        refused => bail!("the daemon refused the benchmark posting: {refused:?}"),
+    }
+}
+
+/// A plain-text posting of about `size` bytes.
+fn posting(size: usize) -> Vec<u8> {
+    let mut message = b"From: Poster <poster@bench.example>\r\nTo: bench@bench.example\r\n\
+Subject: Benchmark posting\r\nMessage-ID: <bench@bench.example>\r\n\r\n"
+        .to_vec();
+    let line = b"The quick brown fox jumps over the lazy dog, again and again and again.\r\n";
+    while message.len() < size {
+        message.extend_from_slice(line);
+    }
+    message
+}
+
+/// Starts the peak-RSS count afresh (Linux), so that the figure is the fan-out's alone.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Peak resident set size of this process (Linux), in KiB.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Where the benchmark keeps its data, so that it never touches a real installation's.
+struct BenchDatabase {
+    url: String,
+    schema: Option<(String, String)>,
+}
+
+impl BenchDatabase {
+    async fn prepare(url: Option<&str>, dir: &Path) -> anyhow::Result<BenchDatabase> {
+        let Some(url) = url.filter(|u| u.starts_with("postgres")) else {
+            if let Some(other) = url {
+                bail!("--database-url takes a postgres:// URL (SQLite runs in a temporary file); got {other:?}");
+            }
+            return Ok(BenchDatabase {
+                url: format!("sqlite://{}/bench.db", dir.display()),
+                schema: None,
+            });
+        };
+        let schema = format!("tidings_bench_{:08x}", rand::random::<u32>());
+        let pool = sqlx::PgPool::connect(url)
+            .await
+            .context("cannot connect to PostgreSQL")?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&pool)
+            .await?;
+        pool.close().await;
+        let separator = if url.contains('?') { '&' } else { '?' };
+        Ok(BenchDatabase {
+            url: format!("{url}{separator}options[search_path]={schema}"),
+            schema: Some((url.to_string(), schema)),
+        })
+    }
+
+    async fn drop_schema(&self) {
+        let Some((url, schema)) = &self.schema else {
+            return;
+        };
+        if let Ok(pool) = sqlx::PgPool::connect(url).await {
+            let drop = format!("DROP SCHEMA {schema} CASCADE");
+            let _ = sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&pool).await;
+            pool.close().await;
+        }
+    }
+}

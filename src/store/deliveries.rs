@@ -1,7 +1,8 @@
 //! The outbound queue: one row per recipient of a message.
 //!
 //! States: `pending` (never tried), `deferred` (a temporary failure, retried at
-//! `next_attempt_at`), `sending` (claimed by a worker until `lease_until`), `sent`, `failed`.
+//! `next_attempt_at`), `sending` (claimed by a worker; `next_attempt_at` is then the end of
+//! its lease), `sent`, `failed`.
 //! Workers claim rows in batches; in PostgreSQL `FOR UPDATE SKIP LOCKED` lets several daemons
 //! share one queue, and a lease that runs out hands a dead daemon's claims to the others.
 
@@ -47,8 +48,8 @@ pub struct QueueCounts {
     pub failed: i64,
 }
 
-const DUE: &str = "(state IN ('pending', 'deferred') AND next_attempt_at <= $1) \
-                   OR (state = 'sending' AND lease_until < $1)";
+/// Due rows, in the words of the partial index `deliveries_due` so that it serves the query.
+const DUE: &str = "state IN ('pending', 'deferred', 'sending') AND next_attempt_at <= $1";
 
 impl Store {
     /// Claims up to `limit` due deliveries for `lease_ms`, in the name of daemon `node`
@@ -66,7 +67,7 @@ impl Store {
             Backend::Sqlite => "",
         };
         let sql = format!(
-            "UPDATE deliveries SET state = 'sending', lease_until = $2, claimed_by = $4, updated_at = $1 \
+            "UPDATE deliveries SET state = 'sending', next_attempt_at = $2, claimed_by = $4, updated_at = $1 \
              WHERE id IN (SELECT id FROM deliveries WHERE {DUE} ORDER BY next_attempt_at, id \
              LIMIT $3 {lock}) \
              RETURNING id, message_id, list_name, member_id, recipient, attempts, created_at"
@@ -114,8 +115,8 @@ impl Store {
         if !sent.is_empty() {
             // Ids are integers we formatted ourselves: nothing from outside enters this SQL.
             let sql = format!(
-                "UPDATE deliveries SET state = 'sent', attempts = attempts + 1, lease_until = 0, \
-                 updated_at = $1 WHERE id IN ({})",
+                "UPDATE deliveries SET state = 'sent', attempts = attempts + 1, updated_at = $1 \
+                 WHERE id IN ({})",
                 sent.join(",")
             );
             sqlx::query(AssertSqlSafe(sql))
@@ -131,7 +132,7 @@ impl Store {
             };
             sqlx::query(
                 "UPDATE deliveries SET state = $2, next_attempt_at = $3, last_reply = $4, \
-                 attempts = attempts + 1, lease_until = 0, updated_at = $5 WHERE id = $1",
+                 attempts = attempts + 1, updated_at = $5 WHERE id = $1",
             )
             .bind(id)
             .bind(state)
@@ -151,10 +152,10 @@ impl Store {
     pub async fn release_claims_of(&self, node: &str) -> Result<u64> {
         let query = match self.backend {
             Backend::Sqlite => {
-                sqlx::query("UPDATE deliveries SET lease_until = 0 WHERE state = 'sending'")
+                sqlx::query("UPDATE deliveries SET next_attempt_at = 0 WHERE state = 'sending'")
             }
             Backend::Postgres => sqlx::query(
-                "UPDATE deliveries SET lease_until = 0 WHERE state = 'sending' AND claimed_by = $1",
+                "UPDATE deliveries SET next_attempt_at = 0 WHERE state = 'sending' AND claimed_by = $1",
             )
             .bind(node),
         };
