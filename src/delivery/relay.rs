@@ -11,6 +11,7 @@ use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::{ClientId, MailBodyParameter, MailParameter};
+use lettre::transport::smtp::response::Response;
 use lettre::Address;
 use tokio::net::TcpStream;
 
@@ -39,6 +40,8 @@ pub struct ConnectError {
 pub struct RelayClient {
     connection: AsyncSmtpConnection,
     command_timeout: Duration,
+    /// Set when the connection can no longer be trusted to be in step with the server.
+    broken: bool,
 }
 
 impl RelayClient {
@@ -103,60 +106,133 @@ impl RelayClient {
         Ok(RelayClient {
             connection,
             command_timeout: Duration::from_secs(relay.command_timeout_seconds),
+            broken: false,
         })
     }
 
     /// Sends one message to one recipient: `parts` are written back to back as the message
     /// (the recipient's own headers, then the shared decorated message).
     pub async fn send(&mut self, from: &str, to: &str, parts: &[&[u8]]) -> SendResult {
-        let (Ok(from), Ok(to)) = (from.parse::<Address>(), to.parse::<Address>()) else {
-            return SendResult::Permanent(format!("invalid address {to:?}"));
+        let mut results = self.send_many(from, &[to], parts).await;
+        results
+            .pop()
+            .unwrap_or(SendResult::ConnectionLost("no result".into()))
+    }
+
+    /// Sends one message to several recipients in one transaction, with each recipient's
+    /// own result: a refused RCPT fails that recipient only.
+    pub async fn send_many(
+        &mut self,
+        from: &str,
+        recipients: &[&str],
+        parts: &[&[u8]],
+    ) -> Vec<SendResult> {
+        let all = |result: SendResult| vec![result; recipients.len()];
+        let Ok(from) = from.parse::<Address>() else {
+            return all(SendResult::Permanent(format!(
+                "invalid sender address {from:?}"
+            )));
         };
+        // lettre ends DATA with CRLF.CRLF itself: the message's own final CRLF must go, or
+        // every copy would gain an empty last line.
+        let Some((last, first)) = parts.split_last() else {
+            return all(SendResult::Permanent("empty message".into()));
+        };
+        let last = last.strip_suffix(b"\r\n").unwrap_or(last);
         let mut parameters = Vec::new();
         if parts.iter().any(|part| !part.is_ascii()) {
             parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
-        // lettre ends DATA with CRLF.CRLF itself: the message's own final CRLF must go, or
-        // every copy would gain an empty last line.
-        let Some((last, first)) = parts.split_last() else {
-            return SendResult::Permanent("empty message".into());
-        };
-        let last = last.strip_suffix(b"\r\n").unwrap_or(last);
-        let connection = &mut self.connection;
-        let result = timed(self.command_timeout, async {
-            connection
-                .command(Mail::new(Some(from), parameters))
-                .await?;
-            connection.command(Rcpt::new(to, vec![])).await?;
-            connection.command(Data).await?;
-            connection.message_iter(first.iter().chain([&last])).await
-        })
+
+        let mail = timed(
+            self.command_timeout,
+            self.connection.command(Mail::new(Some(from), parameters)),
+        )
         .await;
-        match result {
-            Ok(Ok(_)) => SendResult::Accepted,
-            Ok(Err(error)) if error.is_transient() || error.is_permanent() => {
-                // The transaction may still be open (a refused RCPT): close it so that the
-                // connection can carry the next message.
-                let reset = timed(self.command_timeout, self.connection.command(Rset)).await;
-                let reply = error.to_string();
-                match reset {
-                    Ok(Ok(_)) if error.is_permanent() => SendResult::Permanent(reply),
-                    Ok(Ok(_)) => SendResult::Temporary(reply),
-                    _ => SendResult::ConnectionLost(reply),
-                }
+        if let Some(failure) = self.failure(mail).await {
+            return all(failure);
+        }
+        // `None`: accepted at RCPT, waiting for the answer to DATA.
+        let mut results: Vec<Option<SendResult>> = Vec::with_capacity(recipients.len());
+        for to in recipients {
+            let Ok(to) = to.parse::<Address>() else {
+                results.push(Some(SendResult::Permanent(format!(
+                    "invalid address {to:?}"
+                ))));
+                continue;
+            };
+            let rcpt = timed(
+                self.command_timeout,
+                self.connection.command(Rcpt::new(to, vec![])),
+            )
+            .await;
+            let failure = classify(rcpt);
+            if let Some(SendResult::ConnectionLost(reason)) = failure {
+                self.broken = true;
+                return all(SendResult::ConnectionLost(reason));
             }
-            Ok(Err(error)) => SendResult::ConnectionLost(error.to_string()),
-            Err(elapsed) => SendResult::ConnectionLost(elapsed),
+            results.push(failure);
+        }
+        let outcome = if results.iter().any(Option::is_none) {
+            let connection = &mut self.connection;
+            let data = timed(self.command_timeout, async {
+                connection.command(Data).await?;
+                connection.message_iter(first.iter().chain([&last])).await
+            })
+            .await;
+            self.failure(data).await.unwrap_or(SendResult::Accepted)
+        } else {
+            // Every recipient was refused: close the transaction so the connection goes on.
+            self.reset().await;
+            SendResult::Accepted
+        };
+        results
+            .into_iter()
+            .map(|result| result.unwrap_or_else(|| outcome.clone()))
+            .collect()
+    }
+
+    /// The failure a command's answer means, if any. A refused command leaves the
+    /// transaction open, so it is reset; a lost connection is marked unusable.
+    async fn failure(
+        &mut self,
+        answer: Result<Result<Response, lettre::transport::smtp::Error>, String>,
+    ) -> Option<SendResult> {
+        let failure = classify(answer)?;
+        match failure {
+            SendResult::ConnectionLost(_) => self.broken = true,
+            _ => self.reset().await,
+        }
+        Some(failure)
+    }
+
+    async fn reset(&mut self) {
+        let reset = timed(self.command_timeout, self.connection.command(Rset)).await;
+        if !matches!(reset, Ok(Ok(_))) {
+            self.broken = true;
         }
     }
 
     /// Whether the connection can carry another message.
     pub fn is_usable(&self) -> bool {
-        !self.connection.has_broken()
+        !self.broken && !self.connection.has_broken()
     }
 
     pub async fn quit(mut self) {
         let _ = timed(self.command_timeout, self.connection.quit()).await;
+    }
+}
+
+/// What a command's answer means for the recipients it concerns; `None` for success.
+fn classify(
+    answer: Result<Result<Response, lettre::transport::smtp::Error>, String>,
+) -> Option<SendResult> {
+    match answer {
+        Ok(Ok(_)) => None,
+        Ok(Err(error)) if error.is_permanent() => Some(SendResult::Permanent(error.to_string())),
+        Ok(Err(error)) if error.is_transient() => Some(SendResult::Temporary(error.to_string())),
+        Ok(Err(error)) => Some(SendResult::ConnectionLost(error.to_string())),
+        Err(timeout) => Some(SendResult::ConnectionLost(timeout)),
     }
 }
 

@@ -12,6 +12,7 @@ use crate::tokens::Signer;
 
 use super::relay::{RelayClient, SendResult};
 use super::{render, retry, Signals};
+use crate::inbound::routing::bounce_address;
 
 pub struct Worker {
     pub number: usize,
@@ -86,29 +87,38 @@ impl Worker {
         batch: &[ClaimedDelivery],
     ) -> Vec<(i64, DeliveryOutcome)> {
         let mut outcomes = Vec::with_capacity(batch.len());
-        for delivery in batch {
-            let result = self.send_one(relay, cache, delivery).await;
-            if let SendResult::ConnectionLost(reason) = &result {
+        let max_shared = self.config.relay.max_recipients_per_transaction;
+        for transaction in transactions(batch, max_shared) {
+            let results = self.send_transaction(relay, cache, transaction).await;
+            if let Some(SendResult::ConnectionLost(reason)) = results.first() {
                 tracing::warn!(worker = self.number, %reason, "relay connection lost");
                 *relay = None;
             }
-            let outcome = retry::outcome(result, delivery, &self.config.delivery, now_ms());
-            outcomes.push((delivery.id, outcome));
+            for (delivery, result) in transaction.iter().zip(results) {
+                let outcome = retry::outcome(result, delivery, &self.config.delivery, now_ms());
+                outcomes.push((delivery.id, outcome));
+            }
         }
         outcomes
     }
 
-    async fn send_one(
+    /// Sends one transaction: a personalised copy to one subscriber, or one shared message
+    /// to several recipients. One result per delivery, in order.
+    async fn send_transaction(
         &self,
         relay: &mut Option<RelayClient>,
         cache: &mut MessageCache,
-        delivery: &ClaimedDelivery,
-    ) -> SendResult {
-        let Some(message) = cache.get(&self.store, delivery.message_id).await else {
-            return SendResult::Temporary(format!(
+        transaction: &[ClaimedDelivery],
+    ) -> Vec<SendResult> {
+        let Some(first) = transaction.first() else {
+            return Vec::new();
+        };
+        let all = |result: SendResult| vec![result; transaction.len()];
+        let Some(message) = cache.get(&self.store, first.message_id).await else {
+            return all(SendResult::Temporary(format!(
                 "message {} could not be read",
-                delivery.message_id
-            ));
+                first.message_id
+            )));
         };
         let client = match relay {
             Some(client) if client.is_usable() => client,
@@ -118,18 +128,24 @@ impl Worker {
                 Err(error) => {
                     // Do not hammer a relay that is down: the deliveries are deferred anyway.
                     tokio::time::sleep(Duration::from_millis(200)).await;
-                    return SendResult::ConnectionLost(error.to_string());
+                    return all(SendResult::ConnectionLost(error.to_string()));
                 }
             },
         };
-        let copy = render::personalise(delivery, &self.config, &self.signer);
-        client
-            .send(
-                &copy.envelope_from,
-                &delivery.recipient,
-                &[&copy.headers, &message],
-            )
-            .await
+        if first.member_id.is_some() {
+            let copy = render::personalise(first, &self.config, &self.signer);
+            let result = client
+                .send(
+                    &copy.envelope_from,
+                    &first.recipient,
+                    &[&copy.headers, &message],
+                )
+                .await;
+            return vec![result];
+        }
+        let from = bounce_address(&first.list_name, &self.config.server.domain);
+        let recipients: Vec<&str> = transaction.iter().map(|d| d.recipient.as_str()).collect();
+        client.send_many(&from, &recipients, &[&message]).await
     }
 
     /// Records outcomes, insisting: an unrecorded delivery would be sent again when its lease
@@ -144,5 +160,60 @@ impl Worker {
                 }
             }
         }
+    }
+}
+
+/// Splits a batch (sorted by message) into transactions: each personalised delivery alone,
+/// runs of deliveries of one shared message together, `max_shared` at most.
+fn transactions(batch: &[ClaimedDelivery], max_shared: usize) -> Vec<&[ClaimedDelivery]> {
+    let mut transactions = Vec::new();
+    let mut rest = batch;
+    while let Some(first) = rest.first() {
+        let len = if first.member_id.is_some() {
+            1
+        } else {
+            rest.iter()
+                .take(max_shared.max(1))
+                .take_while(|d| d.member_id.is_none() && d.message_id == first.message_id)
+                .count()
+        };
+        let (transaction, tail) = rest.split_at(len);
+        transactions.push(transaction);
+        rest = tail;
+    }
+    transactions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivery(id: i64, message_id: i64, member_id: Option<i64>) -> ClaimedDelivery {
+        ClaimedDelivery {
+            id,
+            message_id,
+            list_name: "l".into(),
+            member_id,
+            recipient: format!("r{id}@example.org"),
+            attempts: 0,
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn personalised_alone_shared_grouped_by_message_up_to_the_maximum() {
+        let batch = [
+            delivery(1, 1, Some(1)),
+            delivery(2, 1, Some(2)),
+            delivery(3, 2, None),
+            delivery(4, 2, None),
+            delivery(5, 2, None),
+            delivery(6, 3, None),
+        ];
+        let ids: Vec<Vec<i64>> = transactions(&batch, 2)
+            .iter()
+            .map(|t| t.iter().map(|d| d.id).collect())
+            .collect();
+        assert_eq!(ids, vec![vec![1], vec![2], vec![3, 4], vec![5], vec![6]]);
     }
 }

@@ -19,8 +19,12 @@ pub enum Destination {
     Leave { list: String, token: Option<String> },
     /// `LIST-owner@domain`.
     Owner { list: String },
-    /// `LIST-bounces+TOKEN@domain`: a delivery report for one delivery.
-    Bounces { list: String, delivery_id: i64 },
+    /// `LIST-bounces+TOKEN@domain`, a delivery report naming one delivery (VERP), or
+    /// `LIST-bounces@domain` for mail sent to several recipients at once.
+    Bounces {
+        list: String,
+        delivery_id: Option<i64>,
+    },
     /// `LIST-confirm+TOKEN@domain`.
     Confirm { list: String, token: String },
 }
@@ -96,7 +100,7 @@ pub fn route(recipient: &str, config: &Config, signer: &Signer) -> Result<Destin
                 match signer.verify(Purpose::Verp, &list, token).as_deref() {
                     Some([delivery_id]) => Ok(Destination::Bounces {
                         list,
-                        delivery_id: *delivery_id as i64,
+                        delivery_id: Some(*delivery_id as i64),
                     }),
                     _ => Err(Reply::new(
                         550,
@@ -105,6 +109,10 @@ pub fn route(recipient: &str, config: &Config, signer: &Signer) -> Result<Destin
                     )),
                 }
             }
+            ("-bounces", None) => Ok(Destination::Bounces {
+                list,
+                delivery_id: None,
+            }),
             ("-confirm", Some(token)) => Ok(Destination::Confirm {
                 list,
                 token: token.to_string(),
@@ -113,6 +121,11 @@ pub fn route(recipient: &str, config: &Config, signer: &Signer) -> Result<Destin
         };
     }
     Err(no_such())
+}
+
+/// The bounce address of mail sent to several recipients in one transaction.
+pub fn bounce_address(list: &str, domain: &str) -> String {
+    format!("{list}-bounces@{domain}")
 }
 
 /// The address a delivery's bounce comes back to: `LIST-bounces+TOKEN@domain` (VERP).

@@ -144,6 +144,7 @@ host = "127.0.0.1"
 port = {port}
 tls = "none"
 pool_size = 2
+max_recipients_per_transaction = 2
 
 [delivery]
 retry_initial_seconds = 1
@@ -171,7 +172,7 @@ display_name = "Gender Team"
 posting = "members"
 subscription = "members"
 visibility = "confidential"
-owners = ["chair@coalition.test.example"]
+owners = ["chair@coalition.test.example", "vice@coalition.test.example", "clerk@coalition.test.example"]
 subject_prefix = "[Team]"
 footer = "Confidential: for team members only."
 
@@ -204,10 +205,16 @@ pub struct Harness {
 
 impl Harness {
     pub async fn start(db: &TestDb) -> Harness {
+        Harness::start_with(db, |toml| toml).await
+    }
+
+    /// Starts with the test configuration as changed by `edit` (TOML text in, TOML text out).
+    pub async fn start_with(db: &TestDb, edit: impl FnOnce(String) -> String) -> Harness {
         let sink = Sink::start(true).await.expect("sink starts");
-        let daemon = Daemon::start(config(&db.url, sink.addr))
-            .await
-            .expect("daemon starts");
+        let text = edit(config_toml(&db.url, sink.addr));
+        let config = Config::from_toml(&text, Path::new("test.toml"), Vec::new())
+            .expect("test config is valid");
+        let daemon = Daemon::start(config).await.expect("daemon starts");
         Harness { daemon, sink }
     }
 
