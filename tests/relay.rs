@@ -157,8 +157,7 @@ async fn members_only_list_refuses_non_members_and_queues_nothing(db: &TestDb) {
         .await;
     assert!(reply.starts_with("550 5.7.1"), "{reply}");
     assert!(reply.contains("only members"), "{reply}");
-    let messages = h.daemon.store.message_counts().await.expect("counts");
-    assert!(messages.is_empty(), "something was stored: {messages:?}");
+    assert!(h.nothing_stored().await, "something was stored");
     assert!(h
         .daemon
         .store
@@ -265,13 +264,7 @@ async fn hostile_input_is_refused_and_the_daemon_keeps_serving(db: &TestDb) {
     assert!(client.command("BOGUS").await.starts_with("500"));
 
     // Nothing hostile was stored, and a proper posting still goes through.
-    assert!(h
-        .daemon
-        .store
-        .message_counts()
-        .await
-        .expect("counts")
-        .is_empty());
+    assert!(h.nothing_stored().await);
     let good = message(from, &to, "fine", "all good\r\n");
     let reply = h.smtp().await.post(from, &to, &good).await;
     assert!(reply.starts_with("250"), "{reply}");
@@ -343,13 +336,7 @@ async fn a_message_that_already_went_through_the_list_is_dropped(db: &TestDb) {
         .post("reader@ngo.example", &to, &x_loop)
         .await;
     assert!(reply.starts_with("250"), "{reply}");
-    assert!(h
-        .daemon
-        .store
-        .message_counts()
-        .await
-        .expect("counts")
-        .is_empty());
+    assert!(h.nothing_stored().await);
     assert_eq!(h.sink.count(), 0);
     h.daemon.shutdown().await;
 }
@@ -358,47 +345,14 @@ async fn temporary_failure_is_retried_then_delivered(db: &TestDb) {
     let h = Harness::start(db).await;
     h.subscribe("open", &["slow@ngo.example", "fast@ngo.example"])
         .await;
-    h.sink.script(
-        "slow@ngo.example",
-        [Reply::new(451, "4.3.0", "mailbox busy, try later")],
-    );
-    let to = format!("open@{DOMAIN}");
-    let reply = h
-        .smtp()
-        .await
-        .post(
-            "p@ngo.example",
-            &to,
-            &message("p@ngo.example", &to, "s", "b\r\n"),
-        )
-        .await;
-    assert!(reply.starts_with("250"), "{reply}");
-    assert!(h.queue_drained().await, "deferred delivery was not retried");
-    let deliveries = h
-        .daemon
-        .store
-        .deliveries_of("open")
-        .await
-        .expect("deliveries");
-    let slow = deliveries
-        .iter()
-        .find(|d| d.0 == "slow@ngo.example")
-        .expect("slow delivery");
-    assert_eq!((slow.1.as_str(), slow.2), ("sent", 2), "{slow:?}");
-    let recipients: Vec<_> = h
-        .sink
-        .messages()
-        .iter()
-        .flat_map(|m| m.recipients.clone())
-        .collect();
-    assert_eq!(
-        recipients
-            .iter()
-            .filter(|r| *r == "slow@ngo.example")
-            .count(),
-        1
-    );
-    assert_eq!(recipients.len(), 2);
+    let busy = Reply::new(451, "4.3.0", "mailbox busy, try later");
+    h.sink.script("slow@ngo.example", [busy]);
+    h.post_and_drain("p@ngo.example", "open").await;
+    let (state, attempts, _) = h.delivery("open", "slow@ngo.example").await;
+    assert_eq!((state.as_str(), attempts), ("sent", 2));
+    let mut recipients = h.received_recipients();
+    recipients.sort();
+    assert_eq!(recipients, ["fast@ngo.example", "slow@ngo.example"]);
     h.daemon.shutdown().await;
 }
 
@@ -406,43 +360,18 @@ async fn permanent_failure_is_recorded_with_the_reply(db: &TestDb) {
     let h = Harness::start(db).await;
     h.subscribe("open", &["gone@ngo.example", "here@ngo.example"])
         .await;
-    h.sink.script(
-        "gone@ngo.example",
-        [Reply::new(550, "5.1.1", "no such mailbox here")],
-    );
-    let to = format!("open@{DOMAIN}");
-    let reply = h
-        .smtp()
-        .await
-        .post(
-            "p@ngo.example",
-            &to,
-            &message("p@ngo.example", &to, "s", "b\r\n"),
-        )
-        .await;
-    assert!(reply.starts_with("250"), "{reply}");
-    assert!(h.queue_drained().await);
-    let deliveries = h
-        .daemon
-        .store
-        .deliveries_of("open")
-        .await
-        .expect("deliveries");
-    let gone = deliveries
-        .iter()
-        .find(|d| d.0 == "gone@ngo.example")
-        .expect("delivery");
-    assert_eq!(gone.1, "failed");
+    let refusal = Reply::new(550, "5.1.1", "no such mailbox here");
+    h.sink.script("gone@ngo.example", [refusal]);
+    h.post_and_drain("p@ngo.example", "open").await;
+    let (state, _, reply) = h.delivery("open", "gone@ngo.example").await;
+    assert_eq!(state, "failed");
     assert!(
-        gone.3.contains("550") && gone.3.contains("no such mailbox"),
-        "{gone:?}"
+        reply.contains("550") && reply.contains("no such mailbox"),
+        "{reply}"
     );
-    let here = deliveries
-        .iter()
-        .find(|d| d.0 == "here@ngo.example")
-        .expect("delivery");
+    let (state, _, _) = h.delivery("open", "here@ngo.example").await;
     assert_eq!(
-        here.1, "sent",
+        state, "sent",
         "the same connection carries on after a refusal"
     );
     let counts = h.daemon.store.queue_counts().await.expect("counts");
@@ -476,16 +405,7 @@ async fn mail_to_the_owner_address_reaches_the_owners(db: &TestDb) {
     );
     assert_eq!(received[0].mail_from, format!("team-bounces@{DOMAIN}"));
     assert!(!String::from_utf8_lossy(&received[0].data).contains("List-Unsubscribe"));
-    let deliveries = h
-        .daemon
-        .store
-        .deliveries_of("team")
-        .await
-        .expect("deliveries");
-    let vice = deliveries
-        .iter()
-        .find(|d| d.0 == "vice@coalition.test.example")
-        .expect("vice");
-    assert_eq!(vice.1, "failed", "{vice:?}");
+    let (state, _, _) = h.delivery("team", "vice@coalition.test.example").await;
+    assert_eq!(state, "failed");
     h.daemon.shutdown().await;
 }

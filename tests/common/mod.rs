@@ -242,6 +242,50 @@ impl Harness {
         SmtpClient::connect(self.daemon.lmtp_addr.expect("lmtp listener")).await
     }
 
+    /// Posts a short message from `from` to `list` over SMTP; asserts it is accepted and
+    /// waits for the queue to drain.
+    pub async fn post_and_drain(&self, from: &str, list: &str) {
+        let to = format!("{list}@{DOMAIN}");
+        let posting = message(from, &to, "Posting", "Hello\r\n");
+        let reply = self.smtp().await.post(from, &to, &posting).await;
+        assert!(reply.starts_with("250"), "{reply}");
+        assert!(self.queue_drained().await, "the queue did not drain");
+    }
+
+    /// (state, attempts, last reply) of the delivery of `list` to `recipient`.
+    pub async fn delivery(&self, list: &str, recipient: &str) -> (String, i64, String) {
+        let deliveries = self
+            .daemon
+            .store
+            .deliveries_of(list)
+            .await
+            .expect("deliveries");
+        let (_, state, attempts, reply) = deliveries
+            .into_iter()
+            .find(|d| d.0 == recipient)
+            .unwrap_or_else(|| panic!("no delivery to {recipient}"));
+        (state, attempts, reply)
+    }
+
+    /// Whether no message at all was stored.
+    pub async fn nothing_stored(&self) -> bool {
+        self.daemon
+            .store
+            .message_counts()
+            .await
+            .expect("counts")
+            .is_empty()
+    }
+
+    /// Recipients as the sink received them, one entry per copy.
+    pub fn received_recipients(&self) -> Vec<String> {
+        self.sink
+            .messages()
+            .into_iter()
+            .flat_map(|m| m.recipients)
+            .collect()
+    }
+
     /// Waits (at most 15 s) until the queue has nothing left to do.
     pub async fn queue_drained(&self) -> bool {
         for _ in 0..300 {
