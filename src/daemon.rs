@@ -12,7 +12,9 @@ use crate::config::Config;
 use crate::delivery::{self, Signals};
 use crate::inbound::accept::ListHandler;
 use crate::inbound::{Limits, Protocol, Server};
+use crate::notices::{Notices, TemplateError};
 use crate::store::{Store, StoreError};
+use crate::subscriptions::{runner, Subscriptions};
 use crate::tokens::{generate_secret, Signer};
 use crate::web;
 
@@ -20,6 +22,8 @@ use crate::web;
 pub enum DaemonError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("{0} (server.templates_dir)")]
+    Templates(#[from] TemplateError),
     #[error("cannot listen on {addr} (server.{setting}): {source}; is another process using it? Change {setting} or set TIDINGS_SERVER_{setting_upper}")]
     Bind {
         setting: &'static str,
@@ -59,10 +63,18 @@ impl Daemon {
             tracing::info!(released, "resuming deliveries interrupted by the last stop");
         }
         let signer = signer(&config, &store).await?;
+        let notices = Arc::new(Notices::load(Arc::clone(&config))?);
+        let subscriptions = Arc::new(Subscriptions::new(
+            Arc::clone(&config),
+            store.clone(),
+            signer.clone(),
+            notices,
+        ));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let signals = Signals {
             accepted: Arc::new(Notify::new()),
             queued: Arc::new(Notify::new()),
+            commands: Arc::new(Notify::new()),
             shutdown: shutdown_rx.clone(),
             poll_interval: Duration::from_millis(config.delivery.poll_interval_ms),
         };
@@ -71,7 +83,7 @@ impl Daemon {
             Arc::clone(&config),
             store.clone(),
             signer.clone(),
-            Arc::clone(&signals.accepted),
+            signals.clone(),
         ));
         let smtp_addr = start_mail_listener(
             ("smtp_listen", &config.server.smtp_listen),
@@ -96,12 +108,17 @@ impl Daemon {
                 let listener = bind("http_listen", addr).await?;
                 let local = listener.local_addr().ok();
                 tracing::info!(addr = ?local, "listening for HTTP");
-                tasks.spawn(web::serve(listener, shutdown_rx.clone()));
+                tasks.spawn(web::serve(
+                    listener,
+                    Arc::clone(&subscriptions),
+                    shutdown_rx.clone(),
+                ));
                 local
             }
             None => None,
         };
         delivery::start(&config, &store, &signer, &signals, &mut tasks);
+        tasks.spawn(runner::run(subscriptions, signer.clone(), signals.clone()));
         Ok(Daemon {
             smtp_addr,
             lmtp_addr,

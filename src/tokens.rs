@@ -21,6 +21,10 @@ pub enum Purpose {
     Verp = 1,
     /// Unsubscribe link and mailto: names one member of one list.
     Unsubscribe = 2,
+    /// Confirmation of a subscription request by reply or link: names the request.
+    Confirm = 3,
+    /// An owner's answer to a request waiting for approval: names the request.
+    Approve = 4,
 }
 
 #[derive(Clone)]
@@ -65,6 +69,14 @@ impl Signer {
             .verify_truncated_left(tag)
             .ok()?;
         read_varints(payload)
+    }
+
+    /// The id a genuine single-field token carries (a delivery, a member, a request).
+    pub fn verify_id(&self, purpose: Purpose, context: &str, token: &str) -> Option<i64> {
+        match self.verify(purpose, context, token).as_deref() {
+            Some(&[id]) => i64::try_from(id).ok(),
+            _ => None,
+        }
     }
 
     fn mac(&self, purpose: Purpose, context: &str, payload: &[u8]) -> HmacSha256 {

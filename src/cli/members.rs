@@ -9,8 +9,7 @@ use crate::address;
 use crate::config::Config;
 use crate::store::{ImportLine, MemberAdded};
 
-/// Languages tidings has notices in.
-pub const LANGUAGES: [&str; 5] = ["en", "fr", "es", "pt", "ar"];
+use crate::notices::templates::LANGUAGES;
 
 #[derive(Debug, Subcommand)]
 pub enum MembersCommand {
@@ -31,6 +30,8 @@ pub enum MembersCommand {
     List { list: String },
     /// Unsubscribe one address.
     Remove { list: String, address: String },
+    /// Requests waiting for the address's confirmation or an owner's approval.
+    Pending { list: Option<String> },
 }
 
 pub async fn run(config: &Config, command: MembersCommand) -> anyhow::Result<()> {
@@ -53,6 +54,13 @@ pub async fn run(config: &Config, command: MembersCommand) -> anyhow::Result<()>
             }
         }
         MembersCommand::Import { list, file } => import(config, &list, &file).await?,
+        MembersCommand::Pending { list } => {
+            if let Some(list) = &list {
+                super::list(config, list)?;
+            }
+            let store = super::open_store(config).await?;
+            super::requests::print_requests(&store.pending_requests(list.as_deref()).await?);
+        }
         MembersCommand::List { list } => {
             let list = super::list(config, &list)?;
             let store = super::open_store(config).await?;

@@ -5,7 +5,9 @@ mod bench;
 mod check_config;
 mod lists;
 mod members;
+mod orgs;
 mod queue;
+mod requests;
 mod serve;
 
 use std::path::{Path, PathBuf};
@@ -46,6 +48,12 @@ pub enum Command {
     /// Manage the members of a list.
     #[command(subcommand)]
     Members(members::MembersCommand),
+    /// Decide on subscription requests waiting for approval.
+    #[command(subcommand)]
+    Requests(requests::RequestsCommand),
+    /// The registry of member organisations behind the `members` subscription policy.
+    #[command(subcommand)]
+    Orgs(orgs::OrgsCommand),
     /// Show the delivery queue: pending, deferred, sent and failed deliveries per list.
     Queue,
     /// Measure fan-out: one posting to N subscribers into a loopback SMTP sink.
@@ -59,6 +67,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Lists => lists::run(&load_config(&cli.config)?).await,
         Command::Members(command) => members::run(&load_config(&cli.config)?, command).await,
         Command::Queue => queue::run(&load_config(&cli.config)?).await,
+        Command::Requests(command) => requests::run(load_config(&cli.config)?, command).await,
+        Command::Orgs(command) => orgs::run(&load_config(&cli.config)?, command).await,
         Command::Bench(args) => bench::run(args).await,
     }
 }
@@ -72,6 +82,22 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Store::open(&config.database.url, config.database.max_connections)
         .await
         .with_context(|| format!("cannot open the database {}", redact(&config.database.url)))
+}
+
+/// The subscription service, as the daemon has it, for commands whose decisions send notices.
+async fn subscriptions(
+    config: &std::sync::Arc<Config>,
+) -> anyhow::Result<crate::subscriptions::Subscriptions> {
+    let store = open_store(config).await?;
+    let signer = crate::daemon::signer(config, &store).await?;
+    let notices = crate::notices::Notices::load(std::sync::Arc::clone(config))
+        .context("cannot load the templates (server.templates_dir)")?;
+    Ok(crate::subscriptions::Subscriptions::new(
+        std::sync::Arc::clone(config),
+        store,
+        signer,
+        std::sync::Arc::new(notices),
+    ))
 }
 
 /// A database URL fit for messages: without its password.

@@ -9,7 +9,9 @@ use serde::Serialize;
 use toml::{Table, Value};
 
 use super::validate::{ConfigError, EnvProblem};
-use super::{defaults, DatabaseConfig, DeliveryConfig, RelayConfig, ServerConfig};
+use super::{
+    defaults, DatabaseConfig, DeliveryConfig, RelayConfig, ServerConfig, SubscriptionsConfig,
+};
 
 const PREFIX: &str = "TIDINGS_";
 
@@ -76,6 +78,7 @@ fn sections() -> Vec<Section> {
         Section::of("server", &server_template()),
         Section::of("relay", &RelayConfig::default()),
         Section::of("delivery", &DeliveryConfig::default()),
+        Section::of("subscriptions", &SubscriptionsConfig::default()),
         Section::of("database", &DatabaseConfig::default()),
     ]
 }
@@ -96,6 +99,7 @@ fn server_template() -> ServerConfig {
         max_recipients: defaults::max_recipients(),
         max_connections: defaults::max_connections(),
         idle_timeout_seconds: defaults::idle_timeout_seconds(),
+        templates_dir: defaults::templates_dir(),
     }
 }
 
@@ -329,8 +333,8 @@ mod tests {
         ] {
             assert!(names.iter().any(|n| n == name), "{name} missing");
         }
-        // secret + 11 server + 9 relay + 7 delivery + 2 database
-        assert_eq!(names.len(), 30, "{names:?}");
+        // secret + 12 server + 9 relay + 7 delivery + 5 subscriptions + 2 database
+        assert_eq!(names.len(), 36, "{names:?}");
     }
 
     #[test]

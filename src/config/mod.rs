@@ -29,6 +29,8 @@ pub struct Config {
     #[serde(default)]
     pub database: DatabaseConfig,
     #[serde(default)]
+    pub subscriptions: SubscriptionsConfig,
+    #[serde(default)]
     pub lists: Vec<ListConfig>,
 }
 
@@ -62,6 +64,9 @@ pub struct ServerConfig {
     pub max_connections: usize,
     #[serde(default = "defaults::idle_timeout_seconds")]
     pub idle_timeout_seconds: u64,
+    /// Directory of the notice and page templates (`messages/LANG/`, `web/LANG/`).
+    #[serde(default = "defaults::templates_dir")]
+    pub templates_dir: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,6 +123,35 @@ pub struct DatabaseConfig {
     /// `sqlite://path` (created on first start) or `postgres://user@host/db`.
     pub url: String,
     pub max_connections: u32,
+}
+
+/// Self-service subscription by email and link, and the limits that keep it from being
+/// turned against anyone.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SubscriptionsConfig {
+    /// Days a confirmation request stays valid.
+    pub confirmation_lifetime_days: u64,
+    /// Confirmation messages one address receives per day, all lists together.
+    pub confirmations_per_address_per_day: u64,
+    /// Replies to email commands one address receives per hour.
+    pub replies_per_address_per_hour: u64,
+    /// Command messages taken from one client IP address per hour.
+    pub requests_per_ip_per_hour: u64,
+    /// Requests waiting for confirmation or approval, per list.
+    pub max_pending_per_list: u64,
+}
+
+impl Default for SubscriptionsConfig {
+    fn default() -> Self {
+        SubscriptionsConfig {
+            confirmation_lifetime_days: 7,
+            confirmations_per_address_per_day: 3,
+            replies_per_address_per_hour: 10,
+            requests_per_ip_per_hour: 30,
+            max_pending_per_list: 10_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -291,6 +325,9 @@ mod defaults {
     pub fn idle_timeout_seconds() -> u64 {
         300
     }
+    pub fn templates_dir() -> String {
+        "templates".into()
+    }
     pub fn language() -> String {
         "en".into()
     }
@@ -305,6 +342,7 @@ impl std::fmt::Debug for Config {
             .field("relay", &self.relay)
             .field("delivery", &self.delivery)
             .field("database", &"<redacted>")
+            .field("subscriptions", &self.subscriptions)
             .field("lists", &self.lists)
             .finish()
     }

@@ -6,9 +6,11 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use crate::notices::templates::LANGUAGES;
+
 use super::{
     defaults, Config, DatabaseConfig, DeliveryConfig, ListConfig, PostingPolicy, RelayConfig,
-    ServerConfig,
+    ServerConfig, SubscriptionsConfig,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -61,8 +63,6 @@ fn lines(items: impl Iterator<Item = String>) -> String {
     items.collect::<Vec<_>>().join("\n")
 }
 
-pub(super) const LANGUAGES: [&str; 5] = ["en", "fr", "es", "pt", "ar"];
-
 /// Suffixes that form a list's administrative addresses (`LIST-owner@domain`, ...). A list
 /// whose name ends with one would shadow, or be shadowed by, another list's address.
 pub(super) const RESERVED_SUFFIXES: [&str; 7] = [
@@ -81,6 +81,7 @@ pub(super) fn validate(config: &Config, path: &Path) -> Result<(), ConfigError> 
     check_relay(&mut report, &config.relay);
     check_delivery(&mut report, &config.delivery);
     check_database(&mut report, &config.database);
+    check_subscriptions(&mut report, &config.subscriptions);
     check_lists(&mut report, &config.lists);
     report.finish(path)
 }
@@ -334,6 +335,40 @@ fn check_relay_credentials(report: &mut Report, relay: &RelayConfig) {
             "set the user name that goes with the password, or remove the password",
         ),
         _ => {}
+    }
+}
+
+fn check_subscriptions(report: &mut Report, subscriptions: &SubscriptionsConfig) {
+    let default = SubscriptionsConfig::default();
+    let settings = [
+        (
+            "confirmation_lifetime_days",
+            subscriptions.confirmation_lifetime_days,
+            default.confirmation_lifetime_days,
+        ),
+        (
+            "confirmations_per_address_per_day",
+            subscriptions.confirmations_per_address_per_day,
+            default.confirmations_per_address_per_day,
+        ),
+        (
+            "replies_per_address_per_hour",
+            subscriptions.replies_per_address_per_hour,
+            default.replies_per_address_per_hour,
+        ),
+        (
+            "requests_per_ip_per_hour",
+            subscriptions.requests_per_ip_per_hour,
+            default.requests_per_ip_per_hour,
+        ),
+        (
+            "max_pending_per_list",
+            subscriptions.max_pending_per_list,
+            default.max_pending_per_list,
+        ),
+    ];
+    for (key, value, default) in settings {
+        report.at_least(&format!("subscriptions.{key}"), value, 1, default);
     }
 }
 

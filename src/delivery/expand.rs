@@ -78,7 +78,9 @@ async fn expand(
                 .expand_to_addresses(message.id, &message.raw, &list.owners)
                 .await
         }
-        MessageKind::Bounce => Ok(None),
+        // Never pending here: bounces and commands have their own processors, notices are
+        // queued ready-made.
+        MessageKind::Bounce | MessageKind::Command | MessageKind::Notice => Ok(None),
     }
 }
 

@@ -25,6 +25,8 @@ pub struct Signals {
     pub accepted: Arc<Notify>,
     /// Deliveries were queued.
     pub queued: Arc<Notify>,
+    /// An email command was committed.
+    pub commands: Arc<Notify>,
     pub shutdown: watch::Receiver<bool>,
     /// Fallback for work queued by another process on the same database.
     pub poll_interval: Duration,

@@ -3,9 +3,8 @@
 
 use std::sync::Arc;
 
-use tokio::sync::Notify;
-
 use crate::config::Config;
+use crate::delivery::Signals;
 use crate::pipeline::{self, Decision, ParsedMessage, Posting};
 use crate::store::{MessageKind, NewMessage, Store};
 use crate::tokens::Signer;
@@ -18,8 +17,8 @@ pub struct ListHandler {
     config: Arc<Config>,
     store: Store,
     signer: Signer,
-    /// Wakes the expander as soon as a message is committed.
-    accepted: Arc<Notify>,
+    /// Wakes the stage that takes each kind of message as soon as one is committed.
+    signals: Signals,
 }
 
 /// What one recipient makes of a message.
@@ -30,17 +29,12 @@ enum Verdict {
 }
 
 impl ListHandler {
-    pub fn new(
-        config: Arc<Config>,
-        store: Store,
-        signer: Signer,
-        accepted: Arc<Notify>,
-    ) -> ListHandler {
+    pub fn new(config: Arc<Config>, store: Store, signer: Signer, signals: Signals) -> ListHandler {
         ListHandler {
             config,
             store,
             signer,
-            accepted,
+            signals,
         }
     }
 
@@ -74,7 +68,11 @@ impl ListHandler {
             },
             Destination::Owner { .. } => MessageKind::Owner,
             Destination::Bounces { .. } => MessageKind::Bounce,
-            _ => return Verdict::Refuse(not_yet(recipient)),
+            Destination::Request { .. }
+            | Destination::Join { .. }
+            | Destination::Leave { .. }
+            | Destination::Confirm { .. }
+            | Destination::Approve { .. } => MessageKind::Command,
         };
         Verdict::Keep(NewMessage {
             list_name: destination.list().to_string(),
@@ -82,6 +80,8 @@ impl ListHandler {
             envelope_from: envelope.mail_from.clone(),
             message_id: parsed.message_id.clone(),
             raw: raw.to_vec(),
+            peer: envelope.peer.ip().to_string(),
+            recipient: recipient.to_string(),
         })
     }
 
@@ -113,7 +113,8 @@ impl ListHandler {
                 for (message, id) in kept.iter().zip(ids) {
                     tracing::info!(list = %message.list_name, message_id = %message.message_id, id, kind = ?message.kind, "message accepted");
                 }
-                self.accepted.notify_one();
+                self.signals.accepted.notify_one();
+                self.signals.commands.notify_one();
                 Ok(())
             }
             Err(error) => Err(temporary_failure(&error)),
@@ -123,12 +124,7 @@ impl ListHandler {
 
 impl MailHandler for ListHandler {
     async fn check_recipient(&self, _envelope: &Envelope, recipient: &str) -> Result<(), Reply> {
-        match routing::route(recipient, &self.config, &self.signer)? {
-            Destination::Post { .. } | Destination::Owner { .. } | Destination::Bounces { .. } => {
-                Ok(())
-            }
-            _ => Err(not_yet(recipient)),
-        }
+        routing::route(recipient, &self.config, &self.signer).map(|_| ())
     }
 
     async fn take_message(&self, envelope: &Envelope, message: Vec<u8>) -> Vec<Reply> {
@@ -208,14 +204,6 @@ fn answer_all(envelope: &Envelope, reply: Reply) -> Vec<Reply> {
         Protocol::Smtp => vec![reply],
         Protocol::Lmtp => vec![reply; envelope.recipients.len()],
     }
-}
-
-fn not_yet(recipient: &str) -> Reply {
-    Reply::new(
-        550,
-        "5.3.3",
-        format!("<{recipient}>: email commands are not available on this server yet; write to the list owner"),
-    )
 }
 
 fn temporary_failure(error: &crate::store::StoreError) -> Reply {

@@ -15,8 +15,12 @@ pub enum Destination {
     Request { list: String },
     /// `LIST-join@domain`.
     Join { list: String },
-    /// `LIST-leave@domain` or `LIST-leave+TOKEN@domain` (the List-Unsubscribe mailto).
-    Leave { list: String, token: Option<String> },
+    /// `LIST-leave@domain`, or `LIST-leave+TOKEN@domain` (the List-Unsubscribe mailto), whose
+    /// token names the member.
+    Leave {
+        list: String,
+        member_id: Option<i64>,
+    },
     /// `LIST-owner@domain`.
     Owner { list: String },
     /// `LIST-bounces+TOKEN@domain`, a delivery report naming one delivery (VERP), or
@@ -25,8 +29,11 @@ pub enum Destination {
         list: String,
         delivery_id: Option<i64>,
     },
-    /// `LIST-confirm+TOKEN@domain`.
-    Confirm { list: String, token: String },
+    /// `LIST-confirm+TOKEN@domain`: the reply that confirms a request.
+    Confirm { list: String, request_id: i64 },
+    /// `LIST-confirm+TOKEN@domain` with an owner's token: the answer to a request waiting
+    /// for approval.
+    Approve { list: String, request_id: i64 },
 }
 
 impl Destination {
@@ -38,7 +45,8 @@ impl Destination {
             | Destination::Leave { list, .. }
             | Destination::Owner { list }
             | Destination::Bounces { list, .. }
-            | Destination::Confirm { list, .. } => list,
+            | Destination::Confirm { list, .. }
+            | Destination::Approve { list, .. } => list,
         }
     }
 }
@@ -88,39 +96,65 @@ pub fn route(recipient: &str, config: &Config, signer: &Signer) -> Result<Destin
             return Err(no_such());
         };
         let list = list.name.clone();
+        let forged = || {
+            Reply::new(
+                550,
+                "5.1.1",
+                format!("<{recipient}>: unknown or forged address"),
+            )
+        };
+        let verified = |purpose: Purpose, token: &str| signer.verify_id(purpose, &list, token);
         return match (suffix, detail) {
             ("-request", None) => Ok(Destination::Request { list }),
             ("-join", None) => Ok(Destination::Join { list }),
-            ("-leave", token) => Ok(Destination::Leave {
+            ("-leave", None) => Ok(Destination::Leave {
                 list,
-                token: token.map(str::to_string),
+                member_id: None,
             }),
+            ("-leave", Some(token)) => match verified(Purpose::Unsubscribe, token) {
+                Some(member_id) => Ok(Destination::Leave {
+                    list,
+                    member_id: Some(member_id),
+                }),
+                None => Err(forged()),
+            },
             ("-owner", None) => Ok(Destination::Owner { list }),
-            ("-bounces", Some(token)) => {
-                match signer.verify(Purpose::Verp, &list, token).as_deref() {
-                    Some([delivery_id]) => Ok(Destination::Bounces {
-                        list,
-                        delivery_id: Some(*delivery_id as i64),
-                    }),
-                    _ => Err(Reply::new(
-                        550,
-                        "5.1.1",
-                        format!("<{recipient}>: unknown or forged bounce address"),
-                    )),
-                }
-            }
             ("-bounces", None) => Ok(Destination::Bounces {
                 list,
                 delivery_id: None,
             }),
-            ("-confirm", Some(token)) => Ok(Destination::Confirm {
-                list,
-                token: token.to_string(),
-            }),
+            ("-bounces", Some(token)) => match verified(Purpose::Verp, token) {
+                Some(delivery_id) => Ok(Destination::Bounces {
+                    list,
+                    delivery_id: Some(delivery_id),
+                }),
+                None => Err(forged()),
+            },
+            ("-confirm", Some(token)) => match (
+                verified(Purpose::Confirm, token),
+                verified(Purpose::Approve, token),
+            ) {
+                (Some(request_id), _) => Ok(Destination::Confirm { list, request_id }),
+                (None, Some(request_id)) => Ok(Destination::Approve { list, request_id }),
+                (None, None) => Err(forged()),
+            },
             _ => Err(no_such()),
         };
     }
     Err(no_such())
+}
+
+/// The address whose token answers request `request_id` for `purpose` (confirmation by the
+/// requester, or approval by an owner).
+pub fn confirm_address(
+    list: &str,
+    purpose: Purpose,
+    request_id: i64,
+    domain: &str,
+    signer: &Signer,
+) -> String {
+    let token = signer.sign(purpose, list, &[request_id as u64]);
+    format!("{list}-confirm+{token}@{domain}")
 }
 
 /// The bounce address of mail sent to several recipients in one transaction.

@@ -45,35 +45,16 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let mut results = Vec::with_capacity(lines.len());
         for line in lines {
-            sqlx::query(
-                "INSERT INTO members (address, display_name, language, created_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (address) DO NOTHING",
+            let added = subscribe_in(
+                &mut tx,
+                list,
+                &line.address,
+                &line.display_name,
+                &line.language,
+                now,
             )
-            .bind(&line.address)
-            .bind(&line.display_name)
-            .bind(&line.language)
-            .bind(now)
-            .execute(&mut *tx)
             .await?;
-            let member_id: i64 = sqlx::query_scalar("SELECT id FROM members WHERE address = $1")
-                .bind(&line.address)
-                .fetch_one(&mut *tx)
-                .await?;
-            let inserted = sqlx::query(
-                "INSERT INTO subscriptions (list_name, member_id, status, created_at) \
-                 VALUES ($1, $2, 'active', $3) ON CONFLICT (list_name, member_id) DO NOTHING",
-            )
-            .bind(list)
-            .bind(member_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            results.push(if inserted == 1 {
-                MemberAdded::Added
-            } else {
-                MemberAdded::AlreadyPresent
-            });
+            results.push(added);
         }
         tx.commit().await?;
         Ok(results)
@@ -81,16 +62,65 @@ impl Store {
 
     /// Removes an address from a list; the member record stays for its other lists.
     pub async fn remove_member(&self, list: &str, address: &str) -> Result<bool> {
-        let removed = sqlx::query(
-            "DELETE FROM subscriptions WHERE list_name = $1 \
-             AND member_id = (SELECT id FROM members WHERE address = $2)",
+        let mut tx = self.begin_write().await?;
+        let removed = unsubscribe_in(&mut tx, list, address).await?;
+        tx.commit().await?;
+        Ok(removed)
+    }
+
+    /// Removes the membership an unsubscribe token names; returns the member when they were
+    /// subscribed. Idempotent: a second click finds nothing to remove.
+    pub async fn remove_member_by_id(&self, list: &str, member_id: i64) -> Result<Option<Member>> {
+        let Some(member) = self.member(member_id).await? else {
+            return Ok(None);
+        };
+        let removed = self.remove_member(list, &member.address).await?;
+        Ok(removed.then_some(member))
+    }
+
+    /// A member by id, whatever their lists (`status` is empty here).
+    pub async fn member(&self, member_id: i64) -> Result<Option<Member>> {
+        let row =
+            sqlx::query("SELECT id, address, display_name, language FROM members WHERE id = $1")
+                .bind(member_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.as_ref()
+            .map(|row| member_from(row, String::new()))
+            .transpose()
+    }
+
+    pub async fn member_by_address(&self, address: &str) -> Result<Option<Member>> {
+        let row = sqlx::query(
+            "SELECT id, address, display_name, language FROM members WHERE address = $1",
         )
-        .bind(list)
         .bind(address)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(removed > 0)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref()
+            .map(|row| member_from(row, String::new()))
+            .transpose()
+    }
+
+    /// The language of an address's notices, if tidings knows the address.
+    pub async fn language_of(&self, address: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT language FROM members WHERE address = $1")
+                .bind(address)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Sets the language of a known address; false when the address is unknown.
+    pub async fn set_language(&self, address: &str, language: &str) -> Result<bool> {
+        let updated = sqlx::query("UPDATE members SET language = $2 WHERE address = $1")
+            .bind(address)
+            .bind(language)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(updated > 0)
     }
 
     pub async fn members_of(&self, list: &str) -> Result<Vec<Member>> {
@@ -103,15 +133,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|row| {
-                Ok(Member {
-                    id: row.try_get("id")?,
-                    address: row.try_get("address")?,
-                    display_name: row.try_get("display_name")?,
-                    language: row.try_get("language")?,
-                    status: row.try_get("status")?,
-                })
-            })
+            .map(|row| member_from(row, row.try_get("status")?))
             .collect()
     }
 
@@ -140,4 +162,72 @@ impl Store {
             .map(|row| Ok((row.try_get("list_name")?, row.try_get("n")?)))
             .collect()
     }
+}
+
+fn member_from(row: &sqlx::any::AnyRow, status: String) -> Result<Member> {
+    Ok(Member {
+        id: row.try_get("id")?,
+        address: row.try_get("address")?,
+        display_name: row.try_get("display_name")?,
+        language: row.try_get("language")?,
+        status,
+    })
+}
+
+/// Subscribes `address` to `list` inside a transaction, creating the member when new.
+pub(super) async fn subscribe_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    list: &str,
+    address: &str,
+    display_name: &str,
+    language: &str,
+    now: i64,
+) -> Result<MemberAdded> {
+    sqlx::query(
+        "INSERT INTO members (address, display_name, language, created_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (address) DO NOTHING",
+    )
+    .bind(address)
+    .bind(display_name)
+    .bind(language)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    let member_id: i64 = sqlx::query_scalar("SELECT id FROM members WHERE address = $1")
+        .bind(address)
+        .fetch_one(&mut **tx)
+        .await?;
+    let inserted = sqlx::query(
+        "INSERT INTO subscriptions (list_name, member_id, status, created_at) \
+         VALUES ($1, $2, 'active', $3) ON CONFLICT (list_name, member_id) DO NOTHING",
+    )
+    .bind(list)
+    .bind(member_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(if inserted == 1 {
+        MemberAdded::Added
+    } else {
+        MemberAdded::AlreadyPresent
+    })
+}
+
+/// Removes `address` from `list` inside a transaction; false when it was not subscribed.
+pub(super) async fn unsubscribe_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    list: &str,
+    address: &str,
+) -> Result<bool> {
+    let removed = sqlx::query(
+        "DELETE FROM subscriptions WHERE list_name = $1 \
+         AND member_id = (SELECT id FROM members WHERE address = $2)",
+    )
+    .bind(list)
+    .bind(address)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(removed > 0)
 }

@@ -16,6 +16,10 @@ pub enum MessageKind {
     Owner,
     /// A delivery report to a VERP address (`LIST-bounces+TOKEN@`).
     Bounce,
+    /// Email commands (`LIST-request@`, `-join@`, `-leave@`, `-confirm+TOKEN@`).
+    Command,
+    /// A notice tidings itself sends (confirmations, welcome messages, replies).
+    Notice,
 }
 
 impl MessageKind {
@@ -24,6 +28,8 @@ impl MessageKind {
             MessageKind::Posting => "posting",
             MessageKind::Owner => "owner",
             MessageKind::Bounce => "bounce",
+            MessageKind::Command => "command",
+            MessageKind::Notice => "notice",
         }
     }
 
@@ -32,6 +38,8 @@ impl MessageKind {
             "posting" => Some(MessageKind::Posting),
             "owner" => Some(MessageKind::Owner),
             "bounce" => Some(MessageKind::Bounce),
+            "command" => Some(MessageKind::Command),
+            "notice" => Some(MessageKind::Notice),
             _ => None,
         }
     }
@@ -40,6 +48,9 @@ impl MessageKind {
         match self {
             MessageKind::Posting | MessageKind::Owner => "accepted",
             MessageKind::Bounce => "unprocessed",
+            MessageKind::Command => "received",
+            // Notices are queued ready-made, with their deliveries.
+            MessageKind::Notice => "expanded",
         }
     }
 }
@@ -51,6 +62,10 @@ pub struct NewMessage {
     pub envelope_from: String,
     pub message_id: String,
     pub raw: Vec<u8>,
+    /// The client that handed the message in (IP address), for rate limits.
+    pub peer: String,
+    /// The address of ours the message was sent to.
+    pub recipient: String,
 }
 
 /// An accepted message waiting to be expanded into deliveries.
@@ -59,6 +74,17 @@ pub struct PendingMessage {
     pub id: i64,
     pub list_name: String,
     pub kind: MessageKind,
+    pub raw: Vec<u8>,
+}
+
+/// An email command message waiting to be carried out.
+#[derive(Debug, Clone)]
+pub struct ReceivedCommand {
+    pub id: i64,
+    pub list_name: String,
+    pub envelope_from: String,
+    pub peer: String,
+    pub recipient: String,
     pub raw: Vec<u8>,
 }
 
@@ -71,7 +97,8 @@ impl Store {
         for message in messages {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO messages (list_name, kind, state, envelope_from, message_id, raw, \
-                 received_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+                 peer, recipient, received_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $8, $9, $7, $7) RETURNING id",
             )
             .bind(&message.list_name)
             .bind(message.kind.as_str())
@@ -80,6 +107,8 @@ impl Store {
             .bind(&message.message_id)
             .bind(&message.raw)
             .bind(now)
+            .bind(&message.peer)
+            .bind(&message.recipient)
             .fetch_one(&mut *tx)
             .await?;
             ids.push(id);
@@ -92,7 +121,7 @@ impl Store {
     pub async fn pending_messages(&self, limit: i64) -> Result<Vec<PendingMessage>> {
         let rows = sqlx::query(
             "SELECT id, list_name, kind, raw FROM messages WHERE state = 'accepted' \
-             ORDER BY id LIMIT $1",
+             AND kind IN ('posting', 'owner') ORDER BY id LIMIT $1",
         )
         .bind(limit)
         .fetch_all(&self.pool)
@@ -170,6 +199,76 @@ impl Store {
         }
         tx.commit().await?;
         Ok(Some(addresses.len() as u64))
+    }
+
+    /// Queues a message tidings wrote itself, ready to send, to `recipients` (one shared
+    /// copy, no personal headers). Returns the message id.
+    pub async fn queue_notice(
+        &self,
+        list: &str,
+        recipients: &[String],
+        message: &[u8],
+    ) -> Result<i64> {
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO messages (list_name, kind, state, envelope_from, raw, decorated, \
+             received_at, updated_at) VALUES ($1, 'notice', 'expanded', '', $2, $2, $3, $3) RETURNING id",
+        )
+        .bind(list)
+        .bind(message)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        for recipient in recipients {
+            sqlx::query(
+                "INSERT INTO deliveries (message_id, list_name, recipient, state, next_attempt_at, \
+                 created_at, updated_at) VALUES ($1, $2, $3, 'pending', $4, $4, $4)",
+            )
+            .bind(id)
+            .bind(list)
+            .bind(recipient)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Received email commands, oldest first.
+    pub async fn received_commands(&self, limit: i64) -> Result<Vec<ReceivedCommand>> {
+        let rows = sqlx::query(
+            "SELECT id, list_name, envelope_from, peer, recipient, raw FROM messages \
+             WHERE kind = 'command' AND state = 'received' ORDER BY id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ReceivedCommand {
+                    id: row.try_get("id")?,
+                    list_name: row.try_get("list_name")?,
+                    envelope_from: row.try_get("envelope_from")?,
+                    peer: row.try_get("peer")?,
+                    recipient: row.try_get("recipient")?,
+                    raw: row.try_get("raw")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Marks a message as done with (`processed`, `ignored`), with a note for the operator.
+    pub async fn finish_message(&self, message_id: i64, state: &str, note: &str) -> Result<()> {
+        sqlx::query("UPDATE messages SET state = $2, error = $3, updated_at = $4 WHERE id = $1")
+            .bind(message_id)
+            .bind(state)
+            .bind(note)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Sets aside a message the pipeline could not handle, with the reason, so that nothing

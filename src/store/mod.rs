@@ -4,6 +4,9 @@
 mod deliveries;
 mod members;
 mod messages;
+mod organisations;
+mod rate;
+mod requests;
 mod settings;
 
 use std::str::FromStr;
@@ -14,7 +17,9 @@ use sqlx::{AnyPool, Executor};
 
 pub use deliveries::{ClaimedDelivery, DeliveryOutcome, QueueCounts};
 pub use members::{ImportLine, Member, MemberAdded};
-pub use messages::{MessageKind, NewMessage, PendingMessage};
+pub use messages::{MessageKind, NewMessage, PendingMessage, ReceivedCommand};
+pub use organisations::Organisation;
+pub use requests::{Request, RequestKind, RequestOpened};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

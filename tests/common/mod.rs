@@ -177,6 +177,23 @@ subject_prefix = "[Team]"
 footer = "Confidential: for team members only."
 
 [[lists]]
+name = "nouvelles"
+display_name = "Nouvelles de la Coalition"
+language = "fr"
+posting = "members"
+subscription = "confirm"
+visibility = "public"
+owners = ["owner@coalition.test.example"]
+
+[[lists]]
+name = "board"
+display_name = "Board"
+posting = "members"
+subscription = "closed"
+visibility = "confidential"
+owners = ["owner@coalition.test.example"]
+
+[[lists]]
 name = "open"
 display_name = "Open Forum"
 posting = "open"
@@ -286,11 +303,33 @@ impl Harness {
             .collect()
     }
 
+    /// The messages the sink received for `recipient`, parsed.
+    pub fn received_by(&self, recipient: &str) -> Vec<mail_parser::Message<'static>> {
+        self.sink
+            .messages()
+            .into_iter()
+            .filter(|m| m.recipients.iter().any(|r| r == recipient))
+            .filter_map(|m| {
+                mail_parser::MessageParser::default()
+                    .parse(&m.data)
+                    .map(|p| p.into_owned())
+            })
+            .collect()
+    }
+
+    /// Sends a whole message (headers included) over SMTP, asserting it is accepted.
+    pub async fn send(&self, envelope_from: &str, to: &str, message: &[u8]) {
+        let reply = self.smtp().await.post(envelope_from, to, message).await;
+        assert!(reply.starts_with("250"), "{to}: {reply}");
+    }
+
     /// Waits (at most 15 s) until the queue has nothing left to do.
     pub async fn queue_drained(&self) -> bool {
         for _ in 0..300 {
             let messages = self.daemon.store.message_counts().await.expect("counts");
-            let accepted = messages.iter().any(|(_, state, _)| state == "accepted");
+            let accepted = messages
+                .iter()
+                .any(|(_, state, _)| state == "accepted" || state == "received");
             let unfinished = self
                 .daemon
                 .store
@@ -304,6 +343,37 @@ impl Harness {
         }
         false
     }
+}
+
+/// An HTTP/1.1 exchange over a real socket: (status, headers, body). Hand-written so that
+/// the tests need no HTTP client library; the server closes after answering.
+pub async fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(addr).await.expect("connect HTTP");
+    let content_type = if body.is_empty() {
+        ""
+    } else {
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+    };
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{content_type}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("send HTTP request");
+    let mut response = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut response)
+        .await
+        .expect("read HTTP response");
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_string(), body.to_string())
 }
 
 /// A line-by-line SMTP/LMTP client over a real socket.

@@ -1,0 +1,152 @@
+//! `tidings orgs ...`: the registry of member organisations behind the `members` policy.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Subcommand;
+
+use crate::address;
+use crate::config::Config;
+use crate::store::Organisation;
+
+#[derive(Debug, Subcommand)]
+pub enum OrgsCommand {
+    /// Add or update organisations from a CSV file with the columns name, country, region,
+    /// email domains, contact addresses (several domains or contacts separated by `;` or
+    /// spaces). Running it again updates, never duplicates.
+    Import { file: PathBuf },
+    /// The registered organisations.
+    List,
+}
+
+pub async fn run(config: &Config, command: OrgsCommand) -> anyhow::Result<()> {
+    let store = super::open_store(config).await?;
+    match command {
+        OrgsCommand::Import { file } => {
+            let (organisations, invalid) = read(&file)?;
+            let created = store.import_organisations(&organisations).await?;
+            for (number, problem) in &invalid {
+                println!("{}:{number}: skipped: {problem}", file.display());
+            }
+            println!(
+                "{created} added, {} updated, {} invalid",
+                organisations.len() - created,
+                invalid.len()
+            );
+        }
+        OrgsCommand::List => {
+            for org in store.organisations().await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    org.name,
+                    org.country,
+                    org.region,
+                    org.domains.join(";"),
+                    org.contacts.join(";")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read(file: &Path) -> anyhow::Result<(Vec<Organisation>, Vec<(usize, String)>)> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    Ok(parse(&text))
+}
+
+/// Organisations of a CSV text, and the problems of the lines skipped, by line number.
+pub fn parse(text: &str) -> (Vec<Organisation>, Vec<(usize, String)>) {
+    let mut organisations = Vec::new();
+    let mut invalid = Vec::new();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    for (index, record) in reader.records().enumerate() {
+        let number = record
+            .as_ref()
+            .ok()
+            .and_then(|r| r.position())
+            .map_or(index + 1, |p| p.line() as usize);
+        let record = match record {
+            Ok(record) => record,
+            Err(error) => {
+                invalid.push((number, error.to_string()));
+                continue;
+            }
+        };
+        let field = |i: usize| record.get(i).unwrap_or("").to_string();
+        if field(0).is_empty()
+            || field(0).starts_with('#')
+            || (number == 1 && field(0).eq_ignore_ascii_case("name"))
+        {
+            continue;
+        }
+        match organisation(&field(0), &field(1), &field(2), &field(3), &field(4)) {
+            Ok(org) => organisations.push(org),
+            Err(problem) => invalid.push((number, problem)),
+        }
+    }
+    (organisations, invalid)
+}
+
+fn organisation(
+    name: &str,
+    country: &str,
+    region: &str,
+    domains: &str,
+    contacts: &str,
+) -> Result<Organisation, String> {
+    let split = |text: &str| -> Vec<String> {
+        text.split([';', ' ', ','])
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::to_ascii_lowercase)
+            .collect()
+    };
+    let domains = split(domains);
+    if let Some(bad) = domains
+        .iter()
+        .find(|d| address::normalize(&format!("x@{d}")).is_err())
+    {
+        return Err(format!("{bad:?} is not a domain name"));
+    }
+    let contacts = split(contacts)
+        .iter()
+        .map(|c| address::normalize(c).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    if domains.is_empty() && contacts.is_empty() {
+        return Err(format!(
+            "{name}: give at least one email domain or contact address"
+        ));
+    }
+    Ok(Organisation {
+        name: name.to_string(),
+        country: country.to_string(),
+        region: region.to_string(),
+        domains,
+        contacts,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[test]
+    fn rows_with_several_domains_and_contacts() {
+        let text = "name,country,region,domains,contacts\n\
+                    Human Rights Watch,US,Americas,hrw.org;hrw.example,\"a@hrw.org; b@hrw.org\"\n\
+                    No Domains,FR,Europe,,\n\
+                    Bad,KE,Africa,not a domain!,\n";
+        let (orgs, invalid) = parse(text);
+        assert_eq!(orgs.len(), 1);
+        assert_eq!(orgs[0].domains, ["hrw.org", "hrw.example"]);
+        assert_eq!(orgs[0].contacts, ["a@hrw.org", "b@hrw.org"]);
+        let lines: Vec<usize> = invalid.iter().map(|(n, _)| *n).collect();
+        assert_eq!(lines, [3, 4]);
+    }
+}

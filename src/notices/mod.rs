@@ -1,0 +1,146 @@
+//! Messages tidings writes itself (confirmations, welcome and goodbye messages, replies to
+//! commands, notices to owners): rendered from the templates in the recipient's language,
+//! assembled as multipart/alternative, and queued like any other mail, so that they survive
+//! a crash and are retried like postings.
+
+mod mime;
+pub mod templates;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+
+use crate::config::{Config, ListConfig, PostingPolicy, Visibility};
+use crate::store::{Store, StoreError};
+
+pub use templates::{TemplateError, Templates};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NoticeError {
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// RFC 3834: what kind of automatic message a notice is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Automatic {
+    /// An answer to a message (a command, a confirmation reply).
+    Replied,
+    /// Sent on tidings' own initiative.
+    Generated,
+}
+
+/// One notice to send.
+#[derive(Debug, Clone)]
+pub struct Notice<'a> {
+    /// Template name (`welcome`, `confirm_subscribe`, ...).
+    pub name: &'static str,
+    pub list: &'a ListConfig,
+    pub language: &'a str,
+    pub recipients: Vec<String>,
+    /// The address the notice is about (the member or requester).
+    pub address: &'a str,
+    /// Where a reply goes, when replying does something (confirmations).
+    pub reply_to: Option<String>,
+    pub automatic: Automatic,
+    /// Template variables of this notice beyond those every notice gets.
+    pub extra: Value,
+}
+
+pub struct Notices {
+    templates: Templates,
+    config: Arc<Config>,
+}
+
+impl Notices {
+    pub fn load(config: Arc<Config>) -> Result<Notices, TemplateError> {
+        let templates = Templates::load(Path::new(&config.server.templates_dir))?;
+        Ok(Notices { templates, config })
+    }
+
+    /// Renders and queues a notice.
+    pub async fn send(&self, store: &Store, notice: Notice<'_>) -> Result<(), NoticeError> {
+        let message = self.compose(&notice)?;
+        store
+            .queue_notice(&notice.list.name, &notice.recipients, &message)
+            .await?;
+        tracing::info!(list = %notice.list.name, notice = notice.name, recipients = notice.recipients.len(), "notice queued");
+        Ok(())
+    }
+
+    /// The notice as a complete RFC 5322 message.
+    pub fn compose(&self, notice: &Notice) -> Result<Vec<u8>, NoticeError> {
+        let mut data = self.common(notice.list, notice.address);
+        if let (Some(data), Value::Object(extra)) = (data.as_object_mut(), &notice.extra) {
+            data.extend(extra.clone());
+        }
+        let rendered = self.templates.notice(notice.name, notice.language, &data)?;
+        let domain = &self.config.server.domain;
+        let to = match notice.recipients.as_slice() {
+            [one] => one.clone(),
+            _ => format!("{}-owner@{domain}", notice.list.name),
+        };
+        Ok(mime::assemble(&mime::Envelope {
+            from_name: &notice.list.display_name,
+            from: &format!("{}-request@{domain}", notice.list.name),
+            to: &to,
+            reply_to: notice.reply_to.as_deref(),
+            list_id: &format!(
+                "{} <{}.{domain}>",
+                notice.list.display_name, notice.list.name
+            ),
+            domain,
+            automatic: notice.automatic,
+            rendered: &rendered,
+        }))
+    }
+
+    /// A web page in `language` about `list` (if the link named a real one) and `address`.
+    pub fn page(
+        &self,
+        name: &str,
+        language: &str,
+        list: Option<&ListConfig>,
+        address: &str,
+        extra: Value,
+    ) -> Result<String, TemplateError> {
+        let mut data = match list {
+            Some(list) => self.common(list, address),
+            None => {
+                json!({ "address": address, "base_url": self.config.server.base_url, "list": { "display_name": "", "address": "" } })
+            }
+        };
+        if let (Some(data), Value::Object(extra)) = (data.as_object_mut(), extra) {
+            data.extend(extra);
+        }
+        self.templates.page(name, language, &data)
+    }
+
+    /// The variables every notice and page gets.
+    fn common(&self, list: &ListConfig, address: &str) -> Value {
+        let domain = &self.config.server.domain;
+        let name = &list.name;
+        let mut data = Map::new();
+        data.insert("address".into(), json!(address));
+        data.insert("base_url".into(), json!(self.config.server.base_url));
+        data.insert(
+            "list".into(),
+            json!({
+                "name": name,
+                "display_name": list.display_name,
+                "description": list.description,
+                "address": format!("{name}@{domain}"),
+                "request_address": format!("{name}-request@{domain}"),
+                "join_address": format!("{name}-join@{domain}"),
+                "leave_address": format!("{name}-leave@{domain}"),
+                "owner_address": format!("{name}-owner@{domain}"),
+                "members_may_post": list.posting != PostingPolicy::Announce,
+                "confidential": list.visibility == Visibility::Confidential,
+            }),
+        );
+        Value::Object(data)
+    }
+}

@@ -1,0 +1,383 @@
+//! The notices tidings sends to people (confirmation requests, welcome and
+//! goodbye messages, replies to email commands) and the few web pages it
+//! shows, rendered from Handlebars templates kept outside the binary so that
+//! the wording can be reviewed and corrected without touching Rust code.
+//!
+//! Layout of the template directory:
+//!
+//! ```text
+//! messages/_layout.html.hbs          partial `messages_layout`
+//! messages/LANG/NAME.subject.hbs     "messages/LANG/NAME.subject"
+//! messages/LANG/NAME.txt.hbs         "messages/LANG/NAME.txt"
+//! messages/LANG/NAME.html.hbs        "messages/LANG/NAME.html"
+//! web/_layout.html.hbs               partial `web_layout`
+//! web/LANG/NAME.html.hbs             "web/LANG/NAME"
+//! ```
+//!
+//! English is the reference: every notice and page must exist in English, and
+//! anything missing in another language is rendered in English instead.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use handlebars::Handlebars;
+use serde_json::Value;
+
+/// The languages tidings ships templates for. Others can be added by creating
+/// a directory; `has_language` reports what was actually loaded.
+pub const LANGUAGES: [&str; 5] = ["en", "fr", "es", "pt", "ar"];
+
+/// Every email notice; each has a subject, a plain-text and an HTML template.
+pub const NOTICES: [&str; 9] = [
+    "confirm_subscribe",
+    "confirm_unsubscribe",
+    "welcome",
+    "goodbye",
+    "approval_pending",
+    "approval_needed",
+    "rejected",
+    "help",
+    "command_results",
+];
+
+/// Every web page; each is a single HTML template.
+pub const PAGES: [&str; 5] = [
+    "unsubscribe",
+    "unsubscribed",
+    "confirm",
+    "confirmed",
+    "invalid",
+];
+
+/// The language every notice and page must exist in, used when the requested
+/// language lacks a template.
+const FALLBACK: &str = "en";
+
+/// The three templates of a notice, in the order they are rendered.
+const NOTICE_PARTS: [&str; 3] = ["subject", "txt", "html"];
+
+/// Languages written right to left. Only Arabic ships today; the others are
+/// listed so that adding one is a matter of adding its directory, without a
+/// page silently coming out left to right.
+const RTL_LANGUAGES: [&str; 10] = ["ar", "he", "fa", "ur", "ps", "sd", "ckb", "yi", "dv", "ug"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("template {} is not valid Handlebars: {source}", path.display())]
+    Syntax {
+        path: PathBuf,
+        // Boxed: the handlebars error is large and would bloat every Result.
+        #[source]
+        source: Box<handlebars::TemplateError>,
+    },
+    #[error("the English template {} is missing; English is the fallback for every language and must be complete", path.display())]
+    MissingEnglish { path: PathBuf },
+    #[error("no notice or page named {name:?}")]
+    Unknown { name: String },
+    #[error("the data for {template} must be a JSON object")]
+    DataNotObject { template: String },
+    #[error("cannot render template {template} in language {lang:?}: {source}")]
+    Render {
+        template: String,
+        lang: String,
+        #[source]
+        source: Box<handlebars::RenderError>,
+    },
+}
+
+/// Every template, parsed once at start-up so that a syntax error stops the
+/// daemon at boot instead of surfacing on the first subscription request.
+pub struct Templates {
+    /// HTML email parts and web pages: Handlebars' default HTML escaping, so
+    /// that list names, addresses and reasons typed by people cannot inject
+    /// markup.
+    html: Handlebars<'static>,
+    /// Subjects and plain-text parts: no escaping, since `&amp;` in a plain
+    /// text email would be shown literally.
+    text: Handlebars<'static>,
+    languages: BTreeSet<String>,
+}
+
+/// One notice, ready to be assembled into a multipart/alternative message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedNotice {
+    /// The language actually used, which is English when the requested one
+    /// lacks the notice; suitable for Content-Language.
+    pub lang: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl Templates {
+    /// Loads and parses every template under `dir`, and checks that English is
+    /// complete.
+    pub fn load(dir: &Path) -> Result<Templates, TemplateError> {
+        let mut html = Handlebars::new();
+        html.set_strict_mode(true);
+        let mut text = Handlebars::new();
+        text.set_strict_mode(true);
+        text.register_escape_fn(handlebars::no_escape);
+
+        let mut languages = BTreeSet::new();
+
+        let layout = dir.join("messages").join("_layout.html.hbs");
+        html.register_partial("messages_layout", read(&layout)?)
+            .map_err(|e| syntax(&layout, e))?;
+        let layout = dir.join("web").join("_layout.html.hbs");
+        html.register_partial("web_layout", read(&layout)?)
+            .map_err(|e| syntax(&layout, e))?;
+
+        for (lang, lang_dir) in language_dirs(&dir.join("messages"))? {
+            for path in files(&lang_dir)? {
+                let Some(file) = path.file_name().and_then(|f| f.to_str()) else {
+                    continue;
+                };
+                let (registry, stem) = if let Some(stem) = file.strip_suffix(".subject.hbs") {
+                    (&mut text, format!("{stem}.subject"))
+                } else if let Some(stem) = file.strip_suffix(".txt.hbs") {
+                    (&mut text, format!("{stem}.txt"))
+                } else if let Some(stem) = file.strip_suffix(".html.hbs") {
+                    (&mut html, format!("{stem}.html"))
+                } else {
+                    continue;
+                };
+                registry
+                    .register_template_string(&format!("messages/{lang}/{stem}"), read(&path)?)
+                    .map_err(|e| syntax(&path, e))?;
+            }
+            languages.insert(lang);
+        }
+
+        for (lang, lang_dir) in language_dirs(&dir.join("web"))? {
+            for path in files(&lang_dir)? {
+                let Some(file) = path.file_name().and_then(|f| f.to_str()) else {
+                    continue;
+                };
+                let Some(stem) = file.strip_suffix(".html.hbs") else {
+                    continue;
+                };
+                html.register_template_string(&format!("web/{lang}/{stem}"), read(&path)?)
+                    .map_err(|e| syntax(&path, e))?;
+            }
+            languages.insert(lang);
+        }
+
+        let templates = Templates {
+            html,
+            text,
+            languages,
+        };
+        for name in NOTICES {
+            for part in NOTICE_PARTS {
+                if !templates.has_notice_part(FALLBACK, name, part) {
+                    return Err(TemplateError::MissingEnglish {
+                        path: dir
+                            .join("messages")
+                            .join(FALLBACK)
+                            .join(format!("{name}.{part}.hbs")),
+                    });
+                }
+            }
+        }
+        for name in PAGES {
+            if !templates.html.has_template(&page_key(FALLBACK, name)) {
+                return Err(TemplateError::MissingEnglish {
+                    path: dir
+                        .join("web")
+                        .join(FALLBACK)
+                        .join(format!("{name}.html.hbs")),
+                });
+            }
+        }
+        Ok(templates)
+    }
+
+    /// Renders notice `name` in `lang`, falling back to English when that language lacks it. Injects `lang` and `dir` ("rtl" for ar, else "ltr") into the data object (data is a JSON object).
+    ///
+    /// The fallback is decided for the notice as a whole: if any of its three
+    /// templates is missing in `lang`, all three come from English, so that a
+    /// message never has a subject in one language and a body in another, and
+    /// `lang`/`dir` always describe the text actually sent.
+    pub fn notice(
+        &self,
+        name: &str,
+        lang: &str,
+        data: &Value,
+    ) -> Result<RenderedNotice, TemplateError> {
+        let complete = |l: &str| {
+            NOTICE_PARTS
+                .iter()
+                .all(|p| self.has_notice_part(l, name, p))
+        };
+        let lang = if complete(lang) {
+            lang
+        } else if complete(FALLBACK) {
+            FALLBACK
+        } else {
+            return Err(TemplateError::Unknown {
+                name: name.to_owned(),
+            });
+        };
+        let data = with_language(data, lang, &notice_key(lang, name, "html"))?;
+
+        let subject = render(&self.text, &notice_key(lang, name, "subject"), lang, &data)?;
+        let text = render(&self.text, &notice_key(lang, name, "txt"), lang, &data)?;
+        let html = render(&self.html, &notice_key(lang, name, "html"), lang, &data)?;
+        Ok(RenderedNotice {
+            lang: lang.to_owned(),
+            // The subject becomes a header, which must stay on one line: a
+            // list name containing CR/LF must not be able to end the header
+            // and inject others (Bcc:, a second Subject:, a body).
+            subject: one_line(&subject),
+            text: normalise_line_ends(&text),
+            html: normalise_line_ends(&html),
+        })
+    }
+
+    /// Renders web page `name` in `lang`, falling back to English when that
+    /// language lacks it. Injects `lang` and `dir` like `notice`.
+    pub fn page(&self, name: &str, lang: &str, data: &Value) -> Result<String, TemplateError> {
+        let lang = if self.html.has_template(&page_key(lang, name)) {
+            lang
+        } else if self.html.has_template(&page_key(FALLBACK, name)) {
+            FALLBACK
+        } else {
+            return Err(TemplateError::Unknown {
+                name: name.to_owned(),
+            });
+        };
+        let key = page_key(lang, name);
+        let data = with_language(data, lang, &key)?;
+        Ok(normalise_line_ends(&render(&self.html, &key, lang, &data)?))
+    }
+
+    /// Whether any template was loaded for `lang`; a member whose language is
+    /// not available gets English.
+    pub fn has_language(&self, lang: &str) -> bool {
+        self.languages.contains(lang)
+    }
+
+    fn has_notice_part(&self, lang: &str, name: &str, part: &str) -> bool {
+        let registry = if part == "html" {
+            &self.html
+        } else {
+            &self.text
+        };
+        registry.has_template(&notice_key(lang, name, part))
+    }
+}
+
+fn notice_key(lang: &str, name: &str, part: &str) -> String {
+    format!("messages/{lang}/{name}.{part}")
+}
+
+fn page_key(lang: &str, name: &str) -> String {
+    format!("web/{lang}/{name}")
+}
+
+fn read(path: &Path) -> Result<String, TemplateError> {
+    std::fs::read_to_string(path).map_err(|source| TemplateError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn syntax(path: &Path, e: handlebars::TemplateError) -> TemplateError {
+    TemplateError::Syntax {
+        path: path.to_owned(),
+        source: Box::new(e),
+    }
+}
+
+/// The language subdirectories of `dir`, sorted so that loading is
+/// deterministic. Names starting with `_` or `.` are shared partials or
+/// editor debris, not languages.
+fn language_dirs(dir: &Path) -> Result<Vec<(String, PathBuf)>, TemplateError> {
+    let mut out = Vec::new();
+    for path in entries(dir)? {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if name.starts_with(['_', '.']) || !path.is_dir() {
+            continue;
+        }
+        out.push((name.to_owned(), path.clone()));
+    }
+    Ok(out)
+}
+
+fn files(dir: &Path) -> Result<Vec<PathBuf>, TemplateError> {
+    Ok(entries(dir)?.into_iter().filter(|p| p.is_file()).collect())
+}
+
+fn entries(dir: &Path) -> Result<Vec<PathBuf>, TemplateError> {
+    let err = |source| TemplateError::Read {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(err)? {
+        out.push(entry.map_err(err)?.path());
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// A copy of `data` with `lang` and `dir` set for the language actually used,
+/// so that an English fallback for an Arabic reader is laid out left to right.
+fn with_language(data: &Value, lang: &str, template: &str) -> Result<Value, TemplateError> {
+    let Value::Object(map) = data else {
+        return Err(TemplateError::DataNotObject {
+            template: template.to_owned(),
+        });
+    };
+    let mut map = map.clone();
+    let dir = if RTL_LANGUAGES.contains(&lang) {
+        "rtl"
+    } else {
+        "ltr"
+    };
+    map.insert("lang".to_owned(), Value::from(lang));
+    map.insert("dir".to_owned(), Value::from(dir));
+    Ok(Value::Object(map))
+}
+
+fn render(
+    registry: &Handlebars<'static>,
+    template: &str,
+    lang: &str,
+    data: &Value,
+) -> Result<String, TemplateError> {
+    registry
+        .render(template, data)
+        .map_err(|e| TemplateError::Render {
+            template: template.to_owned(),
+            lang: lang.to_owned(),
+            source: Box::new(e),
+        })
+}
+
+/// Trims `s` and collapses every run of line breaks, tabs and other control
+/// characters (with the spaces around them) into a single space.
+fn one_line(s: &str) -> String {
+    // U+2028 and U+2029 are not control characters but some mail clients
+    // treat them as line breaks.
+    s.split(|c: char| c.is_control() || c == '\u{2028}' || c == '\u{2029}')
+        .map(str::trim)
+        .filter(|piece| !piece.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Converts CRLF and lone CR to LF; the mail builder applies the CRLF that
+/// SMTP wants, and templates edited on Windows must not produce mixed ends.
+fn normalise_line_ends(s: &str) -> String {
+    s.replace("\r\n", "\n").replace('\r', "\n")
+}

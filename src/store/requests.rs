@@ -1,0 +1,204 @@
+//! Subscription requests on their way: `confirming` (waiting for the address to confirm),
+//! `approving` (confirmed, waiting for an owner), then `done`, `rejected` or `expired`.
+//! A request moves on only from the state it is expected in, so that every confirmation
+//! token and every approval works once.
+
+use sqlx::{AssertSqlSafe, Row};
+
+use super::{now_ms, Result, Store};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    Subscribe,
+    Unsubscribe,
+}
+
+impl RequestKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestKind::Subscribe => "subscribe",
+            RequestKind::Unsubscribe => "unsubscribe",
+        }
+    }
+
+    fn parse(text: &str) -> RequestKind {
+        if text == "unsubscribe" {
+            RequestKind::Unsubscribe
+        } else {
+            RequestKind::Subscribe
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub id: i64,
+    pub list_name: String,
+    pub kind: RequestKind,
+    pub address: String,
+    pub language: String,
+    pub state: String,
+    pub reason: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl Request {
+    pub fn is_expired(&self, now: i64) -> bool {
+        self.state == "confirming" && self.expires_at <= now
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestOpened {
+    /// A new request, or the still-valid one the address already had for the same thing.
+    Open(Request),
+    /// The list has too many requests waiting already.
+    TooManyPending,
+}
+
+const COLUMNS: &str =
+    "id, list_name, kind, address, language, state, reason, created_at, expires_at";
+
+impl Store {
+    /// Opens a request waiting for confirmation, or returns the one already waiting.
+    pub async fn open_request(
+        &self,
+        list: &str,
+        kind: RequestKind,
+        address: &str,
+        language: &str,
+        lifetime_ms: i64,
+        max_pending: i64,
+    ) -> Result<RequestOpened> {
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        let existing = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM requests WHERE address = $1 AND list_name = $2 AND kind = $3 \
+             AND state = 'confirming' AND expires_at > $4 ORDER BY id DESC LIMIT 1"
+        )))
+        .bind(address)
+        .bind(list)
+        .bind(kind.as_str())
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = existing {
+            return Ok(RequestOpened::Open(request_from(&row)?));
+        }
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM requests WHERE list_name = $1 \
+             AND ((state = 'confirming' AND expires_at > $2) OR state = 'approving')",
+        )
+        .bind(list)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        if pending >= max_pending {
+            return Ok(RequestOpened::TooManyPending);
+        }
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO requests (list_name, kind, address, language, state, created_at, \
+             expires_at, updated_at) VALUES ($1, $2, $3, $4, 'confirming', $5, $6, $5) \
+             RETURNING {COLUMNS}"
+        )))
+        .bind(list)
+        .bind(kind.as_str())
+        .bind(address)
+        .bind(language)
+        .bind(now)
+        .bind(now.saturating_add(lifetime_ms))
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(RequestOpened::Open(request_from(&row)?))
+    }
+
+    pub async fn request(&self, id: i64) -> Result<Option<Request>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM requests WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(request_from).transpose()
+    }
+
+    /// Moves a request from `from` to `to`; with `apply`, also makes the change it asks for
+    /// (subscribe or unsubscribe), in the same transaction. Returns false when the request
+    /// was not in state `from` (already used, or answered by someone else).
+    pub async fn advance_request(
+        &self,
+        request: &Request,
+        from: &str,
+        to: &str,
+        apply: bool,
+        reason: &str,
+    ) -> Result<bool> {
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        let moved = sqlx::query(
+            "UPDATE requests SET state = $3, reason = $4, updated_at = $5 WHERE id = $1 AND state = $2",
+        )
+        .bind(request.id)
+        .bind(from)
+        .bind(to)
+        .bind(reason)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if moved != 1 {
+            return Ok(false);
+        }
+        if apply {
+            match request.kind {
+                RequestKind::Subscribe => {
+                    super::members::subscribe_in(
+                        &mut tx,
+                        &request.list_name,
+                        &request.address,
+                        "",
+                        &request.language,
+                        now,
+                    )
+                    .await?;
+                }
+                RequestKind::Unsubscribe => {
+                    super::members::unsubscribe_in(&mut tx, &request.list_name, &request.address)
+                        .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Requests still waiting (unexpired confirmations and approvals), oldest first.
+    pub async fn pending_requests(&self, list: Option<&str>) -> Result<Vec<Request>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM requests WHERE ($1 = '' OR list_name = $1) \
+             AND ((state = 'confirming' AND expires_at > $2) OR state = 'approving') ORDER BY id"
+        )))
+        .bind(list.unwrap_or(""))
+        .bind(now_ms())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(request_from).collect()
+    }
+}
+
+fn request_from(row: &sqlx::any::AnyRow) -> Result<Request> {
+    let kind: String = row.try_get("kind")?;
+    Ok(Request {
+        id: row.try_get("id")?,
+        list_name: row.try_get("list_name")?,
+        kind: RequestKind::parse(&kind),
+        address: row.try_get("address")?,
+        language: row.try_get("language")?,
+        state: row.try_get("state")?,
+        reason: row.try_get("reason")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+    })
+}

@@ -1,0 +1,309 @@
+//! Carries out email commands: messages to `LIST-request@`, `-join@`, `-leave@` and
+//! `-confirm+TOKEN@`, committed by the inbound side and taken here one by one, as Mailman's
+//! command runner does. Each message ends `processed` or `ignored`, with the reason.
+
+use std::sync::Arc;
+
+use mail_parser::{Message, MessageParser};
+use serde_json::json;
+
+use crate::address;
+use crate::config::ListConfig;
+use crate::delivery::Signals;
+use crate::inbound::routing::{self, Destination};
+use crate::notices::templates::LANGUAGES;
+use crate::notices::{Automatic, Notice};
+use crate::store::{ReceivedCommand, RequestKind};
+use crate::tokens::Signer;
+
+use super::commands::{self, Command};
+use super::{automatic, Requested, Result, Subscriptions, HOUR_MS};
+
+pub async fn run(subscriptions: Arc<Subscriptions>, signer: Signer, signals: Signals) {
+    let mut shutdown = signals.shutdown.clone();
+    let store = subscriptions.store().clone();
+    while !*shutdown.borrow() {
+        let received = match store.received_commands(16).await {
+            Ok(received) => received,
+            Err(error) => {
+                tracing::error!(%error, "cannot read received commands");
+                Vec::new()
+            }
+        };
+        if received.is_empty() {
+            tokio::select! {
+                _ = signals.commands.notified() => {}
+                _ = tokio::time::sleep(signals.poll_interval) => {}
+                _ = shutdown.changed() => {}
+            }
+            continue;
+        }
+        for command in received {
+            let (state, note) = match process(&subscriptions, &signer, &command).await {
+                Ok(Handled::Processed) => ("processed", String::new()),
+                Ok(Handled::Ignored(reason)) => {
+                    tracing::info!(list = %command.list_name, id = command.id, reason, "command message ignored");
+                    ("ignored", reason.to_string())
+                }
+                Err(error) => {
+                    tracing::error!(%error, list = %command.list_name, id = command.id, "command failed");
+                    ("shunted", error.to_string())
+                }
+            };
+            if let Err(error) = store.finish_message(command.id, state, &note).await {
+                tracing::error!(%error, id = command.id, "cannot record a command's outcome");
+            }
+        }
+    }
+}
+
+enum Handled {
+    Processed,
+    Ignored(&'static str),
+}
+
+async fn process(
+    subscriptions: &Subscriptions,
+    signer: &Signer,
+    received: &ReceivedCommand,
+) -> Result<Handled> {
+    // A parser panic must not stop the runner; the message is then ignored, not retried.
+    let parsed = std::panic::catch_unwind(|| MessageParser::default().parse(&received.raw))
+        .ok()
+        .flatten();
+    let Some(message) = parsed else {
+        return Ok(Handled::Ignored("unparseable message"));
+    };
+    if let Some(reason) = automatic::automatic(&message, &received.envelope_from) {
+        return Ok(Handled::Ignored(reason));
+    }
+    let Some(sender) = sender(&message) else {
+        return Ok(Handled::Ignored("no usable From address"));
+    };
+    let limits = &subscriptions.config().subscriptions;
+    let store = subscriptions.store();
+    if !store
+        .rate_allow(
+            "requests-ip",
+            &received.peer,
+            limits.requests_per_ip_per_hour,
+            HOUR_MS,
+        )
+        .await?
+    {
+        return Ok(Handled::Ignored("client IP rate limit"));
+    }
+    let config = subscriptions.config();
+    let Ok(destination) = routing::route(&received.recipient, config, signer) else {
+        return Ok(Handled::Ignored("address no longer valid"));
+    };
+    let list = subscriptions.list(destination.list())?;
+    match destination {
+        Destination::Join { .. } => {
+            let language = subscriptions.language_for(list, &sender).await?;
+            let requested = subscriptions
+                .request(list, RequestKind::Subscribe, &sender, &language)
+                .await?;
+            if requested == Requested::Closed {
+                let results = vec![result_of("join", "closed", "")];
+                reply(subscriptions, list, &sender, &language, results).await?;
+            }
+        }
+        Destination::Leave {
+            member_id: Some(member_id),
+            ..
+        } => {
+            subscriptions.leave_by_token(list, member_id).await?;
+        }
+        Destination::Leave {
+            member_id: None, ..
+        } => {
+            let language = subscriptions.language_for(list, &sender).await?;
+            subscriptions
+                .request(list, RequestKind::Unsubscribe, &sender, &language)
+                .await?;
+        }
+        Destination::Confirm { request_id, .. } => {
+            let outcome = subscriptions.confirm(list, request_id).await?;
+            tracing::info!(list = %list.name, request = request_id, ?outcome, "confirmation by reply");
+        }
+        Destination::Approve { request_id, .. } => {
+            return approve_by_reply(subscriptions, list, &sender, &message, request_id).await
+        }
+        Destination::Request { .. } => {
+            execute_commands(subscriptions, list, &sender, &message).await?
+        }
+        Destination::Post { .. } | Destination::Owner { .. } | Destination::Bounces { .. } => {
+            return Ok(Handled::Ignored("not a command address"));
+        }
+    }
+    Ok(Handled::Processed)
+}
+
+/// The author's address: commands always apply to whoever sent them.
+fn sender(message: &Message) -> Option<String> {
+    let from = message.from()?.first()?.address()?;
+    address::normalize(from).ok()
+}
+
+async fn execute_commands(
+    subscriptions: &Subscriptions,
+    list: &ListConfig,
+    sender: &str,
+    message: &Message<'_>,
+) -> Result<()> {
+    let subject = message.subject().unwrap_or_default();
+    let body = message.body_text(0).unwrap_or_default();
+    let mut language = subscriptions.language_for(list, sender).await?;
+    let mut results = Vec::new();
+    for line in commands::parse(subject, &body) {
+        let (outcome, argument) = match line.command {
+            Command::Subscribe { address } | Command::Unsubscribe { address }
+                if address
+                    .as_deref()
+                    .is_some_and(|a| address::normalize(a).is_err()) =>
+            {
+                ("unknown_command", String::new())
+            }
+            Command::Subscribe { address } => {
+                let target = target(address.as_deref(), sender);
+                match subscriptions
+                    .request(list, RequestKind::Subscribe, &target, &language)
+                    .await?
+                {
+                    Requested::Requested => ("subscribe_requested", String::new()),
+                    Requested::Closed => ("closed", String::new()),
+                }
+            }
+            Command::Unsubscribe { address } => {
+                let target = target(address.as_deref(), sender);
+                subscriptions
+                    .request(list, RequestKind::Unsubscribe, &target, &language)
+                    .await?;
+                ("unsubscribe_requested", String::new())
+            }
+            Command::Language(code) if LANGUAGES.contains(&code.as_str()) => {
+                subscriptions.store().set_language(sender, &code).await?;
+                language = code.clone();
+                ("language_set", code)
+            }
+            Command::Language(code) => ("language_unknown", code),
+            Command::Help => {
+                send_help(subscriptions, list, sender, &language).await?;
+                ("help_sent", String::new())
+            }
+            Command::Unknown => ("unknown_command", String::new()),
+        };
+        results.push(result_of(&line.line, outcome, &argument));
+    }
+    reply(subscriptions, list, sender, &language, results).await
+}
+
+/// The address a subscribe or unsubscribe command is about: its argument, if any, is only
+/// ever asked to confirm; it is never changed directly.
+fn target(argument: Option<&str>, sender: &str) -> String {
+    argument
+        .and_then(|a| address::normalize(a).ok())
+        .unwrap_or_else(|| sender.to_string())
+}
+
+fn result_of(line: &str, outcome: &str, argument: &str) -> serde_json::Value {
+    json!({ "command": line, "outcome": outcome, "argument": argument })
+}
+
+async fn send_help(
+    subscriptions: &Subscriptions,
+    list: &ListConfig,
+    sender: &str,
+    language: &str,
+) -> Result<()> {
+    if !allowed_reply(subscriptions, sender).await? {
+        return Ok(());
+    }
+    let notice = Notice {
+        name: "help",
+        list,
+        language,
+        recipients: vec![sender.to_string()],
+        address: sender,
+        reply_to: None,
+        automatic: Automatic::Replied,
+        extra: json!({}),
+    };
+    Ok(subscriptions
+        .notices()
+        .send(subscriptions.store(), notice)
+        .await?)
+}
+
+/// The summary reply to a command message, in the sender's language.
+async fn reply(
+    subscriptions: &Subscriptions,
+    list: &ListConfig,
+    sender: &str,
+    language: &str,
+    results: Vec<serde_json::Value>,
+) -> Result<()> {
+    if !allowed_reply(subscriptions, sender).await? {
+        tracing::info!(list = %list.name, "command reply not sent: address rate limit");
+        return Ok(());
+    }
+    let notice = Notice {
+        name: "command_results",
+        list,
+        language,
+        recipients: vec![sender.to_string()],
+        address: sender,
+        reply_to: None,
+        automatic: Automatic::Replied,
+        extra: json!({ "results": results }),
+    };
+    Ok(subscriptions
+        .notices()
+        .send(subscriptions.store(), notice)
+        .await?)
+}
+
+async fn allowed_reply(subscriptions: &Subscriptions, sender: &str) -> Result<bool> {
+    let per_hour = subscriptions
+        .config()
+        .subscriptions
+        .replies_per_address_per_hour;
+    Ok(subscriptions
+        .store()
+        .rate_allow("reply", sender, per_hour, HOUR_MS)
+        .await?)
+}
+
+/// An owner's reply to an approval request: the first word says `approve` or `reject`, the
+/// rest of a `reject` line is the reason given to the requester.
+async fn approve_by_reply(
+    subscriptions: &Subscriptions,
+    list: &ListConfig,
+    sender: &str,
+    message: &Message<'_>,
+    request_id: i64,
+) -> Result<Handled> {
+    let is_owner = list
+        .owners
+        .iter()
+        .chain(&list.moderators)
+        .any(|o| o.eq_ignore_ascii_case(sender));
+    if !is_owner {
+        return Ok(Handled::Ignored("approval reply not from an owner"));
+    }
+    let body = message.body_text(0).unwrap_or_default();
+    let decision = commands::decision(message.subject().unwrap_or_default(), &body);
+    let Some((approve, reason)) = decision else {
+        return Ok(Handled::Ignored(
+            "approval reply says neither approve nor reject",
+        ));
+    };
+    match subscriptions.decide(request_id, approve, &reason).await {
+        Ok(_) => Ok(Handled::Processed),
+        Err(super::SubscriptionError::NotAwaitingApproval { .. }) => {
+            Ok(Handled::Ignored("request already decided"))
+        }
+        Err(error) => Err(error),
+    }
+}

@@ -1,0 +1,92 @@
+//! `/confirm/LIST/TOKEN`, the link in a confirmation request. GET shows a button (so that a
+//! link scanner confirms nothing); POST confirms, as a reply to the message would.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::json;
+
+use crate::config::ListConfig;
+use crate::store::{now_ms, Request};
+use crate::subscriptions::{confirm_url, Confirmed, Subscriptions};
+use crate::tokens::Purpose;
+
+use super::page;
+use super::unsubscribe::internal;
+
+pub async fn show(
+    State(subscriptions): State<Arc<Subscriptions>>,
+    Path((list, token)): Path<(String, String)>,
+) -> Response {
+    let (list, request) = match waiting_request(&subscriptions, &list, &token).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let action_url = confirm_url(&subscriptions.config().server.base_url, &list.name, &token);
+    page::render(
+        &subscriptions,
+        StatusCode::OK,
+        ("confirm", &request.language),
+        Some(list),
+        &request.address,
+        json!({ "action_url": action_url, "kind": request.kind.as_str() }),
+    )
+}
+
+pub async fn confirm(
+    State(subscriptions): State<Arc<Subscriptions>>,
+    Path((list, token)): Path<(String, String)>,
+) -> Response {
+    let (list, request) = match waiting_request(&subscriptions, &list, &token).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let outcome = match subscriptions.confirm(list, request.id).await {
+        Ok(Confirmed::Subscribed) => "subscribed",
+        Ok(Confirmed::Unsubscribed) => "unsubscribed",
+        Ok(Confirmed::AwaitingApproval) => "awaiting_approval",
+        Ok(Confirmed::Expired) => return page::invalid(&subscriptions, Some(list), "expired"),
+        Ok(Confirmed::Used) => return page::invalid(&subscriptions, Some(list), "used"),
+        Err(error) => return internal(&error),
+    };
+    page::render(
+        &subscriptions,
+        StatusCode::OK,
+        ("confirmed", &request.language),
+        Some(list),
+        &request.address,
+        json!({ "outcome": outcome }),
+    )
+}
+
+/// The request a genuine token names, while it still waits for confirmation; otherwise the
+/// page that says why not.
+async fn waiting_request<'s>(
+    subscriptions: &'s Subscriptions,
+    list: &str,
+    token: &str,
+) -> Result<(&'s ListConfig, Request), Response> {
+    let list_config = subscriptions.config().list(list);
+    let forged = || page::invalid(subscriptions, list_config, "forged");
+    let list = list_config.ok_or_else(forged)?;
+    let Some(request_id) = subscriptions
+        .signer()
+        .verify_id(Purpose::Confirm, &list.name, token)
+    else {
+        return Err(forged());
+    };
+    let request = match subscriptions.store().request(request_id).await {
+        Ok(Some(request)) if request.list_name == list.name => request,
+        Ok(_) => return Err(forged()),
+        Err(error) => return Err(internal(&error)),
+    };
+    if request.is_expired(now_ms()) {
+        return Err(page::invalid(subscriptions, Some(list), "expired"));
+    }
+    if request.state != "confirming" {
+        return Err(page::invalid(subscriptions, Some(list), "used"));
+    }
+    Ok((list, request))
+}

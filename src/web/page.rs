@@ -1,0 +1,69 @@
+//! Rendering a page into a response with the headers every page gets.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use crate::config::ListConfig;
+use crate::subscriptions::Subscriptions;
+
+/// A rendered page, or a plain 500 when a template fails (logged; the operator must see it).
+pub fn render(
+    subscriptions: &Subscriptions,
+    status: StatusCode,
+    (name, language): (&str, &str),
+    list: Option<&ListConfig>,
+    address: &str,
+    extra: Value,
+) -> Response {
+    match subscriptions
+        .notices()
+        .page(name, language, list, address, extra)
+    {
+        Ok(html) => {
+            let mut response = (status, html).into_response();
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            // The URL carries a token: it must not leak to other sites, and the page needs
+            // nothing but its own inline style and a form posting back to itself.
+            headers.insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            );
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"),
+            );
+            headers.insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(error) => {
+            tracing::error!(%error, page = name, language, "cannot render page");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
+        }
+    }
+}
+
+/// The page for a link that is not (or no longer) valid.
+pub fn invalid(subscriptions: &Subscriptions, list: Option<&ListConfig>, reason: &str) -> Response {
+    let status = match reason {
+        "forged" => StatusCode::NOT_FOUND,
+        _ => StatusCode::GONE,
+    };
+    let language = list.map_or("en", |l| l.language.as_str());
+    render(
+        subscriptions,
+        status,
+        ("invalid", language),
+        list,
+        "",
+        serde_json::json!({ "reason": reason }),
+    )
+}

@@ -1,0 +1,88 @@
+//! `/unsubscribe/LIST/TOKEN`, the https URL of List-Unsubscribe. GET shows a button; POST
+//! (the RFC 8058 one-click request, or that button) removes the member at once.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::json;
+
+use crate::subscriptions::Subscriptions;
+use crate::tokens::Purpose;
+
+use super::page;
+
+pub async fn show(
+    State(subscriptions): State<Arc<Subscriptions>>,
+    Path((list, token)): Path<(String, String)>,
+) -> Response {
+    let Some((list, member_id)) = verify(&subscriptions, &list, &token) else {
+        return page::invalid(&subscriptions, subscriptions.config().list(&list), "forged");
+    };
+    let member = match subscriptions.store().member(member_id).await {
+        Ok(Some(member)) => member,
+        Ok(None) => return page::invalid(&subscriptions, Some(list), "used"),
+        Err(error) => return internal(&error),
+    };
+    let action_url = crate::delivery::render::unsubscribe_url(
+        &subscriptions.config().server.base_url,
+        &list.name,
+        &token,
+    );
+    page::render(
+        &subscriptions,
+        StatusCode::OK,
+        ("unsubscribe", &member.language),
+        Some(list),
+        &member.address,
+        json!({ "action_url": action_url }),
+    )
+}
+
+pub async fn one_click(
+    State(subscriptions): State<Arc<Subscriptions>>,
+    Path((list, token)): Path<(String, String)>,
+) -> Response {
+    let Some((list, member_id)) = verify(&subscriptions, &list, &token) else {
+        return page::invalid(&subscriptions, subscriptions.config().list(&list), "forged");
+    };
+    if let Err(error) = subscriptions.leave_by_token(list, member_id).await {
+        return internal(&error);
+    }
+    // Done, or done before: either way the address is off the list, and the answer is 200.
+    let (address, language) = match subscriptions.store().member(member_id).await {
+        Ok(Some(member)) => (member.address, member.language),
+        _ => (String::new(), list.language.clone()),
+    };
+    page::render(
+        &subscriptions,
+        StatusCode::OK,
+        ("unsubscribed", &language),
+        Some(list),
+        &address,
+        json!({}),
+    )
+}
+
+fn verify<'s>(
+    subscriptions: &'s Subscriptions,
+    list: &str,
+    token: &str,
+) -> Option<(&'s crate::config::ListConfig, i64)> {
+    let list = subscriptions.config().list(list)?;
+    let member_id = subscriptions
+        .signer()
+        .verify_id(Purpose::Unsubscribe, &list.name, token)?;
+    Some((list, member_id))
+}
+
+pub(super) fn internal(error: &dyn std::fmt::Display) -> Response {
+    use axum::response::IntoResponse;
+    tracing::error!(%error, "web request failed");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error, please try again later\n",
+    )
+        .into_response()
+}
