@@ -9,10 +9,11 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
 use crate::config::Config;
-use crate::delivery::{self, Signals};
+use crate::delivery;
 use crate::inbound::accept::ListHandler;
 use crate::inbound::{Limits, Protocol, Server};
 use crate::notices::{Notices, TemplateError};
+use crate::signals::Signals;
 use crate::store::{Store, StoreError};
 use crate::subscriptions::{runner, Subscriptions};
 use crate::tokens::{generate_secret, Signer};

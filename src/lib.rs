@@ -15,6 +15,7 @@ pub mod inbound;
 pub mod message;
 pub mod notices;
 pub mod pipeline;
+pub mod signals;
 pub mod sink;
 pub mod store;
 pub mod subscriptions;

@@ -9,6 +9,8 @@ use crate::address;
 use crate::config::Config;
 use crate::store::{ImportLine, MemberAdded};
 
+use super::SkippedLines;
+
 use crate::notices::templates::LANGUAGES;
 
 #[derive(Debug, Subcommand)]
@@ -127,11 +129,11 @@ async fn import(config: &Config, list: &str, file: &Path) -> anyhow::Result<()> 
 /// Reads an import file: the members it names, and the problems of the lines it skips, by
 /// line number. Blank lines, `#` comments and a header line starting with `address` are
 /// ignored.
-pub fn parse_import(text: &str, default_language: &str) -> (Vec<ImportLine>, Vec<(u64, String)>) {
+pub fn parse_import(text: &str, default_language: &str) -> (Vec<ImportLine>, SkippedLines) {
     let mut lines = Vec::new();
     let mut invalid = Vec::new();
     for (index, raw) in text.lines().enumerate() {
-        let number = index as u64 + 1;
+        let number = index + 1;
         let raw = raw.trim();
         if raw.is_empty() || raw.starts_with('#') {
             continue;
@@ -187,7 +189,7 @@ mod tests {
         assert_eq!(lines[1].display_name, "Bob, Jr.");
         assert_eq!(lines[1].language, "fr");
         assert_eq!(lines[0].language, "en");
-        let numbers: Vec<u64> = invalid.iter().map(|(n, _)| *n).collect();
+        let numbers: Vec<usize> = invalid.iter().map(|(n, _)| *n).collect();
         assert_eq!(numbers, [5, 7]);
     }
 }

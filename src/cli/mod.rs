@@ -84,6 +84,9 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
         .with_context(|| format!("cannot open the database {}", redact(&config.database.url)))
 }
 
+/// Lines of an import file that were skipped: (line number, problem).
+type SkippedLines = Vec<(usize, String)>;
+
 /// The subscription service, as the daemon has it, for commands whose decisions send notices.
 async fn subscriptions(
     config: &std::sync::Arc<Config>,

@@ -9,6 +9,8 @@ use crate::address;
 use crate::config::Config;
 use crate::store::Organisation;
 
+use super::SkippedLines;
+
 #[derive(Debug, Subcommand)]
 pub enum OrgsCommand {
     /// Add or update organisations from a CSV file with the columns name, country, region,
@@ -50,14 +52,14 @@ pub async fn run(config: &Config, command: OrgsCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn read(file: &Path) -> anyhow::Result<(Vec<Organisation>, Vec<(usize, String)>)> {
+fn read(file: &Path) -> anyhow::Result<(Vec<Organisation>, SkippedLines)> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     Ok(parse(&text))
 }
 
 /// Organisations of a CSV text, and the problems of the lines skipped, by line number.
-pub fn parse(text: &str) -> (Vec<Organisation>, Vec<(usize, String)>) {
+pub fn parse(text: &str) -> (Vec<Organisation>, SkippedLines) {
     let mut organisations = Vec::new();
     let mut invalid = Vec::new();
     let mut reader = csv::ReaderBuilder::new()

@@ -1,5 +1,9 @@
 use crate::config::Config;
 
+/// Message states that still need something: postings not yet expanded, commands and
+/// bounces not yet processed, and messages set aside for the operator.
+const WAITING: [&str; 4] = ["accepted", "received", "unprocessed", "shunted"];
+
 pub async fn run(config: &Config) -> anyhow::Result<()> {
     let store = super::open_store(config).await?;
     let counts = store.queue_counts().await?;
@@ -20,10 +24,10 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
         .message_counts()
         .await?
         .into_iter()
-        .filter(|(_, state, _)| state != "expanded")
+        .filter(|(_, state, _)| WAITING.contains(&state.as_str()))
         .collect();
     if !waiting.is_empty() {
-        println!("\nMessages not yet expanded into deliveries:");
+        println!("\nMessages waiting or set aside:");
         for (list, state, n) in waiting {
             println!("{list:<30} {state:<12} {n:>6}");
         }

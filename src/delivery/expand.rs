@@ -8,7 +8,7 @@ use crate::config::{Config, ListConfig, PostingPolicy};
 use crate::pipeline::decorate::{decorate, ListDecoration};
 use crate::store::{MessageKind, PendingMessage, Store, StoreError};
 
-use super::Signals;
+use crate::signals::Signals;
 
 /// Messages taken from the database at a time.
 const BATCH: i64 = 16;
@@ -27,11 +27,7 @@ pub async fn run(config: Arc<Config>, store: Store, signals: Signals) {
             }
         };
         if pending.is_empty() {
-            tokio::select! {
-                _ = signals.accepted.notified() => {}
-                _ = tokio::time::sleep(signals.poll_interval) => {}
-                _ = shutdown.changed() => {}
-            }
+            signals.idle(&signals.accepted, &mut shutdown).await;
             continue;
         }
         for message in pending {

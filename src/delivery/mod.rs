@@ -9,28 +9,13 @@ pub mod retry;
 pub mod worker;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
 use crate::config::Config;
+use crate::signals::Signals;
 use crate::store::Store;
 use crate::tokens::Signer;
-
-/// How the stages wake each other, and how they learn to stop.
-#[derive(Clone)]
-pub struct Signals {
-    /// A message was committed by the inbound side.
-    pub accepted: Arc<Notify>,
-    /// Deliveries were queued.
-    pub queued: Arc<Notify>,
-    /// An email command was committed.
-    pub commands: Arc<Notify>,
-    pub shutdown: watch::Receiver<bool>,
-    /// Fallback for work queued by another process on the same database.
-    pub poll_interval: Duration,
-}
 
 /// Starts the expander and one worker per relay connection.
 pub fn start(

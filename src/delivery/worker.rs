@@ -11,8 +11,9 @@ use crate::store::{now_ms, ClaimedDelivery, DeliveryOutcome, Store};
 use crate::tokens::Signer;
 
 use super::relay::{RelayClient, SendResult};
-use super::{render, retry, Signals};
+use super::{render, retry};
 use crate::inbound::routing::bounce_address;
+use crate::signals::Signals;
 
 pub struct Worker {
     pub number: usize,
@@ -65,11 +66,7 @@ impl Worker {
                 }
             };
             if batch.is_empty() {
-                tokio::select! {
-                    _ = self.signals.queued.notified() => {}
-                    _ = tokio::time::sleep(self.signals.poll_interval) => {}
-                    _ = shutdown.changed() => {}
-                }
+                self.signals.idle(&self.signals.queued, &mut shutdown).await;
                 continue;
             }
             let outcomes = self.send_batch(&mut relay, &mut cache, &batch).await;

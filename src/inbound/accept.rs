@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::delivery::Signals;
 use crate::pipeline::{self, Decision, ParsedMessage, Posting};
+use crate::signals::Signals;
 use crate::store::{MessageKind, NewMessage, Store};
 use crate::tokens::Signer;
 

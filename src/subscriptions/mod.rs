@@ -323,6 +323,29 @@ impl Subscriptions {
         crate::delivery::render::unsubscribe_url(&self.config.server.base_url, &list.name, &token)
     }
 
+    /// Sends notice `name` to `address`, about it, in `language`.
+    pub async fn notify(
+        &self,
+        list: &ListConfig,
+        (address, language): (&str, &str),
+        name: &'static str,
+        automatic: Automatic,
+        extra: serde_json::Value,
+    ) -> Result<()> {
+        let notice = Notice {
+            name,
+            list,
+            language,
+            recipients: vec![address.to_string()],
+            address,
+            reply_to: None,
+            automatic,
+            extra,
+        };
+        Ok(self.notices.send(&self.store, notice).await?)
+    }
+
+    /// A notice about a request, to the requester, in the request's language.
     async fn send_simple(
         &self,
         list: &ListConfig,
@@ -330,17 +353,9 @@ impl Subscriptions {
         name: &'static str,
         extra: serde_json::Value,
     ) -> Result<()> {
-        let notice = Notice {
-            name,
-            list,
-            language: &request.language,
-            recipients: vec![request.address.clone()],
-            address: &request.address,
-            reply_to: None,
-            automatic: Automatic::Generated,
-            extra,
-        };
-        Ok(self.notices.send(&self.store, notice).await?)
+        let to = (request.address.as_str(), request.language.as_str());
+        self.notify(list, to, name, Automatic::Generated, extra)
+            .await
     }
 
     /// Removes the member a signed unsubscribe token names, at once (RFC 8058 one-click and
@@ -358,17 +373,9 @@ impl Subscriptions {
             return Ok(None);
         };
         tracing::info!(list = %list.name, member = member.id, "member left by unsubscribe link");
-        let notice = Notice {
-            name: "goodbye",
-            list,
-            language: &member.language,
-            recipients: vec![member.address.clone()],
-            address: &member.address,
-            reply_to: None,
-            automatic: Automatic::Generated,
-            extra: json!({}),
-        };
-        self.notices.send(&self.store, notice).await?;
+        let to = (member.address.as_str(), member.language.as_str());
+        self.notify(list, to, "goodbye", Automatic::Generated, json!({}))
+            .await?;
         Ok(Some(member))
     }
 }

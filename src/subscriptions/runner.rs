@@ -9,10 +9,10 @@ use serde_json::json;
 
 use crate::address;
 use crate::config::ListConfig;
-use crate::delivery::Signals;
 use crate::inbound::routing::{self, Destination};
 use crate::notices::templates::LANGUAGES;
-use crate::notices::{Automatic, Notice};
+use crate::notices::Automatic;
+use crate::signals::Signals;
 use crate::store::{ReceivedCommand, RequestKind};
 use crate::tokens::Signer;
 
@@ -31,11 +31,7 @@ pub async fn run(subscriptions: Arc<Subscriptions>, signer: Signer, signals: Sig
             }
         };
         if received.is_empty() {
-            tokio::select! {
-                _ = signals.commands.notified() => {}
-                _ = tokio::time::sleep(signals.poll_interval) => {}
-                _ = shutdown.changed() => {}
-            }
+            signals.idle(&signals.commands, &mut shutdown).await;
             continue;
         }
         for command in received {
@@ -217,23 +213,7 @@ async fn send_help(
     sender: &str,
     language: &str,
 ) -> Result<()> {
-    if !allowed_reply(subscriptions, sender).await? {
-        return Ok(());
-    }
-    let notice = Notice {
-        name: "help",
-        list,
-        language,
-        recipients: vec![sender.to_string()],
-        address: sender,
-        reply_to: None,
-        automatic: Automatic::Replied,
-        extra: json!({}),
-    };
-    Ok(subscriptions
-        .notices()
-        .send(subscriptions.store(), notice)
-        .await?)
+    answer(subscriptions, list, (sender, language), "help", json!({})).await
 }
 
 /// The summary reply to a command message, in the sender's language.
@@ -244,24 +224,31 @@ async fn reply(
     language: &str,
     results: Vec<serde_json::Value>,
 ) -> Result<()> {
-    if !allowed_reply(subscriptions, sender).await? {
-        tracing::info!(list = %list.name, "command reply not sent: address rate limit");
+    answer(
+        subscriptions,
+        list,
+        (sender, language),
+        "command_results",
+        json!({ "results": results }),
+    )
+    .await
+}
+
+/// An automatic reply to a command's sender, within the per-address reply limit.
+async fn answer(
+    subscriptions: &Subscriptions,
+    list: &ListConfig,
+    to: (&str, &str),
+    name: &'static str,
+    extra: serde_json::Value,
+) -> Result<()> {
+    if !allowed_reply(subscriptions, to.0).await? {
+        tracing::info!(list = %list.name, notice = name, "reply not sent: address rate limit");
         return Ok(());
     }
-    let notice = Notice {
-        name: "command_results",
-        list,
-        language,
-        recipients: vec![sender.to_string()],
-        address: sender,
-        reply_to: None,
-        automatic: Automatic::Replied,
-        extra: json!({ "results": results }),
-    };
-    Ok(subscriptions
-        .notices()
-        .send(subscriptions.store(), notice)
-        .await?)
+    subscriptions
+        .notify(list, to, name, Automatic::Replied, extra)
+        .await
 }
 
 async fn allowed_reply(subscriptions: &Subscriptions, sender: &str) -> Result<bool> {
