@@ -93,6 +93,7 @@ pub enum TemplateError {
 
 /// Every template, parsed once at start-up so that a syntax error stops the
 /// daemon at boot instead of surfacing on the first subscription request.
+#[derive(Debug)]
 pub struct Templates {
     /// HTML email parts and web pages: Handlebars' default HTML escaping, so
     /// that list names, addresses and reasons typed by people cannot inject
@@ -381,3 +382,6 @@ fn one_line(s: &str) -> String {
 fn normalise_line_ends(s: &str) -> String {
     s.replace("\r\n", "\n").replace('\r', "\n")
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,761 @@
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::{json, Value};
+
+use super::*;
+
+const TEMPLATE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/templates");
+
+const OUTCOMES: [&str; 7] = [
+    "subscribe_requested",
+    "unsubscribe_requested",
+    "language_set",
+    "language_unknown",
+    "help_sent",
+    "closed",
+    "unknown_command",
+];
+
+const HOSTILE: &str = "<script>alert(1)</script> \"&'";
+
+fn shipped() -> Templates {
+    Templates::load(Path::new(TEMPLATE_DIR)).expect("shipped templates load")
+}
+
+fn list() -> Value {
+    json!({
+        "name": "team-gender",
+        "display_name": "Gender Justice Team",
+        "description": "Coordination of the coalition's work on gender justice.",
+        "address": "team-gender@lists.example.org",
+        "request_address": "team-gender-request@lists.example.org",
+        "join_address": "team-gender-join@lists.example.org",
+        "leave_address": "team-gender-leave@lists.example.org",
+        "owner_address": "team-gender-owner@lists.example.org",
+        "members_may_post": true,
+        "confidential": true,
+    })
+}
+
+/// Exactly the variables the daemon provides for `name`, no more: strict mode
+/// then proves that no template uses anything else.
+fn notice_data(name: &str) -> Value {
+    let mut data = json!({
+        "address": "amina.diallo@example.org",
+        "base_url": "https://lists.example.org",
+        "list": list(),
+    });
+    let extra = match name {
+        "confirm_subscribe" | "confirm_unsubscribe" => json!({
+            "confirm_address": "team-gender-confirm+b7k2m9q4x1@lists.example.org",
+            "confirm_url": "https://lists.example.org/confirm/b7k2m9q4x1c8d3f6",
+            "expires_days": 7,
+        }),
+        "welcome" => json!({
+            "unsubscribe_url": "https://lists.example.org/unsubscribe/team-gender/a1b2c3d4",
+        }),
+        "approval_needed" => json!({
+            "request_id": 12,
+            "requester": "amina.diallo@example.org",
+            "approve_address": "team-gender-confirm+r8c3v6n2z5@lists.example.org",
+            "cli_approve": "tidings requests approve 12",
+            "cli_reject": "tidings requests reject 12",
+        }),
+        "rejected" => json!({ "reason": "This list is reserved for the steering committee." }),
+        "command_results" => json!({
+            "results": OUTCOMES
+                .iter()
+                .map(|o| json!({ "command": format!("cmd-{o}"), "outcome": o, "argument": "fr" }))
+                .collect::<Vec<_>>(),
+        }),
+        _ => json!({}),
+    };
+    merge(&mut data, extra);
+    data
+}
+
+/// Every variant of every page: each value of `kind`, `outcome` and `reason`.
+fn page_variants(name: &str) -> Vec<Value> {
+    let base = || {
+        json!({
+            "list": { "display_name": "Gender Justice Team", "address": "team-gender@lists.example.org" },
+            "address": "amina.diallo@example.org",
+        })
+    };
+    let with = |extra: Value| {
+        let mut data = base();
+        merge(&mut data, extra);
+        data
+    };
+    let action_url = "https://lists.example.org/confirm/b7k2m9q4x1c8d3f6";
+    match name {
+        "unsubscribe" => vec![with(json!({ "action_url": action_url }))],
+        "confirm" => ["subscribe", "unsubscribe"]
+            .iter()
+            .map(|k| with(json!({ "action_url": action_url, "kind": k })))
+            .collect(),
+        "confirmed" => ["subscribed", "unsubscribed", "awaiting_approval"]
+            .iter()
+            .map(|o| with(json!({ "outcome": o })))
+            .collect(),
+        "invalid" => ["forged", "expired", "used"]
+            .iter()
+            .map(|r| with(json!({ "reason": r })))
+            .collect(),
+        _ => vec![base()],
+    }
+}
+
+fn merge(data: &mut Value, extra: Value) {
+    if let (Value::Object(data), Value::Object(extra)) = (data, extra) {
+        data.extend(extra);
+    }
+}
+
+/// Checks that `html` is a complete document whose non-void elements are all
+/// closed in order, and that no stray `<` (unescaped text) is left.
+fn check_html(what: &str, html: &str) {
+    const VOID: [&str; 6] = ["meta", "br", "hr", "img", "input", "link"];
+    assert!(
+        html.starts_with("<!DOCTYPE html>"),
+        "{what}: does not start with <!DOCTYPE html>: {:?}",
+        &html[..html.len().min(80)]
+    );
+    let mut stack: Vec<String> = Vec::new();
+    let mut rest = html;
+    while let Some(i) = rest.find('<') {
+        rest = &rest[i..];
+        let end = rest
+            .find('>')
+            .unwrap_or_else(|| panic!("{what}: unterminated tag at {rest:.40}"));
+        let tag = &rest[1..end];
+        if tag.starts_with("!--") {
+            let close = rest
+                .find("-->")
+                .unwrap_or_else(|| panic!("{what}: unterminated comment"));
+            rest = &rest[close + 3..];
+            continue;
+        }
+        if tag.starts_with('!') {
+            rest = &rest[end + 1..];
+            continue;
+        }
+        if let Some(name) = tag.strip_prefix('/') {
+            let name = name.trim().to_ascii_lowercase();
+            let open = stack
+                .pop()
+                .unwrap_or_else(|| panic!("{what}: </{name}> closes nothing"));
+            assert_eq!(open, name, "{what}: <{open}> closed by </{name}>");
+            rest = &rest[end + 1..];
+            continue;
+        }
+        let name: String = tag
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        assert!(!name.is_empty(), "{what}: stray '<' at {rest:.40}");
+        rest = &rest[end + 1..];
+        if name == "style" || name == "script" {
+            let close = format!("</{name}>");
+            let at = rest
+                .find(&close)
+                .unwrap_or_else(|| panic!("{what}: <{name}> never closed"));
+            rest = &rest[at + close.len()..];
+            continue;
+        }
+        if !VOID.contains(&name.as_str()) && !tag.ends_with('/') {
+            stack.push(name);
+        }
+    }
+    assert!(stack.is_empty(), "{what}: unclosed elements {stack:?}");
+}
+
+fn check_direction(what: &str, lang: &str, html: &str) {
+    let dir = if lang == "ar" { "rtl" } else { "ltr" };
+    assert!(
+        html.contains(&format!("<html lang=\"{lang}\" dir=\"{dir}\">")),
+        "{what}: lang/dir"
+    );
+    if lang != "ar" {
+        assert!(
+            !html.contains("dir=\"rtl\""),
+            "{what}: rtl in an ltr document"
+        );
+    }
+    // Hard-coded sides would break the mirrored Arabic layout.
+    for side in [
+        "text-align:left",
+        "text-align:right",
+        "-left",
+        "-right",
+        "float:",
+    ] {
+        assert!(!html.contains(side), "{what}: contains {side}");
+    }
+}
+
+fn every_rendering(t: &Templates) -> Vec<(String, String, RenderedNotice)> {
+    let mut out = Vec::new();
+    for lang in LANGUAGES {
+        for name in NOTICES {
+            let rendered = t
+                .notice(name, lang, &notice_data(name))
+                .unwrap_or_else(|e| panic!("{name} in {lang}: {e}"));
+            out.push((lang.to_owned(), name.to_owned(), rendered));
+        }
+    }
+    out
+}
+
+static TEMP_COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A private copy of the shipped templates that a test may damage.
+struct TempTemplates(PathBuf);
+
+impl TempTemplates {
+    fn new() -> TempTemplates {
+        let dir = std::env::temp_dir().join(format!(
+            "notices-templates-{}-{}",
+            std::process::id(),
+            TEMP_COUNTER.fetch_add(1, Ordering::SeqCst)
+        ));
+        copy_tree(Path::new(TEMPLATE_DIR), &dir);
+        TempTemplates(dir)
+    }
+}
+
+impl Drop for TempTemplates {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_tree(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn every_notice_renders_in_every_language() {
+    let t = shipped();
+    for (lang, name, r) in every_rendering(&t) {
+        assert_eq!(r.lang, lang, "{name} fell back to English in {lang}");
+        assert!(!r.subject.is_empty(), "{name}/{lang}: empty subject");
+        assert!(!r.subject.contains(['\r', '\n']), "{name}/{lang}: subject");
+        assert!(!r.text.trim().is_empty(), "{name}/{lang}: empty text");
+        assert!(!r.html.trim().is_empty(), "{name}/{lang}: empty html");
+        assert!(!r.text.contains('\r'), "{name}/{lang}: CR in text");
+        for part in [&r.subject, &r.text, &r.html] {
+            assert!(!part.contains("{{"), "{name}/{lang}: unrendered braces");
+        }
+    }
+}
+
+#[test]
+fn every_page_renders_in_every_language() {
+    let t = shipped();
+    for lang in LANGUAGES {
+        for name in PAGES {
+            for data in page_variants(name) {
+                let html = t
+                    .page(name, lang, &data)
+                    .unwrap_or_else(|e| panic!("{name} in {lang}: {e}"));
+                let what = format!("page {name}/{lang} {data}");
+                check_html(&what, &html);
+                check_direction(&what, lang, &html);
+                let title = html
+                    .split_once("<title>")
+                    .and_then(|(_, rest)| rest.split_once("</title>"))
+                    .map(|(title, _)| title)
+                    .unwrap_or_default();
+                assert!(
+                    title.len() > " · Gender Justice Team".len(),
+                    "{what}: no page title in {title:?}"
+                );
+                assert!(html.contains("<h1>"), "{what}: no heading");
+            }
+        }
+    }
+}
+
+#[test]
+fn page_variants_say_different_things() {
+    let t = shipped();
+    for lang in LANGUAGES {
+        for name in ["confirm", "confirmed", "invalid"] {
+            let rendered: BTreeSet<String> = page_variants(name)
+                .iter()
+                .map(|d| t.page(name, lang, d).unwrap())
+                .collect();
+            assert_eq!(rendered.len(), page_variants(name).len(), "{name}/{lang}");
+        }
+    }
+}
+
+#[test]
+fn unsubscribe_page_has_one_click_form() {
+    let t = shipped();
+    for lang in LANGUAGES {
+        let html = t
+            .page("unsubscribe", lang, &page_variants("unsubscribe")[0])
+            .unwrap();
+        assert!(html.contains(
+            "<form method=\"post\" action=\"https://lists.example.org/confirm/b7k2m9q4x1c8d3f6\">"
+        ));
+        assert!(
+            html.contains("<input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">")
+        );
+        assert!(html.contains("<button type=\"submit\">"));
+    }
+}
+
+#[test]
+fn every_language_ships_every_template() {
+    let root = Path::new(TEMPLATE_DIR);
+    for lang in LANGUAGES {
+        for name in NOTICES {
+            for part in ["subject", "txt", "html"] {
+                let path = root.join(format!("messages/{lang}/{name}.{part}.hbs"));
+                assert!(path.is_file(), "missing {}", path.display());
+            }
+        }
+        for name in PAGES {
+            let path = root.join(format!("web/{lang}/{name}.html.hbs"));
+            assert!(path.is_file(), "missing {}", path.display());
+        }
+    }
+    let t = shipped();
+    for lang in LANGUAGES {
+        assert!(t.has_language(lang), "{lang}");
+    }
+}
+
+#[test]
+fn html_notices_are_well_formed_and_directed() {
+    let t = shipped();
+    for (lang, name, r) in every_rendering(&t) {
+        let what = format!("notice {name}/{lang}");
+        check_html(&what, &r.html);
+        check_direction(&what, &lang, &r.html);
+        assert!(r.html.contains("<meta charset=\"utf-8\">"), "{what}");
+        // No images or external resources: nothing loads when opened.
+        for needle in ["<img", "<link", "src=", "url("] {
+            assert!(!r.html.contains(needle), "{what}: contains {needle}");
+        }
+    }
+}
+
+#[test]
+fn checker_catches_broken_html() {
+    let broken = [
+        "<p>no doctype</p>",
+        "<!DOCTYPE html><html><p>unclosed</html>",
+        "<!DOCTYPE html><html><b><i></b></i></html>",
+        "<!DOCTYPE html><html>a < b</html>",
+    ];
+    for html in broken {
+        let result = std::panic::catch_unwind(|| check_html("broken", html));
+        assert!(result.is_err(), "accepted {html}");
+    }
+    check_html(
+        "fine",
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><style>a{}</style></head><body><br><p>x</p></body></html>",
+    );
+}
+
+#[test]
+fn html_templates_never_use_triple_stash() {
+    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.to_string_lossy().ends_with(".html.hbs") {
+                found.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(Path::new(TEMPLATE_DIR), &mut files);
+    assert!(
+        files.len() >= 2 + 45 + 25,
+        "found only {} files",
+        files.len()
+    );
+    for path in files {
+        let content = std::fs::read_to_string(&path).unwrap();
+        assert!(!content.contains("{{{"), "{} unescapes", path.display());
+        assert!(!content.contains("{{&"), "{} unescapes", path.display());
+    }
+}
+
+#[test]
+fn hostile_values_are_escaped_in_html_and_verbatim_in_text() {
+    let t = shipped();
+    for lang in LANGUAGES {
+        for name in NOTICES {
+            let mut data = notice_data(name);
+            data["list"]["display_name"] = json!(HOSTILE);
+            data["list"]["description"] = json!(HOSTILE);
+            data["address"] = json!(HOSTILE);
+            if name == "rejected" {
+                data["reason"] = json!(HOSTILE);
+            }
+            if name == "command_results" {
+                data["results"][0]["command"] = json!(HOSTILE);
+            }
+            let r = t.notice(name, lang, &data).unwrap();
+            let what = format!("{name}/{lang}");
+            assert!(!r.html.contains("<script"), "{what}: html not escaped");
+            assert!(
+                r.html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+                "{what}"
+            );
+            assert!(r.html.contains("&quot;&amp;&#x27;"), "{what}");
+            check_html(&what, &r.html);
+            assert!(r.text.contains(HOSTILE), "{what}: text altered");
+        }
+        for name in PAGES {
+            for mut data in page_variants(name) {
+                data["list"]["display_name"] = json!(HOSTILE);
+                data["address"] = json!(HOSTILE);
+                let html = t.page(name, lang, &data).unwrap();
+                let what = format!("page {name}/{lang}");
+                assert!(!html.contains("<script"), "{what}: not escaped");
+                check_html(&what, &html);
+            }
+        }
+    }
+}
+
+#[test]
+fn subject_stays_on_one_line() {
+    let t = shipped();
+    for lang in LANGUAGES {
+        for name in NOTICES {
+            let mut data = notice_data(name);
+            data["list"]["display_name"] = json!("Evil\r\nBcc: victim@example.org\t\n");
+            let r = t.notice(name, lang, &data).unwrap();
+            assert!(
+                !r.subject.contains(['\r', '\n', '\t']),
+                "{name}/{lang}: {:?}",
+                r.subject
+            );
+            assert_eq!(r.subject, r.subject.trim());
+        }
+    }
+    assert_eq!(one_line("  a\r\n  b\t\tc \u{2028} d\n"), "a b c d");
+    assert_eq!(one_line("plain subject"), "plain subject");
+}
+
+#[test]
+fn text_is_wrapped_and_urls_stand_alone() {
+    let t = shipped();
+    for (lang, name, r) in every_rendering(&t) {
+        for line in r.text.lines() {
+            // Free text from the configuration or from a person is not the
+            // templates' to wrap.
+            if line.contains("gender justice.") || line.contains("steering committee.") {
+                continue;
+            }
+            if line.contains("://") {
+                assert_eq!(
+                    line.split_whitespace().count(),
+                    1,
+                    "{name}/{lang}: URL not alone: {line}"
+                );
+                continue;
+            }
+            assert!(
+                line.chars().count() <= 76,
+                "{name}/{lang}: {} columns: {line}",
+                line.chars().count()
+            );
+        }
+    }
+}
+
+/// The sentence under each quoted command of a command_results text part.
+fn result_sentences(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        if let Some(command) = line.strip_prefix("> ") {
+            let mut sentence = Vec::new();
+            while let Some(next) = lines.peek() {
+                if next.trim().is_empty() {
+                    break;
+                }
+                sentence.push(next.trim());
+                lines.next();
+            }
+            out.push((command.to_owned(), sentence.join(" ")));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_command_outcome_has_its_own_sentence() {
+    let t = shipped();
+    for lang in LANGUAGES {
+        let r = t
+            .notice("command_results", lang, &notice_data("command_results"))
+            .unwrap();
+        let sentences = result_sentences(&r.text);
+        assert_eq!(sentences.len(), OUTCOMES.len(), "{lang}: {}", r.text);
+        let mut seen = BTreeSet::new();
+        for ((command, sentence), outcome) in sentences.iter().zip(OUTCOMES) {
+            assert_eq!(command, &format!("cmd-{outcome}"));
+            assert!(!sentence.is_empty(), "{lang}/{outcome}: no sentence");
+            assert!(seen.insert(sentence.clone()), "{lang}/{outcome}: repeated");
+            assert!(
+                r.html.contains(&format!("cmd-{outcome}")),
+                "{lang}/{outcome} missing from html"
+            );
+        }
+        // The owners' address is reachable from inside the loop.
+        let closed = &sentences[5].1;
+        assert!(
+            closed.contains("team-gender-owner@lists.example.org"),
+            "{lang}: {closed}"
+        );
+    }
+}
+
+#[test]
+fn language_set_names_each_language_in_words() {
+    let t = shipped();
+    for lang in LANGUAGES {
+        let sentences: Vec<String> = LANGUAGES
+            .iter()
+            .map(|code| {
+                let mut data = notice_data("command_results");
+                data["results"] =
+                    json!([{ "command": "language", "outcome": "language_set", "argument": code }]);
+                let r = t.notice("command_results", lang, &data).unwrap();
+                result_sentences(&r.text).remove(0).1
+            })
+            .collect();
+        let words = |s: &str| -> BTreeSet<String> {
+            s.split_whitespace()
+                .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_owned())
+                .collect()
+        };
+        // What differs between the five sentences is the language's name,
+        // never its bare code.
+        let common = sentences
+            .iter()
+            .map(|s| words(s))
+            .reduce(|a, b| a.intersection(&b).cloned().collect())
+            .unwrap_or_default();
+        for (sentence, code) in sentences.iter().zip(LANGUAGES) {
+            let own: Vec<String> = words(sentence).difference(&common).cloned().collect();
+            assert!(!own.is_empty(), "{lang}: {sentence}");
+            assert!(
+                !own.iter().any(|w| w == code),
+                "{lang}: code {code} in {sentence}"
+            );
+        }
+        let distinct: BTreeSet<&String> = sentences.iter().collect();
+        assert_eq!(distinct.len(), LANGUAGES.len(), "{lang}: {sentences:?}");
+        // An unknown code with and without an argument.
+        for argument in ["xx", ""] {
+            let mut data = notice_data("command_results");
+            data["results"] = json!([{ "command": "language", "outcome": "language_unknown", "argument": argument }]);
+            let r = t.notice("command_results", lang, &data).unwrap();
+            assert!(!result_sentences(&r.text)[0].1.is_empty());
+        }
+    }
+}
+
+#[test]
+fn optional_parts_follow_the_data() {
+    let t = shipped();
+    for lang in LANGUAGES {
+        // Rejected without a reason, welcome for an open announcement list
+        // without a description.
+        let mut data = notice_data("rejected");
+        data["reason"] = json!("");
+        let without = t.notice("rejected", lang, &data).unwrap();
+        let with = t
+            .notice("rejected", lang, &notice_data("rejected"))
+            .unwrap();
+        assert!(with.text.contains("steering committee"));
+        assert!(with.text.len() > without.text.len(), "{lang}");
+        assert!(!without.text.contains("\n\n\n"), "{lang}: blank lines");
+
+        let mut data = notice_data("welcome");
+        data["list"]["members_may_post"] = json!(false);
+        data["list"]["confidential"] = json!(false);
+        data["list"]["description"] = json!("");
+        let plain = t.notice("welcome", lang, &data).unwrap();
+        let full = t.notice("welcome", lang, &notice_data("welcome")).unwrap();
+        assert_ne!(plain.text, full.text);
+        assert!(!plain.text.contains("gender justice"), "{lang}");
+        assert!(full.text.contains("gender justice"), "{lang}");
+        assert!(!plain.text.contains("\n\n\n"), "{lang}: blank lines");
+        check_html(&format!("welcome/{lang}"), &plain.html);
+
+        for days in [1, 2, 5, 11, 30, 100] {
+            let mut data = notice_data("confirm_subscribe");
+            data["expires_days"] = json!(days);
+            let r = t.notice("confirm_subscribe", lang, &data).unwrap();
+            assert!(!r.text.contains("{{"), "{lang}");
+        }
+    }
+}
+
+#[test]
+fn unknown_language_falls_back_to_english() {
+    let t = shipped();
+    assert!(!t.has_language("xx"));
+    let r = t.notice("welcome", "xx", &notice_data("welcome")).unwrap();
+    assert_eq!(r.lang, "en");
+    assert!(r.html.contains("<html lang=\"en\" dir=\"ltr\">"));
+    let english = t.notice("welcome", "en", &notice_data("welcome")).unwrap();
+    assert_eq!(r, english);
+    let page = t
+        .page("invalid", "xx", &page_variants("invalid")[0])
+        .unwrap();
+    assert_eq!(
+        page,
+        t.page("invalid", "en", &page_variants("invalid")[0])
+            .unwrap()
+    );
+}
+
+#[test]
+fn missing_file_falls_back_to_english_for_that_notice_only() {
+    let dir = TempTemplates::new();
+    std::fs::remove_file(dir.0.join("messages/fr/goodbye.txt.hbs")).unwrap();
+    std::fs::remove_file(dir.0.join("messages/ar/help.html.hbs")).unwrap();
+    std::fs::remove_file(dir.0.join("web/fr/invalid.html.hbs")).unwrap();
+    let t = Templates::load(&dir.0).unwrap();
+    assert!(t.has_language("fr"));
+
+    let goodbye = t.notice("goodbye", "fr", &notice_data("goodbye")).unwrap();
+    let english = t.notice("goodbye", "en", &notice_data("goodbye")).unwrap();
+    assert_eq!(goodbye, english, "the whole notice comes from English");
+    let welcome = t.notice("welcome", "fr", &notice_data("welcome")).unwrap();
+    assert_eq!(welcome.lang, "fr");
+
+    // An Arabic reader given the English fallback gets a left-to-right body.
+    let help = t.notice("help", "ar", &notice_data("help")).unwrap();
+    assert_eq!(help.lang, "en");
+    assert!(help.html.contains("dir=\"ltr\""));
+
+    let data = &page_variants("invalid")[1];
+    let page = t.page("invalid", "fr", data).unwrap();
+    assert!(page.contains("<html lang=\"en\""));
+    assert!(t
+        .page("confirmed", "fr", &page_variants("confirmed")[0])
+        .unwrap()
+        .contains("<html lang=\"fr\""));
+}
+
+#[test]
+fn missing_english_template_is_an_error_naming_it() {
+    let dir = TempTemplates::new();
+    std::fs::remove_file(dir.0.join("messages/en/help.subject.hbs")).unwrap();
+    match Templates::load(&dir.0) {
+        Err(e @ TemplateError::MissingEnglish { .. }) => {
+            assert!(
+                e.to_string().contains("messages/en/help.subject.hbs"),
+                "{e}"
+            );
+        }
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("loaded without English help subject"),
+    }
+
+    let dir = TempTemplates::new();
+    std::fs::remove_file(dir.0.join("web/en/confirm.html.hbs")).unwrap();
+    let e = Templates::load(&dir.0).expect_err("must fail");
+    assert!(e.to_string().contains("web/en/confirm.html.hbs"), "{e}");
+}
+
+#[test]
+fn syntax_and_read_errors_name_the_file() {
+    let dir = TempTemplates::new();
+    let broken = dir.0.join("messages/pt/welcome.txt.hbs");
+    std::fs::write(&broken, "{{#if list.confidential}}never closed\n").unwrap();
+    let e = Templates::load(&dir.0).expect_err("must fail");
+    assert!(matches!(e, TemplateError::Syntax { .. }), "{e}");
+    assert!(e.to_string().contains("messages/pt/welcome.txt.hbs"), "{e}");
+
+    let missing = Path::new("/nonexistent/tidings-templates");
+    let e = Templates::load(missing).expect_err("must fail");
+    assert!(
+        e.to_string().contains("/nonexistent/tidings-templates"),
+        "{e}"
+    );
+}
+
+#[test]
+fn render_errors_name_template_and_language() {
+    let t = shipped();
+    let mut data = notice_data("goodbye");
+    data["list"].as_object_mut().unwrap().remove("join_address");
+    let e = t.notice("goodbye", "es", &data).expect_err("strict mode");
+    let message = e.to_string();
+    assert!(message.contains("messages/es/goodbye"), "{message}");
+    assert!(message.contains("\"es\""), "{message}");
+
+    let e = t
+        .notice("goodbye", "es", &json!([1, 2]))
+        .expect_err("not an object");
+    assert!(matches!(e, TemplateError::DataNotObject { .. }), "{e}");
+    let e = t
+        .notice("nonexistent", "en", &notice_data("help"))
+        .expect_err("unknown");
+    assert!(matches!(e, TemplateError::Unknown { .. }), "{e}");
+    let e = t
+        .page("nonexistent", "en", &json!({}))
+        .expect_err("unknown");
+    assert!(matches!(e, TemplateError::Unknown { .. }), "{e}");
+}
+
+#[test]
+fn injected_language_overrides_caller_data() {
+    let t = shipped();
+    let mut data = notice_data("help");
+    data["lang"] = json!("fr");
+    data["dir"] = json!("rtl");
+    let r = t.notice("help", "ar", &data).unwrap();
+    assert!(r.html.contains("<html lang=\"ar\" dir=\"rtl\">"));
+    let r = t.notice("help", "en", &data).unwrap();
+    assert!(r.html.contains("<html lang=\"en\" dir=\"ltr\">"));
+}
+
+#[test]
+fn pages_cope_with_a_link_naming_no_list() {
+    // A forged link may name no real list: the daemon then passes an empty
+    // name and address.
+    let t = shipped();
+    for lang in LANGUAGES {
+        for reason in ["forged", "expired", "used"] {
+            let data = json!({
+                "list": { "display_name": "", "address": "" },
+                "address": "",
+                "reason": reason,
+            });
+            let html = t.page("invalid", lang, &data).unwrap();
+            let what = format!("invalid/{lang}/{reason} without list");
+            check_html(&what, &html);
+            assert!(!html.contains(" · </title>"), "{what}");
+            assert!(!html.contains("class=\"list\""), "{what}");
+        }
+    }
+}
