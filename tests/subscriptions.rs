@@ -19,6 +19,7 @@ on_both_databases!(
     request_address_takes_commands_and_answers_in_the_chosen_language,
     leaving_by_address_needs_confirmation_but_the_signed_mailto_does_not,
     a_closed_list_says_so,
+    joins_over_lmtp_are_not_limited_by_the_front_mta_address,
 );
 
 fn header(message: &Message, name: &str) -> String {
@@ -542,5 +543,28 @@ async fn a_closed_list_says_so(db: &TestDb) {
         .await
         .expect("pending")
         .is_empty());
+    h.daemon.shutdown().await;
+}
+
+async fn joins_over_lmtp_are_not_limited_by_the_front_mta_address(db: &TestDb) {
+    let h = Harness::start(db).await;
+    let to = format!("open-join@{DOMAIN}");
+    // More members than one client IP may send commands per hour (30 in the test config).
+    let members: Vec<String> = (0..35).map(|i| format!("member{i}@ngo.example")).collect();
+    let mut lmtp = h.lmtp().await;
+    for member in &members {
+        let rcpt = lmtp.envelope("LHLO", member, &[&to]).await;
+        assert!(rcpt[0].starts_with("250"), "{rcpt:?}");
+        let replies = lmtp.data(&message(member, &to, "join", ""), 1).await;
+        assert!(replies[0].starts_with("250"), "{replies:?}");
+    }
+    assert!(h.queue_drained().await);
+    for member in &members {
+        assert_eq!(
+            notices_for(&h, member).len(),
+            1,
+            "{member} got no confirmation"
+        );
+    }
     h.daemon.shutdown().await;
 }

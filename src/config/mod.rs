@@ -136,7 +136,8 @@ pub struct SubscriptionsConfig {
     pub confirmations_per_address_per_day: u64,
     /// Replies to email commands one address receives per hour.
     pub replies_per_address_per_hour: u64,
-    /// Command messages taken from one client IP address per hour.
+    /// Command messages taken from one SMTP client IP address per hour (LMTP mail comes from
+    /// the front MTA, which limits its own clients).
     pub requests_per_ip_per_hour: u64,
     /// Requests waiting for confirmation or approval, per list.
     pub max_pending_per_list: u64,

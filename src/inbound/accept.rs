@@ -80,7 +80,11 @@ impl ListHandler {
             envelope_from: envelope.mail_from.clone(),
             message_id: parsed.message_id.clone(),
             raw: raw.to_vec(),
-            peer: envelope.peer.ip().to_string(),
+            // Over LMTP the client is the front MTA, not the sender's machine.
+            peer: match envelope.protocol {
+                Protocol::Smtp => envelope.peer.ip().to_string(),
+                Protocol::Lmtp => String::new(),
+            },
             recipient: recipient.to_string(),
         })
     }
@@ -113,8 +117,13 @@ impl ListHandler {
                 for (message, id) in kept.iter().zip(ids) {
                     tracing::info!(list = %message.list_name, message_id = %message.message_id, id, kind = ?message.kind, "message accepted");
                 }
-                self.signals.accepted.notify_one();
-                self.signals.commands.notify_one();
+                let is = |kind: MessageKind| kept.iter().any(|m| m.kind == kind);
+                if is(MessageKind::Posting) || is(MessageKind::Owner) {
+                    self.signals.accepted.notify_one();
+                }
+                if is(MessageKind::Command) {
+                    self.signals.commands.notify_one();
+                }
                 Ok(())
             }
             Err(error) => Err(temporary_failure(&error)),

@@ -78,14 +78,13 @@ async fn process(
     };
     let limits = &subscriptions.config().subscriptions;
     let store = subscriptions.store();
-    if !store
-        .rate_allow(
-            "requests-ip",
-            &received.peer,
-            limits.requests_per_ip_per_hour,
-            HOUR_MS,
-        )
-        .await?
+    // No peer: the message came through the front MTA over LMTP, which limits its own
+    // clients; counting its address would throttle every member at once.
+    let per_ip = limits.requests_per_ip_per_hour;
+    if !received.peer.is_empty()
+        && !store
+            .rate_allow("requests-ip", &received.peer, per_ip, HOUR_MS)
+            .await?
     {
         return Ok(Handled::Ignored("client IP rate limit"));
     }
