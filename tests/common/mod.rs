@@ -317,6 +317,21 @@ impl Harness {
             .collect()
     }
 
+    /// Whether `address` is an active subscriber of `list`.
+    pub async fn is_subscribed(&self, list: &str, address: &str) -> bool {
+        self.daemon
+            .store
+            .is_subscribed(list, address)
+            .await
+            .expect("query")
+    }
+
+    /// Writes a short message from `from` to `to` over SMTP and waits for its consequences.
+    pub async fn write(&self, from: &str, to: &str, subject: &str, body: &str) {
+        self.send(from, to, &message(from, to, subject, body)).await;
+        assert!(self.queue_drained().await, "the queue did not drain");
+    }
+
     /// Sends a whole message (headers included) over SMTP, asserting it is accepted.
     pub async fn send(&self, envelope_from: &str, to: &str, message: &[u8]) {
         let reply = self.smtp().await.post(envelope_from, to, message).await;
