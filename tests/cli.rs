@@ -9,7 +9,8 @@ use common::TestDb;
 
 on_both_databases!(
     members_commands_are_idempotent_and_report_by_line,
-    queue_and_lists_show_the_state
+    queue_and_lists_show_the_state,
+    shunted_messages_are_listed_shown_retried_and_discarded
 );
 
 fn tidings(config: &Path, db: &TestDb, args: &[&str]) -> Output {
@@ -185,4 +186,68 @@ fn unknown_environment_override_is_refused() {
         .expect("runs");
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("did you mean TIDINGS_RELAY_HOST"));
+}
+
+async fn shunted_messages_are_listed_shown_retried_and_discarded(db: &TestDb) {
+    let h = common::Harness::start(db).await;
+    // A posting for a list that has since left the configuration cannot be handled.
+    let ids = h
+        .daemon
+        .store
+        .insert_messages(&[tidings::store::NewMessage {
+            list_name: "retired".into(),
+            kind: tidings::store::MessageKind::Posting,
+            envelope_from: "a@ngo.example".into(),
+            message_id: "<old@ngo.example>".into(),
+            raw: b"From: a@ngo.example\r\nSubject: old\r\n\r\nbody\r\n".to_vec(),
+            peer: String::new(),
+            recipient: String::new(),
+        }])
+        .await
+        .expect("insert");
+    let id = ids[0].to_string();
+    assert!(wait_shunted(&h, 1).await, "the message was not set aside");
+
+    let dir = tempfile::tempdir().expect("dir");
+    let config = write_config(dir.path());
+    let listed = stdout(&tidings(&config, db, &["shunt", "list"]));
+    assert!(
+        listed.contains("retired") && listed.contains("no longer in the configuration"),
+        "{listed}"
+    );
+    let shown = stdout(&tidings(&config, db, &["shunt", "show", &id]));
+    assert!(
+        shown.contains("Subject: old") && shown.contains("reason:"),
+        "{shown}"
+    );
+
+    stdout(&tidings(&config, db, &["shunt", "retry", &id]));
+    assert!(
+        wait_shunted(&h, 1).await,
+        "retried, and set aside again: the list is still gone"
+    );
+    stdout(&tidings(&config, db, &["shunt", "discard", &id]));
+    assert!(stdout(&tidings(&config, db, &["shunt", "list"])).contains("no messages set aside"));
+    let again = tidings(&config, db, &["shunt", "retry", &id]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("is not set aside"));
+    h.daemon.shutdown().await;
+}
+
+/// Waits (at most 10 s) until `count` messages are set aside.
+async fn wait_shunted(h: &common::Harness, count: usize) -> bool {
+    for _ in 0..200 {
+        if h.daemon
+            .store
+            .shunted_messages()
+            .await
+            .expect("query")
+            .len()
+            == count
+        {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
 }

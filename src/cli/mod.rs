@@ -9,6 +9,7 @@ mod orgs;
 mod queue;
 mod requests;
 mod serve;
+mod shunt;
 
 use std::path::{Path, PathBuf};
 
@@ -54,6 +55,9 @@ pub enum Command {
     /// The registry of member organisations behind the `members` subscription policy.
     #[command(subcommand)]
     Orgs(orgs::OrgsCommand),
+    /// Messages set aside because they could not be handled: list, show, retry, discard.
+    #[command(subcommand)]
+    Shunt(shunt::ShuntCommand),
     /// Show the delivery queue: pending, deferred, sent and failed deliveries per list.
     Queue,
     /// Measure fan-out: one posting to N subscribers into a loopback SMTP sink.
@@ -69,6 +73,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Queue => queue::run(&load_config(&cli.config)?).await,
         Command::Requests(command) => requests::run(load_config(&cli.config)?, command).await,
         Command::Orgs(command) => orgs::run(&load_config(&cli.config)?, command).await,
+        Command::Shunt(command) => shunt::run(&load_config(&cli.config)?, command).await,
         Command::Bench(args) => bench::run(args).await,
     }
 }

@@ -77,6 +77,33 @@ pub struct PendingMessage {
     pub raw: Vec<u8>,
 }
 
+/// A stored message as the operator sees it.
+#[derive(Debug, Clone)]
+pub struct StoredMessage {
+    pub id: i64,
+    pub list_name: String,
+    pub kind: String,
+    pub state: String,
+    pub envelope_from: String,
+    /// Why it was set aside, or what became of it.
+    pub error: String,
+    pub received_at: i64,
+    pub raw: Vec<u8>,
+}
+
+fn stored_from(row: &sqlx::any::AnyRow) -> Result<StoredMessage> {
+    Ok(StoredMessage {
+        id: row.try_get("id")?,
+        list_name: row.try_get("list_name")?,
+        kind: row.try_get("kind")?,
+        state: row.try_get("state")?,
+        envelope_from: row.try_get("envelope_from")?,
+        error: row.try_get("error")?,
+        received_at: row.try_get("received_at")?,
+        raw: row.try_get("raw")?,
+    })
+}
+
 /// An email command message waiting to be carried out.
 #[derive(Debug, Clone)]
 pub struct ReceivedCommand {
@@ -269,6 +296,57 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// Messages set aside, oldest first.
+    pub async fn shunted_messages(&self) -> Result<Vec<StoredMessage>> {
+        let rows = sqlx::query(
+            "SELECT id, list_name, kind, state, envelope_from, error, received_at, raw FROM messages \
+             WHERE state = 'shunted' ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(stored_from).collect()
+    }
+
+    pub async fn message(&self, id: i64) -> Result<Option<StoredMessage>> {
+        let row = sqlx::query(
+            "SELECT id, list_name, kind, state, envelope_from, error, received_at, raw FROM messages \
+             WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(stored_from).transpose()
+    }
+
+    /// Puts a set-aside message back where it was taken from (postings and owner mail to
+    /// expansion, commands to the command runner). False when it is not set aside.
+    pub async fn retry_shunted(&self, id: i64) -> Result<bool> {
+        let moved = sqlx::query(
+            "UPDATE messages SET state = CASE kind WHEN 'command' THEN 'received' ELSE 'accepted' END, \
+             error = '', updated_at = $2 WHERE id = $1 AND state = 'shunted' \
+             AND kind IN ('posting', 'owner', 'command')",
+        )
+        .bind(id)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(moved == 1)
+    }
+
+    /// Gives up on a set-aside message for good (it stays stored, marked `discarded`).
+    pub async fn discard_shunted(&self, id: i64) -> Result<bool> {
+        let moved = sqlx::query(
+            "UPDATE messages SET state = 'discarded', updated_at = $2 WHERE id = $1 AND state = 'shunted'",
+        )
+        .bind(id)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(moved == 1)
     }
 
     /// Sets aside a message the pipeline could not handle, with the reason, so that nothing

@@ -17,7 +17,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use deliveries::{ClaimedDelivery, DeliveryOutcome, QueueCounts};
 pub use members::{ImportLine, Member, MemberAdded};
-pub use messages::{MessageKind, NewMessage, PendingMessage, ReceivedCommand};
+pub use messages::{MessageKind, NewMessage, PendingMessage, ReceivedCommand, StoredMessage};
 pub use organisations::Organisation;
 pub use requests::{Request, RequestKind, RequestOpened};
 
