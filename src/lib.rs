@@ -13,6 +13,7 @@ pub mod daemon;
 pub mod delivery;
 pub mod inbound;
 pub mod message;
+pub mod moderation;
 pub mod notices;
 pub mod pipeline;
 pub mod signals;

@@ -25,6 +25,8 @@ pub enum Purpose {
     Confirm = 3,
     /// An owner's answer to a request waiting for approval: names the request.
     Approve = 4,
+    /// A moderator's answer to a held posting: names the message.
+    Moderate = 5,
 }
 
 #[derive(Clone)]

@@ -202,6 +202,7 @@ async fn shunted_messages_are_listed_shown_retried_and_discarded(db: &TestDb) {
             raw: b"From: a@ngo.example\r\nSubject: old\r\n\r\nbody\r\n".to_vec(),
             peer: String::new(),
             recipient: String::new(),
+            hold_reason: None,
         }])
         .await
         .expect("insert");

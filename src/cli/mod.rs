@@ -3,6 +3,7 @@
 
 mod bench;
 mod check_config;
+mod held;
 mod lists;
 mod members;
 mod orgs;
@@ -55,6 +56,9 @@ pub enum Command {
     /// The registry of member organisations behind the `members` subscription policy.
     #[command(subcommand)]
     Orgs(orgs::OrgsCommand),
+    /// Postings held for a moderator: list, show, approve, reject, discard.
+    #[command(subcommand)]
+    Held(held::HeldCommand),
     /// Messages set aside because they could not be handled: list, show, retry, discard.
     #[command(subcommand)]
     Shunt(shunt::ShuntCommand),
@@ -73,6 +77,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Queue => queue::run(&load_config(&cli.config)?).await,
         Command::Requests(command) => requests::run(load_config(&cli.config)?, command).await,
         Command::Orgs(command) => orgs::run(&load_config(&cli.config)?, command).await,
+        Command::Held(command) => held::run(load_config(&cli.config)?, command).await,
         Command::Shunt(command) => shunt::run(&load_config(&cli.config)?, command).await,
         Command::Bench(args) => bench::run(args).await,
     }

@@ -1,8 +1,15 @@
 use crate::config::Config;
 
-/// Message states that still need something: postings not yet expanded, commands and
-/// bounces not yet processed, and messages set aside for the operator.
-const WAITING: [&str; 4] = ["accepted", "received", "unprocessed", "shunted"];
+/// Message states that still need something: postings not yet expanded or held for a
+/// moderator, commands and bounces not yet processed, messages set aside for the operator.
+const WAITING: [&str; 6] = [
+    "accepted",
+    "held_new",
+    "held",
+    "received",
+    "unprocessed",
+    "shunted",
+];
 
 pub async fn run(config: &Config) -> anyhow::Result<()> {
     let store = super::open_store(config).await?;

@@ -10,7 +10,8 @@ use toml::{Table, Value};
 
 use super::validate::{ConfigError, EnvProblem};
 use super::{
-    defaults, DatabaseConfig, DeliveryConfig, RelayConfig, ServerConfig, SubscriptionsConfig,
+    defaults, DatabaseConfig, DeliveryConfig, ModerationConfig, RelayConfig, ServerConfig,
+    SubscriptionsConfig,
 };
 
 const PREFIX: &str = "TIDINGS_";
@@ -79,6 +80,7 @@ fn sections() -> Vec<Section> {
         Section::of("relay", &RelayConfig::default()),
         Section::of("delivery", &DeliveryConfig::default()),
         Section::of("subscriptions", &SubscriptionsConfig::default()),
+        Section::of("moderation", &ModerationConfig::default()),
         Section::of("database", &DatabaseConfig::default()),
     ]
 }
@@ -333,8 +335,8 @@ mod tests {
         ] {
             assert!(names.iter().any(|n| n == name), "{name} missing");
         }
-        // secret + 12 server + 9 relay + 7 delivery + 5 subscriptions + 2 database
-        assert_eq!(names.len(), 36, "{names:?}");
+        // secret + 12 server + 9 relay + 7 delivery + 5 subscriptions + 1 moderation + 2 database
+        assert_eq!(names.len(), 37, "{names:?}");
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub struct Config {
     #[serde(default)]
     pub subscriptions: SubscriptionsConfig,
     #[serde(default)]
+    pub moderation: ModerationConfig,
+    #[serde(default)]
     pub lists: Vec<ListConfig>,
 }
 
@@ -155,6 +157,22 @@ impl Default for SubscriptionsConfig {
     }
 }
 
+/// Postings held for a moderator.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModerationConfig {
+    /// Days a held posting waits for a decision before it is discarded and its author told.
+    pub held_expiry_days: u64,
+}
+
+impl Default for ModerationConfig {
+    fn default() -> Self {
+        ModerationConfig {
+            held_expiry_days: 14,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PostingPolicy {
@@ -164,6 +182,8 @@ pub enum PostingPolicy {
     Members,
     /// Anyone may post.
     Open,
+    /// Subscribers may post, and every posting waits for a moderator.
+    Moderated,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -344,6 +364,7 @@ impl std::fmt::Debug for Config {
             .field("delivery", &self.delivery)
             .field("database", &"<redacted>")
             .field("subscriptions", &self.subscriptions)
+            .field("moderation", &self.moderation)
             .field("lists", &self.lists)
             .finish()
     }

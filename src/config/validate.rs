@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use crate::notices::templates::LANGUAGES;
 
 use super::{
-    defaults, Config, DatabaseConfig, DeliveryConfig, ListConfig, PostingPolicy, RelayConfig,
-    ServerConfig, SubscriptionsConfig,
+    defaults, Config, DatabaseConfig, DeliveryConfig, ListConfig, ModerationConfig, PostingPolicy,
+    RelayConfig, ServerConfig, SubscriptionsConfig,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +82,12 @@ pub(super) fn validate(config: &Config, path: &Path) -> Result<(), ConfigError> 
     check_delivery(&mut report, &config.delivery);
     check_database(&mut report, &config.database);
     check_subscriptions(&mut report, &config.subscriptions);
+    report.at_least(
+        "moderation.held_expiry_days",
+        config.moderation.held_expiry_days,
+        1,
+        ModerationConfig::default().held_expiry_days,
+    );
     check_lists(&mut report, &config.lists);
     report.finish(path)
 }

@@ -49,9 +49,15 @@ impl ListHandler {
             Ok(destination) => destination,
             Err(refusal) => return Verdict::Refuse(refusal),
         };
+        let mut hold_reason = None;
         let kind = match destination {
             Destination::Post { ref list } => match self.judge_posting(list, parsed).await {
                 Ok(Decision::Accept) => MessageKind::Posting,
+                Ok(Decision::Hold { rule, reason }) => {
+                    tracing::info!(list = %list, message_id = %parsed.message_id, rule, reason, "posting held for moderation");
+                    hold_reason = Some(reason.to_string());
+                    MessageKind::Posting
+                }
                 Ok(Decision::Discard { rule, reason }) => {
                     tracing::info!(list = %list, message_id = %parsed.message_id, rule, %reason, "posting discarded");
                     return Verdict::Drop;
@@ -72,7 +78,8 @@ impl ListHandler {
             | Destination::Join { .. }
             | Destination::Leave { .. }
             | Destination::Confirm { .. }
-            | Destination::Approve { .. } => MessageKind::Command,
+            | Destination::Approve { .. }
+            | Destination::Moderate { .. } => MessageKind::Command,
         };
         Verdict::Keep(NewMessage {
             list_name: destination.list().to_string(),
@@ -86,6 +93,7 @@ impl ListHandler {
                 Protocol::Lmtp => String::new(),
             },
             recipient: recipient.to_string(),
+            hold_reason,
         })
     }
 
@@ -121,7 +129,7 @@ impl ListHandler {
                 if is(MessageKind::Posting) || is(MessageKind::Owner) {
                     self.signals.accepted.notify_one();
                 }
-                if is(MessageKind::Command) {
+                if is(MessageKind::Command) || kept.iter().any(|m| m.hold_reason.is_some()) {
                     self.signals.commands.notify_one();
                 }
                 Ok(())

@@ -34,6 +34,8 @@ pub enum Destination {
     /// `LIST-confirm+TOKEN@domain` with an owner's token: the answer to a request waiting
     /// for approval.
     Approve { list: String, request_id: i64 },
+    /// `LIST-confirm+TOKEN@domain` with a moderator's token: the decision on a held posting.
+    Moderate { list: String, message_id: i64 },
 }
 
 impl Destination {
@@ -46,7 +48,8 @@ impl Destination {
             | Destination::Owner { list }
             | Destination::Bounces { list, .. }
             | Destination::Confirm { list, .. }
-            | Destination::Approve { list, .. } => list,
+            | Destination::Approve { list, .. }
+            | Destination::Moderate { list, .. } => list,
         }
     }
 }
@@ -130,14 +133,17 @@ pub fn route(recipient: &str, config: &Config, signer: &Signer) -> Result<Destin
                 }),
                 None => Err(forged()),
             },
-            ("-confirm", Some(token)) => match (
-                verified(Purpose::Confirm, token),
-                verified(Purpose::Approve, token),
-            ) {
-                (Some(request_id), _) => Ok(Destination::Confirm { list, request_id }),
-                (None, Some(request_id)) => Ok(Destination::Approve { list, request_id }),
-                (None, None) => Err(forged()),
-            },
+            ("-confirm", Some(token)) => {
+                if let Some(request_id) = verified(Purpose::Confirm, token) {
+                    Ok(Destination::Confirm { list, request_id })
+                } else if let Some(request_id) = verified(Purpose::Approve, token) {
+                    Ok(Destination::Approve { list, request_id })
+                } else if let Some(message_id) = verified(Purpose::Moderate, token) {
+                    Ok(Destination::Moderate { list, message_id })
+                } else {
+                    Err(forged())
+                }
+            }
             _ => Err(no_such()),
         };
     }

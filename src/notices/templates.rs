@@ -28,7 +28,7 @@ use serde_json::Value;
 pub const LANGUAGES: [&str; 5] = ["en", "fr", "es", "pt", "ar"];
 
 /// Every email notice; each has a subject, a plain-text and an HTML template.
-pub const NOTICES: [&str; 9] = [
+pub const NOTICES: [&str; 12] = [
     "confirm_subscribe",
     "confirm_unsubscribe",
     "welcome",
@@ -38,6 +38,9 @@ pub const NOTICES: [&str; 9] = [
     "rejected",
     "help",
     "command_results",
+    "held_notice",
+    "posting_rejected",
+    "held_expired",
 ];
 
 /// Every web page; each is a single HTML template.

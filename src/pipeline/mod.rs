@@ -42,6 +42,11 @@ pub enum Decision {
         rule: &'static str,
         reason: String,
     },
+    /// Kept for a moderator to decide; `reason` is a code the moderator notice explains.
+    Hold {
+        rule: &'static str,
+        reason: &'static str,
+    },
     /// Refused during the SMTP/LMTP transaction, so the sender's own server reports it.
     Reject {
         rule: &'static str,

@@ -66,6 +66,8 @@ pub struct NewMessage {
     pub peer: String,
     /// The address of ours the message was sent to.
     pub recipient: String,
+    /// Why the posting waits for a moderator, if it does.
+    pub hold_reason: Option<String>,
 }
 
 /// An accepted message waiting to be expanded into deliveries.
@@ -124,18 +126,23 @@ impl Store {
         for message in messages {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO messages (list_name, kind, state, envelope_from, message_id, raw, \
-                 peer, recipient, received_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $8, $9, $7, $7) RETURNING id",
+                 peer, recipient, error, received_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $8, $9, $10, $7, $7) RETURNING id",
             )
             .bind(&message.list_name)
             .bind(message.kind.as_str())
-            .bind(message.kind.initial_state())
+            .bind(match message.hold_reason {
+                // Held, and the moderators not yet told.
+                Some(_) => "held_new",
+                None => message.kind.initial_state(),
+            })
             .bind(&message.envelope_from)
             .bind(&message.message_id)
             .bind(&message.raw)
             .bind(now)
             .bind(&message.peer)
             .bind(&message.recipient)
+            .bind(message.hold_reason.as_deref().unwrap_or(""))
             .fetch_one(&mut *tx)
             .await?;
             ids.push(id);
@@ -300,13 +307,43 @@ impl Store {
 
     /// Messages set aside, oldest first.
     pub async fn shunted_messages(&self) -> Result<Vec<StoredMessage>> {
+        self.messages_in_state("shunted").await
+    }
+
+    /// Messages in `state` (`held`, `held_new`, `shunted` ...), oldest first.
+    pub async fn messages_in_state(&self, state: &str) -> Result<Vec<StoredMessage>> {
         let rows = sqlx::query(
             "SELECT id, list_name, kind, state, envelope_from, error, received_at, raw FROM messages \
-             WHERE state = 'shunted' ORDER BY id",
+             WHERE state = $1 ORDER BY id",
         )
+        .bind(state)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(stored_from).collect()
+    }
+
+    /// Moves a message from state `from` to `to`; false when it was not in `from` (someone
+    /// else decided first). `note` replaces the stored note when given.
+    pub async fn move_message(
+        &self,
+        id: i64,
+        from: &str,
+        to: &str,
+        note: Option<&str>,
+    ) -> Result<bool> {
+        let moved = sqlx::query(
+            "UPDATE messages SET state = $3, error = COALESCE($4, error), updated_at = $5 \
+             WHERE id = $1 AND state = $2",
+        )
+        .bind(id)
+        .bind(from)
+        .bind(to)
+        .bind(note)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(moved == 1)
     }
 
     pub async fn message(&self, id: i64) -> Result<Option<StoredMessage>> {
@@ -338,15 +375,7 @@ impl Store {
 
     /// Gives up on a set-aside message for good (it stays stored, marked `discarded`).
     pub async fn discard_shunted(&self, id: i64) -> Result<bool> {
-        let moved = sqlx::query(
-            "UPDATE messages SET state = 'discarded', updated_at = $2 WHERE id = $1 AND state = 'shunted'",
-        )
-        .bind(id)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(moved == 1)
+        self.move_message(id, "shunted", "discarded", None).await
     }
 
     /// Sets aside a message the pipeline could not handle, with the reason, so that nothing

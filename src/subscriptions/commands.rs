@@ -76,9 +76,18 @@ pub fn parse(subject: &str, body: &str) -> Vec<CommandLine> {
     commands
 }
 
-/// An owner's answer to an approval request: `approve`, or `reject` with an optional
-/// reason, on the first line of the body or in the Subject (after any `Re:`).
-pub fn decision(subject: &str, body: &str) -> Option<(bool, String)> {
+/// A moderator's or owner's answer to a notice asking for a decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    Approve,
+    /// With the reason to pass on, possibly empty.
+    Reject(String),
+    Discard,
+}
+
+/// The answer in a reply: `approve`, `reject` with an optional reason, or `discard`, on the
+/// first line of the body or in the Subject (after any `Re:`).
+pub fn answer(subject: &str, body: &str) -> Option<Answer> {
     let first_line = body
         .lines()
         .map(str::trim)
@@ -89,10 +98,11 @@ pub fn decision(subject: &str, body: &str) -> Option<(bool, String)> {
         .find_map(|line| {
             let (word, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
             match word.to_ascii_lowercase().as_str() {
-                "approve" | "approved" | "accept" => Some((true, String::new())),
+                "approve" | "approved" | "accept" => Some(Answer::Approve),
                 "reject" | "rejected" | "refuse" => {
-                    Some((false, rest.trim().chars().take(500).collect()))
+                    Some(Answer::Reject(rest.trim().chars().take(500).collect()))
                 }
+                "discard" | "delete" => Some(Answer::Discard),
                 _ => None,
             }
         })
@@ -180,20 +190,22 @@ mod tests {
     }
 
     #[test]
-    fn owner_decisions() {
+    fn owner_answers() {
         assert_eq!(
-            decision("Re: approval", "approve\n> quoted"),
-            Some((true, String::new()))
+            answer("Re: approval", "approve\n> quoted"),
+            Some(Answer::Approve)
+        );
+        let reason = "not a member organisation";
+        assert_eq!(
+            answer("", &format!("Reject {reason}\n")),
+            Some(Answer::Reject(reason.into()))
         );
         assert_eq!(
-            decision("", "Reject not a member organisation\n"),
-            Some((false, "not a member organisation".into()))
+            answer("Re: reject", "Thanks"),
+            Some(Answer::Reject(String::new()))
         );
-        assert_eq!(
-            decision("Re: reject", "Thanks"),
-            Some((false, String::new()))
-        );
-        assert_eq!(decision("Re: x", "maybe later"), None);
+        assert_eq!(answer("", "discard"), Some(Answer::Discard));
+        assert_eq!(answer("Re: x", "maybe later"), None);
     }
 
     #[test]

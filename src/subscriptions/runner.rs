@@ -16,8 +16,9 @@ use crate::signals::Signals;
 use crate::store::{ReceivedCommand, RequestKind};
 use crate::tokens::Signer;
 
-use super::commands::{self, Command};
+use super::commands::{self, Answer, Command};
 use super::{automatic, Requested, Result, Subscriptions, HOUR_MS};
+use crate::moderation;
 
 pub async fn run(subscriptions: Arc<Subscriptions>, signer: Signer, signals: Signals) {
     let mut shutdown = signals.shutdown.clone();
@@ -30,6 +31,9 @@ pub async fn run(subscriptions: Arc<Subscriptions>, signer: Signer, signals: Sig
                 Vec::new()
             }
         };
+        if let Err(error) = moderation::housekeeping(&subscriptions).await {
+            tracing::error!(%error, "moderation housekeeping failed");
+        }
         if received.is_empty() {
             signals.idle(&signals.commands, &mut shutdown).await;
             continue;
@@ -122,6 +126,9 @@ async fn process(
             let outcome = subscriptions.confirm(list, request_id).await?;
             tracing::info!(list = %list.name, request = request_id, ?outcome, "confirmation by reply");
         }
+        Destination::Moderate { message_id, .. } => {
+            return moderate_by_reply(subscriptions, list, &sender, &message, message_id).await
+        }
         Destination::Approve { request_id, .. } => {
             return approve_by_reply(subscriptions, list, &sender, &message, request_id).await
         }
@@ -212,7 +219,7 @@ async fn send_help(
     sender: &str,
     language: &str,
 ) -> Result<()> {
-    answer(subscriptions, list, (sender, language), "help", json!({})).await
+    auto_reply(subscriptions, list, (sender, language), "help", json!({})).await
 }
 
 /// The summary reply to a command message, in the sender's language.
@@ -223,7 +230,7 @@ async fn reply(
     language: &str,
     results: Vec<serde_json::Value>,
 ) -> Result<()> {
-    answer(
+    auto_reply(
         subscriptions,
         list,
         (sender, language),
@@ -234,7 +241,7 @@ async fn reply(
 }
 
 /// An automatic reply to a command's sender, within the per-address reply limit.
-async fn answer(
+async fn auto_reply(
     subscriptions: &Subscriptions,
     list: &ListConfig,
     to: (&str, &str),
@@ -261,8 +268,26 @@ async fn allowed_reply(subscriptions: &Subscriptions, sender: &str) -> Result<bo
         .await?)
 }
 
-/// An owner's reply to an approval request: the first word says `approve` or `reject`, the
-/// rest of a `reject` line is the reason given to the requester.
+/// The answer in a reply from one of the list's owners or moderators, or why there is none.
+fn moderator_answer(
+    list: &ListConfig,
+    sender: &str,
+    message: &Message,
+) -> std::result::Result<Answer, &'static str> {
+    let trusted = list
+        .owners
+        .iter()
+        .chain(&list.moderators)
+        .any(|o| o.eq_ignore_ascii_case(sender));
+    if !trusted {
+        return Err("answer not from an owner or moderator");
+    }
+    let body = message.body_text(0).unwrap_or_default();
+    commands::answer(message.subject().unwrap_or_default(), &body)
+        .ok_or("answer says neither approve, reject nor discard")
+}
+
+/// An owner's reply to an approval request (`discard` drops the request without a word).
 async fn approve_by_reply(
     subscriptions: &Subscriptions,
     list: &ListConfig,
@@ -270,20 +295,11 @@ async fn approve_by_reply(
     message: &Message<'_>,
     request_id: i64,
 ) -> Result<Handled> {
-    let is_owner = list
-        .owners
-        .iter()
-        .chain(&list.moderators)
-        .any(|o| o.eq_ignore_ascii_case(sender));
-    if !is_owner {
-        return Ok(Handled::Ignored("approval reply not from an owner"));
-    }
-    let body = message.body_text(0).unwrap_or_default();
-    let decision = commands::decision(message.subject().unwrap_or_default(), &body);
-    let Some((approve, reason)) = decision else {
-        return Ok(Handled::Ignored(
-            "approval reply says neither approve nor reject",
-        ));
+    let (approve, reason) = match moderator_answer(list, sender, message) {
+        Ok(Answer::Approve) => (true, String::new()),
+        Ok(Answer::Reject(reason)) => (false, reason),
+        Ok(Answer::Discard) => (false, String::new()),
+        Err(why) => return Ok(Handled::Ignored(why)),
     };
     match subscriptions.decide(request_id, approve, &reason).await {
         Ok(_) => Ok(Handled::Processed),
@@ -291,5 +307,24 @@ async fn approve_by_reply(
             Ok(Handled::Ignored("request already decided"))
         }
         Err(error) => Err(error),
+    }
+}
+
+/// A moderator's reply about a held posting.
+async fn moderate_by_reply(
+    subscriptions: &Subscriptions,
+    list: &ListConfig,
+    sender: &str,
+    message: &Message<'_>,
+    message_id: i64,
+) -> Result<Handled> {
+    let answer = match moderator_answer(list, sender, message) {
+        Ok(answer) => answer,
+        Err(why) => return Ok(Handled::Ignored(why)),
+    };
+    if moderation::decide(subscriptions, message_id, answer).await? {
+        Ok(Handled::Processed)
+    } else {
+        Ok(Handled::Ignored("posting already decided"))
     }
 }

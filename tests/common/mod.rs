@@ -194,6 +194,15 @@ visibility = "confidential"
 owners = ["owner@coalition.test.example"]
 
 [[lists]]
+name = "forum"
+display_name = "Moderated Forum"
+posting = "moderated"
+subscription = "confirm"
+visibility = "public"
+owners = ["owner@coalition.test.example"]
+moderators = ["mod@coalition.test.example"]
+
+[[lists]]
 name = "open"
 display_name = "Open Forum"
 posting = "open"
@@ -342,9 +351,9 @@ impl Harness {
     pub async fn queue_drained(&self) -> bool {
         for _ in 0..300 {
             let messages = self.daemon.store.message_counts().await.expect("counts");
-            let accepted = messages
-                .iter()
-                .any(|(_, state, _)| state == "accepted" || state == "received");
+            let accepted = messages.iter().any(|(_, state, _)| {
+                ["accepted", "received", "held_new"].contains(&state.as_str())
+            });
             let unfinished = self
                 .daemon
                 .store

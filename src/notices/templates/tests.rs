@@ -64,6 +64,26 @@ fn notice_data(name: &str) -> Value {
             "cli_reject": "tidings requests reject 12",
         }),
         "rejected" => json!({ "reason": "This list is reserved for the steering committee." }),
+        "held_notice" => json!({
+            "sender": "omar.haddad@example.net",
+            "subject": "Draft statement for the regional meeting",
+            "reason": "not_member",
+            "excerpt": "Dear colleagues,\n\nPlease find below our draft statement for the\nregional meeting in Dakar.",
+            "held_id": 42,
+            "moderate_address": "team-gender-confirm+m4d8k2w7p3@lists.example.org",
+            "cli_approve": "tidings held approve 42",
+            "cli_reject": "tidings held reject 42",
+            "cli_discard": "tidings held discard 42",
+            "expires_days": 7,
+        }),
+        "posting_rejected" => json!({
+            "subject": "Draft statement for the regional meeting",
+            "reason": "Please send statements to the steering committee.",
+        }),
+        "held_expired" => json!({
+            "subject": "Draft statement for the regional meeting",
+            "expires_days": 7,
+        }),
         "command_results" => json!({
             "results": OUTCOMES
                 .iter()
@@ -409,8 +429,15 @@ fn hostile_values_are_escaped_in_html_and_verbatim_in_text() {
             data["list"]["display_name"] = json!(HOSTILE);
             data["list"]["description"] = json!(HOSTILE);
             data["address"] = json!(HOSTILE);
-            if name == "rejected" {
+            if name == "rejected" || name == "posting_rejected" {
                 data["reason"] = json!(HOSTILE);
+            }
+            if name == "held_notice" {
+                data["sender"] = json!(HOSTILE);
+                data["excerpt"] = json!(HOSTILE);
+            }
+            if ["held_notice", "posting_rejected", "held_expired"].contains(&name) {
+                data["subject"] = json!(HOSTILE);
             }
             if name == "command_results" {
                 data["results"][0]["command"] = json!(HOSTILE);
@@ -756,6 +783,123 @@ fn pages_cope_with_a_link_naming_no_list() {
             check_html(&what, &html);
             assert!(!html.contains(" · </title>"), "{what}");
             assert!(!html.contains("class=\"list\""), "{what}");
+        }
+    }
+}
+
+const HOLD_REASONS: [&str; 4] = ["moderated", "sender_filter", "too_big", "not_member"];
+
+#[test]
+fn every_hold_reason_has_its_own_sentence() {
+    let t = shipped();
+    for lang in LANGUAGES {
+        let mut texts = BTreeSet::new();
+        let mut htmls = BTreeSet::new();
+        for reason in HOLD_REASONS {
+            let mut data = notice_data("held_notice");
+            data["reason"] = json!(reason);
+            let r = t.notice("held_notice", lang, &data).unwrap();
+            assert_eq!(r.lang, lang);
+            texts.insert(r.text.clone());
+            htmls.insert(r.html.clone());
+            check_html(&format!("held_notice/{lang}/{reason}"), &r.html);
+            for needle in [
+                "tidings held approve 42",
+                "tidings held reject 42",
+                "tidings held discard 42",
+                "team-gender-confirm+m4d8k2w7p3@lists.example.org",
+                "omar.haddad@example.net",
+                "regional meeting in Dakar.",
+                "approve",
+                "reject",
+                "discard",
+                "42",
+            ] {
+                assert!(
+                    r.text.contains(needle),
+                    "{lang}/{reason}: text lacks {needle}"
+                );
+                assert!(
+                    r.html.contains(needle),
+                    "{lang}/{reason}: html lacks {needle}"
+                );
+            }
+        }
+        assert_eq!(
+            texts.len(),
+            HOLD_REASONS.len(),
+            "{lang}: text sentences repeat"
+        );
+        assert_eq!(
+            htmls.len(),
+            HOLD_REASONS.len(),
+            "{lang}: html sentences repeat"
+        );
+    }
+}
+
+#[test]
+fn moderation_notices_cope_with_missing_parts() {
+    let t = shipped();
+    for lang in LANGUAGES {
+        // No subject and no excerpt.
+        let mut data = notice_data("held_notice");
+        data["subject"] = json!("");
+        data["excerpt"] = json!("");
+        let bare = t.notice("held_notice", lang, &data).unwrap();
+        let full = t
+            .notice("held_notice", lang, &notice_data("held_notice"))
+            .unwrap();
+        assert!(!bare.text.contains("Dakar"), "{lang}");
+        assert!(!bare.html.contains("Dakar"), "{lang}");
+        assert!(full.text.len() > bare.text.len(), "{lang}");
+        assert!(!bare.text.contains("\n\n\n"), "{lang}: blank lines");
+        assert!(!full.text.contains("\n\n\n"), "{lang}: blank lines");
+        check_html(&format!("held_notice/{lang} bare"), &bare.html);
+
+        // Rejected without a reason and without a subject.
+        let mut data = notice_data("posting_rejected");
+        data["reason"] = json!("");
+        data["subject"] = json!("");
+        let without = t.notice("posting_rejected", lang, &data).unwrap();
+        let with = t
+            .notice("posting_rejected", lang, &notice_data("posting_rejected"))
+            .unwrap();
+        assert!(with.text.contains("steering committee"), "{lang}");
+        assert!(!without.text.contains("steering committee"), "{lang}");
+        assert!(
+            with.text.contains("team-gender-owner@lists.example.org"),
+            "{lang}"
+        );
+        assert!(
+            with.html
+                .contains("mailto:team-gender-owner@lists.example.org"),
+            "{lang}"
+        );
+        assert!(!without.text.contains("\n\n\n"), "{lang}: blank lines");
+        check_html(&format!("posting_rejected/{lang} bare"), &without.html);
+
+        let r = t
+            .notice("held_expired", lang, &notice_data("held_expired"))
+            .unwrap();
+        assert!(
+            r.text.contains("team-gender-owner@lists.example.org"),
+            "{lang}"
+        );
+        assert!(r.text.contains("Draft statement"), "{lang}");
+
+        for days in [1, 2, 5, 11, 30, 100] {
+            for name in ["held_notice", "held_expired"] {
+                let mut data = notice_data(name);
+                data["expires_days"] = json!(days);
+                let r = t.notice(name, lang, &data).unwrap();
+                if days != 1 && days != 2 || lang != "ar" {
+                    assert!(
+                        r.text.contains(&days.to_string()),
+                        "{name}/{lang}: {days} days missing"
+                    );
+                }
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Who may post: `announce` lists take postings from their listed posters only, `members`
-//! lists from their subscribers, `open` lists from anyone. The author is the From address,
+//! lists from their subscribers, `moderated` lists from their subscribers once a moderator
+//! agrees, `open` lists from anyone. The author is the From address,
 //! the one readers see.
 
 use crate::config::PostingPolicy;
@@ -17,8 +18,14 @@ pub fn check(posting: &Posting) -> Option<Decision> {
     };
     match posting.list.posting {
         PostingPolicy::Open => None,
-        PostingPolicy::Members if posting.author_is_subscriber => None,
-        PostingPolicy::Members => refused(format!("only members of {list} may post to it")),
+        PostingPolicy::Members | PostingPolicy::Moderated if !posting.author_is_subscriber => {
+            refused(format!("only members of {list} may post to it"))
+        }
+        PostingPolicy::Members => None,
+        PostingPolicy::Moderated => Some(Decision::Hold {
+            rule: "posting-policy",
+            reason: "moderated",
+        }),
         PostingPolicy::Announce
             if posting
                 .list
