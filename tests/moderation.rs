@@ -12,7 +12,10 @@ const MODERATOR: &str = "mod@coalition.test.example";
 const AUTHOR: &str = "author@ngo.example";
 const READER: &str = "reader@ngo.example";
 
-on_both_databases!(moderated_postings_wait_for_a_moderator);
+on_both_databases!(
+    moderated_postings_wait_for_a_moderator,
+    an_undecided_posting_expires_and_its_author_is_told,
+);
 
 fn reply_to(message: &Message) -> String {
     message
@@ -131,4 +134,38 @@ async fn wait_for(h: &Harness, address: &str, count: usize) -> bool {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     false
+}
+
+async fn an_undecided_posting_expires_and_its_author_is_told(db: &TestDb) {
+    let h = Harness::start(db).await;
+    h.subscribe("forum", &[AUTHOR, READER]).await;
+    post(&h, "Forgotten").await;
+    assert_eq!(h.received_by(MODERATOR).len(), 1);
+    // As if the held-posting lifetime had gone by.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db.url).await.expect("connect");
+    sqlx::query("UPDATE messages SET received_at = 1 WHERE state = 'held'")
+        .execute(&pool)
+        .await
+        .expect("age");
+    pool.close().await;
+    assert!(
+        wait_for(&h, AUTHOR, 1).await,
+        "the author is told the posting expired"
+    );
+    let told = &h.received_by(AUTHOR)[0];
+    assert!(
+        told.body_text(0).is_some_and(|t| t.contains("Forgotten")),
+        "names the posting"
+    );
+    assert!(
+        h.received_by(READER).is_empty(),
+        "an expired posting never reaches the list"
+    );
+    let counts = h.daemon.store.message_counts().await.expect("counts");
+    assert!(
+        counts.iter().any(|(_, state, _)| state == "expired"),
+        "{counts:?}"
+    );
+    h.daemon.shutdown().await;
 }

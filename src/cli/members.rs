@@ -130,25 +130,10 @@ async fn import(config: &Config, list: &str, file: &Path) -> anyhow::Result<()> 
 /// line number. Blank lines, `#` comments and a header line starting with `address` are
 /// ignored.
 pub fn parse_import(text: &str, default_language: &str) -> (Vec<ImportLine>, SkippedLines) {
-    let mut lines = Vec::new();
     let mut invalid = Vec::new();
-    for (index, raw) in text.lines().enumerate() {
-        let number = index + 1;
-        let raw = raw.trim();
-        if raw.is_empty() || raw.starts_with('#') {
-            continue;
-        }
-        let fields = match csv_fields(raw) {
-            Ok(fields) => fields,
-            Err(problem) => {
-                invalid.push((number, problem));
-                continue;
-            }
-        };
+    let mut lines = Vec::new();
+    for (number, fields) in super::csv_lines::data_lines(text, "address", &mut invalid) {
         let field = |i: usize| fields.get(i).map(String::as_str).unwrap_or("");
-        if number == 1 && field(0).eq_ignore_ascii_case("address") {
-            continue;
-        }
         let language = if field(2).is_empty() {
             default_language
         } else {
@@ -159,21 +144,8 @@ pub fn parse_import(text: &str, default_language: &str) -> (Vec<ImportLine>, Ski
             Err(problem) => invalid.push((number, problem.to_string())),
         }
     }
+    invalid.sort();
     (lines, invalid)
-}
-
-/// The fields of one CSV line (quoted fields may hold commas).
-fn csv_fields(line: &str) -> Result<Vec<String>, String> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(line.as_bytes());
-    match reader.records().next() {
-        Some(Ok(record)) => Ok(record.iter().map(str::to_string).collect()),
-        Some(Err(error)) => Err(error.to_string()),
-        None => Ok(Vec::new()),
-    }
 }
 
 #[cfg(test)]

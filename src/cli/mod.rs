@@ -3,6 +3,7 @@
 
 mod bench;
 mod check_config;
+mod csv_lines;
 mod held;
 mod lists;
 mod members;

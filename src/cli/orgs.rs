@@ -60,38 +60,16 @@ fn read(file: &Path) -> anyhow::Result<(Vec<Organisation>, SkippedLines)> {
 
 /// Organisations of a CSV text, and the problems of the lines skipped, by line number.
 pub fn parse(text: &str) -> (Vec<Organisation>, SkippedLines) {
-    let mut organisations = Vec::new();
     let mut invalid = Vec::new();
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    for (index, record) in reader.records().enumerate() {
-        let number = record
-            .as_ref()
-            .ok()
-            .and_then(|r| r.position())
-            .map_or(index + 1, |p| p.line() as usize);
-        let record = match record {
-            Ok(record) => record,
-            Err(error) => {
-                invalid.push((number, error.to_string()));
-                continue;
-            }
-        };
-        let field = |i: usize| record.get(i).unwrap_or("").to_string();
-        if field(0).is_empty()
-            || field(0).starts_with('#')
-            || (number == 1 && field(0).eq_ignore_ascii_case("name"))
-        {
-            continue;
-        }
-        match organisation(&field(0), &field(1), &field(2), &field(3), &field(4)) {
+    let mut organisations = Vec::new();
+    for (number, fields) in super::csv_lines::data_lines(text, "name", &mut invalid) {
+        let field = |i: usize| fields.get(i).map(String::as_str).unwrap_or("");
+        match organisation(field(0), field(1), field(2), field(3), field(4)) {
             Ok(org) => organisations.push(org),
             Err(problem) => invalid.push((number, problem)),
         }
     }
+    invalid.sort();
     (organisations, invalid)
 }
 
@@ -150,5 +128,14 @@ mod tests {
         assert_eq!(orgs[0].contacts, ["a@hrw.org", "b@hrw.org"]);
         let lines: Vec<usize> = invalid.iter().map(|(n, _)| *n).collect();
         assert_eq!(lines, [3, 4]);
+    }
+
+    #[test]
+    fn blank_lines_and_comments_do_not_shift_line_numbers() {
+        let text = "name,country,region,domains,contacts\n\n# members in Africa\nBad,KE,Africa,not a domain!,\n";
+        let (orgs, invalid) = parse(text);
+        assert!(orgs.is_empty());
+        let lines: Vec<usize> = invalid.iter().map(|(n, _)| *n).collect();
+        assert_eq!(lines, [4], "line numbers as in the file");
     }
 }

@@ -194,23 +194,27 @@ impl ListHandler {
 
     /// LMTP answers per recipient, so each list decides for itself.
     async fn answer_each(&self, verdicts: Vec<Verdict>) -> Vec<Reply> {
-        let kept: Vec<NewMessage> = verdicts
-            .iter()
-            .filter_map(|v| match v {
-                Verdict::Keep(message) => Some(message.clone()),
-                _ => None,
+        let mut kept = Vec::new();
+        // `None`: the reply depends on the commit below.
+        let replies: Vec<Option<Reply>> = verdicts
+            .into_iter()
+            .map(|verdict| match verdict {
+                Verdict::Keep(message) => {
+                    kept.push(message);
+                    None
+                }
+                Verdict::Drop => Some(Reply::new(250, "2.0.0", "message accepted")),
+                Verdict::Refuse(reply) => Some(reply),
             })
             .collect();
         let committed = self.commit(kept).await;
-        verdicts
+        replies
             .into_iter()
-            .map(|verdict| match verdict {
-                Verdict::Keep(_) => match &committed {
+            .map(|reply| {
+                reply.unwrap_or_else(|| match &committed {
                     Ok(()) => Reply::new(250, "2.0.0", "message accepted"),
                     Err(reply) => reply.clone(),
-                },
-                Verdict::Drop => Reply::new(250, "2.0.0", "message accepted"),
-                Verdict::Refuse(reply) => reply,
+                })
             })
             .collect()
     }

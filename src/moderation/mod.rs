@@ -41,17 +41,18 @@ pub async fn housekeeping(subscriptions: &Subscriptions) -> Result<()> {
     }
     let expiry_days = subscriptions.config().moderation.held_expiry_days;
     let cutoff = now_ms() - expiry_days as i64 * DAY_MS;
-    for held in store.messages_in_state("held").await? {
-        if held.received_at > cutoff
-            || !store.move_message(held.id, "held", "expired", None).await?
-        {
+    for id in store.message_ids_in_state_before("held", cutoff).await? {
+        if !store.move_message(id, "held", "expired", None).await? {
             continue;
         }
-        if let Ok(list) = subscriptions.list(&held.list_name) {
+        let Some(expired) = store.message(id).await? else {
+            continue;
+        };
+        if let Ok(list) = subscriptions.list(&expired.list_name) {
             tell_author(
                 subscriptions,
                 list,
-                &held,
+                &expired,
                 "held_expired",
                 json!({ "expires_days": expiry_days }),
             )

@@ -82,14 +82,14 @@ fn read_fields(raw: &[u8]) -> Option<ParsedMessage> {
     })
 }
 
-/// The bytes before the first empty line.
+/// The bytes before the first empty line, found in one pass.
 fn header_section(raw: &[u8]) -> &[u8] {
-    let end = raw
-        .windows(2)
-        .position(|w| w == b"\n\n")
-        .into_iter()
-        .chain(raw.windows(4).position(|w| w == b"\r\n\r\n"))
-        .min()
-        .unwrap_or(raw.len());
+    let mut end = 0;
+    for line in raw.split_inclusive(|&byte| byte == b'\n') {
+        if line == b"\n" || line == b"\r\n" {
+            break;
+        }
+        end += line.len();
+    }
     &raw[..end]
 }

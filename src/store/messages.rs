@@ -322,6 +322,18 @@ impl Store {
         rows.iter().map(stored_from).collect()
     }
 
+    /// Ids of the messages in `state` received before `cutoff` (epoch ms): a cheap question
+    /// asked often, which loads no message.
+    pub async fn message_ids_in_state_before(&self, state: &str, cutoff: i64) -> Result<Vec<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM messages WHERE state = $1 AND received_at < $2 ORDER BY id",
+        )
+        .bind(state)
+        .bind(cutoff)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Moves a message from state `from` to `to`; false when it was not in `from` (someone
     /// else decided first). `note` replaces the stored note when given.
     pub async fn move_message(
