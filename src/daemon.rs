@@ -23,7 +23,7 @@ use crate::web;
 pub enum DaemonError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{0} (server.templates_dir)")]
+    #[error("{0}; set server.templates_dir (TIDINGS_SERVER_TEMPLATES_DIR) to the templates directory, or start tidings from the directory that holds templates/")]
     Templates(#[from] TemplateError),
     #[error("cannot listen on {addr} (server.{setting}): {source}; is another process using it? Change {setting} or set TIDINGS_SERVER_{setting_upper}")]
     Bind {

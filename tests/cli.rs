@@ -252,3 +252,28 @@ async fn wait_shunted(h: &common::Harness, count: usize) -> bool {
     }
     false
 }
+
+#[test]
+fn missing_templates_are_named_once_with_the_setting_to_fix() {
+    let elsewhere = tempfile::tempdir().expect("dir");
+    let output = Command::new(env!("CARGO_BIN_EXE_tidings"))
+        .current_dir(elsewhere.path())
+        .args([
+            "--config",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config/tidings.toml"),
+            "serve",
+        ])
+        .env(
+            "TIDINGS_DATABASE_URL",
+            format!("sqlite://{}/t.db", elsewhere.path().display()),
+        )
+        .env("TIDINGS_SERVER_SMTP_LISTEN", "127.0.0.1:0")
+        .env("TIDINGS_SERVER_LMTP_LISTEN", "")
+        .env("TIDINGS_SERVER_HTTP_LISTEN", "")
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("TIDINGS_SERVER_TEMPLATES_DIR"), "{stderr}");
+    assert_eq!(stderr.matches("No such file").count(), 1, "{stderr}");
+}

@@ -25,7 +25,7 @@ pub enum SubscriptionError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Notice(#[from] NoticeError),
-    #[error("no request {0}")]
+    #[error("no subscription request {0}; `tidings requests list` shows those waiting")]
     NoSuchRequest(i64),
     #[error("request {id} is {state}, not waiting for approval")]
     NotAwaitingApproval { id: i64, state: String },
