@@ -10,6 +10,7 @@ use tokio::task::JoinSet;
 
 use crate::config::Config;
 use crate::delivery;
+use crate::dkim::{Dkim, KeyError};
 use crate::inbound::accept::ListHandler;
 use crate::inbound::{Limits, Protocol, Server};
 use crate::notices::{Notices, TemplateError};
@@ -25,6 +26,8 @@ pub enum DaemonError {
     Store(#[from] StoreError),
     #[error("{0}; set server.templates_dir (TIDINGS_SERVER_TEMPLATES_DIR) to the templates directory, or start tidings from the directory that holds templates/")]
     Templates(#[from] TemplateError),
+    #[error("{0}; fix the [dkim] settings (`tidings check-config` shows how; `tidings dkim keygen` makes a key)")]
+    Dkim(#[from] KeyError),
     #[error("cannot listen on {addr} (server.{setting}): {source}; is another process using it? Change {setting} or set TIDINGS_SERVER_{setting_upper}")]
     Bind {
         setting: &'static str,
@@ -64,6 +67,10 @@ impl Daemon {
             tracing::info!(released, "resuming deliveries interrupted by the last stop");
         }
         let signer = signer(&config, &store).await?;
+        let dkim = Dkim::from_config(&config.dkim)?.map(Arc::new);
+        for (selector, algorithm) in dkim.iter().flat_map(|dkim| dkim.selectors()) {
+            tracing::info!(domain = %config.dkim.domain, selector, algorithm, "signing with DKIM");
+        }
         let notices = Arc::new(Notices::load(Arc::clone(&config))?);
         let subscriptions = Arc::new(Subscriptions::new(
             Arc::clone(&config),
@@ -118,7 +125,14 @@ impl Daemon {
             }
             None => None,
         };
-        delivery::start(&config, &store, &signer, &signals, &mut tasks);
+        delivery::start(
+            &config,
+            &store,
+            &signer,
+            dkim.as_ref(),
+            &signals,
+            &mut tasks,
+        );
         tasks.spawn(runner::run(subscriptions, signer.clone(), signals.clone()));
         Ok(Daemon {
             smtp_addr,

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod delivery;
+pub mod dkim;
 pub mod inbound;
 pub mod message;
 pub mod moderation;

@@ -10,5 +10,12 @@ pub fn run(path: &Path) -> anyhow::Result<()> {
         config.lists.len(),
         config.server.domain
     );
+    for (selector, file, algorithm) in crate::dkim::configured_keys(&config.dkim) {
+        println!(
+            "DKIM: signing as {} with the {} key {file} (selector {selector})",
+            config.dkim.domain,
+            algorithm.name()
+        );
+    }
     Ok(())
 }

@@ -4,6 +4,7 @@
 mod bench;
 mod check_config;
 mod csv_lines;
+mod dkim;
 mod held;
 mod lists;
 mod members;
@@ -65,6 +66,9 @@ pub enum Command {
     Shunt(shunt::ShuntCommand),
     /// Show the delivery queue: pending, deferred, sent and failed deliveries per list.
     Queue,
+    /// DKIM signing keys: `keygen` writes one and prints its DNS record.
+    #[command(subcommand)]
+    Dkim(dkim::DkimCommand),
     /// Measure fan-out: one posting to N subscribers into a loopback SMTP sink.
     Bench(bench::BenchArgs),
 }
@@ -80,6 +84,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Orgs(command) => orgs::run(&load_config(&cli.config)?, command).await,
         Command::Held(command) => held::run(load_config(&cli.config)?, command).await,
         Command::Shunt(command) => shunt::run(&load_config(&cli.config)?, command).await,
+        Command::Dkim(command) => dkim::run(&cli.config, command),
         Command::Bench(args) => bench::run(args).await,
     }
 }

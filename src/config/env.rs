@@ -10,8 +10,8 @@ use toml::{Table, Value};
 
 use super::validate::{ConfigError, EnvProblem};
 use super::{
-    defaults, DatabaseConfig, DeliveryConfig, ModerationConfig, RelayConfig, ServerConfig,
-    SubscriptionsConfig,
+    defaults, DatabaseConfig, DeliveryConfig, DkimConfig, ModerationConfig, RelayConfig,
+    ServerConfig, SubscriptionsConfig,
 };
 
 const PREFIX: &str = "TIDINGS_";
@@ -82,6 +82,7 @@ fn sections() -> Vec<Section> {
         Section::of("subscriptions", &SubscriptionsConfig::default()),
         Section::of("moderation", &ModerationConfig::default()),
         Section::of("database", &DatabaseConfig::default()),
+        Section::of("dkim", &DkimConfig::default()),
     ]
 }
 
@@ -332,11 +333,14 @@ mod tests {
             "TIDINGS_RELAY_MAX_RECIPIENTS_PER_TRANSACTION",
             "TIDINGS_DELIVERY_LEASE_SECONDS",
             "TIDINGS_DATABASE_URL",
+            "TIDINGS_DKIM_KEY_FILE",
+            "TIDINGS_DKIM_ED25519_SELECTOR",
         ] {
             assert!(names.iter().any(|n| n == name), "{name} missing");
         }
-        // secret + 12 server + 9 relay + 7 delivery + 5 subscriptions + 1 moderation + 2 database
-        assert_eq!(names.len(), 37, "{names:?}");
+        // secret + 12 server + 9 relay + 7 delivery + 5 subscriptions + 1 moderation
+        // + 2 database + 5 dkim
+        assert_eq!(names.len(), 42, "{names:?}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use validate::is_dns_label;
 pub use validate::{ConfigError, EnvProblem, Problem};
 
 /// The whole configuration, as read from the file and the environment, after validation.
@@ -32,6 +33,8 @@ pub struct Config {
     pub subscriptions: SubscriptionsConfig,
     #[serde(default)]
     pub moderation: ModerationConfig,
+    #[serde(default)]
+    pub dkim: DkimConfig,
     #[serde(default)]
     pub lists: Vec<ListConfig>,
 }
@@ -173,6 +176,31 @@ impl Default for ModerationConfig {
     }
 }
 
+/// DKIM signing of everything tidings sends: an RSA key, an Ed25519 key, or both (receivers
+/// that do not know Ed25519 yet ignore its signature and check the RSA one). No key: no
+/// signing.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DkimConfig {
+    /// The signing domain (`d=`). Empty: `server.domain`.
+    pub domain: String,
+    /// Selector of the RSA key: its public key is published at
+    /// `SELECTOR._domainkey.DOMAIN`.
+    pub selector: String,
+    /// PEM file of the RSA private key (PKCS#8 or PKCS#1).
+    pub key_file: String,
+    pub ed25519_selector: String,
+    /// PEM file of the Ed25519 private key (PKCS#8).
+    pub ed25519_key_file: String,
+}
+
+impl DkimConfig {
+    /// Whether any key is configured.
+    pub fn enabled(&self) -> bool {
+        !self.key_file.is_empty() || !self.ed25519_key_file.is_empty()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PostingPolicy {
@@ -258,6 +286,9 @@ impl Config {
         })?;
         if config.server.hostname.is_empty() {
             config.server.hostname = config.server.domain.clone();
+        }
+        if config.dkim.domain.is_empty() {
+            config.dkim.domain = config.server.domain.clone();
         }
         if config.delivery.node_name.is_empty() {
             config.delivery.node_name = hostname::get()
@@ -365,6 +396,7 @@ impl std::fmt::Debug for Config {
             .field("database", &"<redacted>")
             .field("subscriptions", &self.subscriptions)
             .field("moderation", &self.moderation)
+            .field("dkim", &self.dkim)
             .field("lists", &self.lists)
             .finish()
     }

@@ -392,3 +392,68 @@ fn addresses_and_names_are_checked() {
     assert!(is_dns_name("xn--80ak6aa92e.example"));
     assert!(!is_dns_name("example.org."));
 }
+
+#[test]
+fn dkim_is_off_unless_a_key_is_set_and_the_domain_defaults_to_the_server_domain(
+) -> Result<(), ConfigError> {
+    let config = load(SHIPPED, &[])?;
+    assert!(!config.dkim.enabled());
+    assert_eq!(config.dkim.domain, "lists.example.org");
+    Ok(())
+}
+
+#[test]
+fn dkim_key_problems_name_the_file_and_the_keygen_command() {
+    let dir = tempfile::tempdir().expect("dir");
+    let not_a_key = dir.path().join("garbage.pem");
+    std::fs::write(&not_a_key, "garbage\n").expect("write");
+    let text = format!(
+        "{MINIMAL}\n[dkim]\nselector = \"rsa-1\"\nkey_file = {:?}\ned25519_selector = \"rsa-1\"\n\
+         ed25519_key_file = {:?}\n",
+        not_a_key.display().to_string(),
+        dir.path().join("missing.pem").display().to_string(),
+    );
+    let found = problems(&text);
+    assert_eq!(
+        keys(&found),
+        [
+            "dkim.ed25519_selector",
+            "dkim.key_file",
+            "dkim.ed25519_key_file"
+        ],
+        "{found:?}"
+    );
+    assert!(found[1].problem.contains("garbage.pem"), "{found:?}");
+    assert!(
+        found[1]
+            .fix
+            .contains("`tidings dkim keygen --selector rsa-1`"),
+        "{found:?}"
+    );
+    assert!(found[2].problem.contains("missing.pem"), "{found:?}");
+    assert!(
+        found[2]
+            .fix
+            .contains("keygen --algorithm ed25519 --selector rsa-1 --out"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_dkim_selector_needs_its_key_file_and_the_reverse() {
+    let text = format!(
+        "{MINIMAL}\n[dkim]\ndomain = \"not a domain\"\nselector = \"a b\"\ned25519_key_file = \"k.pem\"\n"
+    );
+    let found = problems(&text);
+    assert_eq!(
+        keys(&found),
+        [
+            "dkim.domain",
+            "dkim.key_file",
+            "dkim.selector",
+            "dkim.ed25519_selector",
+            "dkim.ed25519_key_file"
+        ],
+        "{found:?}"
+    );
+}

@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use crate::notices::templates::LANGUAGES;
 
 use super::{
-    defaults, Config, DatabaseConfig, DeliveryConfig, ListConfig, ModerationConfig, PostingPolicy,
-    RelayConfig, ServerConfig, SubscriptionsConfig,
+    defaults, Config, DatabaseConfig, DeliveryConfig, DkimConfig, ListConfig, ModerationConfig,
+    PostingPolicy, RelayConfig, ServerConfig, SubscriptionsConfig,
 };
+use crate::dkim::{self, Algorithm, KeyError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -88,6 +89,7 @@ pub(super) fn validate(config: &Config, path: &Path) -> Result<(), ConfigError> 
         1,
         ModerationConfig::default().held_expiry_days,
     );
+    check_dkim(&mut report, &config.dkim, &config.server.domain);
     check_lists(&mut report, &config.lists);
     report.finish(path)
 }
@@ -450,6 +452,98 @@ fn check_database(report: &mut Report, database: &DatabaseConfig) {
     );
 }
 
+/// Key files are read here, not only at start, so that `check-config` reports a missing or
+/// unusable key along with every other problem.
+fn check_dkim(report: &mut Report, dkim: &DkimConfig, server_domain: &str) {
+    // By default the domain is server.domain, whose problems are reported already.
+    if dkim.domain != server_domain {
+        check_dns_name(report, "dkim.domain", &dkim.domain);
+    }
+    let pairs = [
+        (
+            "dkim.selector",
+            &dkim.selector,
+            &dkim.key_file,
+            Algorithm::Rsa,
+        ),
+        (
+            "dkim.ed25519_selector",
+            &dkim.ed25519_selector,
+            &dkim.ed25519_key_file,
+            Algorithm::Ed25519,
+        ),
+    ];
+    for (selector_key, selector, file, algorithm) in pairs {
+        let file_key = algorithm.key_file_setting();
+        let keygen = keygen_command(algorithm, selector, file);
+        match (selector.is_empty(), file.is_empty()) {
+            (true, true) => continue,
+            (true, false) => report.add(
+                selector_key,
+                format!("is empty although {file_key} is set"),
+                format!(
+                    "set the selector under which the key's DNS record is published \
+                     (`{keygen}` printed it), or remove {file_key} to sign without this key"
+                ),
+            ),
+            (false, true) => report.add(
+                file_key,
+                format!("is empty although {selector_key} is set"),
+                format!("create a key with `{keygen}` and set {file_key} to its file"),
+            ),
+            (false, false) => {}
+        }
+        if !selector.is_empty() && !selector.split('.').all(is_dns_label) {
+            report.add(
+                selector_key,
+                format!("{selector:?} is not a DNS label"),
+                "use letters, digits and inner hyphens, e.g. \"rsa-202611\"",
+            );
+        }
+    }
+    if !dkim.selector.is_empty() && dkim.selector == dkim.ed25519_selector {
+        report.add(
+            "dkim.ed25519_selector",
+            format!("is {:?}, the same as dkim.selector", dkim.selector),
+            "give each key its own selector: each has its own DNS record",
+        );
+    }
+    for (selector, file, algorithm) in dkim::configured_keys(dkim) {
+        if let Err(error) = dkim::keys::load(Path::new(file), algorithm) {
+            // keygen never overwrites: name the file only when it is missing.
+            let missing = matches!(&error, KeyError::Read { source, .. }
+                if source.kind() == std::io::ErrorKind::NotFound);
+            let out = if missing { file } else { "" };
+            report.add(
+                algorithm.key_file_setting(),
+                error.to_string(),
+                format!(
+                    "create a key with `{}` and publish the DNS record it prints, \
+                     or point {} at an existing {} key file",
+                    keygen_command(algorithm, selector, out),
+                    algorithm.key_file_setting(),
+                    algorithm.name()
+                ),
+            );
+        }
+    }
+}
+
+/// The `tidings dkim keygen` command line that makes the key a setting asks for.
+fn keygen_command(algorithm: Algorithm, selector: &str, file: &str) -> String {
+    let mut command = String::from("tidings dkim keygen");
+    if algorithm == Algorithm::Ed25519 {
+        command.push_str(" --algorithm ed25519");
+    }
+    if !selector.is_empty() {
+        command.push_str(&format!(" --selector {selector}"));
+    }
+    if !file.is_empty() {
+        command.push_str(&format!(" --out {file}"));
+    }
+    command
+}
+
 fn check_lists(report: &mut Report, lists: &[ListConfig]) {
     if lists.is_empty() {
         report.add(
@@ -649,7 +743,7 @@ pub(super) fn is_dns_name(name: &str) -> bool {
     name.len() <= 253 && labels.len() >= 2 && tld_ok && labels.iter().all(|l| is_dns_label(l))
 }
 
-fn is_dns_label(label: &str) -> bool {
+pub(crate) fn is_dns_label(label: &str) -> bool {
     (1..=63).contains(&label.len())
         && !label.starts_with('-')
         && !label.ends_with('-')

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 
 use crate::config::Config;
+use crate::dkim::Dkim;
 use crate::signals::Signals;
 use crate::store::Store;
 use crate::tokens::Signer;
@@ -22,6 +23,7 @@ pub fn start(
     config: &Arc<Config>,
     store: &Store,
     signer: &Signer,
+    dkim: Option<&Arc<Dkim>>,
     signals: &Signals,
     tasks: &mut JoinSet<()>,
 ) {
@@ -36,6 +38,7 @@ pub fn start(
             config: Arc::clone(config),
             store: store.clone(),
             signer: signer.clone(),
+            dkim: dkim.cloned(),
             signals: signals.clone(),
         };
         tasks.spawn(worker.run());

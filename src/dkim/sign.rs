@@ -1,0 +1,311 @@
+//! Signing with the body hash computed once per message.
+//!
+//! Every copy of a posting has the same body and the same shared header block; only a few
+//! header lines placed above it differ per recipient. mail-auth's `DkimSigner::sign` hashes
+//! the whole body on each call, so for a fan-out the work that is the same for every copy
+//! (the relaxed body hash and the canonical form of the shared header fields) is done once,
+//! in [`Prepared`], and each copy only canonicalises its own lines and signs.
+//!
+//! Canonicalisation, hashing, the signature's own header text and the keys are mail-auth's
+//! public pieces; what is written here is the choice of fields and the pairing of canonical
+//! headers with the signature header (mail-auth's `SignableMessage`, which is private).
+
+use mail_auth::common::crypto::{DkimKey, HashAlgorithm, SigningKey};
+use mail_auth::common::headers::{HeaderWriter, Writable, Writer};
+use mail_auth::dkim::{Canonicalization, DkimSigner, Done, Signature};
+
+use crate::message::{Field, ParseError, RawMessage};
+
+/// The fields signed when present: those RFC 6376 5.4.1 recommends, the list headers of
+/// RFC 2369 and RFC 2919, and List-Unsubscribe-Post, which RFC 8058 requires to be signed
+/// together with List-Unsubscribe.
+pub const SIGNED_FIELDS: [&str; 19] = [
+    "From",
+    "Sender",
+    "Reply-To",
+    "To",
+    "Cc",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "In-Reply-To",
+    "References",
+    "MIME-Version",
+    "Content-Type",
+    "Content-Transfer-Encoding",
+    "List-Id",
+    "List-Post",
+    "List-Help",
+    "List-Subscribe",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    #[error("the message cannot be signed: {0}")]
+    Parse(#[from] ParseError),
+    #[error("the message has none of the fields DKIM signs (not even From)")]
+    NothingToSign,
+    #[error("DKIM signing failed: {0}")]
+    Crypto(String),
+}
+
+/// The signing keys of one domain: one signature per key on every message.
+pub struct Dkim {
+    signers: Vec<DkimSigner<DkimKey, Done>>,
+}
+
+/// What every copy of one message shares.
+pub struct Prepared {
+    /// SHA-256 of the relaxed-canonical body (`bh=`).
+    body_hash: Vec<u8>,
+    /// The signed fields of the message, bottom to top (the order of `h=`), and their
+    /// relaxed-canonical form in the same order.
+    fields: CanonicalFields,
+}
+
+#[derive(Default)]
+struct CanonicalFields {
+    names: Vec<String>,
+    canonical: Vec<u8>,
+}
+
+impl CanonicalFields {
+    /// Verifiers take repeated fields from the bottom up (RFC 6376 5.4.2), so listing the
+    /// chosen fields bottom to top keeps `h=` and the hashed data in step whatever repeats.
+    fn of(fields: &[Field<'_>]) -> CanonicalFields {
+        let chosen: Vec<&Field<'_>> = fields
+            .iter()
+            .rev()
+            .filter(|field| SIGNED_FIELDS.iter().any(|name| field.is(name)))
+            .collect();
+        let mut canonical = Vec::new();
+        Canonicalization::Relaxed.canonicalize_headers(
+            chosen
+                .iter()
+                .map(|field| (field.name().as_bytes(), field.raw_value())),
+            &mut canonical,
+        );
+        CanonicalFields {
+            names: chosen.iter().map(|field| field.name().to_owned()).collect(),
+            canonical,
+        }
+    }
+}
+
+impl Prepared {
+    /// Hashes the body and canonicalises the signed header fields of `message`.
+    pub fn new(message: &[u8]) -> Result<Prepared, SignError> {
+        let parsed = RawMessage::parse(message)?;
+        let body = Canonicalization::Relaxed.canonical_body(parsed.body(), 0);
+        Ok(Prepared {
+            body_hash: HashAlgorithm::Sha256.hash(body).as_ref().to_vec(),
+            fields: CanonicalFields::of(parsed.fields()),
+        })
+    }
+}
+
+/// The data an RSA or Ed25519 signature covers: the canonical signed fields, then the
+/// DKIM-Signature field itself with an empty `b=` (RFC 6376 3.7).
+struct SignedData<'a> {
+    fields: [&'a [u8]; 2],
+    signature: &'a Signature,
+}
+
+impl Writable for SignedData<'_> {
+    fn write(self, writer: &mut impl Writer) {
+        for part in self.fields {
+            writer.write(part);
+        }
+        self.signature.write(writer, false);
+    }
+}
+
+impl Dkim {
+    /// One signer per (selector, key), all for `domain`.
+    pub fn new(domain: &str, keys: Vec<(String, DkimKey)>) -> Dkim {
+        let signers = keys
+            .into_iter()
+            .map(|(selector, key)| {
+                // The template's field list is never used: `sign` sets `h=` per message.
+                DkimSigner::from_key(key)
+                    .domain(domain)
+                    .selector(selector)
+                    .headers(SIGNED_FIELDS)
+            })
+            .collect();
+        Dkim { signers }
+    }
+
+    /// `(selector, algorithm name)` of each key, for logs.
+    pub fn selectors(&self) -> impl Iterator<Item = (&str, &'static str)> {
+        self.signers.iter().map(|signer| {
+            let name = match signer.key {
+                DkimKey::Rsa(_) => "RSA",
+                DkimKey::Ed25519(_) => "Ed25519",
+            };
+            (signer.template.s.as_str(), name)
+        })
+    }
+
+    /// The DKIM-Signature fields (one per key, CRLF-terminated) for the message made of
+    /// `prefix` (whole header lines, possibly none) placed above the prepared message. `now`
+    /// is the signing time in seconds since the epoch (`t=`).
+    pub fn sign(&self, prepared: &Prepared, prefix: &[u8], now: u64) -> Result<Vec<u8>, SignError> {
+        let own = if prefix.is_empty() {
+            CanonicalFields::default()
+        } else {
+            CanonicalFields::of(RawMessage::parse(prefix)?.fields())
+        };
+        // The prefix sits above the shared fields, so bottom to top it comes last.
+        let names: Vec<String> = prepared
+            .fields
+            .names
+            .iter()
+            .chain(&own.names)
+            .cloned()
+            .collect();
+        if names.is_empty() {
+            return Err(SignError::NothingToSign);
+        }
+        let mut fields = Vec::with_capacity(self.signers.len() * 600);
+        for signer in &self.signers {
+            let mut signature = signer.template.clone();
+            signature.bh.clone_from(&prepared.body_hash);
+            signature.t = now;
+            signature.h.clone_from(&names);
+            signature.b = signer
+                .key
+                .sign(SignedData {
+                    fields: [&prepared.fields.canonical, &own.canonical],
+                    signature: &signature,
+                })
+                .map_err(|e| SignError::Crypto(e.to_string()))?;
+            fields.extend_from_slice(signature.to_header().as_bytes());
+        }
+        Ok(fields)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dkim::keys::{self, Algorithm};
+
+    const SHARED: &str = "From: Ana <ana@ngo-a.example>\r\n\
+        To: team@lists.example.org\r\n\
+        Cc: someone@example.org,\r\n  other@example.org\r\n\
+        Subject:   [Team]  Agenda\t for Monday\r\n\
+        Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n\
+        Message-ID: <x@ngo-a.example>\r\n\
+        X-Not-Signed: whatever\r\n\
+        Received: from somewhere\r\n\
+        MIME-Version: 1.0\r\n\
+        Content-Type: text/plain; charset=utf-8\r\n\
+        List-Id: Team <team.lists.example.org>\r\n\
+        List-Post: <mailto:team@lists.example.org>\r\n\
+        To: second-to@example.org\r\n\
+        \r\n\
+        Dear team,  \r\n\
+        \r\n\
+        see  you.\r\n\
+        \r\n\
+        \r\n";
+
+    const PREFIX: &str = "List-Unsubscribe: <mailto:team-leave+abc@lists.example.org>,\r\n \
+        <https://lists.example.org/unsubscribe/team/abc>\r\n\
+        List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n";
+
+    /// A new key in a file, so that the same key can be loaded twice (keys are not Clone).
+    fn key_file(algorithm: Algorithm) -> (tempfile::TempDir, std::path::PathBuf) {
+        let generated = keys::generate(algorithm).expect("key");
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("key.pem");
+        keys::write_private_key(&path, &generated.private_pem).expect("write");
+        (dir, path)
+    }
+
+    /// The names of the signed fields present in `message`, each once: mail-auth signs
+    /// every instance of a listed name, and adds a listed name it does not find.
+    fn present(message: &[u8]) -> Vec<String> {
+        let parsed = RawMessage::parse(message).expect("parses");
+        let mut names: Vec<String> = Vec::new();
+        for field in parsed.fields() {
+            let signed = SIGNED_FIELDS.iter().any(|n| field.is(n));
+            if signed && !names.iter().any(|n| field.is(n)) {
+                names.push(field.name().to_owned());
+            }
+        }
+        names
+    }
+
+    /// Signs the same message with mail-auth's own one-shot signer and with the prepared
+    /// path, at the same time, and expects the very same field: RSA PKCS#1 v1.5 and Ed25519
+    /// signatures are deterministic, so any difference in the signed data would show.
+    fn same_as_mail_auth(algorithm: Algorithm, prefix: &str) {
+        let (_dir, path) = key_file(algorithm);
+        let load = || keys::load(&path, algorithm).expect("loads");
+        let whole = format!("{prefix}{SHARED}");
+        let reference = DkimSigner::from_key(load())
+            .domain("lists.example.org")
+            .selector("s1")
+            .headers(present(whole.as_bytes()))
+            .sign(whole.as_bytes())
+            .expect("mail-auth signs");
+        let dkim = Dkim::new("lists.example.org", vec![("s1".into(), load())]);
+        let prepared = Prepared::new(SHARED.as_bytes()).expect("prepares");
+        let ours = dkim
+            .sign(&prepared, prefix.as_bytes(), reference.t)
+            .expect("signs");
+        assert_eq!(String::from_utf8_lossy(&ours), reference.to_header());
+        assert!(reference.h.iter().any(|h| h == "List-Id"));
+    }
+
+    #[test]
+    fn rsa_signature_of_a_personal_copy_equals_mail_auths() {
+        same_as_mail_auth(Algorithm::Rsa, PREFIX);
+    }
+
+    #[test]
+    fn ed25519_signature_of_a_personal_copy_equals_mail_auths() {
+        same_as_mail_auth(Algorithm::Ed25519, PREFIX);
+    }
+
+    #[test]
+    fn a_shared_message_without_prefix_equals_mail_auths() {
+        same_as_mail_auth(Algorithm::Ed25519, "");
+    }
+
+    #[test]
+    fn both_keys_sign_and_the_unsubscribe_fields_are_covered() {
+        let (_rsa_dir, rsa) = key_file(Algorithm::Rsa);
+        let (_ed_dir, ed) = key_file(Algorithm::Ed25519);
+        let dkim = Dkim::new(
+            "lists.example.org",
+            vec![
+                ("r".into(), keys::load(&rsa, Algorithm::Rsa).expect("rsa")),
+                ("e".into(), keys::load(&ed, Algorithm::Ed25519).expect("ed")),
+            ],
+        );
+        let prepared = Prepared::new(SHARED.as_bytes()).expect("prepares");
+        let fields = dkim.sign(&prepared, PREFIX.as_bytes(), 1).expect("signs");
+        let text = String::from_utf8_lossy(&fields).replace("\r\n\t", " ");
+        let signatures: Vec<&str> = text.lines().collect();
+        assert_eq!(signatures.len(), 2, "{text}");
+        assert!(signatures[0].contains("a=rsa-sha256; s=r;"), "{text}");
+        assert!(signatures[1].contains("a=ed25519-sha256; s=e;"), "{text}");
+        for signature in signatures {
+            let h = signature
+                .split("h=")
+                .nth(1)
+                .and_then(|h| h.split(';').next());
+            let h = h.expect("h= tag").to_ascii_lowercase();
+            assert!(h.ends_with("list-unsubscribe-post:list-unsubscribe"), "{h}");
+            assert!(
+                !h.contains("x-not-signed") && !h.contains("received"),
+                "{h}"
+            );
+        }
+    }
+}
