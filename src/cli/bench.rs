@@ -1,7 +1,8 @@
 //! `tidings bench`: the fan-out rate of one posting to N subscribers, end to end (SMTP in,
-//! storage, expansion, personalised copies, SMTP out) into a loopback sink that only counts.
+//! storage, expansion, personalised copies, DKIM signing, SMTP out) into a loopback sink
+//! that only counts; once per signing mode asked for, on the same list.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -9,6 +10,7 @@ use anyhow::{bail, Context};
 use crate::config::{Config, RelayConfig, TlsMode};
 use crate::daemon::Daemon;
 use crate::delivery::relay::{RelayClient, SendResult};
+use crate::dkim::{keys, Algorithm, Dkim, Prepared};
 use crate::sink::Sink;
 use crate::store::{ImportLine, Store};
 
@@ -33,6 +35,38 @@ pub struct BenchArgs {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 600)]
     pub timeout: u64,
+    /// DKIM signing of the fan-outs to run, one after the other, comma-separated:
+    /// none, rsa (RSA-2048), ed25519, both.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "none,rsa")]
+    pub dkim: Vec<Signing>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Signing {
+    None,
+    Rsa,
+    Ed25519,
+    Both,
+}
+
+impl Signing {
+    fn label(self) -> &'static str {
+        match self {
+            Signing::None => "unsigned",
+            Signing::Rsa => "RSA-2048",
+            Signing::Ed25519 => "Ed25519",
+            Signing::Both => "RSA+Ed25519",
+        }
+    }
+
+    fn algorithms(self) -> &'static [Algorithm] {
+        match self {
+            Signing::None => &[],
+            Signing::Rsa => &[Algorithm::Rsa],
+            Signing::Ed25519 => &[Algorithm::Ed25519],
+            Signing::Both => &[Algorithm::Rsa, Algorithm::Ed25519],
+        }
+    }
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -40,12 +74,60 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         bail!("--subscribers, --connections and --batch must be at least 1");
     }
     let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let keys = BenchKeys::generate(dir.path())?;
     let database = BenchDatabase::prepare(args.database_url.as_deref(), dir.path()).await?;
-    let result = measure(&args, &database.url).await;
+    let result = measure(&args, &database.url, &keys).await;
     database.drop_schema().await;
-    let report = result?;
+    let report = Report {
+        signing_rates: signing_rates(&keys, &posting(args.size, "rates"))?,
+        ..result?
+    };
     print!("{report}");
     Ok(())
+}
+
+/// One key of each kind, in files as an operator would have them.
+struct BenchKeys {
+    rsa: PathBuf,
+    ed25519: PathBuf,
+}
+
+impl BenchKeys {
+    fn generate(dir: &Path) -> anyhow::Result<BenchKeys> {
+        let write = |algorithm: Algorithm, name: &str| -> anyhow::Result<PathBuf> {
+            let path = dir.join(name);
+            keys::write_private_key(&path, &keys::generate(algorithm)?.private_pem)?;
+            Ok(path)
+        };
+        Ok(BenchKeys {
+            rsa: write(Algorithm::Rsa, "rsa.pem")?,
+            ed25519: write(Algorithm::Ed25519, "ed25519.pem")?,
+        })
+    }
+
+    fn path(&self, algorithm: Algorithm) -> &Path {
+        match algorithm {
+            Algorithm::Rsa => &self.rsa,
+            Algorithm::Ed25519 => &self.ed25519,
+        }
+    }
+
+    /// The `[dkim]` table of a fan-out signed as `signing`.
+    fn config(&self, signing: Signing) -> String {
+        let mut table = String::from("[dkim]\n");
+        for algorithm in signing.algorithms() {
+            let (selector, file) = match algorithm {
+                Algorithm::Rsa => ("selector", "key_file"),
+                Algorithm::Ed25519 => ("ed25519_selector", "ed25519_key_file"),
+            };
+            let path = self.path(*algorithm).display().to_string();
+            table.push_str(&format!(
+                "{selector} = \"bench-{}\"\n{file} = {path:?}\n",
+                algorithm.name()
+            ));
+        }
+        table
+    }
 }
 
 struct Report {
@@ -54,41 +136,58 @@ struct Report {
     size: usize,
     connections: usize,
     import: Duration,
+    runs: Vec<Run>,
+    /// Copies signed per second on one core, per key type.
+    signing_rates: Vec<(Algorithm, f64)>,
+}
+
+/// One fan-out.
+struct Run {
+    signing: Signing,
     fan_out: Duration,
     peak_rss_kib: Option<u64>,
 }
 
 impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let seconds = self.fan_out.as_secs_f64();
         writeln!(
             f,
             "tidings bench: {} subscribers, {}-byte posting, {}, {} relay connections",
             self.subscribers, self.size, self.backend, self.connections
         )?;
-        writeln!(f, "  import     {:>10.2} s", self.import.as_secs_f64())?;
         writeln!(
             f,
-            "  fan-out    {:>10.2} s  {:>10.0} deliveries/s",
-            seconds,
-            self.subscribers as f64 / seconds.max(1e-9)
+            "  import               {:>8.2} s",
+            self.import.as_secs_f64()
         )?;
-        match self.peak_rss_kib {
-            Some(kib) => writeln!(
+        for run in &self.runs {
+            let seconds = run.fan_out.as_secs_f64();
+            let rss = run.peak_rss_kib.map_or("unknown".to_owned(), |kib| {
+                format!("{:.1} MB", kib as f64 / 1024.0)
+            });
+            writeln!(
                 f,
-                "  peak RSS   {:>10.1} MB (during the fan-out; daemon and sink)",
-                kib as f64 / 1024.0
-            ),
-            None => writeln!(f, "  peak RSS   unknown on this system"),
+                "  fan-out {:<12} {:>8.2} s  {:>8.0} deliveries/s  peak RSS {rss}",
+                run.signing.label(),
+                seconds,
+                self.subscribers as f64 / seconds.max(1e-9),
+            )?;
         }
+        for (algorithm, rate) in &self.signing_rates {
+            let label = match algorithm {
+                Algorithm::Rsa => "RSA-2048",
+                Algorithm::Ed25519 => "Ed25519",
+            };
+            writeln!(
+                f,
+                "  signing alone, {label:<8} {rate:>8.0} copies/s on one core (body hash once per posting)"
+            )?;
+        }
+        writeln!(f, "  (peak RSS: during the fan-out; daemon and sink)")
     }
 }
 
-async fn measure(args: &BenchArgs, database_url: &str) -> anyhow::Result<Report> {
-    let sink = Sink::start(false)
-        .await
-        .context("cannot start the loopback sink")?;
-    let config = bench_config(args, database_url, sink.addr.port())?;
+async fn measure(args: &BenchArgs, database_url: &str, keys: &BenchKeys) -> anyhow::Result<Report> {
     let store = Store::open(database_url, 4).await?;
     let started = Instant::now();
     let members: Vec<ImportLine> = (0..args.subscribers)
@@ -104,24 +203,9 @@ async fn measure(args: &BenchArgs, database_url: &str) -> anyhow::Result<Report>
     let import = started.elapsed();
     store.close().await;
     drop(members);
-    reset_peak_rss();
-
-    let daemon = Daemon::start(config).await?;
-    let smtp = daemon
-        .smtp_addr
-        .context("the benchmark daemon has no SMTP listener")?;
-    let started = Instant::now();
-    post(smtp.port(), args.size).await?;
-    let deadline = Duration::from_secs(args.timeout);
-    let delivered = sink.wait_for(args.subscribers as u64, deadline).await;
-    let fan_out = started.elapsed();
-    daemon.shutdown().await;
-    if delivered < args.subscribers as u64 {
-        bail!(
-            "only {delivered} of {} deliveries within {} s",
-            args.subscribers,
-            args.timeout
-        );
+    let mut runs = Vec::new();
+    for (number, signing) in args.dkim.iter().enumerate() {
+        runs.push(fan_out(args, database_url, keys, *signing, number).await?);
     }
     Ok(Report {
         backend: if database_url.starts_with("sqlite") {
@@ -133,12 +217,78 @@ async fn measure(args: &BenchArgs, database_url: &str) -> anyhow::Result<Report>
         size: args.size,
         connections: args.connections,
         import,
+        runs,
+        signing_rates: Vec::new(),
+    })
+}
+
+/// Posts one message to the list and waits until every subscriber's copy reached the sink.
+async fn fan_out(
+    args: &BenchArgs,
+    database_url: &str,
+    keys: &BenchKeys,
+    signing: Signing,
+    number: usize,
+) -> anyhow::Result<Run> {
+    let sink = Sink::start(false)
+        .await
+        .context("cannot start the loopback sink")?;
+    let config = bench_config(args, database_url, sink.addr.port(), &keys.config(signing))?;
+    reset_peak_rss();
+    let daemon = Daemon::start(config).await?;
+    let smtp = daemon
+        .smtp_addr
+        .context("the benchmark daemon has no SMTP listener")?;
+    let started = Instant::now();
+    post(smtp.port(), &posting(args.size, &format!("run{number}"))).await?;
+    let deadline = Duration::from_secs(args.timeout);
+    let delivered = sink.wait_for(args.subscribers as u64, deadline).await;
+    let fan_out = started.elapsed();
+    daemon.shutdown().await;
+    if delivered < args.subscribers as u64 {
+        bail!(
+            "{}: only {delivered} of {} deliveries within {} s",
+            signing.label(),
+            args.subscribers,
+            args.timeout
+        );
+    }
+    Ok(Run {
+        signing,
         fan_out,
         peak_rss_kib: peak_rss_kib(),
     })
 }
 
-fn bench_config(args: &BenchArgs, database_url: &str, relay_port: u16) -> anyhow::Result<Config> {
+/// Personal copies signed per second on this thread, for about a second per key type: what
+/// a delivery worker does per recipient once the posting's body hash is known.
+fn signing_rates(keys: &BenchKeys, message: &[u8]) -> anyhow::Result<Vec<(Algorithm, f64)>> {
+    let prepared = Prepared::new(message)?;
+    let own =
+        b"List-Unsubscribe: <mailto:bench-leave+token@bench.example?subject=unsubscribe>,\r\n \
+        <https://bench.example/unsubscribe/bench/token>\r\n\
+        List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n";
+    let mut rates = Vec::new();
+    for algorithm in [Algorithm::Rsa, Algorithm::Ed25519] {
+        let key = keys::load(keys.path(algorithm), algorithm)?;
+        let dkim = Dkim::new("bench.example", vec![("bench".into(), key)]);
+        let started = Instant::now();
+        let mut signed = 0u64;
+        while started.elapsed() < Duration::from_secs(1) {
+            dkim.sign(&prepared, own, 1)?;
+            signed += 1;
+        }
+        rates.push((algorithm, signed as f64 / started.elapsed().as_secs_f64()));
+    }
+    Ok(rates)
+}
+
+fn bench_config(
+    args: &BenchArgs,
+    database_url: &str,
+    relay_port: u16,
+    dkim: &str,
+) -> anyhow::Result<Config> {
     let text = format!(
         r#"
 secret = "benchmark-secret-benchmark-secret-benchmark"
@@ -165,6 +315,7 @@ posting = "open"
 subscription = "closed"
 visibility = "public"
 owners = ["owner@bench.example"]
+{dkim}
 "#,
         connections = args.connections,
         batch = args.batch,
@@ -174,7 +325,7 @@ owners = ["owner@bench.example"]
 }
 
 /// Posts the benchmark message through the daemon's SMTP listener, as a member would.
-async fn post(port: u16, size: usize) -> anyhow::Result<()> {
+async fn post(port: u16, message: &[u8]) -> anyhow::Result<()> {
     let relay = RelayConfig {
         host: "127.0.0.1".into(),
         port,
@@ -182,9 +333,8 @@ async fn post(port: u16, size: usize) -> anyhow::Result<()> {
         ..RelayConfig::default()
     };
     let mut client = RelayClient::connect(&relay, "bench.localhost").await?;
-    let message = posting(size);
     match client
-        .send("poster@bench.example", "bench@bench.example", &[&message])
+        .send("poster@bench.example", "bench@bench.example", &[message])
         .await
     {
         SendResult::Accepted => Ok(()),
@@ -193,10 +343,12 @@ async fn post(port: u16, size: usize) -> anyhow::Result<()> {
 }
 
 /// A plain-text posting of about `size` bytes.
-fn posting(size: usize) -> Vec<u8> {
-    let mut message = b"From: Poster <poster@bench.example>\r\nTo: bench@bench.example\r\n\
-Subject: Benchmark posting\r\nMessage-ID: <bench@bench.example>\r\n\r\n"
-        .to_vec();
+fn posting(size: usize, id: &str) -> Vec<u8> {
+    let mut message = format!(
+        "From: Poster <poster@bench.example>\r\nTo: bench@bench.example\r\n\
+         Subject: Benchmark posting\r\nMessage-ID: <{id}@bench.example>\r\n\r\n"
+    )
+    .into_bytes();
     let line = b"The quick brown fox jumps over the lazy dog, again and again and again.\r\n";
     while message.len() < size {
         message.extend_from_slice(line);
