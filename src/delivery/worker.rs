@@ -196,12 +196,14 @@ impl Worker {
             return Ok(own);
         };
         let (dkim, prepared) = (Arc::clone(dkim), Arc::clone(prepared));
-        let signed = tokio::task::spawn_blocking(move || {
+        let job = move || {
             let mut head = dkim.sign(&prepared, &own, unix_seconds())?;
             head.extend_from_slice(&own);
             Ok::<_, SignError>(head)
-        })
-        .await;
+        };
+        // Measured against signing in place and `block_in_place`: the same CPU time per
+        // fan-out, and this one works on any runtime.
+        let signed = tokio::task::spawn_blocking(job).await;
         match signed {
             Ok(Ok(head)) => Ok(head),
             Ok(Err(error)) => Err(error.to_string()),
