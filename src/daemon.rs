@@ -8,6 +8,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
+use crate::authentication::dns::{Dns, DnsSetupError};
+use crate::authentication::Authenticator;
 use crate::config::Config;
 use crate::delivery;
 use crate::inbound::accept::ListHandler;
@@ -23,6 +25,8 @@ use crate::web;
 pub enum DaemonError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Dns(#[from] DnsSetupError),
     #[error("{0}; set server.templates_dir (TIDINGS_SERVER_TEMPLATES_DIR) to the templates directory, or start tidings from the directory that holds templates/")]
     Templates(#[from] TemplateError),
     #[error("cannot listen on {addr} (server.{setting}): {source}; is another process using it? Change {setting} or set TIDINGS_SERVER_{setting_upper}")]
@@ -65,11 +69,17 @@ impl Daemon {
         }
         let signer = signer(&config, &store).await?;
         let notices = Arc::new(Notices::load(Arc::clone(&config))?);
+        let dns = Arc::new(Dns::new(&config.dns)?);
+        let authenticator = Arc::new(Authenticator::new(
+            Arc::clone(&dns),
+            config.authentication.clone(),
+            config.server.hostname.clone(),
+        ));
         let subscriptions = Arc::new(Subscriptions::new(
             Arc::clone(&config),
             store.clone(),
             signer.clone(),
-            notices,
+            Arc::clone(&notices),
         ));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let signals = Signals {
@@ -84,6 +94,7 @@ impl Daemon {
             Arc::clone(&config),
             store.clone(),
             signer.clone(),
+            authenticator,
             signals.clone(),
         ));
         let smtp_addr = start_mail_listener(
@@ -118,7 +129,14 @@ impl Daemon {
             }
             None => None,
         };
-        delivery::start(&config, &store, &signer, &signals, &mut tasks);
+        delivery::start(
+            &config,
+            &store,
+            &signer,
+            (&notices, &dns),
+            &signals,
+            &mut tasks,
+        );
         tasks.spawn(runner::run(subscriptions, signer.clone(), signals.clone()));
         Ok(Daemon {
             smtp_addr,

@@ -7,6 +7,7 @@
 //! that send through the relay, retries).
 
 pub mod address;
+pub mod authentication;
 pub mod cli;
 pub mod config;
 pub mod daemon;

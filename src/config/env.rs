@@ -10,7 +10,8 @@ use toml::{Table, Value};
 
 use super::validate::{ConfigError, EnvProblem};
 use super::{
-    defaults, DatabaseConfig, DeliveryConfig, ModerationConfig, RelayConfig, ServerConfig,
+    defaults, AuthenticationConfig, DatabaseConfig, DeliveryConfig, DmarcConfig, DnsConfig,
+    ModerationConfig, RelayConfig, ServerConfig,
     SubscriptionsConfig,
 };
 
@@ -82,6 +83,9 @@ fn sections() -> Vec<Section> {
         Section::of("subscriptions", &SubscriptionsConfig::default()),
         Section::of("moderation", &ModerationConfig::default()),
         Section::of("database", &DatabaseConfig::default()),
+        Section::of("dns", &DnsConfig::default()),
+        Section::of("authentication", &AuthenticationConfig::default()),
+        Section::of("dmarc", &DmarcConfig::default()),
     ]
 }
 
@@ -336,7 +340,7 @@ mod tests {
             assert!(names.iter().any(|n| n == name), "{name} missing");
         }
         // secret + 12 server + 9 relay + 7 delivery + 5 subscriptions + 1 moderation + 2 database
-        assert_eq!(names.len(), 37, "{names:?}");
+        assert_eq!(names.len(), 42, "{names:?}");
     }
 
     #[test]

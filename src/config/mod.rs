@@ -33,6 +33,12 @@ pub struct Config {
     #[serde(default)]
     pub moderation: ModerationConfig,
     #[serde(default)]
+    pub dns: DnsConfig,
+    #[serde(default)]
+    pub authentication: AuthenticationConfig,
+    #[serde(default)]
+    pub dmarc: DmarcConfig,
+    #[serde(default)]
     pub lists: Vec<ListConfig>,
 }
 
@@ -169,6 +175,83 @@ impl Default for ModerationConfig {
     fn default() -> Self {
         ModerationConfig {
             held_expiry_days: 14,
+        }
+    }
+}
+
+/// The resolver behind sender authentication and DMARC policy lookups.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DnsConfig {
+    /// Name servers as `ip` or `ip:port`; empty means the system's (`/etc/resolv.conf`).
+    pub servers: Vec<String>,
+    /// Longest wait for one lookup, all retries included: mail never waits longer on DNS.
+    pub timeout_ms: u64,
+    /// How long a lookup that got no answer is not tried again.
+    pub failure_cache_seconds: u64,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            servers: Vec::new(),
+            timeout_ms: 3000,
+            failure_cache_seconds: 60,
+        }
+    }
+}
+
+/// How the sender of a posting to a confidential list is authenticated.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthenticationConfig {
+    /// authserv-ids of front MTAs whose `Authentication-Results` header is believed; such
+    /// headers naming anyone else are removed from postings.
+    pub trusted_authserv_ids: Vec<String>,
+    /// Check DKIM (and, for mail received over SMTP, SPF) here, with DNS lookups.
+    pub verify_locally: bool,
+}
+
+impl Default for AuthenticationConfig {
+    fn default() -> Self {
+        AuthenticationConfig {
+            trusted_authserv_ids: Vec::new(),
+            verify_locally: true,
+        }
+    }
+}
+
+/// When a posting's From is replaced by the list's address, so that members' mailbox
+/// providers do not reject it on the author's domain's DMARC policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FromRewrite {
+    /// When the author's domain publishes `p=reject` or `p=quarantine`.
+    Policy,
+    Always,
+    Never,
+}
+
+/// What to assume when the author domain's DMARC policy cannot be learnt (no DNS answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownPolicy {
+    Rewrite,
+    Keep,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DmarcConfig {
+    pub rewrite_from: FromRewrite,
+    pub when_policy_unknown: UnknownPolicy,
+}
+
+impl Default for DmarcConfig {
+    fn default() -> Self {
+        DmarcConfig {
+            rewrite_from: FromRewrite::Policy,
+            when_policy_unknown: UnknownPolicy::Rewrite,
         }
     }
 }
@@ -365,6 +448,9 @@ impl std::fmt::Debug for Config {
             .field("database", &"<redacted>")
             .field("subscriptions", &self.subscriptions)
             .field("moderation", &self.moderation)
+            .field("dns", &self.dns)
+            .field("authentication", &self.authentication)
+            .field("dmarc", &self.dmarc)
             .field("lists", &self.lists)
             .finish()
     }

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use crate::notices::templates::LANGUAGES;
 
 use super::{
-    defaults, Config, DatabaseConfig, DeliveryConfig, ListConfig, ModerationConfig, PostingPolicy,
-    RelayConfig, ServerConfig, SubscriptionsConfig,
+    defaults, Config, DatabaseConfig, DeliveryConfig, DnsConfig, ListConfig, ModerationConfig,
+    PostingPolicy, RelayConfig, ServerConfig, SubscriptionsConfig, Visibility,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +88,7 @@ pub(super) fn validate(config: &Config, path: &Path) -> Result<(), ConfigError> 
         1,
         ModerationConfig::default().held_expiry_days,
     );
+    check_dns(&mut report, &config.dns);
     check_lists(&mut report, &config.lists);
     report.finish(path)
 }
@@ -450,6 +451,27 @@ fn check_database(report: &mut Report, database: &DatabaseConfig) {
     );
 }
 
+fn check_dns(report: &mut Report, dns: &DnsConfig) {
+    for (index, server) in dns.servers.iter().enumerate() {
+        if crate::authentication::dns::name_server(server).is_none() {
+            report.add(
+                format!("dns.servers[{index}]"),
+                format!("{server:?} is not an IP address or IP address and port"),
+                "write e.g. \"127.0.0.1\", \"127.0.0.1:5353\" or \"[::1]:53\", or leave \
+                 servers empty to use the system's resolver",
+            );
+        }
+    }
+    let default = DnsConfig::default();
+    report.range("dns.timeout_ms", dns.timeout_ms, 100, 60_000, default.timeout_ms);
+    report.at_least(
+        "dns.failure_cache_seconds",
+        dns.failure_cache_seconds,
+        1,
+        default.failure_cache_seconds,
+    );
+}
+
 fn check_lists(report: &mut Report, lists: &[ListConfig]) {
     if lists.is_empty() {
         report.add(
@@ -597,6 +619,13 @@ fn check_people(report: &mut Report, at: &str, list: &ListConfig) {
             format!("{at}.posters"),
             "posting = \"announce\" needs at least one address in posters",
             format!("add posters = [\"{example}\"]"),
+        );
+    }
+    if list.visibility == Visibility::Confidential && list.posting == PostingPolicy::Open {
+        report.add(
+            format!("{at}.posting"),
+            "a confidential list cannot take postings from anyone",
+            "write posting = \"members\" (or \"moderated\" or \"announce\")",
         );
     }
     if list.owners.is_empty() {

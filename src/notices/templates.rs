@@ -43,6 +43,10 @@ pub const NOTICES: [&str; 12] = [
     "held_expired",
 ];
 
+/// Text added to other messages rather than sent on its own; each is a single plain-text
+/// template (`messages/LANG/NAME.txt.hbs`).
+pub const SNIPPETS: [&str; 1] = ["confidential_notice"];
+
 /// Every web page; each is a single HTML template.
 pub const PAGES: [&str; 5] = [
     "unsubscribe",
@@ -190,6 +194,16 @@ impl Templates {
                 }
             }
         }
+        for name in SNIPPETS {
+            if !templates.has_notice_part(FALLBACK, name, "txt") {
+                return Err(TemplateError::MissingEnglish {
+                    path: dir
+                        .join("messages")
+                        .join(FALLBACK)
+                        .join(format!("{name}.txt.hbs")),
+                });
+            }
+        }
         for name in PAGES {
             if !templates.html.has_template(&page_key(FALLBACK, name)) {
                 return Err(TemplateError::MissingEnglish {
@@ -260,6 +274,24 @@ impl Templates {
         let key = page_key(lang, name);
         let data = with_language(data, lang, &key)?;
         Ok(normalise_line_ends(&render(&self.html, &key, lang, &data)?))
+    }
+
+    /// Renders text snippet `name` in `lang`, or in English when `lang` lacks it.
+    pub fn snippet(&self, name: &str, lang: &str, data: &Value) -> Result<String, TemplateError> {
+        let lang = if self.has_notice_part(lang, name, "txt") {
+            lang
+        } else if self.has_notice_part(FALLBACK, name, "txt") {
+            FALLBACK
+        } else {
+            return Err(TemplateError::Unknown {
+                name: name.to_owned(),
+            });
+        };
+        let key = notice_key(lang, name, "txt");
+        let data = with_language(data, lang, &key)?;
+        Ok(normalise_line_ends(&render(&self.text, &key, lang, &data)?)
+            .trim_end()
+            .to_string())
     }
 
     /// Whether any template was loaded for `lang`; a member whose language is
