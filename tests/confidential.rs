@@ -91,7 +91,11 @@ async fn unauthenticated_member_posting_is_held_and_dkim_signed_one_goes_through
     assert_eq!(held_reasons(&h).await, ["unauthenticated"]);
     let notices = h.received_by(OWNER);
     assert_eq!(notices.len(), 1);
-    assert!(text(&notices[0]).contains("Nothing proves"), "{}", text(&notices[0]));
+    assert!(
+        text(&notices[0]).contains("Nothing proves"),
+        "{}",
+        text(&notices[0])
+    );
 
     // The same posting signed by her domain's key goes through.
     let signed = dkim_sign(&h, "ngo-a.example", &posting(ANA, "", "Signed"));
@@ -123,8 +127,12 @@ async fn posting_copied_to_outsiders_is_held(db: &TestDb) {
     h.dns.txt("ngo-a.example", "v=spf1 ip4:127.0.0.1 -all");
 
     // SPF authenticates Ana; a Cc to another member (and to the list itself) is fine.
-    h.send(ANA, &team(), &posting(ANA, &format!("{BRUNO}, {}", team()), "Among us"))
-        .await;
+    h.send(
+        ANA,
+        &team(),
+        &posting(ANA, &format!("{BRUNO}, {}", team()), "Among us"),
+    )
+    .await;
     assert!(h.queue_drained().await);
     assert_eq!(h.received_by(BRUNO).len(), 1);
 
@@ -160,7 +168,10 @@ async fn front_mta_results_count_only_from_the_trusted_authserv_id(db: &TestDb) 
     assert!(h.queue_drained().await);
     let copies = h.received_by(BRUNO);
     assert_eq!(copies.len(), 1);
-    assert!(copies[0].header("Authentication-Results").is_some(), "the trusted one stays");
+    assert!(
+        copies[0].header("Authentication-Results").is_some(),
+        "the trusted one stays"
+    );
 
     // The same claim under any other authserv-id is the sender's own: held.
     h.send(ANA, &team(), &vouched("mx.ngo-a.example")).await;
@@ -174,26 +185,38 @@ async fn from_is_rewritten_for_enforcing_dmarc_domains_only(db: &TestDb) {
     let h = Harness::start(db).await;
     let reader = "reader@ngo.example";
     h.subscribe("open", &[reader]).await;
-    h.dns
-        .txt("_dmarc.strict.example", "v=DMARC1; p=reject; rua=mailto:d@strict.example");
+    h.dns.txt(
+        "_dmarc.strict.example",
+        "v=DMARC1; p=reject; rua=mailto:d@strict.example",
+    );
     h.dns.txt("_dmarc.relaxed.example", "v=DMARC1; p=none");
     let open = format!("open@{DOMAIN}");
     let write = |from: &str, subject: &str| {
-        format!(
-            "From: Sam Author <{from}>\r\nTo: {open}\r\nSubject: {subject}\r\n\r\nHello\r\n"
-        )
-        .into_bytes()
+        format!("From: Sam Author <{from}>\r\nTo: {open}\r\nSubject: {subject}\r\n\r\nHello\r\n")
+            .into_bytes()
     };
 
-    h.send("sam@strict.example", &open, &write("sam@strict.example", "Strict"))
-        .await;
+    h.send(
+        "sam@strict.example",
+        &open,
+        &write("sam@strict.example", "Strict"),
+    )
+    .await;
     assert!(h.queue_drained().await);
-    h.send("sam@relaxed.example", &open, &write("sam@relaxed.example", "Relaxed"))
-        .await;
+    h.send(
+        "sam@relaxed.example",
+        &open,
+        &write("sam@relaxed.example", "Relaxed"),
+    )
+    .await;
     assert!(h.queue_drained().await);
     // A second posting from the strict domain: its policy is cached (TTL 300 s).
-    h.send("kim@strict.example", &open, &write("kim@strict.example", "Again"))
-        .await;
+    h.send(
+        "kim@strict.example",
+        &open,
+        &write("kim@strict.example", "Again"),
+    )
+    .await;
     assert!(h.queue_drained().await);
 
     let copies = h.received_by(reader);
@@ -236,9 +259,13 @@ async fn without_dns_the_default_applies_and_the_failure_is_remembered(db: &Test
     h.subscribe("open", &[reader]).await;
     let open = format!("open@{DOMAIN}");
     for subject in ["First", "Second"] {
-        let raw = format!("From: sam@offline.example\r\nTo: {open}\r\nSubject: {subject}\r\n\r\nHi\r\n");
+        let raw =
+            format!("From: sam@offline.example\r\nTo: {open}\r\nSubject: {subject}\r\n\r\nHi\r\n");
         h.send("sam@offline.example", &open, raw.as_bytes()).await;
-        assert!(h.queue_drained().await, "a posting never waits on DNS for long");
+        assert!(
+            h.queue_drained().await,
+            "a posting never waits on DNS for long"
+        );
     }
     let copies = h.received_by(reader);
     assert_eq!(copies.len(), 2);

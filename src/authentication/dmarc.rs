@@ -32,9 +32,11 @@ impl AuthorPolicy {
 
 pub async fn author_policy(dns: &Dns, author_domain: &str) -> AuthorPolicy {
     let author_domain = author_domain.to_ascii_lowercase();
+    let stand_in = format!("From: <postmaster@{author_domain}>\r\n\r\n");
+    let Some(message) = AuthenticatedMessage::parse(stand_in.as_bytes()) else {
+        return AuthorPolicy::Unknown;
+    };
     let lookup = async {
-        let stand_in = format!("From: <postmaster@{author_domain}>\r\n\r\n");
-        let message = AuthenticatedMessage::parse(stand_in.as_bytes())?;
         let spf = SpfOutput::new(author_domain.clone());
         let output = dns
             .authenticator()
@@ -49,7 +51,10 @@ pub async fn author_policy(dns: &Dns, author_domain: &str) -> AuthorPolicy {
             Policy::None | Policy::Unspecified => AuthorPolicy::None,
         })
     };
-    match dns.bounded(&format!("_dmarc.{author_domain}"), lookup).await {
+    match dns
+        .bounded(&format!("_dmarc.{author_domain}"), lookup)
+        .await
+    {
         Lookup::Answered(policy) => policy,
         Lookup::Unavailable => AuthorPolicy::Unknown,
     }

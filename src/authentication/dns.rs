@@ -24,9 +24,7 @@ const MAX_REMEMBERED_FAILURES: usize = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DnsSetupError {
-    #[error(
-        "cannot read the system's DNS configuration ({0}); list name servers in dns.servers"
-    )]
+    #[error("cannot read the system's DNS configuration ({0}); list name servers in dns.servers")]
     SystemConf(String),
     #[error("cannot set up the DNS resolver: {0}")]
     Resolver(String),
@@ -91,7 +89,10 @@ impl Dns {
         match tokio::time::timeout(self.timeout, lookup).await {
             Ok(Some(answer)) => Lookup::Answered(answer),
             Ok(None) | Err(_) => {
-                tracing::warn!(name, "no DNS answer; using the configured default for a while");
+                tracing::warn!(
+                    name,
+                    "no DNS answer; using the configured default for a while"
+                );
                 self.remember_failure(name);
                 Lookup::Unavailable
             }
@@ -125,9 +126,11 @@ impl Dns {
 /// `ip` or `ip:port` (`[v6]:port`), port 53 by default.
 pub fn name_server(text: &str) -> Option<SocketAddr> {
     let text = text.trim();
-    text.parse::<SocketAddr>()
-        .ok()
-        .or_else(|| text.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
+    text.parse::<SocketAddr>().ok().or_else(|| {
+        text.parse::<IpAddr>()
+            .ok()
+            .map(|ip| SocketAddr::new(ip, 53))
+    })
 }
 
 fn udp_and_tcp(address: SocketAddr) -> NameServerConfig {
@@ -171,7 +174,10 @@ mod tests {
             tried.store(true, std::sync::atomic::Ordering::SeqCst);
             Some(())
         };
-        assert_eq!(dns.bounded("example.org", second).await, Lookup::Unavailable);
+        assert_eq!(
+            dns.bounded("example.org", second).await,
+            Lookup::Unavailable
+        );
         assert!(!tried.load(std::sync::atomic::Ordering::SeqCst));
     }
 }

@@ -70,7 +70,8 @@ impl Authenticator {
         if !self.config.verify_locally {
             return None;
         }
-        let checks = self.verify(raw, author_domain, connection);
+        let message = AuthenticatedMessage::parse(raw)?;
+        let checks = self.verify(&message, author_domain, connection);
         match self.dns.bounded(author_domain, checks).await {
             Lookup::Answered(proof) => proof,
             Lookup::Unavailable => None,
@@ -103,12 +104,11 @@ impl Authenticator {
     /// apply), `Some(None)` when the checks ran and proved nothing.
     async fn verify(
         &self,
-        raw: &[u8],
+        message: &AuthenticatedMessage<'_>,
         author_domain: &str,
         connection: Connection<'_>,
     ) -> Option<Option<Proof>> {
-        let message = AuthenticatedMessage::parse(raw)?;
-        let dkim = self.dns.authenticator().verify_dkim(&message).await;
+        let dkim = self.dns.authenticator().verify_dkim(message).await;
         let aligned_pass = dkim.iter().any(|output| {
             output.result() == &DkimResult::Pass
                 && output
@@ -126,7 +126,9 @@ impl Authenticator {
             None => Some(false),
         };
         match spf {
-            Some(true) if domain_of(connection.mail_from).is_some_and(|d| aligned(d, author_domain)) => {
+            Some(true)
+                if domain_of(connection.mail_from).is_some_and(|d| aligned(d, author_domain)) =>
+            {
                 Some(Some(Proof::Spf))
             }
             None => None,
@@ -172,9 +174,7 @@ fn vouches_for(results: &results::AuthenticationResults, author_domain: &str) ->
                 .collect::<Vec<_>>()
         };
         match r.method.as_str() {
-            "dmarc" => names(&["header.from"])
-                .iter()
-                .all(|d| d == author_domain),
+            "dmarc" => names(&["header.from"]).iter().all(|d| d == author_domain),
             "dkim" => names(&["header.d", "header.i"])
                 .iter()
                 .any(|d| aligned(d, author_domain)),
@@ -199,7 +199,9 @@ pub fn aligned(identity: &str, author: &str) -> bool {
     let identity = identity.trim_end_matches('.');
     let author = author.trim_end_matches('.');
     let is_parent = |parent: &str, child: &str| {
-        parent.contains('.') && child.ends_with(parent) && child[..child.len() - parent.len()].ends_with('.')
+        parent.contains('.')
+            && child.ends_with(parent)
+            && child[..child.len() - parent.len()].ends_with('.')
     };
     identity.eq_ignore_ascii_case(author)
         || is_parent(identity, author)
@@ -227,12 +229,30 @@ mod tests {
     #[test]
     fn front_mta_results_vouch_only_for_aligned_passes() {
         let domain = "ngo.example";
-        assert!(vouches_for(&front("mx; dmarc=pass header.from=ngo.example"), domain));
-        assert!(vouches_for(&front("mx; dkim=pass header.d=ngo.example"), domain));
-        assert!(vouches_for(&front("mx; spf=pass smtp.mailfrom=a@ngo.example"), domain));
-        assert!(!vouches_for(&front("mx; dkim=pass header.d=evil.example"), domain));
-        assert!(!vouches_for(&front("mx; dkim=fail header.d=ngo.example"), domain));
-        assert!(!vouches_for(&front("mx; dmarc=pass header.from=evil.example"), domain));
+        assert!(vouches_for(
+            &front("mx; dmarc=pass header.from=ngo.example"),
+            domain
+        ));
+        assert!(vouches_for(
+            &front("mx; dkim=pass header.d=ngo.example"),
+            domain
+        ));
+        assert!(vouches_for(
+            &front("mx; spf=pass smtp.mailfrom=a@ngo.example"),
+            domain
+        ));
+        assert!(!vouches_for(
+            &front("mx; dkim=pass header.d=evil.example"),
+            domain
+        ));
+        assert!(!vouches_for(
+            &front("mx; dkim=fail header.d=ngo.example"),
+            domain
+        ));
+        assert!(!vouches_for(
+            &front("mx; dmarc=pass header.from=evil.example"),
+            domain
+        ));
         assert!(!vouches_for(&front("mx; none"), domain));
     }
 }

@@ -145,9 +145,15 @@ mod tests {
         assert_eq!(results.authserv_id, "mx.example.org");
         assert_eq!(results.results.len(), 3);
         let dkim = &results.results[0];
-        assert_eq!((dkim.method.as_str(), dkim.result.as_str()), ("dkim", "pass"));
+        assert_eq!(
+            (dkim.method.as_str(), dkim.result.as_str()),
+            ("dkim", "pass")
+        );
         assert_eq!(dkim.property("header.d"), Some("ngo.example"));
-        assert_eq!(results.results[1].property("smtp.mailfrom"), Some("bob@other.example"));
+        assert_eq!(
+            results.results[1].property("smtp.mailfrom"),
+            Some("bob@other.example")
+        );
         let dmarc = &results.results[2];
         assert_eq!(dmarc.method, "dmarc");
         assert_eq!(dmarc.property("reason"), Some("aligned; ok"));

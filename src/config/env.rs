@@ -11,8 +11,7 @@ use toml::{Table, Value};
 use super::validate::{ConfigError, EnvProblem};
 use super::{
     defaults, AuthenticationConfig, DatabaseConfig, DeliveryConfig, DmarcConfig, DnsConfig,
-    ModerationConfig, RelayConfig, ServerConfig,
-    SubscriptionsConfig,
+    ModerationConfig, RelayConfig, ServerConfig, SubscriptionsConfig,
 };
 
 const PREFIX: &str = "TIDINGS_";

@@ -463,7 +463,13 @@ fn check_dns(report: &mut Report, dns: &DnsConfig) {
         }
     }
     let default = DnsConfig::default();
-    report.range("dns.timeout_ms", dns.timeout_ms, 100, 60_000, default.timeout_ms);
+    report.range(
+        "dns.timeout_ms",
+        dns.timeout_ms,
+        100,
+        60_000,
+        default.timeout_ms,
+    );
     report.at_least(
         "dns.failure_cache_seconds",
         dns.failure_cache_seconds,

@@ -60,40 +60,44 @@ pub async fn run(expander: Expander, signals: Signals) {
 }
 
 impl Expander {
-async fn expand(&self, message: &PendingMessage) -> Result<Option<u64>, StoreError> {
-    let (config, store) = (&self.config, &self.store);
-    let Some(list) = config.list(&message.list_name) else {
-        let reason = format!(
-            "list {} is no longer in the configuration",
-            message.list_name
-        );
-        store.shunt_message(message.id, &reason).await?;
-        tracing::warn!(list = %message.list_name, id = message.id, "message shunted: list is gone");
-        return Ok(None);
-    };
-    match message.kind {
-        MessageKind::Posting => match self.decorate(list, message).await {
-            Ok(decorated) => store.expand_to_subscribers(message.id, &decorated).await,
-            Err(reason) => {
-                tracing::warn!(list = %list.name, id = message.id, %reason, "message shunted: cannot decorate");
-                store.shunt_message(message.id, &reason).await?;
-                Ok(None)
+    async fn expand(&self, message: &PendingMessage) -> Result<Option<u64>, StoreError> {
+        let (config, store) = (&self.config, &self.store);
+        let Some(list) = config.list(&message.list_name) else {
+            let reason = format!(
+                "list {} is no longer in the configuration",
+                message.list_name
+            );
+            store.shunt_message(message.id, &reason).await?;
+            tracing::warn!(list = %message.list_name, id = message.id, "message shunted: list is gone");
+            return Ok(None);
+        };
+        match message.kind {
+            MessageKind::Posting => match self.decorate(list, message).await {
+                Ok(decorated) => store.expand_to_subscribers(message.id, &decorated).await,
+                Err(reason) => {
+                    tracing::warn!(list = %list.name, id = message.id, %reason, "message shunted: cannot decorate");
+                    store.shunt_message(message.id, &reason).await?;
+                    Ok(None)
+                }
+            },
+            // Mail for the owners goes to them as it came.
+            MessageKind::Owner => {
+                store
+                    .expand_to_addresses(message.id, &message.raw, &list.owners)
+                    .await
             }
-        },
-        // Mail for the owners goes to them as it came.
-        MessageKind::Owner => {
-            store
-                .expand_to_addresses(message.id, &message.raw, &list.owners)
-                .await
+            // Never pending here: bounces and commands have their own processors, notices are
+            // queued ready-made.
+            MessageKind::Bounce | MessageKind::Command | MessageKind::Notice => Ok(None),
         }
-        // Never pending here: bounces and commands have their own processors, notices are
-        // queued ready-made.
-        MessageKind::Bounce | MessageKind::Command | MessageKind::Notice => Ok(None),
     }
-}
 
     /// The posting as members receive it; `Err` says why it cannot be.
-    async fn decorate(&self, list: &ListConfig, message: &PendingMessage) -> Result<Vec<u8>, String> {
+    async fn decorate(
+        &self,
+        list: &ListConfig,
+        message: &PendingMessage,
+    ) -> Result<Vec<u8>, String> {
         let config = &self.config;
         let notice = match list.visibility {
             Visibility::Confidential => Some(

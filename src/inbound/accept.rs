@@ -60,30 +60,29 @@ impl ListHandler {
         };
         let mut hold_reason = None;
         let kind = match destination {
-            Destination::Post { ref list } => match self
-                .judge_posting(list, envelope, raw, parsed)
-                .await
-            {
-                Ok(Decision::Accept) => MessageKind::Posting,
-                Ok(Decision::Hold { rule, reason }) => {
-                    tracing::info!(list = %list, message_id = %parsed.message_id, rule, reason, "posting held for moderation");
-                    hold_reason = Some(reason.to_string());
-                    MessageKind::Posting
+            Destination::Post { ref list } => {
+                match self.judge_posting(list, envelope, raw, parsed).await {
+                    Ok(Decision::Accept) => MessageKind::Posting,
+                    Ok(Decision::Hold { rule, reason }) => {
+                        tracing::info!(list = %list, message_id = %parsed.message_id, rule, reason, "posting held for moderation");
+                        hold_reason = Some(reason.to_string());
+                        MessageKind::Posting
+                    }
+                    Ok(Decision::Discard { rule, reason }) => {
+                        tracing::info!(list = %list, message_id = %parsed.message_id, rule, %reason, "posting discarded");
+                        return Verdict::Drop;
+                    }
+                    Ok(Decision::Reject {
+                        rule,
+                        status,
+                        reason,
+                    }) => {
+                        tracing::info!(list = %list, message_id = %parsed.message_id, rule, "posting refused");
+                        return Verdict::Refuse(Reply::new(550, status, reason));
+                    }
+                    Err(refusal) => return Verdict::Refuse(refusal),
                 }
-                Ok(Decision::Discard { rule, reason }) => {
-                    tracing::info!(list = %list, message_id = %parsed.message_id, rule, %reason, "posting discarded");
-                    return Verdict::Drop;
-                }
-                Ok(Decision::Reject {
-                    rule,
-                    status,
-                    reason,
-                }) => {
-                    tracing::info!(list = %list, message_id = %parsed.message_id, rule, "posting refused");
-                    return Verdict::Refuse(Reply::new(550, status, reason));
-                }
-                Err(refusal) => return Verdict::Refuse(refusal),
-            },
+            }
             Destination::Owner { .. } => MessageKind::Owner,
             Destination::Bounces { .. } => MessageKind::Bounce,
             Destination::Request { .. }

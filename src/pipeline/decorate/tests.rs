@@ -522,7 +522,8 @@ fn from_is_rewritten_to_the_list_with_the_author_in_reply_to() {
 
 #[test]
 fn from_rewrite_keeps_the_authors_own_reply_to_and_uses_a_bare_address() {
-    let raw = b"From: bob@example.org\r\nReply-To: <desk@example.org>\r\nSubject: x\r\n\r\nbody\r\n";
+    let raw =
+        b"From: bob@example.org\r\nReply-To: <desk@example.org>\r\nSubject: x\r\n\r\nbody\r\n";
     let list = ListDecoration {
         rewrite_from: true,
         ..list()

@@ -38,8 +38,9 @@ mod tests {
         assert_eq!(list.posting, PostingPolicy::Members);
         assert_eq!(list.subscription, SubscriptionPolicy::Closed);
         assert_eq!(list.visibility, Visibility::Confidential);
-        let message = ParsedMessage::parse(b"From: a@ngo.example\r\nTo: team@l.example\r\n\r\nhi\r\n")
-            .expect("message");
+        let message =
+            ParsedMessage::parse(b"From: a@ngo.example\r\nTo: team@l.example\r\n\r\nhi\r\n")
+                .expect("message");
         check(&Posting {
             list: &list,
             domain: "l.example",
