@@ -49,7 +49,12 @@ pub enum Lookup<T> {
 impl Dns {
     pub fn new(config: &DnsConfig) -> Result<Dns, DnsSetupError> {
         let (resolver_config, mut options) = if config.servers.is_empty() {
-            read_system_conf().map_err(|e| DnsSetupError::SystemConf(e.to_string()))?
+            read_system_conf().unwrap_or_else(|error| {
+                // An offline machine may have no resolver configured at all: mail still
+                // flows, with every lookup unavailable and the configured defaults applied.
+                tracing::warn!(%error, "no system DNS configuration; set dns.servers to check senders and DMARC policies");
+                (ResolverConfig::from_name_servers(Vec::new()), ResolverOpts::default())
+            })
         } else {
             let servers = config.servers.iter().filter_map(|s| name_server(s));
             (
