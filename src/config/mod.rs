@@ -3,6 +3,7 @@
 //! operator can keep secrets out of the file.
 
 mod env;
+mod publications;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -12,6 +13,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use publications::{Approval, PublicationConfig};
 pub use validate::{ConfigError, EnvProblem, Problem};
 
 /// The whole configuration, as read from the file and the environment, after validation.
@@ -40,6 +42,8 @@ pub struct Config {
     pub dmarc: DmarcConfig,
     #[serde(default)]
     pub lists: Vec<ListConfig>,
+    #[serde(default)]
+    pub publications: Vec<PublicationConfig>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -452,6 +456,7 @@ impl std::fmt::Debug for Config {
             .field("authentication", &self.authentication)
             .field("dmarc", &self.dmarc)
             .field("lists", &self.lists)
+            .field("publications", &self.publications)
             .finish()
     }
 }
