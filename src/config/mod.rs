@@ -3,6 +3,7 @@
 //! operator can keep secrets out of the file.
 
 mod env;
+mod filters;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -12,6 +13,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use filters::{AddressPatterns, AttachmentAction, SenderAction};
 pub use validate::{ConfigError, EnvProblem, Problem};
 
 /// The whole configuration, as read from the file and the environment, after validation.
@@ -229,6 +231,30 @@ pub struct ListConfig {
     /// Text added at the end of every posting.
     #[serde(default)]
     pub footer: Option<String>,
+    /// Senders let through whatever `posting` says (Mailman's accept_these_nonmembers).
+    #[serde(default)]
+    pub accept_these: AddressPatterns,
+    /// Senders whose postings wait for a moderator.
+    #[serde(default)]
+    pub hold_these: AddressPatterns,
+    /// Senders refused during the SMTP transaction.
+    #[serde(default)]
+    pub reject_these: AddressPatterns,
+    /// Senders whose postings are dropped without a word.
+    #[serde(default)]
+    pub discard_these: AddressPatterns,
+    /// Largest posting in bytes, as received; a larger one is held. 0: the server's limit only.
+    #[serde(default)]
+    pub max_message_size: u64,
+    /// MIME types of attachments the list takes (`application/pdf`, `image/*`); empty: any.
+    #[serde(default)]
+    pub allowed_types: Vec<String>,
+    /// Largest attachment in bytes, decoded; 0: no limit of its own.
+    #[serde(default)]
+    pub max_part_size: u64,
+    /// What happens to a posting with an attachment the list does not take.
+    #[serde(default)]
+    pub attachment_action: AttachmentAction,
 }
 
 impl Config {

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use crate::notices::templates::LANGUAGES;
 
+mod posting_filters;
+
 use super::{
     defaults, Config, DatabaseConfig, DeliveryConfig, ListConfig, ModerationConfig, PostingPolicy,
     RelayConfig, ServerConfig, SubscriptionsConfig,
@@ -89,6 +91,7 @@ pub(super) fn validate(config: &Config, path: &Path) -> Result<(), ConfigError> 
         ModerationConfig::default().held_expiry_days,
     );
     check_lists(&mut report, &config.lists);
+    posting_filters::check(&mut report, config);
     report.finish(path)
 }
 
