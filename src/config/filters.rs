@@ -135,7 +135,9 @@ fn regex_problem(error: &regex::Error) -> String {
 impl<'de> Deserialize<'de> for AddressPatterns {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let entries = Vec::<String>::deserialize(deserializer)?;
-        Ok(AddressPatterns(entries.into_iter().map(Entry::new).collect()))
+        Ok(AddressPatterns(
+            entries.into_iter().map(Entry::new).collect(),
+        ))
     }
 }
 
@@ -247,7 +249,13 @@ mod tests {
 
     #[test]
     fn bad_entries_are_kept_with_their_problem_and_never_match() {
-        let filter = patterns(&["^(unclosed", "@", "@not a domain", "nobody", "ok@ngo.example"]);
+        let filter = patterns(&[
+            "^(unclosed",
+            "@",
+            "@not a domain",
+            "nobody",
+            "ok@ngo.example",
+        ]);
         let problems: Vec<(usize, &str, &str)> = filter.problems().collect();
         let indexes: Vec<usize> = problems.iter().map(|p| p.0).collect();
         assert_eq!(indexes, [0, 1, 2, 3]);
@@ -274,10 +282,22 @@ mod tests {
 
     #[test]
     fn type_entries_are_checked() {
-        for good in ["application/pdf", "image/*", "application/vnd.ms-*", "text/x-c++"] {
+        for good in [
+            "application/pdf",
+            "image/*",
+            "application/vnd.ms-*",
+            "text/x-c++",
+        ] {
             assert_eq!(type_problem(good), None, "{good}");
         }
-        for bad in ["pdf", "*/*", "image/", "/png", "image/p*g", "text/plain; charset=utf-8"] {
+        for bad in [
+            "pdf",
+            "*/*",
+            "image/",
+            "/png",
+            "image/p*g",
+            "text/plain; charset=utf-8",
+        ] {
             assert!(type_problem(bad).is_some(), "{bad}");
         }
     }

@@ -455,8 +455,15 @@ fn filters_are_compiled_when_the_file_is_read() -> Result<(), ConfigError> {
     assert!(forum.allows_type("image/png") && !forum.allows_type("application/pdf"));
     assert_eq!(forum.attachment_action, AttachmentAction::Reject);
     let info = config.list("info-en").expect("info-en");
-    assert_eq!(info.attachment_action, AttachmentAction::Hold, "the default");
-    assert!(info.allows_type("application/x-anything"), "empty allows all");
+    assert_eq!(
+        info.attachment_action,
+        AttachmentAction::Hold,
+        "the default"
+    );
+    assert!(
+        info.allows_type("application/x-anything"),
+        "empty allows all"
+    );
     Ok(())
 }
 

@@ -33,9 +33,10 @@ fn collect(message: &Message, parts: &mut Vec<Part>) {
         match &part.body {
             PartType::Multipart(_) => {}
             PartType::Message(nested) => collect(nested, parts),
-            PartType::Text(_) | PartType::Html(_) | PartType::Binary(_) | PartType::InlineBinary(_) => {
-                parts.push(leaf(part))
-            }
+            PartType::Text(_)
+            | PartType::Html(_)
+            | PartType::Binary(_)
+            | PartType::InlineBinary(_) => parts.push(leaf(part)),
         }
     }
 }

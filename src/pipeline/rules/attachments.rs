@@ -136,7 +136,10 @@ mod tests {
 
     #[test]
     fn allowed_attachments_and_long_texts_pass() {
-        assert_eq!(decide(POLICY, &with_attachment("application/pdf", 1000)), None);
+        assert_eq!(
+            decide(POLICY, &with_attachment("application/pdf", 1000)),
+            None
+        );
         assert_eq!(decide(POLICY, &with_attachment("image/png", 10)), None);
         assert_eq!(decide("", &with_attachment("application/zip", 5000)), None);
     }
@@ -148,7 +151,11 @@ mod tests {
         let big = with_attachment("application/pdf", 1001);
         assert_eq!(decide(POLICY, &big), held("attachment_too_big"));
         let csv = with_attachment("text/csv", 10);
-        assert_eq!(decide(POLICY, &csv), held("attachment_type"), "attached text");
+        assert_eq!(
+            decide(POLICY, &csv),
+            held("attachment_type"),
+            "attached text"
+        );
     }
 
     #[test]

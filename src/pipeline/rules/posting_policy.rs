@@ -62,7 +62,13 @@ mod tests {
     }
 
     fn refused(decision: Option<Decision>) -> bool {
-        matches!(decision, Some(Decision::Reject { status: "5.7.1", .. }))
+        matches!(
+            decision,
+            Some(Decision::Reject {
+                status: "5.7.1",
+                ..
+            })
+        )
     }
 
     #[test]
@@ -85,7 +91,11 @@ mod tests {
     #[test]
     fn accepted_senders_pass_every_policy() {
         for policy in ["members", "announce", "moderated"] {
-            assert_eq!(decide(policy, "chair@partner.example", false), None, "{policy}");
+            assert_eq!(
+                decide(policy, "chair@partner.example", false),
+                None,
+                "{policy}"
+            );
         }
     }
 }

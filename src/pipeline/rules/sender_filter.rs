@@ -52,7 +52,11 @@ mod tests {
     #[test]
     fn unnamed_and_accepted_senders_go_on() {
         assert_eq!(decide("someone@ngo.example"), None);
-        assert_eq!(decide("friend@spam.example"), None, "accept wins over discard");
+        assert_eq!(
+            decide("friend@spam.example"),
+            None,
+            "accept wins over discard"
+        );
     }
 
     #[test]
@@ -66,8 +70,7 @@ mod tests {
             Some(Decision::Reject {
                 rule: RULE,
                 status: "5.7.1",
-                reason: "team@lists.example.org does not accept postings from your address"
-                    .into()
+                reason: "team@lists.example.org does not accept postings from your address".into()
             })
         );
         assert_eq!(
