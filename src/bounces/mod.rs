@@ -33,9 +33,14 @@ pub fn analyse(raw: &[u8]) -> Vec<Failure> {
     // mail-parser has had fuzz-found panics; a hostile bounce must not stop the processor.
     std::panic::catch_unwind(|| {
         let message = MessageParser::default().parse(raw)?;
-        Some(match delivery_status(&message) {
-            Some(report) => from_report(&report),
-            None => from_notice(&message),
+        let reported = delivery_status(&message, raw)
+            .map(|report| from_report(&report))
+            .unwrap_or_default();
+        // Some reports carry no per-recipient block; their notice still names the address.
+        Some(if reported.is_empty() {
+            from_notice(&message)
+        } else {
+            reported
         })
     })
     .ok()
@@ -43,9 +48,14 @@ pub fn analyse(raw: &[u8]) -> Vec<Failure> {
     .unwrap_or_default()
 }
 
-/// The body of the report's `message/delivery-status` part (RFC 6533's global variant too).
-fn delivery_status(message: &Message) -> Option<Vec<u8>> {
+/// The body of the report's `message/delivery-status` part (RFC 6533's global variant too),
+/// also inside a forwarded report. Part offsets, nested ones included, count from the start
+/// of the whole bounce (`raw`).
+fn delivery_status(message: &Message, raw: &[u8]) -> Option<Vec<u8>> {
     message.parts.iter().find_map(|part| {
+        if let PartType::Message(nested) = &part.body {
+            return delivery_status(nested, raw);
+        }
         let content_type = part.content_type()?;
         let subtype = content_type.subtype()?.to_ascii_lowercase();
         let is_report = content_type.ctype().eq_ignore_ascii_case("message")
@@ -56,7 +66,6 @@ fn delivery_status(message: &Message) -> Option<Vec<u8>> {
         if !is_report {
             return None;
         }
-        let raw = message.raw_message();
         let body = raw.get(part.offset_body as usize..part.offset_end as usize)?;
         Some(body.to_vec())
     })

@@ -16,6 +16,9 @@ const ORIGINAL_MESSAGE_MARKERS: &[&str] = &[
     "returned mail follows",
     "unsent message below",
     "----- the following is a copy",
+    "start of returned message",
+    "original message as received",
+    "message text follows",
 ];
 
 /// Words of warnings about mail still being retried.
@@ -71,6 +74,13 @@ const FAILURE_WORDS: &[&str] = &[
     "permanent error",
     "fatal",
     "delivery status notification",
+    "failed",
+    "did not receive",
+    "intended recipient",
+    "invalid",
+    "unknown host",
+    "not recognized",
+    "not collected",
 ];
 
 /// The notice part of a non-standard bounce.

@@ -122,7 +122,15 @@ pub fn classify(status: Option<Status>, action: Option<&str>, text: &str) -> Opt
     }
     let words = text.to_ascii_lowercase();
     let says_policy = POLICY_WORDS.iter().any(|w| words.contains(w));
-    let Some(status) = status.or_else(|| reply_code_status(&words)) else {
+    let mut status = status.or_else(|| reply_code_status(&words));
+    // The reporting server gave up: whatever the code, the failure is final (RFC 3464 §2.3.3).
+    if action == Some("failed") {
+        status = status.map(|s| Status {
+            class: s.class.max(5),
+            ..s
+        });
+    }
+    let Some(status) = status else {
         return Some(if says_policy {
             BounceClass::Policy
         } else {
