@@ -1,10 +1,13 @@
 //! Bounces: what a returned message says went wrong, and for whom. RFC 3464 reports are read
 //! field by field ([`dsn`]); other formats are read for their addresses, codes and words
 //! ([`scan`]). Each failure is classified by its RFC 3463 status ([`status`]): only failures
-//! of the address itself count against a member.
+//! of the address itself count against a member ([`score`]); [`process`] applies all this to
+//! the bounces the daemon receives.
 
 pub mod dsn;
+pub mod process;
 pub mod scan;
+pub mod score;
 pub mod status;
 
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};

@@ -10,8 +10,8 @@ use toml::{Table, Value};
 
 use super::validate::{ConfigError, EnvProblem};
 use super::{
-    defaults, AuthenticationConfig, DatabaseConfig, DeliveryConfig, DmarcConfig, DnsConfig,
-    ModerationConfig, RelayConfig, ServerConfig, SubscriptionsConfig,
+    defaults, AuthenticationConfig, BouncesConfig, DatabaseConfig, DeliveryConfig, DmarcConfig,
+    DnsConfig, ModerationConfig, RelayConfig, ServerConfig, SubscriptionsConfig,
 };
 
 const PREFIX: &str = "TIDINGS_";
@@ -85,6 +85,7 @@ fn sections() -> Vec<Section> {
         Section::of("dns", &DnsConfig::default()),
         Section::of("authentication", &AuthenticationConfig::default()),
         Section::of("dmarc", &DmarcConfig::default()),
+        Section::of("bounces", &BouncesConfig::default()),
     ]
 }
 
@@ -339,7 +340,7 @@ mod tests {
             assert!(names.iter().any(|n| n == name), "{name} missing");
         }
         // secret + 12 server + 9 relay + 7 delivery + 5 subscriptions + 1 moderation + 2 database
-        assert_eq!(names.len(), 42, "{names:?}");
+        assert_eq!(names.len(), 47, "{names:?}");
     }
 
     #[test]

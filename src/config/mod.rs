@@ -43,6 +43,8 @@ pub struct Config {
     #[serde(default)]
     pub dmarc: DmarcConfig,
     #[serde(default)]
+    pub bounces: BouncesConfig,
+    #[serde(default)]
     pub lists: Vec<ListConfig>,
     #[serde(default)]
     pub publications: Vec<PublicationConfig>,
@@ -258,6 +260,34 @@ impl Default for DmarcConfig {
         DmarcConfig {
             rewrite_from: FromRewrite::Policy,
             when_policy_unknown: UnknownPolicy::Rewrite,
+        }
+    }
+}
+
+/// What bounces do to a membership (see `bounces::score`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BouncesConfig {
+    /// Score at which a member's deliveries are disabled.
+    pub score_threshold: u64,
+    /// Most points one day's mailbox failures can add.
+    pub daily_cap: u64,
+    /// Days without a scored bounce after which the score starts again from zero.
+    pub decay_days: u64,
+    /// Re-enable notices a disabled member gets before being removed.
+    pub reenable_notices: u64,
+    /// Days between two re-enable notices, and after the last one before removal.
+    pub notice_interval_days: u64,
+}
+
+impl Default for BouncesConfig {
+    fn default() -> Self {
+        BouncesConfig {
+            score_threshold: 5,
+            daily_cap: 1,
+            decay_days: 7,
+            reenable_notices: 3,
+            notice_interval_days: 7,
         }
     }
 }
@@ -481,6 +511,7 @@ impl std::fmt::Debug for Config {
             .field("dns", &self.dns)
             .field("authentication", &self.authentication)
             .field("dmarc", &self.dmarc)
+            .field("bounces", &self.bounces)
             .field("lists", &self.lists)
             .field("publications", &self.publications)
             .finish()

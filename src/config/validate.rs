@@ -11,8 +11,8 @@ use crate::notices::templates::LANGUAGES;
 mod posting_filters;
 
 use super::{
-    defaults, Config, DatabaseConfig, DeliveryConfig, DnsConfig, ListConfig, ModerationConfig,
-    PostingPolicy, RelayConfig, ServerConfig, SubscriptionsConfig, Visibility,
+    defaults, BouncesConfig, Config, DatabaseConfig, DeliveryConfig, DnsConfig, ListConfig,
+    ModerationConfig, PostingPolicy, RelayConfig, ServerConfig, SubscriptionsConfig, Visibility,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +91,7 @@ pub(super) fn validate(config: &Config, path: &Path) -> Result<(), ConfigError> 
         ModerationConfig::default().held_expiry_days,
     );
     check_dns(&mut report, &config.dns);
+    check_bounces(&mut report, &config.bounces);
     check_lists(&mut report, &config.lists);
     posting_filters::check(&mut report, config);
     report.finish(path)
@@ -452,6 +453,27 @@ fn check_database(report: &mut Report, database: &DatabaseConfig) {
         1,
         DatabaseConfig::default().max_connections.into(),
     );
+}
+
+fn check_bounces(report: &mut Report, bounces: &BouncesConfig) {
+    let default = BouncesConfig::default();
+    let at_least_one = [
+        (
+            "score_threshold",
+            bounces.score_threshold,
+            default.score_threshold,
+        ),
+        ("daily_cap", bounces.daily_cap, default.daily_cap),
+        ("decay_days", bounces.decay_days, default.decay_days),
+        (
+            "notice_interval_days",
+            bounces.notice_interval_days,
+            default.notice_interval_days,
+        ),
+    ];
+    for (key, value, default) in at_least_one {
+        report.at_least(&format!("bounces.{key}"), value, 1, default);
+    }
 }
 
 fn check_dns(report: &mut Report, dns: &DnsConfig) {

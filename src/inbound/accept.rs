@@ -211,7 +211,8 @@ impl ListHandler {
                 if is(MessageKind::Posting) || is(MessageKind::Owner) {
                     self.signals.accepted.notify_one();
                 }
-                if is(MessageKind::Command) || kept.iter().any(|m| m.hold_reason.is_some()) {
+                let for_runner = is(MessageKind::Command) || is(MessageKind::Bounce);
+                if for_runner || kept.iter().any(|m| m.hold_reason.is_some()) {
                     self.signals.commands.notify_one();
                 }
                 Ok(())

@@ -28,7 +28,7 @@ use serde_json::Value;
 pub const LANGUAGES: [&str; 5] = ["en", "fr", "es", "pt", "ar"];
 
 /// Every email notice; each has a subject, a plain-text and an HTML template.
-pub const NOTICES: [&str; 12] = [
+pub const NOTICES: [&str; 14] = [
     "confirm_subscribe",
     "confirm_unsubscribe",
     "welcome",
@@ -41,6 +41,8 @@ pub const NOTICES: [&str; 12] = [
     "held_notice",
     "posting_rejected",
     "held_expired",
+    "bounce_disabled",
+    "deliverability",
 ];
 
 /// Text added to other messages rather than sent on its own; each is a single plain-text
@@ -48,12 +50,14 @@ pub const NOTICES: [&str; 12] = [
 pub const SNIPPETS: [&str; 1] = ["confidential_notice"];
 
 /// Every web page; each is a single HTML template.
-pub const PAGES: [&str; 5] = [
+pub const PAGES: [&str; 7] = [
     "unsubscribe",
     "unsubscribed",
     "confirm",
     "confirmed",
     "invalid",
+    "reenable",
+    "reenabled",
 ];
 
 /// The language every notice and page must exist in, used when the requested
