@@ -121,6 +121,8 @@ pub enum TemplateError {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Strings {
+    /// Between the item titles of the hidden preview line (`headlines`).
+    list_separator: String,
     date: DateFormat,
     /// Label name → text; `{title}`, `{number}`, `{date}` and `{count}` are replaced by the
     /// edition's values.
@@ -452,7 +454,7 @@ fn context(view: &EditionView, strings: &Strings) -> Result<Value, TemplateError
         "web_url": view.web_url,
         "unsubscribe_url": view.unsubscribe_url,
         "item_count": item_number,
-        "headlines": headlines.join(" · "),
+        "headlines": headlines.join(&strings.list_separator),
         "sections": sections,
         "t": labels,
     }))
