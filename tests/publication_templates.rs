@@ -569,3 +569,26 @@ fn start_up_errors_name_the_file() {
 
     PublicationTemplates::load(dir.path(), &publications()).expect("repaired templates load");
 }
+
+#[test]
+fn only_item_bodies_are_inserted_unescaped() {
+    fn walk(dir: &Path, found: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.to_string_lossy().ends_with(".html.hbs") {
+                found.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&templates_dir().join("publications"), &mut files);
+    assert!(files.len() >= 11 + 7, "found only {} files", files.len());
+    for path in files {
+        let content = std::fs::read_to_string(&path).unwrap();
+        let unescaped = content.replace("{{{html}}}", "");
+        assert!(!unescaped.contains("{{{"), "{} unescapes", path.display());
+        assert!(!unescaped.contains("{{&"), "{} unescapes", path.display());
+    }
+}

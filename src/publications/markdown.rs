@@ -149,11 +149,7 @@ pub fn to_html(markdown: &str, direction: Direction) -> String {
                 TagEnd::Emphasis => out.push_str("</em>"),
                 TagEnd::Strong => out.push_str("</strong>"),
                 TagEnd::Strikethrough => out.push_str("</s>"),
-                TagEnd::Link => {
-                    if links.pop() == Some(true) {
-                        out.push_str("</a>");
-                    }
-                }
+                TagEnd::Link if links.pop() == Some(true) => out.push_str("</a>"),
                 _ => {}
             },
             Event::Text(text) | Event::Html(text) | Event::InlineHtml(text) => {
@@ -531,10 +527,9 @@ fn marker_len(s: &str) -> Option<usize> {
             return Some(bullet.len());
         }
     }
-    let (open, inner, close) = if s.starts_with('[') {
-        ("[", &s[1..], "] ")
-    } else {
-        ("", s, ". ")
+    let (open, inner, close) = match s.strip_prefix('[') {
+        Some(inner) => ("[", inner, "] "),
+        None => ("", s, ". "),
     };
     let digits = inner.find(|c: char| !c.is_numeric())?;
     let count = inner[..digits].chars().count();
