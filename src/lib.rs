@@ -8,6 +8,7 @@
 
 pub mod address;
 pub mod authentication;
+pub mod bounces;
 pub mod cli;
 pub mod config;
 pub mod daemon;

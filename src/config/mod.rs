@@ -3,6 +3,7 @@
 //! operator can keep secrets out of the file.
 
 mod env;
+mod filters;
 mod publications;
 #[cfg(test)]
 mod tests;
@@ -13,6 +14,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use filters::{AddressPatterns, AttachmentAction, SenderAction};
 pub use publications::{Approval, PublicationConfig};
 pub use validate::{ConfigError, EnvProblem, Problem};
 
@@ -316,6 +318,30 @@ pub struct ListConfig {
     /// Text added at the end of every posting.
     #[serde(default)]
     pub footer: Option<String>,
+    /// Senders let through whatever `posting` says (Mailman's accept_these_nonmembers).
+    #[serde(default)]
+    pub accept_these: AddressPatterns,
+    /// Senders whose postings wait for a moderator.
+    #[serde(default)]
+    pub hold_these: AddressPatterns,
+    /// Senders refused during the SMTP transaction.
+    #[serde(default)]
+    pub reject_these: AddressPatterns,
+    /// Senders whose postings are dropped without a word.
+    #[serde(default)]
+    pub discard_these: AddressPatterns,
+    /// Largest posting in bytes, as received; a larger one is held. 0: the server's limit only.
+    #[serde(default)]
+    pub max_message_size: u64,
+    /// MIME types of attachments the list takes (`application/pdf`, `image/*`); empty: any.
+    #[serde(default)]
+    pub allowed_types: Vec<String>,
+    /// Largest attachment in bytes, decoded; 0: no limit of its own.
+    #[serde(default)]
+    pub max_part_size: u64,
+    /// What happens to a posting with an attachment the list does not take.
+    #[serde(default)]
+    pub attachment_action: AttachmentAction,
 }
 
 impl Config {

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use crate::notices::templates::LANGUAGES;
 
+mod posting_filters;
+
 use super::{
     defaults, Config, DatabaseConfig, DeliveryConfig, DnsConfig, ListConfig, ModerationConfig,
     PostingPolicy, RelayConfig, ServerConfig, SubscriptionsConfig, Visibility,
@@ -90,6 +92,7 @@ pub(super) fn validate(config: &Config, path: &Path) -> Result<(), ConfigError> 
     );
     check_dns(&mut report, &config.dns);
     check_lists(&mut report, &config.lists);
+    posting_filters::check(&mut report, config);
     report.finish(path)
 }
 

@@ -5,6 +5,7 @@
 
 pub mod decorate;
 pub mod parse;
+pub mod parts;
 pub mod rules;
 
 use crate::config::ListConfig;

@@ -5,6 +5,8 @@ use mail_parser::{HeaderName, HeaderValue, MessageParser};
 
 use crate::address;
 
+use super::parts::{self, Part};
+
 /// What the rules need to know about a message, read once.
 #[derive(Debug, Clone)]
 pub struct ParsedMessage {
@@ -20,6 +22,10 @@ pub struct ParsedMessage {
     pub list_ids: Vec<String>,
     /// Values of every X-Loop header, lowercased.
     pub x_loops: Vec<String>,
+    /// Size in bytes as received, headers and encoded attachments included.
+    pub size: usize,
+    /// The leaf MIME parts, for the attachment policy.
+    pub parts: Vec<Part>,
 }
 
 /// Why a message is refused before any list sees it.
@@ -94,6 +100,8 @@ fn read_fields(raw: &[u8]) -> Option<ParsedMessage> {
         subject: message.subject().unwrap_or_default().to_string(),
         list_ids: texts(HeaderName::ListId),
         x_loops: texts(HeaderName::Other("X-Loop".into())),
+        size: raw.len(),
+        parts: parts::read(raw),
     })
 }
 

@@ -792,7 +792,14 @@ fn pages_cope_with_a_link_naming_no_list() {
     }
 }
 
-const HOLD_REASONS: [&str; 4] = ["moderated", "sender_filter", "too_big", "not_member"];
+const HOLD_REASONS: [&str; 6] = [
+    "moderated",
+    "sender_filter",
+    "too_big",
+    "attachment_type",
+    "attachment_too_big",
+    "not_member",
+];
 
 #[test]
 fn every_hold_reason_has_its_own_sentence() {
