@@ -70,7 +70,8 @@ const NOTICE_PARTS: [&str; 3] = ["subject", "txt", "html"];
 /// Languages written right to left. Only Arabic ships today; the others are
 /// listed so that adding one is a matter of adding its directory, without a
 /// page silently coming out left to right.
-const RTL_LANGUAGES: [&str; 10] = ["ar", "he", "fa", "ur", "ps", "sd", "ckb", "yi", "dv", "ug"];
+pub(crate) const RTL_LANGUAGES: [&str; 10] =
+    ["ar", "he", "fa", "ur", "ps", "sd", "ckb", "yi", "dv", "ug"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
@@ -406,7 +407,7 @@ fn render(
 
 /// Trims `s` and collapses every run of line breaks, tabs and other control
 /// characters (with the spaces around them) into a single space.
-fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     // U+2028 and U+2029 are not control characters but some mail clients
     // treat them as line breaks.
     s.split(|c: char| c.is_control() || c == '\u{2028}' || c == '\u{2029}')
@@ -418,7 +419,7 @@ fn one_line(s: &str) -> String {
 
 /// Converts CRLF and lone CR to LF; the mail builder applies the CRLF that
 /// SMTP wants, and templates edited on Windows must not produce mixed ends.
-fn normalise_line_ends(s: &str) -> String {
+pub(crate) fn normalise_line_ends(s: &str) -> String {
     s.replace("\r\n", "\n").replace('\r', "\n")
 }
 

@@ -399,6 +399,11 @@ fn html_templates_never_use_triple_stash() {
     fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
+            // Publication templates insert their items' rendered Markdown unescaped, on
+            // purpose; tests/publication_templates.rs checks them.
+            if path.ends_with("publications") {
+                continue;
+            }
             if path.is_dir() {
                 walk(&path, found);
             } else if path.to_string_lossy().ends_with(".html.hbs") {
