@@ -8,6 +8,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
+use crate::authentication::dns::{Dns, DnsSetupError};
+use crate::authentication::Authenticator;
 use crate::config::Config;
 use crate::delivery;
 use crate::dkim::{Dkim, KeyError};
@@ -24,6 +26,8 @@ use crate::web;
 pub enum DaemonError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Dns(#[from] DnsSetupError),
     #[error("{0}; set server.templates_dir (TIDINGS_SERVER_TEMPLATES_DIR) to the templates directory, or start tidings from the directory that holds templates/")]
     Templates(#[from] TemplateError),
     #[error("{0}; fix the [dkim] settings (`tidings check-config` shows how; `tidings dkim keygen` makes a key)")]
@@ -72,11 +76,17 @@ impl Daemon {
             tracing::info!(domain = %config.dkim.domain, selector, algorithm, "signing with DKIM");
         }
         let notices = Arc::new(Notices::load(Arc::clone(&config))?);
+        let dns = Arc::new(Dns::new(&config.dns)?);
+        let authenticator = Arc::new(Authenticator::new(
+            Arc::clone(&dns),
+            config.authentication.clone(),
+            config.server.hostname.clone(),
+        ));
         let subscriptions = Arc::new(Subscriptions::new(
             Arc::clone(&config),
             store.clone(),
             signer.clone(),
-            notices,
+            Arc::clone(&notices),
         ));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let signals = Signals {
@@ -91,6 +101,7 @@ impl Daemon {
             Arc::clone(&config),
             store.clone(),
             signer.clone(),
+            authenticator,
             signals.clone(),
         ));
         let smtp_addr = start_mail_listener(
@@ -129,6 +140,7 @@ impl Daemon {
             &config,
             &store,
             &signer,
+            (&notices, &dns),
             dkim.as_ref(),
             &signals,
             &mut tasks,

@@ -7,6 +7,8 @@
 //! that send through the relay, retries).
 
 pub mod address;
+pub mod authentication;
+pub mod bounces;
 pub mod cli;
 pub mod config;
 pub mod daemon;
@@ -17,6 +19,7 @@ pub mod message;
 pub mod moderation;
 pub mod notices;
 pub mod pipeline;
+pub mod publications;
 pub mod signals;
 pub mod sink;
 pub mod store;

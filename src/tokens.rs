@@ -27,6 +27,8 @@ pub enum Purpose {
     Approve = 4,
     /// A moderator's answer to a held posting: names the message.
     Moderate = 5,
+    /// A member disabled for bouncing turning deliveries back on: names the member.
+    Reenable = 6,
 }
 
 #[derive(Clone)]

@@ -90,8 +90,8 @@ async fn postings_and_notices_verify_with_both_keys(db: &TestDb) {
         "bruno@ngo-b.example",
         "chen@ngo-c.example",
     ];
-    h.subscribe("team", &members).await;
-    h.post_and_drain(members[0], "team").await;
+    h.subscribe("open", &members).await;
+    h.post_and_drain(members[0], "open").await;
     // A notice: the confirmation request of a join.
     let newcomer = "newcomer@ngo-d.example";
     h.write(newcomer, &format!("open-join@{DOMAIN}"), "join", "")
@@ -122,7 +122,7 @@ async fn postings_and_notices_verify_with_both_keys(db: &TestDb) {
     // A copy whose unsubscribe link was changed on the way must fail: the field is signed.
     let first_personal = personal.iter().position(|p| *p).expect("a personal copy");
     let tampered = String::from_utf8_lossy(&received[first_personal].data)
-        .replacen("/unsubscribe/team/", "/unsubscribe/team/x", 1)
+        .replacen("/unsubscribe/open/", "/unsubscribe/open/x", 1)
         .into_bytes();
     let mut messages: Vec<&[u8]> = received.iter().map(|m| m.data.as_slice()).collect();
     messages.push(&tampered);

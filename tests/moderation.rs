@@ -86,8 +86,13 @@ async fn moderated_postings_wait_for_a_moderator(db: &TestDb) {
 
     // Held postings survive a restart and are decided from the command line.
     post(&h, "Third").await;
-    let config = common::config(&db.url, h.sink.addr);
-    let Harness { daemon, sink } = h;
+    let config = h.config();
+    let Harness {
+        daemon,
+        sink,
+        dns: _dns,
+        ..
+    } = h;
     daemon.shutdown().await;
     let daemon = tidings::daemon::Daemon::start(config)
         .await

@@ -32,6 +32,8 @@ async fn posting_reaches_every_subscriber_with_list_headers(db: &TestDb) {
         "chen@ngo-c.example",
     ];
     h.subscribe("team", &members).await;
+    // The team list is confidential: the author's domain authorises this machine (SPF).
+    h.dns.txt("ngo-a.example", "v=spf1 ip4:127.0.0.1 -all");
     let body = "Dear team,\r\n.leading dot survives\r\nSee you.\r\n";
     let posting = message(
         "ana@ngo-a.example",
@@ -57,7 +59,7 @@ async fn posting_reaches_every_subscriber_with_list_headers(db: &TestDb) {
     assert_eq!(recipients, members, "each subscriber exactly once");
 
     let signer = Signer::new(SECRET);
-    let config = common::config(&db.url, h.sink.addr);
+    let config = h.config();
     for copy in &received {
         let parsed = MessageParser::default().parse(&copy.data).expect("parses");
         let header = |name: &str| {

@@ -308,6 +308,11 @@ poll_interval_ms = 200
 [database]
 url = "{database_url}"
 max_connections = {pool}
+# Loopback only: no DNS questions leave the machine, and the posting keeps its From.
+[dns]
+servers = ["127.0.0.1:9"]
+[dmarc]
+rewrite_from = "never"
 [[lists]]
 name = "bench"
 display_name = "Benchmark"

@@ -2,6 +2,7 @@
 //! same database while the daemon runs.
 
 mod bench;
+mod bounces;
 mod check_config;
 mod csv_lines;
 mod dkim;
@@ -66,6 +67,8 @@ pub enum Command {
     Shunt(shunt::ShuntCommand),
     /// Show the delivery queue: pending, deferred, sent and failed deliveries per list.
     Queue,
+    /// Bounce scores, members disabled for bouncing, and failures by destination domain.
+    Bounces(bounces::BouncesArgs),
     /// DKIM signing keys: `keygen` writes one and prints its DNS record.
     #[command(subcommand)]
     Dkim(dkim::DkimCommand),
@@ -80,6 +83,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Lists => lists::run(&load_config(&cli.config)?).await,
         Command::Members(command) => members::run(&load_config(&cli.config)?, command).await,
         Command::Queue => queue::run(&load_config(&cli.config)?).await,
+        Command::Bounces(args) => bounces::run(&load_config(&cli.config)?, args).await,
         Command::Requests(command) => requests::run(load_config(&cli.config)?, command).await,
         Command::Orgs(command) => orgs::run(&load_config(&cli.config)?, command).await,
         Command::Held(command) => held::run(load_config(&cli.config)?, command).await,

@@ -10,8 +10,8 @@ use toml::{Table, Value};
 
 use super::validate::{ConfigError, EnvProblem};
 use super::{
-    defaults, DatabaseConfig, DeliveryConfig, DkimConfig, ModerationConfig, RelayConfig,
-    ServerConfig, SubscriptionsConfig,
+    defaults, AuthenticationConfig, BouncesConfig, DatabaseConfig, DeliveryConfig, DkimConfig,
+    DmarcConfig, DnsConfig, ModerationConfig, RelayConfig, ServerConfig, SubscriptionsConfig,
 };
 
 const PREFIX: &str = "TIDINGS_";
@@ -82,6 +82,10 @@ fn sections() -> Vec<Section> {
         Section::of("subscriptions", &SubscriptionsConfig::default()),
         Section::of("moderation", &ModerationConfig::default()),
         Section::of("database", &DatabaseConfig::default()),
+        Section::of("dns", &DnsConfig::default()),
+        Section::of("authentication", &AuthenticationConfig::default()),
+        Section::of("dmarc", &DmarcConfig::default()),
+        Section::of("bounces", &BouncesConfig::default()),
         Section::of("dkim", &DkimConfig::default()),
     ]
 }
@@ -339,8 +343,8 @@ mod tests {
             assert!(names.iter().any(|n| n == name), "{name} missing");
         }
         // secret + 12 server + 9 relay + 7 delivery + 5 subscriptions + 1 moderation
-        // + 2 database + 5 dkim
-        assert_eq!(names.len(), 42, "{names:?}");
+        // + 2 database + 10 in dns, authentication, dmarc and bounces + 5 dkim
+        assert_eq!(names.len(), 52, "{names:?}");
     }
 
     #[test]

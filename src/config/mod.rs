@@ -3,6 +3,8 @@
 //! operator can keep secrets out of the file.
 
 mod env;
+mod filters;
+mod publications;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -12,6 +14,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use filters::{AddressPatterns, AttachmentAction, SenderAction};
+pub use publications::{Approval, PublicationConfig};
 pub(crate) use validate::is_dns_label;
 pub use validate::{ConfigError, EnvProblem, Problem};
 
@@ -34,9 +38,19 @@ pub struct Config {
     #[serde(default)]
     pub moderation: ModerationConfig,
     #[serde(default)]
+    pub dns: DnsConfig,
+    #[serde(default)]
+    pub authentication: AuthenticationConfig,
+    #[serde(default)]
+    pub dmarc: DmarcConfig,
+    #[serde(default)]
+    pub bounces: BouncesConfig,
+    #[serde(default)]
     pub dkim: DkimConfig,
     #[serde(default)]
     pub lists: Vec<ListConfig>,
+    #[serde(default)]
+    pub publications: Vec<PublicationConfig>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -176,6 +190,111 @@ impl Default for ModerationConfig {
     }
 }
 
+/// The resolver behind sender authentication and DMARC policy lookups.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DnsConfig {
+    /// Name servers as `ip` or `ip:port`; empty means the system's (`/etc/resolv.conf`).
+    pub servers: Vec<String>,
+    /// Longest wait for one lookup, all retries included: mail never waits longer on DNS.
+    pub timeout_ms: u64,
+    /// How long a lookup that got no answer is not tried again.
+    pub failure_cache_seconds: u64,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            servers: Vec::new(),
+            timeout_ms: 3000,
+            failure_cache_seconds: 60,
+        }
+    }
+}
+
+/// How the sender of a posting to a confidential list is authenticated.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthenticationConfig {
+    /// authserv-ids of front MTAs whose `Authentication-Results` header is believed; such
+    /// headers naming anyone else are removed from postings.
+    pub trusted_authserv_ids: Vec<String>,
+    /// Check DKIM (and, for mail received over SMTP, SPF) here, with DNS lookups.
+    pub verify_locally: bool,
+}
+
+impl Default for AuthenticationConfig {
+    fn default() -> Self {
+        AuthenticationConfig {
+            trusted_authserv_ids: Vec::new(),
+            verify_locally: true,
+        }
+    }
+}
+
+/// When a posting's From is replaced by the list's address, so that members' mailbox
+/// providers do not reject it on the author's domain's DMARC policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FromRewrite {
+    /// When the author's domain publishes `p=reject` or `p=quarantine`.
+    Policy,
+    Always,
+    Never,
+}
+
+/// What to assume when the author domain's DMARC policy cannot be learnt (no DNS answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownPolicy {
+    Rewrite,
+    Keep,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DmarcConfig {
+    pub rewrite_from: FromRewrite,
+    pub when_policy_unknown: UnknownPolicy,
+}
+
+impl Default for DmarcConfig {
+    fn default() -> Self {
+        DmarcConfig {
+            rewrite_from: FromRewrite::Policy,
+            when_policy_unknown: UnknownPolicy::Rewrite,
+        }
+    }
+}
+
+/// What bounces do to a membership (see `bounces::score`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BouncesConfig {
+    /// Score at which a member's deliveries are disabled.
+    pub score_threshold: u64,
+    /// Most points one day's mailbox failures can add.
+    pub daily_cap: u64,
+    /// Days without a scored bounce after which the score starts again from zero.
+    pub decay_days: u64,
+    /// Re-enable notices a disabled member gets before being removed.
+    pub reenable_notices: u64,
+    /// Days between two re-enable notices, and after the last one before removal.
+    pub notice_interval_days: u64,
+}
+
+impl Default for BouncesConfig {
+    fn default() -> Self {
+        BouncesConfig {
+            score_threshold: 5,
+            daily_cap: 1,
+            decay_days: 7,
+            reenable_notices: 3,
+            notice_interval_days: 7,
+        }
+    }
+}
+
 /// DKIM signing of everything tidings sends: an RSA key, an Ed25519 key, or both (receivers
 /// that do not know Ed25519 yet ignore its signature and check the RSA one). No key: no
 /// signing.
@@ -257,6 +376,30 @@ pub struct ListConfig {
     /// Text added at the end of every posting.
     #[serde(default)]
     pub footer: Option<String>,
+    /// Senders let through whatever `posting` says (Mailman's accept_these_nonmembers).
+    #[serde(default)]
+    pub accept_these: AddressPatterns,
+    /// Senders whose postings wait for a moderator.
+    #[serde(default)]
+    pub hold_these: AddressPatterns,
+    /// Senders refused during the SMTP transaction.
+    #[serde(default)]
+    pub reject_these: AddressPatterns,
+    /// Senders whose postings are dropped without a word.
+    #[serde(default)]
+    pub discard_these: AddressPatterns,
+    /// Largest posting in bytes, as received; a larger one is held. 0: the server's limit only.
+    #[serde(default)]
+    pub max_message_size: u64,
+    /// MIME types of attachments the list takes (`application/pdf`, `image/*`); empty: any.
+    #[serde(default)]
+    pub allowed_types: Vec<String>,
+    /// Largest attachment in bytes, decoded; 0: no limit of its own.
+    #[serde(default)]
+    pub max_part_size: u64,
+    /// What happens to a posting with an attachment the list does not take.
+    #[serde(default)]
+    pub attachment_action: AttachmentAction,
 }
 
 impl Config {
@@ -396,8 +539,13 @@ impl std::fmt::Debug for Config {
             .field("database", &"<redacted>")
             .field("subscriptions", &self.subscriptions)
             .field("moderation", &self.moderation)
+            .field("dns", &self.dns)
+            .field("authentication", &self.authentication)
+            .field("dmarc", &self.dmarc)
+            .field("bounces", &self.bounces)
             .field("dkim", &self.dkim)
             .field("lists", &self.lists)
+            .field("publications", &self.publications)
             .finish()
     }
 }

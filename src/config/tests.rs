@@ -394,6 +394,103 @@ fn addresses_and_names_are_checked() {
 }
 
 #[test]
+fn every_bad_filter_entry_is_reported_by_list_and_position() {
+    let text = format!(
+        "{MINIMAL}{}",
+        list(
+            "team-gender",
+            r#"accept_these = ["chair@ngo.example", "chair"]
+               hold_these = ["@", "@watch.example"]
+               reject_these = ['^.*@(spam\.example']
+               discard_these = ["^bot@"]
+               max_message_size = 99999999
+               allowed_types = ["application/pdf", "pdf", "*/*"]
+               attachment_action = "hold""#
+        ),
+    );
+    let problems = problems(&text);
+    assert_eq!(
+        keys(&problems),
+        [
+            "lists[1] (team-gender).accept_these[1]",
+            "lists[1] (team-gender).reject_these[0]",
+            "lists[1] (team-gender).hold_these[0]",
+            "lists[1] (team-gender).max_message_size",
+            "lists[1] (team-gender).allowed_types[1]",
+            "lists[1] (team-gender).allowed_types[2]",
+        ],
+        "{problems:#?}"
+    );
+    assert_eq!(
+        problems[1].to_string(),
+        "lists[1] (team-gender).reject_these[0]: \"^.*@(spam\\\\.example\" is not a valid \
+         regular expression: unclosed group; write an address (\"someone@example.org\"), a \
+         whole domain (\"@example.org\") or a regular expression starting with ^ in single \
+         quotes, which keep backslashes as written ('^.*@(.+\\.)?example\\.org$')"
+    );
+    assert!(
+        problems[3].fix.contains("at most 10485760"),
+        "{problems:#?}"
+    );
+}
+
+#[test]
+fn filters_are_compiled_when_the_file_is_read() -> Result<(), ConfigError> {
+    let text = format!(
+        "{MINIMAL}{}",
+        list(
+            "forum",
+            r#"hold_these = ['^.*@(.+\.)?Watch\.example$']
+               allowed_types = ["image/*"]
+               attachment_action = "reject""#
+        ),
+    );
+    let config = load(&text, &[])?;
+    let forum = config.list("forum").expect("forum");
+    assert_eq!(
+        forum.sender_action("a@mail.watch.example"),
+        Some(SenderAction::Hold)
+    );
+    assert_eq!(forum.sender_action("a@watch.example.org"), None);
+    assert!(forum.allows_type("image/png") && !forum.allows_type("application/pdf"));
+    assert_eq!(forum.attachment_action, AttachmentAction::Reject);
+    let info = config.list("info-en").expect("info-en");
+    assert_eq!(
+        info.attachment_action,
+        AttachmentAction::Hold,
+        "the default"
+    );
+    assert!(
+        info.allows_type("application/x-anything"),
+        "empty allows all"
+    );
+    Ok(())
+}
+
+#[test]
+fn shipped_lists_limit_sizes_and_attachments() -> Result<(), ConfigError> {
+    let config = load(SHIPPED, &[])?;
+    for list in &config.lists {
+        let info = list.name.starts_with("info-");
+        let team = list.name.starts_with("team-");
+        assert_eq!(list.max_message_size > 0, info, "{}", list.name);
+        assert_eq!(!list.allowed_types.is_empty(), team, "{}", list.name);
+        assert_eq!(list.max_part_size > 0, team, "{}", list.name);
+        if team {
+            for kind in [
+                "application/pdf",
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                "image/jpeg",
+            ] {
+                assert!(list.allows_type(kind), "{} {kind}", list.name);
+            }
+            assert!(!list.allows_type("application/zip"), "{}", list.name);
+        }
+    }
+    Ok(())
+}
+
+#[test]
 fn dkim_is_off_unless_a_key_is_set_and_the_domain_defaults_to_the_server_domain(
 ) -> Result<(), ConfigError> {
     let config = load(SHIPPED, &[])?;

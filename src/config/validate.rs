@@ -8,9 +8,12 @@ use std::path::{Path, PathBuf};
 
 use crate::notices::templates::LANGUAGES;
 
+mod posting_filters;
+
 use super::{
-    defaults, Config, DatabaseConfig, DeliveryConfig, DkimConfig, ListConfig, ModerationConfig,
-    PostingPolicy, RelayConfig, ServerConfig, SubscriptionsConfig,
+    defaults, BouncesConfig, Config, DatabaseConfig, DeliveryConfig, DkimConfig, DnsConfig,
+    ListConfig, ModerationConfig, PostingPolicy, RelayConfig, ServerConfig, SubscriptionsConfig,
+    Visibility,
 };
 use crate::dkim::{self, Algorithm, KeyError};
 
@@ -89,8 +92,11 @@ pub(super) fn validate(config: &Config, path: &Path) -> Result<(), ConfigError> 
         1,
         ModerationConfig::default().held_expiry_days,
     );
+    check_dns(&mut report, &config.dns);
+    check_bounces(&mut report, &config.bounces);
     check_dkim(&mut report, &config.dkim, &config.server.domain);
     check_lists(&mut report, &config.lists);
+    posting_filters::check(&mut report, config);
     report.finish(path)
 }
 
@@ -452,6 +458,54 @@ fn check_database(report: &mut Report, database: &DatabaseConfig) {
     );
 }
 
+fn check_bounces(report: &mut Report, bounces: &BouncesConfig) {
+    let default = BouncesConfig::default();
+    let at_least_one = [
+        (
+            "score_threshold",
+            bounces.score_threshold,
+            default.score_threshold,
+        ),
+        ("daily_cap", bounces.daily_cap, default.daily_cap),
+        ("decay_days", bounces.decay_days, default.decay_days),
+        (
+            "notice_interval_days",
+            bounces.notice_interval_days,
+            default.notice_interval_days,
+        ),
+    ];
+    for (key, value, default) in at_least_one {
+        report.at_least(&format!("bounces.{key}"), value, 1, default);
+    }
+}
+
+fn check_dns(report: &mut Report, dns: &DnsConfig) {
+    for (index, server) in dns.servers.iter().enumerate() {
+        if crate::authentication::dns::name_server(server).is_none() {
+            report.add(
+                format!("dns.servers[{index}]"),
+                format!("{server:?} is not an IP address or IP address and port"),
+                "write e.g. \"127.0.0.1\", \"127.0.0.1:5353\" or \"[::1]:53\", or leave \
+                 servers empty to use the system's resolver",
+            );
+        }
+    }
+    let default = DnsConfig::default();
+    report.range(
+        "dns.timeout_ms",
+        dns.timeout_ms,
+        100,
+        60_000,
+        default.timeout_ms,
+    );
+    report.at_least(
+        "dns.failure_cache_seconds",
+        dns.failure_cache_seconds,
+        1,
+        default.failure_cache_seconds,
+    );
+}
+
 /// Key files are read here, not only at start, so that `check-config` reports a missing or
 /// unusable key along with every other problem.
 fn check_dkim(report: &mut Report, dkim: &DkimConfig, server_domain: &str) {
@@ -691,6 +745,13 @@ fn check_people(report: &mut Report, at: &str, list: &ListConfig) {
             format!("{at}.posters"),
             "posting = \"announce\" needs at least one address in posters",
             format!("add posters = [\"{example}\"]"),
+        );
+    }
+    if list.visibility == Visibility::Confidential && list.posting == PostingPolicy::Open {
+        report.add(
+            format!("{at}.posting"),
+            "a confidential list cannot take postings from anyone",
+            "write posting = \"members\" (or \"moderated\" or \"announce\")",
         );
     }
     if list.owners.is_empty() {

@@ -4,16 +4,30 @@
 
 use std::sync::Arc;
 
-use crate::config::{Config, ListConfig, PostingPolicy};
+use crate::authentication::dmarc::{author_policy, AuthorPolicy};
+use crate::authentication::dns::Dns;
+use crate::authentication::domain_of;
+use crate::config::{Config, FromRewrite, ListConfig, PostingPolicy, UnknownPolicy, Visibility};
+use crate::notices::Notices;
 use crate::pipeline::decorate::{decorate, ListDecoration};
+use crate::pipeline::ParsedMessage;
 use crate::store::{MessageKind, PendingMessage, Store, StoreError};
 
 use crate::signals::Signals;
 
+/// What expansion needs beyond the message: the list's texts and the DNS, for decoration.
+pub struct Expander {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub notices: Arc<Notices>,
+    pub dns: Arc<Dns>,
+}
+
 /// Messages taken from the database at a time.
 const BATCH: i64 = 16;
 
-pub async fn run(config: Arc<Config>, store: Store, signals: Signals) {
+pub async fn run(expander: Expander, signals: Signals) {
+    let store = &expander.store;
     let mut shutdown = signals.shutdown.clone();
     loop {
         if *shutdown.borrow() {
@@ -31,7 +45,7 @@ pub async fn run(config: Arc<Config>, store: Store, signals: Signals) {
             continue;
         }
         for message in pending {
-            match expand(&config, &store, &message).await {
+            match expander.expand(&message).await {
                 Ok(Some(recipients)) => {
                     tracing::info!(list = %message.list_name, id = message.id, recipients, "message queued for delivery");
                     signals.queued.notify_waiters();
@@ -45,49 +59,88 @@ pub async fn run(config: Arc<Config>, store: Store, signals: Signals) {
     }
 }
 
-async fn expand(
-    config: &Config,
-    store: &Store,
-    message: &PendingMessage,
-) -> Result<Option<u64>, StoreError> {
-    let Some(list) = config.list(&message.list_name) else {
-        let reason = format!(
-            "list {} is no longer in the configuration",
-            message.list_name
-        );
-        store.shunt_message(message.id, &reason).await?;
-        tracing::warn!(list = %message.list_name, id = message.id, "message shunted: list is gone");
-        return Ok(None);
-    };
-    match message.kind {
-        MessageKind::Posting => match decorate(&message.raw, &decoration(list, config)) {
-            Ok(decorated) => store.expand_to_subscribers(message.id, &decorated).await,
-            Err(error) => {
-                tracing::warn!(list = %list.name, id = message.id, %error, "message shunted: cannot decorate");
-                store.shunt_message(message.id, &error.to_string()).await?;
-                Ok(None)
+impl Expander {
+    async fn expand(&self, message: &PendingMessage) -> Result<Option<u64>, StoreError> {
+        let (config, store) = (&self.config, &self.store);
+        let Some(list) = config.list(&message.list_name) else {
+            let reason = format!(
+                "list {} is no longer in the configuration",
+                message.list_name
+            );
+            store.shunt_message(message.id, &reason).await?;
+            tracing::warn!(list = %message.list_name, id = message.id, "message shunted: list is gone");
+            return Ok(None);
+        };
+        match message.kind {
+            MessageKind::Posting => match self.decorate(list, message).await {
+                Ok(decorated) => store.expand_to_subscribers(message.id, &decorated).await,
+                Err(reason) => {
+                    tracing::warn!(list = %list.name, id = message.id, %reason, "message shunted: cannot decorate");
+                    store.shunt_message(message.id, &reason).await?;
+                    Ok(None)
+                }
+            },
+            // Mail for the owners goes to them as it came.
+            MessageKind::Owner => {
+                store
+                    .expand_to_addresses(message.id, &message.raw, &list.owners)
+                    .await
             }
-        },
-        // Mail for the owners goes to them as it came.
-        MessageKind::Owner => {
-            store
-                .expand_to_addresses(message.id, &message.raw, &list.owners)
-                .await
+            // Never pending here: bounces and commands have their own processors, notices are
+            // queued ready-made.
+            MessageKind::Bounce | MessageKind::Command | MessageKind::Notice => Ok(None),
         }
-        // Never pending here: bounces and commands have their own processors, notices are
-        // queued ready-made.
-        MessageKind::Bounce | MessageKind::Command | MessageKind::Notice => Ok(None),
     }
-}
 
-fn decoration<'a>(list: &'a ListConfig, config: &'a Config) -> ListDecoration<'a> {
-    ListDecoration {
-        list_name: &list.name,
-        display_name: &list.display_name,
-        domain: &config.server.domain,
-        base_url: &config.server.base_url,
-        posting_allowed_to_all_members: list.posting != PostingPolicy::Announce,
-        subject_prefix: list.subject_prefix.as_deref(),
-        footer: list.footer.as_deref(),
+    /// The posting as members receive it; `Err` says why it cannot be.
+    async fn decorate(
+        &self,
+        list: &ListConfig,
+        message: &PendingMessage,
+    ) -> Result<Vec<u8>, String> {
+        let config = &self.config;
+        let notice = match list.visibility {
+            Visibility::Confidential => Some(
+                self.notices
+                    .snippet("confidential_notice", list)
+                    .map_err(|e| e.to_string())?,
+            ),
+            Visibility::Public => None,
+        };
+        let decoration = ListDecoration {
+            list_name: &list.name,
+            display_name: &list.display_name,
+            domain: &config.server.domain,
+            base_url: &config.server.base_url,
+            posting_allowed_to_all_members: list.posting != PostingPolicy::Announce,
+            subject_prefix: list.subject_prefix.as_deref(),
+            footer: list.footer.as_deref(),
+            confidentiality_notice: notice.as_deref(),
+            rewrite_from: self.rewrite_from(list, &message.raw).await,
+            trusted_authserv_ids: &config.authentication.trusted_authserv_ids,
+        };
+        decorate(&message.raw, &decoration).map_err(|e| e.to_string())
+    }
+
+    /// Whether the posting must go out under the list's address (see
+    /// `authentication::dmarc`); asked once per posting, not per recipient.
+    async fn rewrite_from(&self, list: &ListConfig, raw: &[u8]) -> bool {
+        let dmarc = &self.config.dmarc;
+        match dmarc.rewrite_from {
+            FromRewrite::Always => return true,
+            FromRewrite::Never => return false,
+            FromRewrite::Policy => {}
+        }
+        let author = ParsedMessage::parse(raw).ok().and_then(|p| p.from);
+        let Some(domain) = author.as_deref().and_then(domain_of) else {
+            return false;
+        };
+        let policy = author_policy(&self.dns, domain).await;
+        tracing::debug!(list = %list.name, ?policy, "author domain's DMARC policy");
+        match policy {
+            AuthorPolicy::Reject | AuthorPolicy::Quarantine => true,
+            AuthorPolicy::None => false,
+            AuthorPolicy::Unknown => dmarc.when_policy_unknown == UnknownPolicy::Rewrite,
+        }
     }
 }

@@ -12,8 +12,10 @@ use std::sync::Arc;
 
 use tokio::task::JoinSet;
 
+use crate::authentication::dns::Dns;
 use crate::config::Config;
 use crate::dkim::Dkim;
+use crate::notices::Notices;
 use crate::signals::Signals;
 use crate::store::Store;
 use crate::tokens::Signer;
@@ -23,15 +25,18 @@ pub fn start(
     config: &Arc<Config>,
     store: &Store,
     signer: &Signer,
+    (notices, dns): (&Arc<Notices>, &Arc<Dns>),
     dkim: Option<&Arc<Dkim>>,
     signals: &Signals,
     tasks: &mut JoinSet<()>,
 ) {
-    tasks.spawn(expand::run(
-        Arc::clone(config),
-        store.clone(),
-        signals.clone(),
-    ));
+    let expander = expand::Expander {
+        config: Arc::clone(config),
+        store: store.clone(),
+        notices: Arc::clone(notices),
+        dns: Arc::clone(dns),
+    };
+    tasks.spawn(expand::run(expander, signals.clone()));
     for number in 0..config.relay.pool_size {
         let worker = worker::Worker {
             number,

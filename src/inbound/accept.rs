@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
-use crate::config::Config;
-use crate::pipeline::{self, Decision, ParsedMessage, Posting};
+use crate::authentication::{Authenticator, Connection};
+use crate::config::{Config, ListConfig, Visibility};
+use crate::pipeline::{self, Confidentiality, Decision, ParsedMessage, Posting};
 use crate::signals::Signals;
 use crate::store::{MessageKind, NewMessage, Store};
 use crate::tokens::Signer;
@@ -17,6 +18,7 @@ pub struct ListHandler {
     config: Arc<Config>,
     store: Store,
     signer: Signer,
+    authenticator: Arc<Authenticator>,
     /// Wakes the stage that takes each kind of message as soon as one is committed.
     signals: Signals,
 }
@@ -29,11 +31,18 @@ enum Verdict {
 }
 
 impl ListHandler {
-    pub fn new(config: Arc<Config>, store: Store, signer: Signer, signals: Signals) -> ListHandler {
+    pub fn new(
+        config: Arc<Config>,
+        store: Store,
+        signer: Signer,
+        authenticator: Arc<Authenticator>,
+        signals: Signals,
+    ) -> ListHandler {
         ListHandler {
             config,
             store,
             signer,
+            authenticator,
             signals,
         }
     }
@@ -51,27 +60,29 @@ impl ListHandler {
         };
         let mut hold_reason = None;
         let kind = match destination {
-            Destination::Post { ref list } => match self.judge_posting(list, parsed).await {
-                Ok(Decision::Accept) => MessageKind::Posting,
-                Ok(Decision::Hold { rule, reason }) => {
-                    tracing::info!(list = %list, message_id = %parsed.message_id, rule, reason, "posting held for moderation");
-                    hold_reason = Some(reason.to_string());
-                    MessageKind::Posting
+            Destination::Post { ref list } => {
+                match self.judge_posting(list, envelope, raw, parsed).await {
+                    Ok(Decision::Accept) => MessageKind::Posting,
+                    Ok(Decision::Hold { rule, reason }) => {
+                        tracing::info!(list = %list, message_id = %parsed.message_id, rule, reason, "posting held for moderation");
+                        hold_reason = Some(reason.to_string());
+                        MessageKind::Posting
+                    }
+                    Ok(Decision::Discard { rule, reason }) => {
+                        tracing::info!(list = %list, message_id = %parsed.message_id, rule, %reason, "posting discarded");
+                        return Verdict::Drop;
+                    }
+                    Ok(Decision::Reject {
+                        rule,
+                        status,
+                        reason,
+                    }) => {
+                        tracing::info!(list = %list, message_id = %parsed.message_id, rule, "posting refused");
+                        return Verdict::Refuse(Reply::new(550, status, reason));
+                    }
+                    Err(refusal) => return Verdict::Refuse(refusal),
                 }
-                Ok(Decision::Discard { rule, reason }) => {
-                    tracing::info!(list = %list, message_id = %parsed.message_id, rule, %reason, "posting discarded");
-                    return Verdict::Drop;
-                }
-                Ok(Decision::Reject {
-                    rule,
-                    status,
-                    reason,
-                }) => {
-                    tracing::info!(list = %list, message_id = %parsed.message_id, rule, "posting refused");
-                    return Verdict::Refuse(Reply::new(550, status, reason));
-                }
-                Err(refusal) => return Verdict::Refuse(refusal),
-            },
+            }
             Destination::Owner { .. } => MessageKind::Owner,
             Destination::Bounces { .. } => MessageKind::Bounce,
             Destination::Request { .. }
@@ -97,7 +108,13 @@ impl ListHandler {
         })
     }
 
-    async fn judge_posting(&self, list: &str, parsed: &ParsedMessage) -> Result<Decision, Reply> {
+    async fn judge_posting(
+        &self,
+        list: &str,
+        envelope: &Envelope,
+        raw: &[u8],
+        parsed: &ParsedMessage,
+    ) -> Result<Decision, Reply> {
         let Some(list) = self.config.list(list) else {
             return Err(Reply::new(550, "5.1.1", "no such list here"));
         };
@@ -107,12 +124,77 @@ impl ListHandler {
             .is_subscribed(&list.name, author)
             .await
             .map_err(|error| temporary_failure(&error))?;
+        let confidentiality = if list.visibility == Visibility::Confidential && author_is_subscriber
+        {
+            Some(self.confidentiality(list, envelope, raw, parsed).await?)
+        } else {
+            None
+        };
         Ok(pipeline::judge(&Posting {
             list,
             domain: &self.config.server.domain,
             message: parsed,
             author_is_subscriber,
+            confidentiality,
         }))
+    }
+
+    /// The facts the confidential rule needs, which cost DNS lookups and queries, so they
+    /// are gathered only for members' postings to confidential lists.
+    async fn confidentiality(
+        &self,
+        list: &ListConfig,
+        envelope: &Envelope,
+        raw: &[u8],
+        parsed: &ParsedMessage,
+    ) -> Result<Confidentiality, Reply> {
+        let connection = Connection {
+            client_ip: match envelope.protocol {
+                Protocol::Smtp => Some(envelope.peer.ip()),
+                Protocol::Lmtp => None,
+            },
+            helo: &envelope.helo,
+            mail_from: &envelope.mail_from,
+        };
+        let author = parsed.from.as_deref().unwrap_or_default();
+        let proof = self
+            .authenticator
+            .authenticate(raw, author, connection)
+            .await;
+        tracing::debug!(list = %list.name, message_id = %parsed.message_id, ?proof, "author authentication");
+        Ok(Confidentiality {
+            author_authenticated: proof.is_some(),
+            outsiders: self.outsiders(list, &parsed.visible_recipients).await?,
+        })
+    }
+
+    /// Counts To and Cc addresses that are neither this list's own addresses nor its
+    /// members. Past a bound every further address counts as an outsider unchecked: a
+    /// posting addressed to that many people is held anyway.
+    async fn outsiders(&self, list: &ListConfig, addresses: &[String]) -> Result<usize, Reply> {
+        const CHECKED: usize = 200;
+        let mut outsiders = addresses.len().saturating_sub(CHECKED);
+        for address in addresses.iter().take(CHECKED) {
+            if self.is_own_address(list, address) {
+                continue;
+            }
+            let member = self
+                .store
+                .is_subscribed(&list.name, address)
+                .await
+                .map_err(|error| temporary_failure(&error))?;
+            if !member {
+                outsiders += 1;
+            }
+        }
+        Ok(outsiders)
+    }
+
+    fn is_own_address(&self, list: &ListConfig, address: &str) -> bool {
+        matches!(
+            routing::route(address, &self.config, &self.signer),
+            Ok(destination) if destination.list().eq_ignore_ascii_case(&list.name)
+        )
     }
 
     /// Commits the kept messages; the replies they earn depend on that commit.
@@ -129,7 +211,8 @@ impl ListHandler {
                 if is(MessageKind::Posting) || is(MessageKind::Owner) {
                     self.signals.accepted.notify_one();
                 }
-                if is(MessageKind::Command) || kept.iter().any(|m| m.hold_reason.is_some()) {
+                let for_runner = is(MessageKind::Command) || is(MessageKind::Bounce);
+                if for_runner || kept.iter().any(|m| m.hold_reason.is_some()) {
                     self.signals.commands.notify_one();
                 }
                 Ok(())

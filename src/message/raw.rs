@@ -80,6 +80,23 @@ impl<'a> Field<'a> {
         &self.raw
     }
 
+    /// This field's value, byte for byte, under another name: for moving an address list
+    /// from one field to another without re-encoding it.
+    pub fn renamed(&self, name: &str) -> Field<'static> {
+        let mut raw: Vec<u8> = name
+            .chars()
+            .filter(|c| c.is_ascii_graphic() && *c != ':')
+            .collect::<String>()
+            .into_bytes();
+        raw.push(b':');
+        let colon = raw.len() - 1;
+        raw.extend_from_slice(self.raw_value());
+        Field {
+            raw: Cow::Owned(raw),
+            colon,
+        }
+    }
+
     /// This field with `prefix` put in front of its value, the existing
     /// value kept as raw bytes. For values that cannot be decoded and
     /// re-encoded faithfully (charsets mail-parser does not know, raw 8-bit

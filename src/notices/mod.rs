@@ -119,6 +119,12 @@ impl Notices {
         self.templates.page(name, language, &data)
     }
 
+    /// A text snippet in the list's language, e.g. the confidentiality notice of its postings.
+    pub fn snippet(&self, name: &str, list: &ListConfig) -> Result<String, TemplateError> {
+        let data = self.common(list, "");
+        self.templates.snippet(name, &list.language, &data)
+    }
+
     /// The variables every notice and page gets.
     fn common(&self, list: &ListConfig, address: &str) -> Value {
         let domain = &self.config.server.domain;

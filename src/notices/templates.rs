@@ -28,7 +28,7 @@ use serde_json::Value;
 pub const LANGUAGES: [&str; 5] = ["en", "fr", "es", "pt", "ar"];
 
 /// Every email notice; each has a subject, a plain-text and an HTML template.
-pub const NOTICES: [&str; 12] = [
+pub const NOTICES: [&str; 14] = [
     "confirm_subscribe",
     "confirm_unsubscribe",
     "welcome",
@@ -41,15 +41,23 @@ pub const NOTICES: [&str; 12] = [
     "held_notice",
     "posting_rejected",
     "held_expired",
+    "bounce_disabled",
+    "deliverability",
 ];
 
+/// Text added to other messages rather than sent on its own; each is a single plain-text
+/// template (`messages/LANG/NAME.txt.hbs`).
+pub const SNIPPETS: [&str; 1] = ["confidential_notice"];
+
 /// Every web page; each is a single HTML template.
-pub const PAGES: [&str; 5] = [
+pub const PAGES: [&str; 7] = [
     "unsubscribe",
     "unsubscribed",
     "confirm",
     "confirmed",
     "invalid",
+    "reenable",
+    "reenabled",
 ];
 
 /// The language every notice and page must exist in, used when the requested
@@ -62,7 +70,8 @@ const NOTICE_PARTS: [&str; 3] = ["subject", "txt", "html"];
 /// Languages written right to left. Only Arabic ships today; the others are
 /// listed so that adding one is a matter of adding its directory, without a
 /// page silently coming out left to right.
-const RTL_LANGUAGES: [&str; 10] = ["ar", "he", "fa", "ur", "ps", "sd", "ckb", "yi", "dv", "ug"];
+pub(crate) const RTL_LANGUAGES: [&str; 10] =
+    ["ar", "he", "fa", "ur", "ps", "sd", "ckb", "yi", "dv", "ug"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
@@ -190,6 +199,16 @@ impl Templates {
                 }
             }
         }
+        for name in SNIPPETS {
+            if !templates.has_notice_part(FALLBACK, name, "txt") {
+                return Err(TemplateError::MissingEnglish {
+                    path: dir
+                        .join("messages")
+                        .join(FALLBACK)
+                        .join(format!("{name}.txt.hbs")),
+                });
+            }
+        }
         for name in PAGES {
             if !templates.html.has_template(&page_key(FALLBACK, name)) {
                 return Err(TemplateError::MissingEnglish {
@@ -260,6 +279,24 @@ impl Templates {
         let key = page_key(lang, name);
         let data = with_language(data, lang, &key)?;
         Ok(normalise_line_ends(&render(&self.html, &key, lang, &data)?))
+    }
+
+    /// Renders text snippet `name` in `lang`, or in English when `lang` lacks it.
+    pub fn snippet(&self, name: &str, lang: &str, data: &Value) -> Result<String, TemplateError> {
+        let lang = if self.has_notice_part(lang, name, "txt") {
+            lang
+        } else if self.has_notice_part(FALLBACK, name, "txt") {
+            FALLBACK
+        } else {
+            return Err(TemplateError::Unknown {
+                name: name.to_owned(),
+            });
+        };
+        let key = notice_key(lang, name, "txt");
+        let data = with_language(data, lang, &key)?;
+        Ok(normalise_line_ends(&render(&self.text, &key, lang, &data)?)
+            .trim_end()
+            .to_string())
     }
 
     /// Whether any template was loaded for `lang`; a member whose language is
@@ -370,7 +407,7 @@ fn render(
 
 /// Trims `s` and collapses every run of line breaks, tabs and other control
 /// characters (with the spaces around them) into a single space.
-fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     // U+2028 and U+2029 are not control characters but some mail clients
     // treat them as line breaks.
     s.split(|c: char| c.is_control() || c == '\u{2028}' || c == '\u{2029}')
@@ -382,7 +419,7 @@ fn one_line(s: &str) -> String {
 
 /// Converts CRLF and lone CR to LF; the mail builder applies the CRLF that
 /// SMTP wants, and templates edited on Windows must not produce mixed ends.
-fn normalise_line_ends(s: &str) -> String {
+pub(crate) fn normalise_line_ends(s: &str) -> String {
     s.replace("\r\n", "\n").replace('\r', "\n")
 }
 

@@ -5,6 +5,7 @@
 
 pub mod decorate;
 pub mod parse;
+pub mod parts;
 pub mod rules;
 
 use crate::config::ListConfig;
@@ -20,6 +21,17 @@ pub struct Posting<'a> {
     pub message: &'a ParsedMessage,
     /// Whether the author (From) is an active subscriber of the list.
     pub author_is_subscriber: bool,
+    /// Checked only for a member's posting to a confidential list.
+    pub confidentiality: Option<Confidentiality>,
+}
+
+/// What a member's posting to a confidential list must prove before it is distributed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Confidentiality {
+    /// Whether the author's domain vouches for the From address (DKIM or SPF, aligned).
+    pub author_authenticated: bool,
+    /// Addresses in To or Cc that are neither members nor this list's own addresses.
+    pub outsiders: usize,
 }
 
 impl Posting<'_> {

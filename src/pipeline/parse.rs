@@ -5,17 +5,27 @@ use mail_parser::{HeaderName, HeaderValue, MessageParser};
 
 use crate::address;
 
+use super::parts::{self, Part};
+
 /// What the rules need to know about a message, read once.
 #[derive(Debug, Clone)]
 pub struct ParsedMessage {
     /// The author (From), normalised; `None` when From is absent or unreadable.
     pub from: Option<String>,
+    /// The author's display name as written, possibly empty.
+    pub from_name: String,
+    /// Every address in To and Cc, normalised, in order; unreadable ones are left out.
+    pub visible_recipients: Vec<String>,
     pub message_id: String,
     pub subject: String,
     /// Values of every List-Id header, lowercased.
     pub list_ids: Vec<String>,
     /// Values of every X-Loop header, lowercased.
     pub x_loops: Vec<String>,
+    /// Size in bytes as received, headers and encoded attachments included.
+    pub size: usize,
+    /// The leaf MIME parts, for the attachment policy.
+    pub parts: Vec<Part>,
 }
 
 /// Why a message is refused before any list sees it.
@@ -55,11 +65,17 @@ impl ParsedMessage {
 
 fn read_fields(raw: &[u8]) -> Option<ParsedMessage> {
     let message = MessageParser::default().parse_headers(raw)?;
-    let from = message
-        .from()
-        .and_then(|from| from.first())
+    let author = message.from().and_then(|from| from.first());
+    let from = author
         .and_then(|addr| addr.address())
         .and_then(|addr| address::normalize(addr).ok());
+    let visible_recipients = [message.to(), message.cc()]
+        .into_iter()
+        .flatten()
+        .flat_map(|field| field.iter())
+        .filter_map(|addr| addr.address())
+        .filter_map(|addr| address::normalize(addr).ok())
+        .collect();
     let texts = |name: HeaderName<'static>| -> Vec<String> {
         message
             .header_values(name)
@@ -75,10 +91,17 @@ fn read_fields(raw: &[u8]) -> Option<ParsedMessage> {
     };
     Some(ParsedMessage {
         from,
+        from_name: author
+            .and_then(|addr| addr.name())
+            .unwrap_or_default()
+            .to_string(),
+        visible_recipients,
         message_id: message.message_id().unwrap_or_default().to_string(),
         subject: message.subject().unwrap_or_default().to_string(),
         list_ids: texts(HeaderName::ListId),
         x_loops: texts(HeaderName::Other("X-Loop".into())),
+        size: raw.len(),
+        parts: parts::read(raw),
     })
 }
 

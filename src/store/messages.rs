@@ -272,10 +272,26 @@ impl Store {
 
     /// Received email commands, oldest first.
     pub async fn received_commands(&self, limit: i64) -> Result<Vec<ReceivedCommand>> {
+        self.waiting_messages("command", "received", limit).await
+    }
+
+    /// Bounces not yet read, oldest first.
+    pub async fn unprocessed_bounces(&self, limit: i64) -> Result<Vec<ReceivedCommand>> {
+        self.waiting_messages("bounce", "unprocessed", limit).await
+    }
+
+    async fn waiting_messages(
+        &self,
+        kind: &str,
+        state: &str,
+        limit: i64,
+    ) -> Result<Vec<ReceivedCommand>> {
         let rows = sqlx::query(
             "SELECT id, list_name, envelope_from, peer, recipient, raw FROM messages \
-             WHERE kind = 'command' AND state = 'received' ORDER BY id LIMIT $1",
+             WHERE kind = $1 AND state = $2 ORDER BY id LIMIT $3",
         )
+        .bind(kind)
+        .bind(state)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;

@@ -1,6 +1,7 @@
 //! The database: one pool, one code path for SQLite and PostgreSQL through sqlx's Any driver.
 //! Each file below owns one kind of record; no other module writes SQL.
 
+mod bounces;
 mod deliveries;
 mod members;
 mod messages;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Connection, Executor};
 
+pub use bounces::{BounceEvent, BounceReport, BouncedDelivery, DisabledMember, ScoreOutcome};
 pub use deliveries::{ClaimedDelivery, DeliveryOutcome, QueueCounts};
 pub use members::{ImportLine, Member, MemberAdded};
 pub use messages::{MessageKind, NewMessage, PendingMessage, ReceivedCommand, StoredMessage};

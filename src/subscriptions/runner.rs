@@ -18,7 +18,7 @@ use crate::tokens::Signer;
 
 use super::commands::{self, Answer, Command};
 use super::{automatic, Requested, Result, Subscriptions, HOUR_MS};
-use crate::moderation;
+use crate::{bounces, moderation};
 
 pub async fn run(subscriptions: Arc<Subscriptions>, signer: Signer, signals: Signals) {
     let mut shutdown = signals.shutdown.clone();
@@ -33,6 +33,9 @@ pub async fn run(subscriptions: Arc<Subscriptions>, signer: Signer, signals: Sig
         };
         if let Err(error) = moderation::housekeeping(&subscriptions).await {
             tracing::error!(%error, "moderation housekeeping failed");
+        }
+        if let Err(error) = bounces::process::housekeeping(&subscriptions).await {
+            tracing::error!(%error, "bounce processing failed");
         }
         if received.is_empty() {
             signals.idle(&signals.commands, &mut shutdown).await;

@@ -1,9 +1,11 @@
-//! The HTTP listener: one-click unsubscribe (RFC 8058) and confirmation pages. Pages are
+//! The HTTP listener: one-click unsubscribe (RFC 8058), confirmation pages, and the
+//! re-enable link of members disabled for bouncing. Pages are
 //! rendered from the templates in the member's language; a GET never changes anything, so
 //! link scanners cannot unsubscribe or subscribe anyone.
 
 mod confirm;
 mod page;
+mod reenable;
 mod unsubscribe;
 
 use std::sync::Arc;
@@ -25,6 +27,10 @@ pub fn router(subscriptions: Arc<Subscriptions>) -> Router {
         .route(
             "/confirm/{list}/{token}",
             get(confirm::show).post(confirm::confirm),
+        )
+        .route(
+            "/reenable/{list}/{token}",
+            get(reenable::show).post(reenable::reenable),
         )
         .with_state(subscriptions)
 }

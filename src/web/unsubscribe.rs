@@ -70,10 +70,20 @@ fn verify<'s>(
     list: &str,
     token: &str,
 ) -> Option<(&'s crate::config::ListConfig, i64)> {
+    member_token(subscriptions, Purpose::Unsubscribe, list, token)
+}
+
+/// The list and member a member's link names, when its token is genuine.
+pub(super) fn member_token<'s>(
+    subscriptions: &'s Subscriptions,
+    purpose: Purpose,
+    list: &str,
+    token: &str,
+) -> Option<(&'s crate::config::ListConfig, i64)> {
     let list = subscriptions.config().list(list)?;
     let member_id = subscriptions
         .signer()
-        .verify_id(Purpose::Unsubscribe, &list.name, token)?;
+        .verify_id(purpose, &list.name, token)?;
     Some((list, member_id))
 }
 

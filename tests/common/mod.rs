@@ -2,6 +2,8 @@
 //! and a raw SMTP client that can say things a polite client never would.
 #![allow(dead_code)]
 
+pub mod dns;
+
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -123,9 +125,17 @@ pub fn rand_suffix() -> String {
     format!("{n:016x}")
 }
 
+/// Where tests without a DNS server of their own send questions: nothing answers there, so
+/// lookups fail and the configured defaults apply.
+pub const NO_DNS: &str = "127.0.0.1:9";
+
 /// The test lists: an announce list, a confidential members-only list with prefix and
 /// footer, and an open list without decoration.
 pub fn config_toml(db_url: &str, relay: SocketAddr) -> String {
+    config_toml_with_dns(db_url, relay, NO_DNS)
+}
+
+pub fn config_toml_with_dns(db_url: &str, relay: SocketAddr, dns: &str) -> String {
     format!(
         r#"
 secret = "{SECRET}"
@@ -156,6 +166,13 @@ poll_interval_ms = 100
 
 [database]
 url = "{db_url}"
+
+[dns]
+servers = ["{dns}"]
+timeout_ms = 1000
+
+[authentication]
+trusted_authserv_ids = ["mx.{DOMAIN}"]
 
 [[lists]]
 name = "news"
@@ -223,10 +240,13 @@ pub fn config(db_url: &str, relay: SocketAddr) -> Config {
     .expect("test config is valid")
 }
 
-/// A daemon and the sink it relays to.
+/// A daemon, the sink it relays to and the DNS server it asks.
 pub struct Harness {
     pub daemon: Daemon,
     pub sink: Sink,
+    pub dns: dns::DnsServer,
+    /// The configuration it runs, for a restart.
+    pub toml: String,
 }
 
 impl Harness {
@@ -237,11 +257,26 @@ impl Harness {
     /// Starts with the test configuration as changed by `edit` (TOML text in, TOML text out).
     pub async fn start_with(db: &TestDb, edit: impl FnOnce(String) -> String) -> Harness {
         let sink = Sink::start(true).await.expect("sink starts");
-        let text = edit(config_toml(&db.url, sink.addr));
-        let config = Config::from_toml(&text, Path::new("test.toml"), Vec::new())
+        let dns = dns::DnsServer::start().await;
+        let toml = edit(config_toml_with_dns(
+            &db.url,
+            sink.addr,
+            &dns.addr.to_string(),
+        ));
+        let config = Config::from_toml(&toml, Path::new("test.toml"), Vec::new())
             .expect("test config is valid");
         let daemon = Daemon::start(config).await.expect("daemon starts");
-        Harness { daemon, sink }
+        Harness {
+            daemon,
+            sink,
+            dns,
+            toml,
+        }
+    }
+
+    /// The configuration the daemon runs.
+    pub fn config(&self) -> Config {
+        Config::from_toml(&self.toml, Path::new("test.toml"), Vec::new()).expect("valid")
     }
 
     pub async fn subscribe(&self, list: &str, addresses: &[&str]) {

@@ -399,6 +399,11 @@ fn html_templates_never_use_triple_stash() {
     fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
+            // Publication templates insert their items' rendered Markdown unescaped, on
+            // purpose; tests/publication_templates.rs checks them.
+            if path.ends_with("publications") {
+                continue;
+            }
             if path.is_dir() {
                 walk(&path, found);
             } else if path.to_string_lossy().ends_with(".html.hbs") {
@@ -787,7 +792,14 @@ fn pages_cope_with_a_link_naming_no_list() {
     }
 }
 
-const HOLD_REASONS: [&str; 4] = ["moderated", "sender_filter", "too_big", "not_member"];
+const HOLD_REASONS: [&str; 6] = [
+    "moderated",
+    "sender_filter",
+    "too_big",
+    "attachment_type",
+    "attachment_too_big",
+    "not_member",
+];
 
 #[test]
 fn every_hold_reason_has_its_own_sentence() {

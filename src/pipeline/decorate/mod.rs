@@ -3,8 +3,10 @@
 //! poster wrote (including signed parts) reaches members byte-for-byte.
 
 mod footer;
+mod from_rewrite;
 mod list_headers;
 mod subject_prefix;
+mod untrusted_results;
 
 use crate::message::{ParseError, RawMessage};
 
@@ -23,6 +25,12 @@ pub struct ListDecoration<'a> {
     pub subject_prefix: Option<&'a str>,
     /// Plain text, may be non-ASCII.
     pub footer: Option<&'a str>,
+    /// Put before the footer on a confidential list's postings, in the list's language.
+    pub confidentiality_notice: Option<&'a str>,
+    /// Send under the list's address: the author's domain has an enforcing DMARC policy.
+    pub rewrite_from: bool,
+    /// Front MTAs whose Authentication-Results headers are passed on.
+    pub trusted_authserv_ids: &'a [String],
 }
 
 impl ListDecoration<'_> {
@@ -63,12 +71,19 @@ pub enum DecorateError {
 /// is left to delivery, where it is specific to each recipient.
 pub fn decorate(raw: &[u8], list: &ListDecoration) -> Result<Vec<u8>, DecorateError> {
     let mut msg = RawMessage::parse(raw)?;
+    untrusted_results::apply(&mut msg, list.trusted_authserv_ids);
     list_headers::apply(&mut msg, list);
     ensure_message_id(&mut msg, raw, list);
-    subject_prefix::apply(&mut msg, list.subject_prefix);
-    if let Some(footer) = list.footer {
-        footer::apply(&mut msg, footer);
+    if list.rewrite_from {
+        from_rewrite::apply(&mut msg, list);
     }
+    subject_prefix::apply(&mut msg, list.subject_prefix);
+    let footer = [list.confidentiality_notice, list.footer]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    footer::apply(&mut msg, &footer);
     Ok(msg.to_bytes())
 }
 

@@ -12,6 +12,9 @@ fn list() -> ListDecoration<'static> {
         posting_allowed_to_all_members: true,
         subject_prefix: Some("[team-gender]"),
         footer: None,
+        confidentiality_notice: None,
+        rewrite_from: false,
+        trusted_authserv_ids: &[],
     }
 }
 
@@ -498,4 +501,68 @@ fn undecodable_subject_keeps_original_bytes() {
     assert!(out.starts_with(b"Subject: [team-gender] Caf\xe9\r\n"));
     assert_eq!(values(&run(&out, &list()), "Subject").len(), 1);
     assert!(run(&out, &list()).starts_with(b"Subject: [team-gender] Caf\xe9\r\n"));
+}
+
+#[test]
+fn from_is_rewritten_to_the_list_with_the_author_in_reply_to() {
+    let list = ListDecoration {
+        rewrite_from: true,
+        ..list()
+    };
+    let out = run(&plain("Hi"), &list);
+    let m = parse(&out);
+    let from = m.from().and_then(|f| f.first()).expect("From");
+    assert_eq!(from.address(), Some("team-gender@lists.example.org"));
+    assert_eq!(from.name(), Some("Alice via Gender issue team"));
+    let reply_to = m.reply_to().and_then(|r| r.first()).expect("Reply-To");
+    assert_eq!(reply_to.address(), Some("alice@example.org"));
+    assert_eq!(values(&out, "From").len(), 1);
+    assert_eq!(body_of(&out), body_of(&plain("Hi")));
+}
+
+#[test]
+fn from_rewrite_keeps_the_authors_own_reply_to_and_uses_a_bare_address() {
+    let raw =
+        b"From: bob@example.org\r\nReply-To: <desk@example.org>\r\nSubject: x\r\n\r\nbody\r\n";
+    let list = ListDecoration {
+        rewrite_from: true,
+        ..list()
+    };
+    let out = run(raw, &list);
+    let m = parse(&out);
+    let from = m.from().and_then(|f| f.first()).expect("From");
+    assert_eq!(from.name(), Some("bob@example.org via Gender issue team"));
+    assert_eq!(values(&out, "Reply-To"), ["<desk@example.org>"]);
+}
+
+#[test]
+fn only_trusted_authentication_results_are_passed_on() {
+    let raw = b"Authentication-Results: mx.lists.example.org; dkim=pass header.d=example.org\r\n\
+Authentication-Results: forged.example; dkim=pass header.d=example.org\r\n\
+From: a@example.org\r\nSubject: x\r\n\r\nbody\r\n";
+    let trusted = ["mx.lists.example.org".to_string()];
+    let trusting = ListDecoration {
+        trusted_authserv_ids: &trusted,
+        ..list()
+    };
+    let out = run(raw, &trusting);
+    let kept = values(&out, "Authentication-Results");
+    assert_eq!(kept.len(), 1);
+    assert!(kept[0].starts_with("mx.lists.example.org;"), "{kept:?}");
+    let out = run(raw, &list());
+    assert!(values(&out, "Authentication-Results").is_empty());
+}
+
+#[test]
+fn confidentiality_notice_comes_before_the_footer() {
+    let list = ListDecoration {
+        confidentiality_notice: Some("CONFIDENTIAL: members only."),
+        footer: Some("The footer"),
+        ..list()
+    };
+    let out = run(&plain("Hi"), &list);
+    let text = String::from_utf8_lossy(&body_of(&out)).into_owned();
+    let notice = text.find("CONFIDENTIAL").expect("notice");
+    let footer = text.find("The footer").expect("footer");
+    assert!(notice < footer, "{text}");
 }

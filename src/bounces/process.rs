@@ -1,0 +1,183 @@
+//! What tidings does with a bounce: the VERP token names the delivery (so the member and the
+//! list are known whatever the bounce's format), the bounce itself says what failed and how
+//! ([`super::analyse`]), and the membership follows: a mailbox failure raises the member's
+//! score and may disable their deliveries; a policy rejection is reported to the list's
+//! owners as a deliverability problem; anything else is only logged.
+//!
+//! Disabled members are sent re-enable notices with a link, and removed after the last one
+//! goes unanswered.
+
+use serde_json::json;
+
+use crate::config::ListConfig;
+use crate::inbound::routing::{self, Destination};
+use crate::notices::{Automatic, Notice};
+use crate::store::{BounceEvent, ReceivedCommand};
+use crate::subscriptions::{Result, Subscriptions};
+use crate::tokens::Purpose;
+
+use super::{analyse, BounceClass, Failure};
+
+const DAY_MS: i64 = 24 * 3_600_000;
+
+/// Bounces read per pass.
+const BATCH: i64 = 32;
+
+/// Reads the bounces waiting, then sends the re-enable notices and removals that are due.
+pub async fn housekeeping(subscriptions: &Subscriptions) -> Result<()> {
+    let store = subscriptions.store();
+    for bounce in store.unprocessed_bounces(BATCH).await? {
+        // Claimed by moving it: with several daemons, one bounce is counted once.
+        if !store
+            .move_message(bounce.id, "unprocessed", "processing", None)
+            .await?
+        {
+            continue;
+        }
+        let (state, note) = match process(subscriptions, &bounce).await {
+            Ok(note) => ("processed", note),
+            Err(error) => {
+                tracing::error!(%error, id = bounce.id, "bounce processing failed");
+                ("shunted", error.to_string())
+            }
+        };
+        store.finish_message(bounce.id, state, &note).await?;
+    }
+    reenable_reminders(subscriptions).await
+}
+
+/// Handles one bounce; returns a note on what it did, for `tidings shunt`-style records.
+async fn process(subscriptions: &Subscriptions, bounce: &ReceivedCommand) -> Result<String> {
+    let config = subscriptions.config();
+    let delivery_id = match routing::route(&bounce.recipient, config, subscriptions.signer()) {
+        Ok(Destination::Bounces {
+            delivery_id: Some(id),
+            ..
+        }) => id,
+        _ => return Ok("no VERP token: kept for the owners, not scored".into()),
+    };
+    let Some(delivery) = subscriptions.store().bounced_delivery(delivery_id).await? else {
+        return Ok("the delivery it names is gone".into());
+    };
+    let failures = analyse(&bounce.raw);
+    let Some(failure) = pick(&failures, &delivery.recipient) else {
+        return Ok("reports no failure (an auto-reply?)".into());
+    };
+    let domain = crate::authentication::domain_of(&delivery.recipient).unwrap_or("");
+    let status = failure.status.map(|s| s.to_string()).unwrap_or_default();
+    let event = BounceEvent {
+        list_name: &delivery.list_name,
+        member_id: delivery.member_id,
+        domain,
+        class: failure.class.as_str(),
+        counts: failure.class.counts(),
+        status: &status,
+        detail: &failure.detail,
+    };
+    let outcome = subscriptions
+        .store()
+        .record_bounce(&event, &config.bounces)
+        .await?;
+    tracing::info!(list = %delivery.list_name, delivery_id, class = failure.class.as_str(), status = %status, ?outcome, "bounce processed");
+    let list = subscriptions.list(&delivery.list_name)?;
+    if failure.class == BounceClass::Policy {
+        report_policy_rejection(subscriptions, list, domain, &status, &failure.detail).await?;
+    }
+    Ok(format!("{} {status}: {outcome:?}", failure.class.as_str()))
+}
+
+/// The failure about the delivery's recipient, or the only one reported.
+fn pick<'a>(failures: &'a [Failure], recipient: &str) -> Option<&'a Failure> {
+    failures
+        .iter()
+        .find(|f| {
+            f.address
+                .as_deref()
+                .is_some_and(|a| a.eq_ignore_ascii_case(recipient))
+        })
+        .or_else(|| (failures.len() == 1).then(|| &failures[0]))
+        .or_else(|| failures.iter().find(|f| f.class != BounceClass::Temporary))
+}
+
+/// Owners hear about policy rejections once a day per list and destination domain: the
+/// problem is the list's reputation or configuration, and one notice says it.
+async fn report_policy_rejection(
+    subscriptions: &Subscriptions,
+    list: &ListConfig,
+    domain: &str,
+    status: &str,
+    detail: &str,
+) -> Result<()> {
+    let key = format!("{}:{domain}", list.name);
+    if !subscriptions
+        .store()
+        .rate_allow("deliverability", &key, 1, DAY_MS)
+        .await?
+    {
+        return Ok(());
+    }
+    let notice = Notice {
+        name: "deliverability",
+        list,
+        language: &list.language,
+        recipients: list.owners.clone(),
+        address: "",
+        reply_to: None,
+        automatic: Automatic::Generated,
+        extra: json!({ "domain": domain, "status": status, "detail": detail }),
+    };
+    Ok(subscriptions
+        .notices()
+        .send(subscriptions.store(), notice)
+        .await?)
+}
+
+/// Sends the re-enable notices that are due, and removes members whose last one went
+/// unanswered.
+async fn reenable_reminders(subscriptions: &Subscriptions) -> Result<()> {
+    let config = &subscriptions.config().bounces;
+    let store = subscriptions.store();
+    let interval = config.notice_interval_days as i64 * DAY_MS;
+    for member in store.disabled_members_due(interval).await? {
+        let Ok(list) = subscriptions.list(&member.list_name) else {
+            continue;
+        };
+        if member.notices_sent >= config.reenable_notices as i64 {
+            store.remove_member(&list.name, &member.address).await?;
+            tracing::info!(list = %list.name, member_id = member.member_id, "member removed after unanswered re-enable notices");
+            continue;
+        }
+        let token =
+            subscriptions
+                .signer()
+                .sign(Purpose::Reenable, &list.name, &[member.member_id as u64]);
+        let url = reenable_url(&subscriptions.config().server.base_url, &list.name, &token);
+        let notice = Notice {
+            name: "bounce_disabled",
+            list,
+            language: &member.language,
+            recipients: vec![member.address.clone()],
+            address: &member.address,
+            reply_to: None,
+            automatic: Automatic::Generated,
+            extra: json!({
+                "reenable_url": url,
+                "notice_number": member.notices_sent + 1,
+                "notices_total": config.reenable_notices,
+                "interval_days": config.notice_interval_days,
+            }),
+        };
+        subscriptions
+            .notices()
+            .send(subscriptions.store(), notice)
+            .await?;
+        store
+            .reenable_notice_sent(&list.name, member.member_id)
+            .await?;
+    }
+    Ok(())
+}
+
+pub fn reenable_url(base_url: &str, list: &str, token: &str) -> String {
+    format!("{}/reenable/{list}/{token}", base_url.trim_end_matches('/'))
+}

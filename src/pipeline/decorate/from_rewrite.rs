@@ -1,0 +1,36 @@
+//! DMARC mitigation as Mailman 3 does it ("munge From"): when the author's domain would
+//! have receivers reject a relayed posting, the list sends it under its own address, naming
+//! the author in the display name, and keeps the author reachable through Reply-To.
+
+use mail_parser::MessageParser;
+
+use super::ListDecoration;
+use crate::message::{Field, RawMessage};
+
+pub(super) fn apply(msg: &mut RawMessage, list: &ListDecoration) {
+    let Some(from) = msg.field("From").cloned() else {
+        return;
+    };
+    let author_name = author_name(from.as_bytes());
+    let display = format!("{author_name} via {}", list.display_name);
+    msg.replace_field(Field::address("From", &display, &list.posting_address()));
+    // An author who set Reply-To chose where replies go; otherwise they go to the author,
+    // with the original field's bytes, since re-encoding could only lose something.
+    if msg.field("Reply-To").is_none() {
+        msg.append_field(from.renamed("Reply-To"));
+    }
+}
+
+/// The author's display name, or the address when there is none.
+fn author_name(from_field: &[u8]) -> String {
+    let parsed = MessageParser::default().parse_headers(from_field);
+    let author = parsed
+        .as_ref()
+        .and_then(|m| m.from())
+        .and_then(|from| from.first());
+    author
+        .and_then(|a| a.name().filter(|n| !n.trim().is_empty()))
+        .or_else(|| author.and_then(|a| a.address()))
+        .unwrap_or("someone")
+        .to_string()
+}

@@ -1,0 +1,4 @@
+//! Newsletters built from editors' items on a schedule.
+
+pub mod markdown;
+pub mod render;

@@ -1,0 +1,262 @@
+//! Bounce records: the failures classified for each list, members' scores, and members
+//! disabled for bouncing until they re-enable themselves or are removed.
+
+use sqlx::Row;
+
+use super::{now_ms, Result, Store};
+use crate::bounces::score::{self, ScoreState};
+use crate::config::BouncesConfig;
+
+/// The delivery a VERP bounce names.
+#[derive(Debug, Clone)]
+pub struct BouncedDelivery {
+    pub list_name: String,
+    pub member_id: Option<i64>,
+    pub recipient: String,
+}
+
+/// One classified failure, as logged.
+#[derive(Debug, Clone)]
+pub struct BounceEvent<'a> {
+    pub list_name: &'a str,
+    pub member_id: Option<i64>,
+    pub domain: &'a str,
+    /// `BounceClass::as_str`.
+    pub class: &'a str,
+    pub counts: bool,
+    pub status: &'a str,
+    pub detail: &'a str,
+}
+
+/// What a recorded bounce did to the membership.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScoreOutcome {
+    NotCounted,
+    Counted {
+        score: i64,
+    },
+    /// The score reached the threshold: deliveries to the member are now disabled.
+    Disabled,
+}
+
+/// A member disabled for bouncing, due for a re-enable notice or for removal.
+#[derive(Debug, Clone)]
+pub struct DisabledMember {
+    pub list_name: String,
+    pub member_id: i64,
+    pub address: String,
+    pub language: String,
+    pub notices_sent: i64,
+}
+
+/// `tidings bounces`: who bounces and why.
+#[derive(Debug, Clone, Default)]
+pub struct BounceReport {
+    /// (list, address, score, status, last bounce)
+    pub scores: Vec<(String, String, i64, String, i64)>,
+    /// (list, destination domain, class, count, last detail)
+    pub by_domain: Vec<(String, String, String, i64, String)>,
+}
+
+impl Store {
+    pub async fn bounced_delivery(&self, delivery_id: i64) -> Result<Option<BouncedDelivery>> {
+        let row =
+            sqlx::query("SELECT list_name, member_id, recipient FROM deliveries WHERE id = $1")
+                .bind(delivery_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|row| {
+            Ok(BouncedDelivery {
+                list_name: row.try_get("list_name")?,
+                member_id: row.try_get("member_id")?,
+                recipient: row.try_get("recipient")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Logs the failure and, for a mailbox failure of a member, raises their score, disabling
+    /// their deliveries at the threshold. One transaction, so that two bounces processed at
+    /// once by two daemons cannot both read the old score.
+    pub async fn record_bounce(
+        &self,
+        event: &BounceEvent<'_>,
+        config: &BouncesConfig,
+    ) -> Result<ScoreOutcome> {
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO bounce_events (list_name, member_id, domain, class, status, detail, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(event.list_name)
+        .bind(event.member_id)
+        .bind(event.domain)
+        .bind(event.class)
+        .bind(event.status)
+        .bind(event.detail)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let outcome = match (event.counts, event.member_id) {
+            (true, Some(member_id)) => {
+                score_in(&mut tx, event.list_name, member_id, now, config).await?
+            }
+            _ => ScoreOutcome::NotCounted,
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Disabled members whose next re-enable notice (`notices_sent < max`) or removal
+    /// (`notices_sent >= max`) is due: their last notice is older than `interval_ms`.
+    pub async fn disabled_members_due(&self, interval_ms: i64) -> Result<Vec<DisabledMember>> {
+        let rows = sqlx::query(
+            "SELECT s.list_name, s.member_id, m.address, m.language, s.reenable_notices \
+             FROM subscriptions s JOIN members m ON m.id = s.member_id \
+             WHERE s.status = 'disabled' AND s.last_notice_at <= $1 ORDER BY s.id",
+        )
+        .bind(now_ms() - interval_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DisabledMember {
+                    list_name: row.try_get("list_name")?,
+                    member_id: row.try_get("member_id")?,
+                    address: row.try_get("address")?,
+                    language: row.try_get("language")?,
+                    notices_sent: row.try_get("reenable_notices")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn reenable_notice_sent(&self, list: &str, member_id: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE subscriptions SET reenable_notices = reenable_notices + 1, last_notice_at = $1 \
+             WHERE list_name = $2 AND member_id = $3 AND status = 'disabled'",
+        )
+        .bind(now_ms())
+        .bind(list)
+        .bind(member_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Turns a disabled membership back on with a clean score; false when it was not disabled.
+    pub async fn reenable(&self, list: &str, member_id: i64) -> Result<bool> {
+        let changed = sqlx::query(
+            "UPDATE subscriptions SET status = 'active', bounce_score = 0, bounce_day = 0, \
+             bounce_day_points = 0, disabled_at = 0, reenable_notices = 0, last_notice_at = 0 \
+             WHERE list_name = $1 AND member_id = $2 AND status = 'disabled'",
+        )
+        .bind(list)
+        .bind(member_id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(changed > 0)
+    }
+
+    /// Scores above zero and disabled members, and failures by destination domain over the
+    /// last `days`, for one list or all.
+    pub async fn bounce_report(&self, list: Option<&str>, days: i64) -> Result<BounceReport> {
+        let list = list.unwrap_or("");
+        let scores = sqlx::query(
+            "SELECT s.list_name, m.address, s.bounce_score, s.status, s.last_bounce_at \
+             FROM subscriptions s JOIN members m ON m.id = s.member_id \
+             WHERE (s.bounce_score > 0 OR s.status = 'disabled') AND ($1 = '' OR s.list_name = $1) \
+             ORDER BY s.list_name, s.bounce_score DESC, m.address",
+        )
+        .bind(list)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get("list_name")?,
+                r.try_get("address")?,
+                r.try_get("bounce_score")?,
+                r.try_get("status")?,
+                r.try_get("last_bounce_at")?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+        let since = now_ms() - days * 24 * 3_600_000;
+        let by_domain = sqlx::query(
+            "SELECT list_name, domain, class, COUNT(*) AS n, MAX(detail) AS detail \
+             FROM bounce_events WHERE created_at >= $1 AND ($2 = '' OR list_name = $2) \
+             GROUP BY list_name, domain, class ORDER BY list_name, n DESC, domain",
+        )
+        .bind(since)
+        .bind(list)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get("list_name")?,
+                r.try_get("domain")?,
+                r.try_get("class")?,
+                r.try_get("n")?,
+                r.try_get("detail")?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+        Ok(BounceReport { scores, by_domain })
+    }
+}
+
+async fn score_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    list: &str,
+    member_id: i64,
+    now: i64,
+    config: &BouncesConfig,
+) -> Result<ScoreOutcome> {
+    let row = sqlx::query(
+        "SELECT bounce_score, bounce_day, bounce_day_points, last_bounce_at, status \
+         FROM subscriptions WHERE list_name = $1 AND member_id = $2",
+    )
+    .bind(list)
+    .bind(member_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = row else {
+        return Ok(ScoreOutcome::NotCounted);
+    };
+    let status: String = row.try_get("status")?;
+    if status != "active" {
+        return Ok(ScoreOutcome::NotCounted);
+    }
+    let before = ScoreState {
+        score: row.try_get("bounce_score")?,
+        day: row.try_get("bounce_day")?,
+        day_points: row.try_get("bounce_day_points")?,
+        last_bounce_at: row.try_get("last_bounce_at")?,
+    };
+    let after = score::add_bounce(before, now, config);
+    let disable = score::reaches_threshold(after, config);
+    sqlx::query(
+        "UPDATE subscriptions SET bounce_score = $1, bounce_day = $2, bounce_day_points = $3, \
+         last_bounce_at = $4, status = $5, disabled_at = $6, reenable_notices = 0, last_notice_at = 0 \
+         WHERE list_name = $7 AND member_id = $8",
+    )
+    .bind(after.score)
+    .bind(after.day)
+    .bind(after.day_points)
+    .bind(after.last_bounce_at)
+    .bind(if disable { "disabled" } else { "active" })
+    .bind(if disable { now } else { 0 })
+    .bind(list)
+    .bind(member_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(if disable {
+        ScoreOutcome::Disabled
+    } else {
+        ScoreOutcome::Counted { score: after.score }
+    })
+}

@@ -1,0 +1,77 @@
+//! `/reenable/LIST/TOKEN`, the link of the notices sent to members disabled for bouncing.
+//! GET shows a button; POST turns deliveries back on with a clean bounce score.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::json;
+
+use crate::bounces::process::reenable_url;
+use crate::subscriptions::Subscriptions;
+use crate::tokens::Purpose;
+
+use super::page;
+use super::unsubscribe::{internal, member_token};
+
+pub async fn show(
+    State(subscriptions): State<Arc<Subscriptions>>,
+    Path((list, token)): Path<(String, String)>,
+) -> Response {
+    let Some((list, member_id)) = member_token(&subscriptions, Purpose::Reenable, &list, &token)
+    else {
+        return page::invalid(&subscriptions, subscriptions.config().list(&list), "forged");
+    };
+    let member = match subscriptions.store().member(member_id).await {
+        Ok(Some(member)) => member,
+        Ok(None) => return page::invalid(&subscriptions, Some(list), "used"),
+        Err(error) => return internal(&error),
+    };
+    let action_url = reenable_url(&subscriptions.config().server.base_url, &list.name, &token);
+    page::render(
+        &subscriptions,
+        StatusCode::OK,
+        ("reenable", &member.language),
+        Some(list),
+        &member.address,
+        json!({ "action_url": action_url }),
+    )
+}
+
+pub async fn reenable(
+    State(subscriptions): State<Arc<Subscriptions>>,
+    Path((list, token)): Path<(String, String)>,
+) -> Response {
+    let Some((list, member_id)) = member_token(&subscriptions, Purpose::Reenable, &list, &token)
+    else {
+        return page::invalid(&subscriptions, subscriptions.config().list(&list), "forged");
+    };
+    let store = subscriptions.store();
+    let member = match store.member(member_id).await {
+        Ok(Some(member)) => member,
+        Ok(None) => return page::invalid(&subscriptions, Some(list), "used"),
+        Err(error) => return internal(&error),
+    };
+    // Already re-enabled (a second click) is fine; removed meanwhile is not.
+    let still_member = match store.reenable(&list.name, member_id).await {
+        Ok(true) => true,
+        Ok(false) => store
+            .is_subscribed(&list.name, &member.address)
+            .await
+            .unwrap_or(false),
+        Err(error) => return internal(&error),
+    };
+    if !still_member {
+        return page::invalid(&subscriptions, Some(list), "used");
+    }
+    tracing::info!(list = %list.name, member_id, "deliveries re-enabled by the member");
+    page::render(
+        &subscriptions,
+        StatusCode::OK,
+        ("reenabled", &member.language),
+        Some(list),
+        &member.address,
+        json!({}),
+    )
+}
