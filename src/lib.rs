@@ -17,6 +17,7 @@ pub mod message;
 pub mod moderation;
 pub mod notices;
 pub mod pipeline;
+pub mod publications;
 pub mod signals;
 pub mod sink;
 pub mod store;

@@ -27,6 +27,8 @@ pub enum Purpose {
     Approve = 4,
     /// A moderator's answer to a held posting: names the message.
     Moderate = 5,
+    /// An editor's answer to an edition waiting for approval: names the edition.
+    Edition = 6,
 }
 
 #[derive(Clone)]

@@ -5,6 +5,7 @@ mod deliveries;
 mod members;
 mod messages;
 mod organisations;
+mod publications;
 mod rate;
 mod requests;
 mod settings;
@@ -19,6 +20,10 @@ pub use deliveries::{ClaimedDelivery, DeliveryOutcome, QueueCounts};
 pub use members::{ImportLine, Member, MemberAdded};
 pub use messages::{MessageKind, NewMessage, PendingMessage, ReceivedCommand, StoredMessage};
 pub use organisations::Organisation;
+pub use publications::{
+    Edition, EditionInserted, EditionMessage, EditionRender, Item, ItemChanges, NewEdition,
+    NewItem,
+};
 pub use requests::{Request, RequestKind, RequestOpened};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
