@@ -54,7 +54,7 @@ fallback_language = "en"
 schedule = "0 30 2 * * *"
 time_zone = "Europe/Amsterdam"
 approval = "auto"
-editors = ["{EDITOR}"]
+editors = ["night-editor@coalition.test.example"]
 "#
     )
 }
