@@ -132,19 +132,30 @@ async fn a_publication_is_subscribed_to_like_a_list(db: &TestDb) {
     h.write(READER, &confirm, "Re: confirm", "yes").await;
     assert!(h.is_subscribed("bulletin", READER).await);
     // The roster is the list's: `tidings members` reads the same.
-    let members = h.daemon.store.members_of("bulletin").await.expect("members");
+    let members = h
+        .daemon
+        .store
+        .members_of("bulletin")
+        .await
+        .expect("members");
     assert_eq!(members.len(), 1);
 
     // Nobody posts to the publication itself, and only editors submit items.
     let mut smtp = h.smtp().await;
     let to = format!("bulletin@{DOMAIN}");
-    let refused = smtp.post(READER, &to, &common::message(READER, &to, "Hi", "x")).await;
+    let refused = smtp
+        .post(READER, &to, &common::message(READER, &to, "Hi", "x"))
+        .await;
     assert!(refused.starts_with("550"), "{refused}");
     assert!(refused.contains("bulletin-submit@"), "{refused}");
     let submit = format!("bulletin-submit@{DOMAIN}");
     let mut smtp = h.smtp().await;
     let refused = smtp
-        .post(READER, &submit, &common::message(READER, &submit, "Item", "x"))
+        .post(
+            READER,
+            &submit,
+            &common::message(READER, &submit, "Item", "x"),
+        )
         .await;
     assert!(refused.starts_with("550"), "{refused}");
 
@@ -156,22 +167,45 @@ async fn a_publication_is_subscribed_to_like_a_list(db: &TestDb) {
         "Section: Events\r\nLanguage: fr\r\nKey: rome-30\r\n\r\nLe **Statut**.\r\n",
     )
     .await;
-    let items = h.daemon.store.items(Some("bulletin"), true).await.expect("items");
+    let items = h
+        .daemon
+        .store
+        .items(Some("bulletin"), true)
+        .await
+        .expect("items");
     assert_eq!(items.len(), 1);
     assert_eq!(
-        (items[0].language.as_str(), items[0].section.as_str(), items[0].translation_key.as_str()),
+        (
+            items[0].language.as_str(),
+            items[0].section.as_str(),
+            items[0].translation_key.as_str()
+        ),
         ("fr", "Events", "rome-30")
     );
     assert_eq!(items[0].body, "Le **Statut**.");
     let acks = h.received_by(EDITOR);
     assert_eq!(acks.len(), 1);
-    assert!(acks[0].subject().unwrap_or_default().contains("Item received"));
+    assert!(acks[0]
+        .subject()
+        .unwrap_or_default()
+        .contains("Item received"));
     // An item in a language the publication has not is refused, and the editor told why.
     h.write(EDITOR, &submit, "Nope", "Language: pt\r\n\r\nTexto.\r\n")
         .await;
-    assert_eq!(h.daemon.store.items(Some("bulletin"), true).await.map(|i| i.len()).ok(), Some(1));
+    assert_eq!(
+        h.daemon
+            .store
+            .items(Some("bulletin"), true)
+            .await
+            .map(|i| i.len())
+            .ok(),
+        Some(1)
+    );
     let acks = h.received_by(EDITOR);
-    assert!(acks[1].subject().unwrap_or_default().contains("not accepted"));
+    assert!(acks[1]
+        .subject()
+        .unwrap_or_default()
+        .contains("not accepted"));
 }
 
 async fn a_slot_fires_exactly_once(db: &TestDb) {
@@ -201,7 +235,12 @@ async fn a_slot_fires_exactly_once(db: &TestDb) {
     let built = editions(&h, "bulletin").await;
     assert_eq!(built.len(), 2);
     assert_eq!(built[1].number, Some(2));
-    let second = h.daemon.store.edition_items(built[1].id).await.expect("items");
+    let second = h
+        .daemon
+        .store
+        .edition_items(built[1].id)
+        .await
+        .expect("items");
     assert_eq!(second.len(), 1);
     assert_eq!(second[0].title, "Second story");
 }
@@ -242,8 +281,14 @@ async fn a_missed_schedule_is_caught_up_once_at_start(db: &TestDb) {
         .find(|m| m.subject().unwrap_or_default().contains("built late"))
         .and_then(|m| m.body_text(0).map(|t| t.into_owned()))
         .unwrap_or_default();
-    assert!(caught_up.contains("1 earlier scheduled edition"), "{caught_up}");
-    assert!(subjects.iter().any(|s| s.contains("Please approve")), "{subjects:?}");
+    assert!(
+        caught_up.contains("1 earlier scheduled edition"),
+        "{caught_up}"
+    );
+    assert!(
+        subjects.iter().any(|s| s.contains("Please approve")),
+        "{subjects:?}"
+    );
 }
 
 async fn items_are_built_previewed_approved_and_delivered_in_each_language(db: &TestDb) {
@@ -291,12 +336,20 @@ async fn items_are_built_previewed_approved_and_delivered_in_each_language(db: &
         assert_eq!(received.len(), 1, "{reader}");
         let copy = &received[0];
         assert_eq!(header(copy, "Content-Language"), language, "{reader}");
-        let content_type = copy.content_type().map(|c| c.subtype().unwrap_or_default().to_string());
+        let content_type = copy
+            .content_type()
+            .map(|c| c.subtype().unwrap_or_default().to_string());
         assert_eq!(content_type.as_deref(), Some("alternative"));
         let text = copy.body_text(0).unwrap_or_default().into_owned();
         let html = copy.body_html(0).unwrap_or_default().into_owned();
-        assert!(text.contains(story) && html.contains(story), "{reader}: {text}");
-        assert!(html.contains("The budget &lt;script&gt;"), "fallback story, escaped");
+        assert!(
+            text.contains(story) && html.contains(story),
+            "{reader}: {text}"
+        );
+        assert!(
+            html.contains("The budget &lt;script&gt;"),
+            "fallback story, escaped"
+        );
         assert!(!html.contains("<script>"));
         // The reader's own unsubscribe link, in the body and in the header.
         assert!(!text.contains(UNSUBSCRIBE_PLACEHOLDER) && !html.contains(UNSUBSCRIBE_PLACEHOLDER));
@@ -307,9 +360,15 @@ async fn items_are_built_previewed_approved_and_delivered_in_each_language(db: &
             .unwrap_or_default()
             .to_string();
         assert!(link.contains("/unsubscribe/bulletin/"), "{unsubscribe}");
-        assert!(text.contains(&link) && html.contains(&link), "{reader}: {link}");
+        assert!(
+            text.contains(&link) && html.contains(&link),
+            "{reader}: {link}"
+        );
         assert!(header(copy, "List-Id").contains("bulletin.lists.test.example"));
-        assert_eq!(header(copy, "List-Unsubscribe-Post"), "List-Unsubscribe=One-Click");
+        assert_eq!(
+            header(copy, "List-Unsubscribe-Post"),
+            "List-Unsubscribe=One-Click"
+        );
     }
     // Each copy came from its own VERP address.
     let envelopes: Vec<String> = h
@@ -323,10 +382,20 @@ async fn items_are_built_previewed_approved_and_delivered_in_each_language(db: &
     assert!(envelopes.iter().all(|e| e.starts_with("bulletin-bounces+")));
 
     // The web pages' view of it.
-    let published = h.daemon.store.published_editions("bulletin").await.expect("published");
+    let published = h
+        .daemon
+        .store
+        .published_editions("bulletin")
+        .await
+        .expect("published");
     assert_eq!(published.len(), 1);
     assert_eq!(published[0].1, vec!["en".to_string(), "fr".to_string()]);
-    let page = h.daemon.store.edition_page("bulletin", 1, "fr").await.expect("page");
+    let page = h
+        .daemon
+        .store
+        .edition_page("bulletin", 1, "fr")
+        .await
+        .expect("page");
     let (_, html) = page.expect("the French page");
     assert!(html.contains("La Cour en 2027"));
     assert!(html.contains("mailto:bulletin-leave@"));
@@ -365,9 +434,15 @@ async fn a_repeated_local_time_builds_one_edition(db: &TestDb) {
         body: "Text.".into(),
         author: EDITOR.into(),
     };
-    publications.add_item(nightly, item("One")).await.expect("item");
+    publications
+        .add_item(nightly, item("One"))
+        .await
+        .expect("item");
     publications.run_due(first).await;
-    publications.add_item(nightly, item("Two")).await.expect("item");
+    publications
+        .add_item(nightly, item("Two"))
+        .await
+        .expect("item");
     publications.run_due(first + 3_600_000).await;
     let built = editions(&h, "nightly").await;
     assert_eq!(built.len(), 1, "{built:?}");

@@ -214,7 +214,9 @@ async fn edition(daemon: &Daemon, sink: &Sink, args: &BenchArgs) -> anyhow::Resu
         .map(|r| r.html.len())
         .sum();
     // The preview to the editor may still be on its way: count from what the sink has then.
-    let before = sink.wait_for(args.subscribers as u64 + 1, Duration::from_secs(10)).await;
+    let before = sink
+        .wait_for(args.subscribers as u64 + 1, Duration::from_secs(10))
+        .await;
     let started = Instant::now();
     publications.approve(id).await?;
     let target = before + args.subscribers as u64;

@@ -49,7 +49,10 @@ pub async fn run(config: Config, command: EditionsCommand) -> anyhow::Result<()>
                     "{:>6}  {:<16} {:>5} {:<9} {:<18} {}",
                     edition.id,
                     edition.publication,
-                    edition.number.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+                    edition
+                        .number
+                        .map(|n| n.to_string())
+                        .unwrap_or_else(|| "-".into()),
                     edition.kind,
                     edition.state,
                     date(edition.scheduled_at)
@@ -75,7 +78,10 @@ pub async fn run(config: Config, command: EditionsCommand) -> anyhow::Result<()>
                 println!("language:    {}  {}", render.language, render.subject);
             }
             for item in store.edition_items(id).await? {
-                println!("item {:>6}:  {} [{}] {}", item.id, item.language, item.section, item.title);
+                println!(
+                    "item {:>6}:  {} [{}] {}",
+                    item.id, item.language, item.section, item.title
+                );
             }
         }
         EditionsCommand::Preview {

@@ -77,7 +77,10 @@ pub async fn run(config: Config, command: ItemsCommand) -> anyhow::Result<()> {
                 author: String::new(),
             };
             let id = publications.add_item(publication, input).await?;
-            println!("item {id} added to the next edition of {}", publication.name);
+            println!(
+                "item {id} added to the next edition of {}",
+                publication.name
+            );
         }
         ItemsCommand::List {
             publication,
@@ -98,7 +101,13 @@ pub async fn run(config: Config, command: ItemsCommand) -> anyhow::Result<()> {
                 };
                 println!(
                     "{:>6}  {:<16} {:<3} {:<14} {:<20} {:<24} {}",
-                    item.id, item.publication, item.language, place, item.section, item.translation_key, item.title
+                    item.id,
+                    item.publication,
+                    item.language,
+                    place,
+                    item.section,
+                    item.translation_key,
+                    item.title
                 );
             }
         }

@@ -124,7 +124,8 @@ pub(super) fn check(report: &mut Report, publications: &[PublicationConfig], lis
             );
         }
         check_sections(report, &at, &publication.sections);
-        if !publication.templates.is_empty() && name_syntax_problem(&publication.templates).is_some()
+        if !publication.templates.is_empty()
+            && name_syntax_problem(&publication.templates).is_some()
         {
             report.add(
                 format!("{at}.templates"),
@@ -164,7 +165,6 @@ fn check_name_unique(
     }
 }
 
-
 fn check_languages(report: &mut Report, at: &str, publication: &PublicationConfig) {
     if publication.languages.is_empty() {
         report.add(
@@ -188,7 +188,10 @@ fn check_languages(report: &mut Report, at: &str, publication: &PublicationConfi
             );
         }
     }
-    if !publication.languages.contains(&publication.fallback_language) {
+    if !publication
+        .languages
+        .contains(&publication.fallback_language)
+    {
         report.add(
             format!("{at}.fallback_language"),
             format!(
@@ -228,9 +231,17 @@ fn check_sections(report: &mut Report, at: &str, sections: &[String]) {
         let key = format!("{at}.sections[{index}]");
         check_single_line(report, &key, section);
         if section.trim().is_empty() {
-            report.add(key, "is empty", "name the section, e.g. \"News\", or remove it");
+            report.add(
+                key,
+                "is empty",
+                "name the section, e.g. \"News\", or remove it",
+            );
         } else if sections[..index].contains(section) {
-            report.add(key, format!("{section:?} is listed twice"), "list each section once");
+            report.add(
+                key,
+                format!("{section:?} is listed twice"),
+                "list each section once",
+            );
         }
     }
 }

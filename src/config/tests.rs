@@ -396,10 +396,21 @@ fn addresses_and_names_are_checked() {
 #[test]
 fn shipped_publications_are_reachable_as_lists() -> Result<(), ConfigError> {
     let config = load(SHIPPED, &[])?;
-    let names: Vec<&str> = config.publications.iter().map(|p| p.name.as_str()).collect();
+    let names: Vec<&str> = config
+        .publications
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
     assert_eq!(
         names,
-        ["bulletin", "monitor", "mena-update", "europe-update", "africa-update", "asia-update"]
+        [
+            "bulletin",
+            "monitor",
+            "mena-update",
+            "europe-update",
+            "africa-update",
+            "asia-update"
+        ]
     );
     for publication in &config.publications {
         let list = config.list(&publication.name).expect("derived list");
@@ -410,7 +421,10 @@ fn shipped_publications_are_reachable_as_lists() -> Result<(), ConfigError> {
         assert!(!publication.editors.is_empty());
     }
     let mena = config.publication("mena-update").expect("mena");
-    assert_eq!((mena.languages.as_slice(), mena.fallback_language.as_str()), (&["ar".to_string()][..], "ar"));
+    assert_eq!(
+        (mena.languages.as_slice(), mena.fallback_language.as_str()),
+        (&["ar".to_string()][..], "ar")
+    );
     Ok(())
 }
 
@@ -440,17 +454,41 @@ fn bad_publications_are_reported_naming_the_publication() {
         publication("bulletin", r#"schedule = "0 9 1 * *""#),
         publication("monitor", r#"time_zone = "Europe/Atlantis""#),
         publication("info-en", r#"fallback_language = "es""#),
-        publication("digest", r#"languages = ["en", "xx"]
-editors = []"#),
+        publication(
+            "digest",
+            r#"languages = ["en", "xx"]
+editors = []"#
+        ),
     );
     let found = problems(&text);
     let keys = keys(&found);
-    assert!(keys.contains(&"publications[0] (bulletin).schedule"), "{found:?}");
-    assert!(keys.contains(&"publications[1] (monitor).time_zone"), "{found:?}");
-    assert!(keys.contains(&"publications[2] (info-en).name"), "{found:?}");
-    assert!(keys.contains(&"publications[2] (info-en).fallback_language"), "{found:?}");
-    assert!(keys.contains(&"publications[3] (digest).languages[1]"), "{found:?}");
-    assert!(keys.contains(&"publications[3] (digest).editors"), "{found:?}");
-    let schedule = found.iter().find(|p| p.key.ends_with(".schedule")).map(|p| p.fix.clone());
+    assert!(
+        keys.contains(&"publications[0] (bulletin).schedule"),
+        "{found:?}"
+    );
+    assert!(
+        keys.contains(&"publications[1] (monitor).time_zone"),
+        "{found:?}"
+    );
+    assert!(
+        keys.contains(&"publications[2] (info-en).name"),
+        "{found:?}"
+    );
+    assert!(
+        keys.contains(&"publications[2] (info-en).fallback_language"),
+        "{found:?}"
+    );
+    assert!(
+        keys.contains(&"publications[3] (digest).languages[1]"),
+        "{found:?}"
+    );
+    assert!(
+        keys.contains(&"publications[3] (digest).editors"),
+        "{found:?}"
+    );
+    let schedule = found
+        .iter()
+        .find(|p| p.key.ends_with(".schedule"))
+        .map(|p| p.fix.clone());
     assert!(schedule.is_some_and(|fix| fix.contains("seconds first")));
 }

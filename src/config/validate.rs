@@ -100,7 +100,12 @@ pub(super) struct Report {
 }
 
 impl Report {
-    pub(super) fn add(&mut self, key: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) {
+    pub(super) fn add(
+        &mut self,
+        key: impl Into<String>,
+        problem: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
         self.problems.push(Problem {
             key: key.into(),
             problem: problem.into(),

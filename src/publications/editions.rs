@@ -172,11 +172,16 @@ impl Publications {
 
     /// The next edition as it would be built now, in `language`, for `tidings editions
     /// preview`: nothing is stored.
-    pub async fn preview(&self, publication: &PublicationConfig, language: &str) -> Result<Rendered> {
+    pub async fn preview(
+        &self,
+        publication: &PublicationConfig,
+        language: &str,
+    ) -> Result<Rendered> {
         super::check_language(publication, language)?;
         let items = self.store.items(Some(&publication.name), true).await?;
         let number = self.store.next_edition_number(&publication.name).await?;
-        let mut rendered = self.render_one(publication, language, number, self.clock.now_ms(), &items)?;
+        let mut rendered =
+            self.render_one(publication, language, number, self.clock.now_ms(), &items)?;
         let generic = self.generic_unsubscribe_link(publication);
         rendered.html = rendered.html.replace(UNSUBSCRIBE_PLACEHOLDER, &generic);
         rendered.text = rendered.text.replace(UNSUBSCRIBE_PLACEHOLDER, &generic);
@@ -198,7 +203,13 @@ impl Publications {
         let edition = self.waiting_edition(id).await?;
         let renders = self.store.edition_renders(id).await?;
         let domain = &self.config.server.domain;
-        let approve_address = confirm_address(&publication.name, Purpose::Edition, id, domain, &self.signer);
+        let approve_address = confirm_address(
+            &publication.name,
+            Purpose::Edition,
+            id,
+            domain,
+            &self.signer,
+        );
         let generic = self.generic_unsubscribe_link(publication);
         let languages: Vec<(String, String, String)> = renders
             .iter()
@@ -235,7 +246,10 @@ impl Publications {
             .collect();
         let message = mime::preview_message(
             &self.masthead(publication, &format!("preview.{id}"), self.clock.now_ms()),
-            (&format!("{}-owner@{domain}", publication.name), &approve_address),
+            (
+                &format!("{}-owner@{domain}", publication.name),
+                &approve_address,
+            ),
             (&instructions.subject, &instructions.text),
             &borrowed,
         );
@@ -246,7 +260,12 @@ impl Publications {
         Ok(())
     }
 
-    fn masthead<'a>(&'a self, publication: &'a PublicationConfig, key: &'a str, date_ms: i64) -> Masthead<'a> {
+    fn masthead<'a>(
+        &'a self,
+        publication: &'a PublicationConfig,
+        key: &'a str,
+        date_ms: i64,
+    ) -> Masthead<'a> {
         Masthead {
             publication: &publication.name,
             title: &publication.title,
@@ -282,7 +301,11 @@ impl Publications {
         let messages: Vec<EditionMessage> = renders
             .iter()
             .map(|render| {
-                let key = format!("edition.{}.{}", edition.number.unwrap_or(0), render.language);
+                let key = format!(
+                    "edition.{}.{}",
+                    edition.number.unwrap_or(0),
+                    render.language
+                );
                 EditionMessage {
                     language: render.language.clone(),
                     message: mime::edition_message(
@@ -329,7 +352,10 @@ impl Publications {
     pub(super) fn local_date(&self, publication: &PublicationConfig, at_ms: i64) -> String {
         let utc = chrono::DateTime::from_timestamp_millis(at_ms).unwrap_or_default();
         match publication.tz() {
-            Ok(tz) => utc.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string(),
+            Ok(tz) => utc
+                .with_timezone(&tz)
+                .format("%Y-%m-%d %H:%M %Z")
+                .to_string(),
             Err(_) => utc.format("%Y-%m-%d %H:%M UTC").to_string(),
         }
     }
@@ -356,7 +382,10 @@ fn sections(publication: &PublicationConfig, language: &str, items: &[Item]) -> 
             .position(|s| s.translation_key == item.translation_key);
         match chosen {
             None => stories.push(item),
-            Some(index) if rank(publication, language, item) < rank(publication, language, stories[index]) => {
+            Some(index)
+                if rank(publication, language, item)
+                    < rank(publication, language, stories[index]) =>
+            {
                 stories[index] = item;
             }
             Some(_) => {}

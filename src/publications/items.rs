@@ -49,10 +49,9 @@ pub fn parse_submission(subject: &str, body: &str) -> Submission {
     }
     let rest: Vec<&str> = lines.collect();
     submission.body = rest.join("\n").trim().to_string();
-    submission
-        .language
-        .as_mut()
-        .map(|l| l.make_ascii_lowercase());
+    if let Some(language) = submission.language.as_mut() {
+        language.make_ascii_lowercase();
+    }
     submission
 }
 
@@ -104,7 +103,10 @@ mod tests {
 
     #[test]
     fn keys_from_titles() {
-        assert_eq!(key_from_title("The Court's 2027 budget!"), "the-court-s-2027-budget");
+        assert_eq!(
+            key_from_title("The Court's 2027 budget!"),
+            "the-court-s-2027-budget"
+        );
         assert!(key_from_title("المحكمة").starts_with("item-"));
     }
 }

@@ -91,7 +91,10 @@ fn common_headers(masthead: &Masthead) -> Vec<u8> {
     let mut out = header_field("Date", &date);
     out.extend(header_field(
         "Message-ID",
-        &format!("<{}.{}@{domain}>", masthead.message_key, masthead.publication),
+        &format!(
+            "<{}.{}@{domain}>",
+            masthead.message_key, masthead.publication
+        ),
     ));
     out.extend(address_field(
         "List-Id",
@@ -125,7 +128,11 @@ fn own(masthead: &Masthead, suffix: &str) -> String {
 }
 
 fn boundary(key: &str) -> String {
-    format!("=_tidings_{}_{:016x}", key.replace(['.', ' '], "_"), rand::random::<u64>())
+    format!(
+        "=_tidings_{}_{:016x}",
+        key.replace(['.', ' '], "_"),
+        rand::random::<u64>()
+    )
 }
 
 /// A Content-Type header and the multipart/alternative body it announces.
@@ -247,9 +254,16 @@ mod tests {
     #[test]
     fn the_link_replaces_the_placeholder_and_lines_stay_short() {
         let text = format!("Leave: <a href=\"{UNSUBSCRIBE_PLACEHOLDER}\">here</a>");
-        let url = format!("https://lists.example.org/unsubscribe/bulletin/{}", "a".repeat(90));
-        let replaced = quoted_printable(&text).replace(UNSUBSCRIBE_PLACEHOLDER, &encoded_link(&url));
+        let url = format!(
+            "https://lists.example.org/unsubscribe/bulletin/{}",
+            "a".repeat(90)
+        );
+        let replaced =
+            quoted_printable(&text).replace(UNSUBSCRIBE_PLACEHOLDER, &encoded_link(&url));
         assert!(replaced.split("\r\n").all(|l| l.len() <= 76), "{replaced}");
-        assert_eq!(decode(&replaced), text.replace(UNSUBSCRIBE_PLACEHOLDER, &url));
+        assert_eq!(
+            decode(&replaced),
+            text.replace(UNSUBSCRIBE_PLACEHOLDER, &url)
+        );
     }
 }

@@ -164,7 +164,9 @@ impl Publications {
         changes.title = changes.title.map(|t| one_line(&t));
         changes.section = changes.section.map(|s| one_line(&s));
         if changes.title.as_deref() == Some("") {
-            return Err(PublicationError::InvalidItem("the title cannot be empty".into()));
+            return Err(PublicationError::InvalidItem(
+                "the title cannot be empty".into(),
+            ));
         }
         if !self.store.update_item(id, &changes).await? {
             return Err(PublicationError::ItemNotWaiting(id));

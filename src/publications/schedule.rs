@@ -87,7 +87,10 @@ mod tests {
         let bulletin = schedule("0 0 9 1 1/2 *");
         let since = ms("2027-01-01T08:00:00Z");
         // 09:00 CET is 08:00 UTC in winter, 07:00 UTC in summer (CEST).
-        assert_eq!(due(&bulletin, AMSTERDAM, since, ms("2027-03-01T07:59:59Z")), None);
+        assert_eq!(
+            due(&bulletin, AMSTERDAM, since, ms("2027-03-01T07:59:59Z")),
+            None
+        );
         let due_march = due(&bulletin, AMSTERDAM, since, ms("2027-03-01T08:00:00Z"));
         assert_eq!(
             due_march,
@@ -107,10 +110,19 @@ mod tests {
         let nightly = schedule("0 30 2 * * *");
         let first = ms("2027-10-31T00:30:00Z");
         let since = ms("2027-10-30T12:00:00Z");
-        assert_eq!(due(&nightly, AMSTERDAM, since, first).map(|d| d.slot_ms), Some(first));
+        assert_eq!(
+            due(&nightly, AMSTERDAM, since, first).map(|d| d.slot_ms),
+            Some(first)
+        );
         // Once built, the repetition an hour later is not a new slot...
-        assert_eq!(due(&nightly, AMSTERDAM, first, ms("2027-10-31T01:30:00Z")), None);
-        assert_eq!(due(&nightly, AMSTERDAM, first, ms("2027-10-31T02:00:00Z")), None);
+        assert_eq!(
+            due(&nightly, AMSTERDAM, first, ms("2027-10-31T01:30:00Z")),
+            None
+        );
+        assert_eq!(
+            due(&nightly, AMSTERDAM, first, ms("2027-10-31T02:00:00Z")),
+            None
+        );
         // ...and the next night's is.
         let next = due(&nightly, AMSTERDAM, first, ms("2027-11-01T01:30:00Z"));
         assert_eq!(next.map(|d| d.slot_ms), Some(ms("2027-11-01T01:30:00Z")));
@@ -127,7 +139,10 @@ mod tests {
         assert_eq!(due(&nightly, AMSTERDAM, since, jump - 1000), None);
         let fired = due(&nightly, AMSTERDAM, since, jump);
         assert_eq!(fired.map(|d| d.slot_ms), Some(jump));
-        assert_eq!(due(&nightly, AMSTERDAM, jump, ms("2027-03-28T12:00:00Z")), None);
+        assert_eq!(
+            due(&nightly, AMSTERDAM, jump, ms("2027-03-28T12:00:00Z")),
+            None
+        );
         // The next night is back to 02:30 CEST, 00:30 UTC.
         let next = due(&nightly, AMSTERDAM, jump, ms("2027-03-29T00:30:00Z"));
         assert_eq!(next.map(|d| d.slot_ms), Some(ms("2027-03-29T00:30:00Z")));

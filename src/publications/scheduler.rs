@@ -55,7 +55,9 @@ impl Publications {
         let Some(due) = schedule::due(&cron, tz, since, now_ms) else {
             return Ok(());
         };
-        let built = self.build(publication, Slot::Scheduled(due.slot_ms)).await?;
+        let built = self
+            .build(publication, Slot::Scheduled(due.slot_ms))
+            .await?;
         let late = due.skipped > 0 || now_ms - due.slot_ms > GRACE_MS;
         if late && built != Built::AlreadyBuilt {
             tracing::info!(publication = %publication.name, skipped = due.skipped, "missed schedule caught up");

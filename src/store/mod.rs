@@ -21,8 +21,7 @@ pub use members::{ImportLine, Member, MemberAdded};
 pub use messages::{MessageKind, NewMessage, PendingMessage, ReceivedCommand, StoredMessage};
 pub use organisations::Organisation;
 pub use publications::{
-    Edition, EditionInserted, EditionMessage, EditionRender, Item, ItemChanges, NewEdition,
-    NewItem,
+    Edition, EditionInserted, EditionMessage, EditionRender, Item, ItemChanges, NewEdition, NewItem,
 };
 pub use requests::{Request, RequestKind, RequestOpened};
 
