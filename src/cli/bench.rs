@@ -9,6 +9,8 @@ use anyhow::{bail, Context};
 use crate::config::{Config, RelayConfig, TlsMode};
 use crate::daemon::Daemon;
 use crate::delivery::relay::{RelayClient, SendResult};
+use crate::publications::editions::{Built, Slot};
+use crate::publications::ItemInput;
 use crate::sink::Sink;
 use crate::store::{ImportLine, Store};
 
@@ -56,7 +58,20 @@ struct Report {
     import: Duration,
     fan_out: Duration,
     peak_rss_kib: Option<u64>,
+    edition: EditionReport,
 }
+
+/// A newsletter edition: built from 40 stories in three languages, then sent to every
+/// subscriber in their language.
+struct EditionReport {
+    build: Duration,
+    bytes: usize,
+    send: Duration,
+}
+
+/// Stories in the benchmark edition, each in every language of the publication.
+const EDITION_STORIES: usize = 40;
+const EDITION_LANGUAGES: [&str; 3] = ["en", "fr", "es"];
 
 impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -78,9 +93,24 @@ impl std::fmt::Display for Report {
                 f,
                 "  peak RSS   {:>10.1} MB (during the fan-out; daemon and sink)",
                 kib as f64 / 1024.0
-            ),
-            None => writeln!(f, "  peak RSS   unknown on this system"),
+            )?,
+            None => writeln!(f, "  peak RSS   unknown on this system")?,
         }
+        let edition = &self.edition;
+        writeln!(
+            f,
+            "  edition    {:>10.3} s  build of {EDITION_STORIES} items in {} languages ({} KB of HTML)",
+            edition.build.as_secs_f64(),
+            EDITION_LANGUAGES.len(),
+            edition.bytes / 1024
+        )?;
+        let seconds = edition.send.as_secs_f64();
+        writeln!(
+            f,
+            "  edition    {:>10.2} s  {:>10.0} deliveries/s (queued and sent, each in the subscriber's language)",
+            seconds,
+            self.subscribers as f64 / seconds.max(1e-9)
+        )
     }
 }
 
@@ -101,6 +131,17 @@ async fn measure(args: &BenchArgs, database_url: &str) -> anyhow::Result<Report>
     for chunk in members.chunks(5_000) {
         store.import_members("bench", chunk).await?;
     }
+    let readers: Vec<ImportLine> = members
+        .iter()
+        .enumerate()
+        .map(|(i, member)| ImportLine {
+            language: EDITION_LANGUAGES[i % EDITION_LANGUAGES.len()].into(),
+            ..member.clone()
+        })
+        .collect();
+    for chunk in readers.chunks(5_000) {
+        store.import_members("bench-news", chunk).await?;
+    }
     let import = started.elapsed();
     store.close().await;
     drop(members);
@@ -115,14 +156,17 @@ async fn measure(args: &BenchArgs, database_url: &str) -> anyhow::Result<Report>
     let deadline = Duration::from_secs(args.timeout);
     let delivered = sink.wait_for(args.subscribers as u64, deadline).await;
     let fan_out = started.elapsed();
-    daemon.shutdown().await;
     if delivered < args.subscribers as u64 {
+        daemon.shutdown().await;
         bail!(
             "only {delivered} of {} deliveries within {} s",
             args.subscribers,
             args.timeout
         );
     }
+    let edition = edition(&daemon, &sink, args).await;
+    daemon.shutdown().await;
+    let edition = edition?;
     Ok(Report {
         backend: if database_url.starts_with("sqlite") {
             "SQLite"
@@ -135,7 +179,68 @@ async fn measure(args: &BenchArgs, database_url: &str) -> anyhow::Result<Report>
         import,
         fan_out,
         peak_rss_kib: peak_rss_kib(),
+        edition,
     })
+}
+
+/// Builds a special edition of 40 stories in three languages, then approves it and waits
+/// until every subscriber has their copy.
+async fn edition(daemon: &Daemon, sink: &Sink, args: &BenchArgs) -> anyhow::Result<EditionReport> {
+    let publications = &daemon.publications;
+    let publication = publications.publication("bench-news")?;
+    for story in 0..EDITION_STORIES {
+        for language in EDITION_LANGUAGES {
+            let input = ItemInput {
+                title: format!("Story {story} ({language})"),
+                section: Some(["News", "Campaigns", "Events"][story % 3].into()),
+                language: Some(language.into()),
+                key: Some(format!("story-{story}")),
+                body: story_body(story),
+                author: "editor@bench.example".into(),
+            };
+            publications.add_item(publication, input).await?;
+        }
+    }
+    let started = Instant::now();
+    let Built::Edition { id, .. } = publications.build(publication, Slot::Special).await? else {
+        bail!("the benchmark edition was not built");
+    };
+    let build = started.elapsed();
+    let bytes = daemon
+        .store
+        .edition_renders(id)
+        .await?
+        .iter()
+        .map(|r| r.html.len())
+        .sum();
+    // The preview to the editor may still be on its way: count from what the sink has then.
+    let before = sink
+        .wait_for(args.subscribers as u64 + 1, Duration::from_secs(10))
+        .await;
+    let started = Instant::now();
+    publications.approve(id).await?;
+    let target = before + args.subscribers as u64;
+    let delivered = sink
+        .wait_for(target, Duration::from_secs(args.timeout))
+        .await;
+    let send = started.elapsed();
+    if delivered < target {
+        bail!(
+            "only {} of {} edition deliveries within {} s",
+            delivered - before,
+            args.subscribers,
+            args.timeout
+        );
+    }
+    Ok(EditionReport { build, bytes, send })
+}
+
+/// A Markdown story of a few paragraphs.
+fn story_body(story: usize) -> String {
+    let paragraph = "The Assembly of States Parties met in The Hague to discuss the budget of \
+                     the Court, cooperation of States and the election of judges. **Members** \
+                     of the Coalition followed the debates and [reported](https://example.org).";
+    format!("{paragraph}\n\n{paragraph}\n\n- point one of story {story}\n- point two\n")
 }
 
 fn bench_config(args: &BenchArgs, database_url: &str, relay_port: u16) -> anyhow::Result<Config> {
@@ -170,6 +275,16 @@ posting = "open"
 subscription = "closed"
 visibility = "public"
 owners = ["owner@bench.example"]
+[[publications]]
+name = "bench-news"
+title = "Benchmark News"
+languages = ["en", "fr", "es"]
+fallback_language = "en"
+schedule = "0 0 0 1 1 * 2099"
+time_zone = "UTC"
+approval = "manual"
+editors = ["editor@bench.example"]
+sections = ["News", "Campaigns", "Events"]
 "#,
         connections = args.connections,
         batch = args.batch,

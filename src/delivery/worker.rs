@@ -132,11 +132,7 @@ impl Worker {
         if first.member_id.is_some() {
             let copy = render::personalise(first, &self.config, &self.signer);
             let result = client
-                .send(
-                    &copy.envelope_from,
-                    &first.recipient,
-                    &[&copy.headers, &message],
-                )
+                .send(&copy.envelope_from, &first.recipient, &copy.parts(&message))
                 .await;
             return vec![result];
         }
