@@ -16,6 +16,9 @@ use crate::dkim::{Dkim, KeyError};
 use crate::inbound::accept::ListHandler;
 use crate::inbound::{Limits, Protocol, Server};
 use crate::notices::{Notices, TemplateError};
+use crate::publications::clock::{Clock, SystemClock};
+use crate::publications::render::{self as edition_render, PublicationTemplates};
+use crate::publications::{self, Publications};
 use crate::signals::Signals;
 use crate::store::{Store, StoreError};
 use crate::subscriptions::{runner, Subscriptions};
@@ -30,6 +33,8 @@ pub enum DaemonError {
     Dns(#[from] DnsSetupError),
     #[error("{0}; set server.templates_dir (TIDINGS_SERVER_TEMPLATES_DIR) to the templates directory, or start tidings from the directory that holds templates/")]
     Templates(#[from] TemplateError),
+    #[error("{0}; set server.templates_dir (TIDINGS_SERVER_TEMPLATES_DIR) to the templates directory, or start tidings from the directory that holds templates/")]
+    PublicationTemplates(#[from] edition_render::TemplateError),
     #[error("{0}; fix the [dkim] settings (`tidings check-config` shows how; `tidings dkim keygen` makes a key)")]
     Dkim(#[from] KeyError),
     #[error("cannot listen on {addr} (server.{setting}): {source}; is another process using it? Change {setting} or set TIDINGS_SERVER_{setting_upper}")]
@@ -47,6 +52,8 @@ pub struct Daemon {
     pub lmtp_addr: Option<SocketAddr>,
     pub http_addr: Option<SocketAddr>,
     pub store: Store,
+    /// The publications service the daemon's scheduler runs.
+    pub publications: Arc<Publications>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
@@ -64,6 +71,14 @@ pub async fn signer(config: &Config, store: &Store) -> Result<Signer, StoreError
 
 impl Daemon {
     pub async fn start(config: Config) -> Result<Daemon, DaemonError> {
+        Daemon::start_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// Starts with the scheduler going by `clock` (tests move it instead of waiting).
+    pub async fn start_with_clock(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Daemon, DaemonError> {
         let config = Arc::new(config);
         let store = Store::open(&config.database.url, config.database.max_connections).await?;
         let released = store.release_claims_of(&config.delivery.node_name).await?;
@@ -96,6 +111,19 @@ impl Daemon {
             shutdown: shutdown_rx.clone(),
             poll_interval: Duration::from_millis(config.delivery.poll_interval_ms),
         };
+        let templates = PublicationTemplates::load(
+            std::path::Path::new(&config.server.templates_dir),
+            &config.publications,
+        )?;
+        let publications = Arc::new(Publications::new(publications::Parts {
+            config: Arc::clone(&config),
+            store: store.clone(),
+            signer: signer.clone(),
+            notices: Arc::clone(&notices),
+            templates: Arc::new(templates),
+            clock: Arc::clone(&clock),
+            queued: Some(Arc::clone(&signals.queued)),
+        }));
         let mut tasks = JoinSet::new();
         let handler = Arc::new(ListHandler::new(
             Arc::clone(&config),
@@ -145,12 +173,23 @@ impl Daemon {
             &signals,
             &mut tasks,
         );
-        tasks.spawn(runner::run(subscriptions, signer.clone(), signals.clone()));
+        tasks.spawn(runner::run(
+            subscriptions,
+            Arc::clone(&publications),
+            signer.clone(),
+            signals.clone(),
+        ));
+        tasks.spawn(publications::scheduler::run(
+            Arc::clone(&publications),
+            clock,
+            signals.clone(),
+        ));
         Ok(Daemon {
             smtp_addr,
             lmtp_addr,
             http_addr,
             store,
+            publications,
             shutdown,
             tasks,
         })

@@ -27,8 +27,10 @@ pub enum Purpose {
     Approve = 4,
     /// A moderator's answer to a held posting: names the message.
     Moderate = 5,
+    /// An editor's answer to an edition waiting for approval: names the edition.
+    Edition = 6,
     /// A member disabled for bouncing turning deliveries back on: names the member.
-    Reenable = 6,
+    Reenable = 7,
 }
 
 #[derive(Clone)]

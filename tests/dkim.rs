@@ -1,6 +1,7 @@
 //! Every message tidings sends carries DKIM signatures that an independent verifier accepts:
 //! Python's dkimpy, given the DNS records that `tidings dkim keygen` printed. Personal copies
-//! of a posting, a subscription confirmation and mail forwarded to a list's owners.
+//! of a posting, a subscription confirmation, mail forwarded to a list's owners, and the
+//! copies of a newsletter edition, whose bodies differ per reader.
 
 mod common;
 
@@ -9,6 +10,9 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use common::{message, Harness, TestDb, DOMAIN};
+use tidings::publications::editions::{Built, Slot};
+use tidings::publications::ItemInput;
+use tidings::store::ImportLine;
 
 on_both_databases!(postings_and_notices_verify_with_both_keys);
 
@@ -73,10 +77,15 @@ fn keygen(dir: &Path, algorithm: &str, selector: &str) -> (PathBuf, (String, Str
     (out, (name, value))
 }
 
+const EDITOR: &str = "editor@coalition.test.example";
+
 fn with_dkim(toml: String) -> String {
     let keys = keys();
     format!(
-        "{toml}\n[dkim]\nselector = \"{RSA_SELECTOR}\"\nkey_file = {:?}\n\
+        "{toml}\n[[publications]]\nname = \"bulletin\"\ntitle = \"The Bulletin\"\n\
+         languages = [\"en\", \"fr\"]\nfallback_language = \"en\"\n\
+         schedule = \"0 0 0 1 1 * 2099\"\ntime_zone = \"UTC\"\napproval = \"manual\"\n\
+         editors = [\"{EDITOR}\"]\n\n[dkim]\nselector = \"{RSA_SELECTOR}\"\nkey_file = {:?}\n\
          ed25519_selector = \"{ED25519_SELECTOR}\"\ned25519_key_file = {:?}\n",
         keys.rsa.display().to_string(),
         keys.ed25519.display().to_string()
@@ -102,10 +111,12 @@ async fn postings_and_notices_verify_with_both_keys(db: &TestDb) {
     h.send("someone@elsewhere.example", &owners, &question)
         .await;
     assert!(h.queue_drained().await, "the queue did not drain");
+    let readers = ["reader-en@ngo-e.example", "reader-fr@ngo-f.example"];
+    send_edition(&h, &readers).await;
 
     let received = h.sink.messages();
     let recipients = h.received_recipients();
-    for expected in members.iter().chain([&newcomer]) {
+    for expected in members.iter().chain(&readers).chain([&newcomer]) {
         assert!(recipients.iter().any(|r| r == expected), "{recipients:?}");
     }
     assert!(received.len() >= 6, "{} messages", received.len());
@@ -113,7 +124,10 @@ async fn postings_and_notices_verify_with_both_keys(db: &TestDb) {
         .iter()
         .map(|m| String::from_utf8_lossy(&m.data).contains("\r\nList-Unsubscribe-Post:"))
         .collect();
-    assert_eq!(personal.iter().filter(|p| **p).count(), members.len());
+    assert_eq!(
+        personal.iter().filter(|p| **p).count(),
+        members.len() + readers.len()
+    );
     for copy in &received {
         let text = String::from_utf8_lossy(&copy.data);
         assert_eq!(text.matches("DKIM-Signature:").count(), 2, "{text}");
@@ -155,6 +169,42 @@ async fn postings_and_notices_verify_with_both_keys(db: &TestDb) {
         .collect();
     assert_eq!(tampered, ["fail", "fail"], "{verdicts:?}");
     h.daemon.shutdown().await;
+}
+
+/// Builds an edition of one story, approves it, and waits until the readers have it: each
+/// copy's body carries the reader's own unsubscribe link.
+async fn send_edition(h: &Harness, readers: &[&str]) {
+    let lines: Vec<ImportLine> = readers
+        .iter()
+        .zip(["en", "fr"])
+        .map(|(address, language)| ImportLine {
+            address: address.to_string(),
+            display_name: String::new(),
+            language: language.into(),
+        })
+        .collect();
+    let store = &h.daemon.store;
+    store
+        .import_members("bulletin", &lines)
+        .await
+        .expect("subscribed");
+    let publications = &h.daemon.publications;
+    let bulletin = publications.publication("bulletin").expect("configured");
+    let story = ItemInput {
+        title: "Signed news".into(),
+        section: None,
+        language: Some("en".into()),
+        key: Some("signed".into()),
+        body: "Every copy is *signed*.".into(),
+        author: EDITOR.into(),
+    };
+    publications.add_item(bulletin, story).await.expect("item");
+    let built = publications.build(bulletin, Slot::Special).await;
+    let Ok(Built::Edition { id, .. }) = built else {
+        panic!("no edition built: {built:?}");
+    };
+    publications.approve(id).await.expect("approved");
+    assert!(h.queue_drained().await, "the edition was not sent");
 }
 
 /// One signature's result as dkimpy saw it.

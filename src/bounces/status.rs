@@ -214,7 +214,15 @@ mod tests {
             class("5.0.0", "550 blocked using zen.spamhaus.org"),
             Some(BounceClass::Policy)
         );
-        assert_eq!(class("4.2.2", "mailbox full"), Some(BounceClass::Temporary));
+        assert_eq!(
+            classify(Status::find("4.2.2"), None, "mailbox full"),
+            Some(BounceClass::Temporary)
+        );
+        assert_eq!(
+            class("4.4.7", "delivery time expired"),
+            Some(BounceClass::Mailbox),
+            "the reporting server gave up: final"
+        );
         assert_eq!(
             class("5.3.4", "message too big"),
             Some(BounceClass::Message)

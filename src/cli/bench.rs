@@ -11,6 +11,8 @@ use crate::config::{Config, RelayConfig, TlsMode};
 use crate::daemon::Daemon;
 use crate::delivery::relay::{RelayClient, SendResult};
 use crate::dkim::{keys, Algorithm, Dkim, Prepared};
+use crate::publications::editions::{Built, Slot};
+use crate::publications::ItemInput;
 use crate::sink::Sink;
 use crate::store::{ImportLine, Store};
 
@@ -137,9 +139,23 @@ struct Report {
     connections: usize,
     import: Duration,
     runs: Vec<Run>,
+    /// Measured in the first run, signed as it is.
+    edition: EditionReport,
     /// Copies signed per second on one core, per key type.
     signing_rates: Vec<(Algorithm, f64)>,
 }
+
+/// A newsletter edition: built from 40 stories in three languages, then sent to every
+/// subscriber in their language.
+struct EditionReport {
+    build: Duration,
+    bytes: usize,
+    send: Duration,
+}
+
+/// Stories in the benchmark edition, each in every language of the publication.
+const EDITION_STORIES: usize = 40;
+const EDITION_LANGUAGES: [&str; 3] = ["en", "fr", "es"];
 
 /// One fan-out.
 struct Run {
@@ -173,6 +189,22 @@ impl std::fmt::Display for Report {
                 self.subscribers as f64 / seconds.max(1e-9),
             )?;
         }
+        let edition = &self.edition;
+        let signing = self.runs.first().map_or("", |run| run.signing.label());
+        writeln!(
+            f,
+            "  edition              {:>8.3} s  build of {EDITION_STORIES} items in {} languages ({} KB of HTML)",
+            edition.build.as_secs_f64(),
+            EDITION_LANGUAGES.len(),
+            edition.bytes / 1024
+        )?;
+        let seconds = edition.send.as_secs_f64();
+        writeln!(
+            f,
+            "  edition {signing:<12} {:>8.2} s  {:>8.0} deliveries/s (queued and sent, each in the subscriber's language)",
+            seconds,
+            self.subscribers as f64 / seconds.max(1e-9)
+        )?;
         for (algorithm, rate) in &self.signing_rates {
             let label = match algorithm {
                 Algorithm::Rsa => "RSA-2048",
@@ -200,13 +232,28 @@ async fn measure(args: &BenchArgs, database_url: &str, keys: &BenchKeys) -> anyh
     for chunk in members.chunks(5_000) {
         store.import_members("bench", chunk).await?;
     }
+    let readers: Vec<ImportLine> = members
+        .iter()
+        .enumerate()
+        .map(|(i, member)| ImportLine {
+            language: EDITION_LANGUAGES[i % EDITION_LANGUAGES.len()].into(),
+            ..member.clone()
+        })
+        .collect();
+    for chunk in readers.chunks(5_000) {
+        store.import_members("bench-news", chunk).await?;
+    }
     let import = started.elapsed();
     store.close().await;
     drop(members);
     let mut runs = Vec::new();
+    let mut edition = None;
     for (number, signing) in args.dkim.iter().enumerate() {
-        runs.push(fan_out(args, database_url, keys, *signing, number).await?);
+        let (run, built) = fan_out(args, database_url, keys, *signing, number).await?;
+        runs.push(run);
+        edition = edition.or(built);
     }
+    let edition = edition.context("no fan-out ran: give --dkim at least one mode")?;
     Ok(Report {
         backend: if database_url.starts_with("sqlite") {
             "SQLite"
@@ -218,18 +265,20 @@ async fn measure(args: &BenchArgs, database_url: &str, keys: &BenchKeys) -> anyh
         connections: args.connections,
         import,
         runs,
+        edition,
         signing_rates: Vec::new(),
     })
 }
 
-/// Posts one message to the list and waits until every subscriber's copy reached the sink.
+/// Posts one message to the list and waits until every subscriber's copy reached the sink;
+/// the first run then sends an edition too.
 async fn fan_out(
     args: &BenchArgs,
     database_url: &str,
     keys: &BenchKeys,
     signing: Signing,
     number: usize,
-) -> anyhow::Result<Run> {
+) -> anyhow::Result<(Run, Option<EditionReport>)> {
     let sink = Sink::start(false)
         .await
         .context("cannot start the loopback sink")?;
@@ -244,8 +293,9 @@ async fn fan_out(
     let deadline = Duration::from_secs(args.timeout);
     let delivered = sink.wait_for(args.subscribers as u64, deadline).await;
     let fan_out = started.elapsed();
-    daemon.shutdown().await;
+    let peak_rss_kib = peak_rss_kib();
     if delivered < args.subscribers as u64 {
+        daemon.shutdown().await;
         bail!(
             "{}: only {delivered} of {} deliveries within {} s",
             signing.label(),
@@ -253,11 +303,78 @@ async fn fan_out(
             args.timeout
         );
     }
-    Ok(Run {
+    let built = if number == 0 {
+        Some(edition(&daemon, &sink, args).await)
+    } else {
+        None
+    };
+    daemon.shutdown().await;
+    let run = Run {
         signing,
         fan_out,
-        peak_rss_kib: peak_rss_kib(),
-    })
+        peak_rss_kib,
+    };
+    Ok((run, built.transpose()?))
+}
+
+/// Builds a special edition of 40 stories in three languages, then approves it and waits
+/// until every subscriber has their copy.
+async fn edition(daemon: &Daemon, sink: &Sink, args: &BenchArgs) -> anyhow::Result<EditionReport> {
+    let publications = &daemon.publications;
+    let publication = publications.publication("bench-news")?;
+    for story in 0..EDITION_STORIES {
+        for language in EDITION_LANGUAGES {
+            let input = ItemInput {
+                title: format!("Story {story} ({language})"),
+                section: Some(["News", "Campaigns", "Events"][story % 3].into()),
+                language: Some(language.into()),
+                key: Some(format!("story-{story}")),
+                body: story_body(story),
+                author: "editor@bench.example".into(),
+            };
+            publications.add_item(publication, input).await?;
+        }
+    }
+    let started = Instant::now();
+    let Built::Edition { id, .. } = publications.build(publication, Slot::Special).await? else {
+        bail!("the benchmark edition was not built");
+    };
+    let build = started.elapsed();
+    let bytes = daemon
+        .store
+        .edition_renders(id)
+        .await?
+        .iter()
+        .map(|r| r.html.len())
+        .sum();
+    // The preview to the editor may still be on its way: count from what the sink has then.
+    let before = sink
+        .wait_for(args.subscribers as u64 + 1, Duration::from_secs(10))
+        .await;
+    let started = Instant::now();
+    publications.approve(id).await?;
+    let target = before + args.subscribers as u64;
+    let delivered = sink
+        .wait_for(target, Duration::from_secs(args.timeout))
+        .await;
+    let send = started.elapsed();
+    if delivered < target {
+        bail!(
+            "only {} of {} edition deliveries within {} s",
+            delivered - before,
+            args.subscribers,
+            args.timeout
+        );
+    }
+    Ok(EditionReport { build, bytes, send })
+}
+
+/// A Markdown story of a few paragraphs.
+fn story_body(story: usize) -> String {
+    let paragraph = "The Assembly of States Parties met in The Hague to discuss the budget of \
+                     the Court, cooperation of States and the election of judges. **Members** \
+                     of the Coalition followed the debates and [reported](https://example.org).";
+    format!("{paragraph}\n\n{paragraph}\n\n- point one of story {story}\n- point two\n")
 }
 
 /// Personal copies signed per second on this thread, for about a second per key type: what
@@ -320,6 +437,17 @@ posting = "open"
 subscription = "closed"
 visibility = "public"
 owners = ["owner@bench.example"]
+[[publications]]
+name = "bench-news"
+title = "Benchmark News"
+languages = ["en", "fr", "es"]
+fallback_language = "en"
+schedule = "0 0 0 1 1 * 2099"
+time_zone = "UTC"
+approval = "manual"
+editors = ["editor@bench.example"]
+templates = "bulletin"
+sections = ["News", "Campaigns", "Events"]
 {dkim}
 "#,
         connections = args.connections,

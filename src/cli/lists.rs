@@ -9,7 +9,8 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
         "{:<40} {:<12} {:<9} {:<12} {:<4} {:>11}  DISPLAY NAME",
         "ADDRESS", "VISIBILITY", "POSTING", "SUBSCRIBING", "LANG", "SUBSCRIBERS"
     );
-    for list in &config.lists {
+    // Publications are subscribed to through lists of their own, shown with the others.
+    for list in config.lists.iter().chain(&config.publication_lists) {
         println!(
             "{:<40} {:<12} {:<9} {:<12} {:<4} {:>11}  {}",
             format!("{}@{}", list.name, config.server.domain),

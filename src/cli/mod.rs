@@ -6,7 +6,9 @@ mod bounces;
 mod check_config;
 mod csv_lines;
 mod dkim;
+mod editions;
 mod held;
+mod items;
 mod lists;
 mod members;
 mod orgs;
@@ -65,6 +67,12 @@ pub enum Command {
     /// Messages set aside because they could not be handled: list, show, retry, discard.
     #[command(subcommand)]
     Shunt(shunt::ShuntCommand),
+    /// Items for a publication's next edition: add, list, show, edit, remove.
+    #[command(subcommand)]
+    Items(items::ItemsCommand),
+    /// A publication's editions: list, show, preview, build, approve, send, cancel.
+    #[command(subcommand)]
+    Editions(editions::EditionsCommand),
     /// Show the delivery queue: pending, deferred, sent and failed deliveries per list.
     Queue,
     /// Bounce scores, members disabled for bouncing, and failures by destination domain.
@@ -88,6 +96,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Orgs(command) => orgs::run(&load_config(&cli.config)?, command).await,
         Command::Held(command) => held::run(load_config(&cli.config)?, command).await,
         Command::Shunt(command) => shunt::run(&load_config(&cli.config)?, command).await,
+        Command::Items(command) => items::run(load_config(&cli.config)?, command).await,
+        Command::Editions(command) => editions::run(load_config(&cli.config)?, command).await,
         Command::Dkim(command) => dkim::run(&cli.config, command),
         Command::Bench(args) => bench::run(args).await,
     }
@@ -120,6 +130,32 @@ async fn subscriptions(
         store,
         signer,
         std::sync::Arc::new(notices),
+    ))
+}
+
+/// The publications service, as the daemon has it (the system clock; no delivery workers
+/// to wake: the daemon's find queued editions on their next look at the queue).
+async fn publications(
+    config: &std::sync::Arc<Config>,
+) -> anyhow::Result<crate::publications::Publications> {
+    let subscriptions = subscriptions(config).await?;
+    let templates = crate::publications::render::PublicationTemplates::load(
+        Path::new(&config.server.templates_dir),
+        &config.publications,
+    )
+    .context("cannot load the publication templates (server.templates_dir)")?;
+    Ok(crate::publications::Publications::new(
+        crate::publications::Parts {
+            config: std::sync::Arc::clone(config),
+            store: subscriptions.store().clone(),
+            signer: subscriptions.signer().clone(),
+            notices: std::sync::Arc::new(crate::notices::Notices::load(std::sync::Arc::clone(
+                config,
+            ))?),
+            templates: std::sync::Arc::new(templates),
+            clock: std::sync::Arc::new(crate::publications::clock::SystemClock),
+            queued: None,
+        },
     ))
 }
 

@@ -51,6 +51,10 @@ pub struct Config {
     pub lists: Vec<ListConfig>,
     #[serde(default)]
     pub publications: Vec<PublicationConfig>,
+    /// One list per publication, derived at load time, so that subscribing, leaving and
+    /// `tidings members` work on publications exactly as on lists.
+    #[serde(skip)]
+    pub publication_lists: Vec<ListConfig>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -439,13 +443,26 @@ impl Config {
                 .unwrap_or_else(|_| "tidings".into());
         }
         validate::validate(&config, path)?;
+        config.publication_lists = config
+            .publications
+            .iter()
+            .map(PublicationConfig::subscription_list)
+            .collect();
         Ok(config)
     }
 
+    /// A list, or the list through which a publication is subscribed to.
     pub fn list(&self, name: &str) -> Option<&ListConfig> {
         self.lists
             .iter()
+            .chain(&self.publication_lists)
             .find(|l| l.name.eq_ignore_ascii_case(name))
+    }
+
+    pub fn publication(&self, name: &str) -> Option<&PublicationConfig> {
+        self.publications
+            .iter()
+            .find(|p| p.name.eq_ignore_ascii_case(name))
     }
 
     /// Parsed listener address, or `None` when the listener is disabled. Validation has

@@ -491,6 +491,106 @@ fn shipped_lists_limit_sizes_and_attachments() -> Result<(), ConfigError> {
 }
 
 #[test]
+fn shipped_publications_are_reachable_as_lists() -> Result<(), ConfigError> {
+    let config = load(SHIPPED, &[])?;
+    let names: Vec<&str> = config
+        .publications
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "bulletin",
+            "monitor",
+            "mena-update",
+            "europe-update",
+            "africa-update",
+            "asia-update"
+        ]
+    );
+    for publication in &config.publications {
+        let list = config.list(&publication.name).expect("derived list");
+        assert_eq!(list.posting, PostingPolicy::Announce);
+        assert!(list.posters.is_empty(), "nobody posts to {}", list.name);
+        assert_eq!(list.subscription, SubscriptionPolicy::Confirm);
+        assert_eq!(list.owners, publication.editors);
+        assert!(!publication.editors.is_empty());
+    }
+    let mena = config.publication("mena-update").expect("mena");
+    assert_eq!(
+        (mena.languages.as_slice(), mena.fallback_language.as_str()),
+        (&["ar".to_string()][..], "ar")
+    );
+    Ok(())
+}
+
+fn publication(name: &str, extra: &str) -> String {
+    let defaults = [
+        ("title", r#""A newsletter""#),
+        ("languages", r#"["en", "fr"]"#),
+        ("fallback_language", r#""en""#),
+        ("schedule", r#""0 0 9 1 * *""#),
+        ("time_zone", r#""Europe/Amsterdam""#),
+        ("approval", r#""manual""#),
+        ("editors", r#"["editor@example.org"]"#),
+    ];
+    let mut table = format!("\n[[publications]]\nname = \"{name}\"\n{extra}\n");
+    for (key, value) in defaults {
+        if !extra.contains(&format!("{key} =")) {
+            table.push_str(&format!("{key} = {value}\n"));
+        }
+    }
+    table
+}
+
+#[test]
+fn bad_publications_are_reported_naming_the_publication() {
+    let text = format!(
+        "{MINIMAL}{}{}{}{}",
+        publication("bulletin", r#"schedule = "0 9 1 * *""#),
+        publication("monitor", r#"time_zone = "Europe/Atlantis""#),
+        publication("info-en", r#"fallback_language = "es""#),
+        publication(
+            "digest",
+            r#"languages = ["en", "xx"]
+editors = []"#
+        ),
+    );
+    let found = problems(&text);
+    let keys = keys(&found);
+    assert!(
+        keys.contains(&"publications[0] (bulletin).schedule"),
+        "{found:?}"
+    );
+    assert!(
+        keys.contains(&"publications[1] (monitor).time_zone"),
+        "{found:?}"
+    );
+    assert!(
+        keys.contains(&"publications[2] (info-en).name"),
+        "{found:?}"
+    );
+    assert!(
+        keys.contains(&"publications[2] (info-en).fallback_language"),
+        "{found:?}"
+    );
+    assert!(
+        keys.contains(&"publications[3] (digest).languages[1]"),
+        "{found:?}"
+    );
+    assert!(
+        keys.contains(&"publications[3] (digest).editors"),
+        "{found:?}"
+    );
+    let schedule = found
+        .iter()
+        .find(|p| p.key.ends_with(".schedule"))
+        .map(|p| p.fix.clone());
+    assert!(schedule.is_some_and(|fix| fix.contains("seconds first")));
+}
+
+#[test]
 fn dkim_is_off_unless_a_key_is_set_and_the_domain_defaults_to_the_server_domain(
 ) -> Result<(), ConfigError> {
     let config = load(SHIPPED, &[])?;

@@ -74,7 +74,7 @@ pub(super) const RESERVED_SUFFIXES: [&str; 7] = [
 ];
 
 /// Mailboxes that RFC 5321 and RFC 2142 expect to reach a person, not a list.
-const RESERVED_NAMES: [&str; 3] = ["postmaster", "abuse", "mailer-daemon"];
+pub(super) const RESERVED_NAMES: [&str; 3] = ["postmaster", "abuse", "mailer-daemon"];
 
 const EXAMPLE_ADDRESS: &str = "secretariat@example.org";
 
@@ -97,16 +97,22 @@ pub(super) fn validate(config: &Config, path: &Path) -> Result<(), ConfigError> 
     check_dkim(&mut report, &config.dkim, &config.server.domain);
     check_lists(&mut report, &config.lists);
     posting_filters::check(&mut report, config);
+    super::publications::check(&mut report, &config.publications, &config.lists);
     report.finish(path)
 }
 
 #[derive(Default)]
-struct Report {
+pub(super) struct Report {
     problems: Vec<Problem>,
 }
 
 impl Report {
-    fn add(&mut self, key: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) {
+    pub(super) fn add(
+        &mut self,
+        key: impl Into<String>,
+        problem: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
         self.problems.push(Problem {
             key: key.into(),
             problem: problem.into(),
@@ -632,7 +638,7 @@ fn list_key(index: usize, name: &str) -> String {
     }
 }
 
-fn check_list_name(report: &mut Report, at: &str, name: &str, lists: &[ListConfig]) {
+pub(super) fn check_list_name(report: &mut Report, at: &str, name: &str, lists: &[ListConfig]) {
     let key = format!("{at}.name");
     if let Some((problem, fix)) = name_syntax_problem(name) {
         report.add(key, problem, fix);
@@ -658,7 +664,7 @@ fn check_list_name(report: &mut Report, at: &str, name: &str, lists: &[ListConfi
 }
 
 /// Why `name` is not a usable lowercase local part, with a fix, or `None` when it is.
-fn name_syntax_problem(name: &str) -> Option<(String, String)> {
+pub(super) fn name_syntax_problem(name: &str) -> Option<(String, String)> {
     const SHAPE: &str = "use lowercase letters, digits, '.' and '-', starting with a letter or \
                          digit, e.g. \"team-gender\"";
     if name.is_empty() {
@@ -721,7 +727,7 @@ fn check_list(report: &mut Report, at: &str, list: &ListConfig) {
 }
 
 /// Header values: a line break would let the value forge extra header fields.
-fn check_single_line(report: &mut Report, key: &str, value: &str) {
+pub(super) fn check_single_line(report: &mut Report, key: &str, value: &str) {
     if value.contains(char::is_control) {
         report.add(
             key,
@@ -763,7 +769,7 @@ fn check_people(report: &mut Report, at: &str, list: &ListConfig) {
     }
 }
 
-fn check_addresses(report: &mut Report, at: &str, field: &str, addresses: &[String]) {
+pub(super) fn check_addresses(report: &mut Report, at: &str, field: &str, addresses: &[String]) {
     for (index, address) in addresses.iter().enumerate() {
         if !is_address(address) {
             report.add(

@@ -11,6 +11,9 @@ pub struct Personalised {
     pub envelope_from: String,
     /// Header lines placed before the shared message.
     pub headers: Vec<u8>,
+    /// For an edition: the recipient's unsubscribe link, encoded to take the place of the
+    /// placeholder in the body.
+    pub body_link: Option<String>,
 }
 
 pub fn personalise(delivery: &ClaimedDelivery, config: &Config, signer: &Signer) -> Personalised {
@@ -18,6 +21,7 @@ pub fn personalise(delivery: &ClaimedDelivery, config: &Config, signer: &Signer)
     let list = &delivery.list_name;
     let envelope_from = verp_address(list, delivery.id, domain, signer);
     let mut headers = Vec::new();
+    let mut body_link = None;
     if let Some(member_id) = delivery.member_id {
         let token = signer.sign(Purpose::Unsubscribe, list, &[member_id as u64]);
         let url = unsubscribe_url(&config.server.base_url, list, &token);
@@ -29,10 +33,36 @@ pub fn personalise(delivery: &ClaimedDelivery, config: &Config, signer: &Signer)
             )
             .as_bytes(),
         );
+        // Publications take no postings: a personal copy of theirs is an edition.
+        if config.publication(list).is_some() {
+            body_link = Some(crate::publications::mime::encoded_link(&url));
+        }
     }
     Personalised {
         envelope_from,
         headers,
+        body_link,
+    }
+}
+
+impl Personalised {
+    /// The recipient's copy: their headers, then the shared message, with their link in
+    /// place of every unsubscribe placeholder of an edition.
+    pub fn parts<'a>(&'a self, message: &'a [u8]) -> Vec<&'a [u8]> {
+        let mut parts: Vec<&[u8]> = vec![&self.headers];
+        let Some(link) = &self.body_link else {
+            parts.push(message);
+            return parts;
+        };
+        let placeholder = crate::publications::render::UNSUBSCRIBE_PLACEHOLDER.as_bytes();
+        let mut rest = message;
+        while let Some(at) = memchr::memmem::find(rest, placeholder) {
+            parts.push(&rest[..at]);
+            parts.push(link.as_bytes());
+            rest = &rest[at + placeholder.len()..];
+        }
+        parts.push(rest);
+        parts
     }
 }
 

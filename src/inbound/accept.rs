@@ -83,6 +83,22 @@ impl ListHandler {
                     Err(refusal) => return Verdict::Refuse(refusal),
                 }
             }
+            Destination::Submit { ref list } => {
+                let author = parsed.from.as_deref().unwrap_or_default();
+                let editor = self
+                    .config
+                    .publication(list)
+                    .is_some_and(|p| p.is_editor(author));
+                if !editor {
+                    tracing::info!(publication = %list, message_id = %parsed.message_id, "item refused: not from an editor");
+                    return Verdict::Refuse(Reply::new(
+                        550,
+                        "5.7.1",
+                        format!("only the editors of {list} may submit items"),
+                    ));
+                }
+                MessageKind::Command
+            }
             Destination::Owner { .. } => MessageKind::Owner,
             Destination::Bounces { .. } => MessageKind::Bounce,
             Destination::Request { .. }
@@ -90,7 +106,8 @@ impl ListHandler {
             | Destination::Leave { .. }
             | Destination::Confirm { .. }
             | Destination::Approve { .. }
-            | Destination::Moderate { .. } => MessageKind::Command,
+            | Destination::Moderate { .. }
+            | Destination::ApproveEdition { .. } => MessageKind::Command,
         };
         Verdict::Keep(NewMessage {
             list_name: destination.list().to_string(),

@@ -36,6 +36,11 @@ pub enum Destination {
     Approve { list: String, request_id: i64 },
     /// `LIST-confirm+TOKEN@domain` with a moderator's token: the decision on a held posting.
     Moderate { list: String, message_id: i64 },
+    /// `PUBLICATION-submit@domain`: an editor's item for the next edition.
+    Submit { list: String },
+    /// `PUBLICATION-confirm+TOKEN@domain` with an edition's token: an editor's decision on
+    /// an edition waiting for approval.
+    ApproveEdition { list: String, edition_id: i64 },
 }
 
 impl Destination {
@@ -49,14 +54,16 @@ impl Destination {
             | Destination::Bounces { list, .. }
             | Destination::Confirm { list, .. }
             | Destination::Approve { list, .. }
-            | Destination::Moderate { list, .. } => list,
+            | Destination::Moderate { list, .. }
+            | Destination::Submit { list }
+            | Destination::ApproveEdition { list, .. } => list,
         }
     }
 }
 
-/// Reserved suffixes of a list name, as in Mailman.
-const SUFFIXES: [&str; 6] = [
-    "-request", "-join", "-leave", "-owner", "-bounces", "-confirm",
+/// Reserved suffixes of a list name, as in Mailman, and `-submit` of publications.
+const SUFFIXES: [&str; 7] = [
+    "-request", "-join", "-leave", "-owner", "-bounces", "-confirm", "-submit",
 ];
 
 pub fn route(recipient: &str, config: &Config, signer: &Signer) -> Result<Destination, Reply> {
@@ -83,6 +90,16 @@ pub fn route(recipient: &str, config: &Config, signer: &Signer) -> Result<Destin
         None => (local, None),
     };
     let no_such = || Reply::new(550, "5.1.1", format!("<{recipient}>: no such list here"));
+    if let Some(publication) = config.publication(base) {
+        return Err(Reply::new(
+            550,
+            "5.7.1",
+            format!(
+                "{}@{domain} is a newsletter and takes no postings; editors send items to {}-submit@{domain}",
+                publication.name, publication.name
+            ),
+        ));
+    }
     if let Some(list) = config.list(base) {
         return match detail {
             None => Ok(Destination::Post {
@@ -140,9 +157,14 @@ pub fn route(recipient: &str, config: &Config, signer: &Signer) -> Result<Destin
                     Ok(Destination::Approve { list, request_id })
                 } else if let Some(message_id) = verified(Purpose::Moderate, token) {
                     Ok(Destination::Moderate { list, message_id })
+                } else if let Some(edition_id) = verified(Purpose::Edition, token) {
+                    Ok(Destination::ApproveEdition { list, edition_id })
                 } else {
                     Err(forged())
                 }
+            }
+            ("-submit", None) if config.publication(&list).is_some() => {
+                Ok(Destination::Submit { list })
             }
             _ => Err(no_such()),
         };

@@ -73,11 +73,7 @@ impl Notices {
 
     /// The notice as a complete RFC 5322 message.
     pub fn compose(&self, notice: &Notice) -> Result<Vec<u8>, NoticeError> {
-        let mut data = self.common(notice.list, notice.address);
-        if let (Some(data), Value::Object(extra)) = (data.as_object_mut(), &notice.extra) {
-            data.extend(extra.clone());
-        }
-        let rendered = self.templates.notice(notice.name, notice.language, &data)?;
+        let rendered = self.render(notice)?;
         let domain = &self.config.server.domain;
         let to = match notice.recipients.as_slice() {
             [one] => one.clone(),
@@ -96,6 +92,15 @@ impl Notices {
             automatic: notice.automatic,
             rendered: &rendered,
         }))
+    }
+
+    /// The notice's subject and parts, for a message assembled elsewhere.
+    pub fn render(&self, notice: &Notice) -> Result<templates::RenderedNotice, NoticeError> {
+        let mut data = self.common(notice.list, notice.address);
+        if let (Some(data), Value::Object(extra)) = (data.as_object_mut(), &notice.extra) {
+            data.extend(extra.clone());
+        }
+        Ok(self.templates.notice(notice.name, notice.language, &data)?)
     }
 
     /// A web page in `language` about `list` (if the link named a real one) and `address`.

@@ -45,6 +45,15 @@ pub const NOTICES: [&str; 14] = [
     "deliverability",
 ];
 
+/// Notices to a publication's editors (staff, who share a working language): English is
+/// required and enough; a translation is used when present.
+pub const EDITOR_NOTICES: [&str; 4] = [
+    "item_received",
+    "edition_preview",
+    "edition_empty",
+    "edition_caught_up",
+];
+
 /// Text added to other messages rather than sent on its own; each is a single plain-text
 /// template (`messages/LANG/NAME.txt.hbs`).
 pub const SNIPPETS: [&str; 1] = ["confidential_notice"];
@@ -187,7 +196,7 @@ impl Templates {
             text,
             languages,
         };
-        for name in NOTICES {
+        for name in NOTICES.iter().chain(&EDITOR_NOTICES) {
             for part in NOTICE_PARTS {
                 if !templates.has_notice_part(FALLBACK, name, part) {
                     return Err(TemplateError::MissingEnglish {

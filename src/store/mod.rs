@@ -6,6 +6,7 @@ mod deliveries;
 mod members;
 mod messages;
 mod organisations;
+mod publications;
 mod rate;
 mod requests;
 mod settings;
@@ -21,6 +22,9 @@ pub use deliveries::{ClaimedDelivery, DeliveryOutcome, QueueCounts};
 pub use members::{ImportLine, Member, MemberAdded};
 pub use messages::{MessageKind, NewMessage, PendingMessage, ReceivedCommand, StoredMessage};
 pub use organisations::Organisation;
+pub use publications::{
+    Edition, EditionInserted, EditionMessage, EditionRender, Item, ItemChanges, NewEdition, NewItem,
+};
 pub use requests::{Request, RequestKind, RequestOpened};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

@@ -31,6 +31,8 @@ pub enum SubscriptionError {
     NotAwaitingApproval { id: i64, state: String },
     #[error("list {0} is not in the configuration")]
     UnknownList(String),
+    #[error("{0}")]
+    Publication(String),
 }
 
 pub type Result<T> = std::result::Result<T, SubscriptionError>;

@@ -18,9 +18,15 @@ use crate::tokens::Signer;
 
 use super::commands::{self, Answer, Command};
 use super::{automatic, Requested, Result, Subscriptions, HOUR_MS};
+use crate::publications::{PublicationError, Publications};
 use crate::{bounces, moderation};
 
-pub async fn run(subscriptions: Arc<Subscriptions>, signer: Signer, signals: Signals) {
+pub async fn run(
+    subscriptions: Arc<Subscriptions>,
+    publications: Arc<Publications>,
+    signer: Signer,
+    signals: Signals,
+) {
     let mut shutdown = signals.shutdown.clone();
     let store = subscriptions.store().clone();
     while !*shutdown.borrow() {
@@ -42,7 +48,8 @@ pub async fn run(subscriptions: Arc<Subscriptions>, signer: Signer, signals: Sig
             continue;
         }
         for command in received {
-            let (state, note) = match process(&subscriptions, &signer, &command).await {
+            let services = (&*subscriptions, &*publications);
+            let (state, note) = match process(services, &signer, &command).await {
                 Ok(Handled::Processed) => ("processed", String::new()),
                 Ok(Handled::Ignored(reason)) => {
                     tracing::info!(list = %command.list_name, id = command.id, reason, "command message ignored");
@@ -66,7 +73,7 @@ enum Handled {
 }
 
 async fn process(
-    subscriptions: &Subscriptions,
+    (subscriptions, publications): (&Subscriptions, &Publications),
     signer: &Signer,
     received: &ReceivedCommand,
 ) -> Result<Handled> {
@@ -137,6 +144,12 @@ async fn process(
         }
         Destination::Request { .. } => {
             execute_commands(subscriptions, list, &sender, &message).await?
+        }
+        Destination::Submit { .. } => {
+            return submit_item(publications, list, &sender, &message).await;
+        }
+        Destination::ApproveEdition { edition_id, .. } => {
+            return approve_edition(publications, list, &sender, &message, edition_id).await;
         }
         Destination::Post { .. } | Destination::Owner { .. } | Destination::Bounces { .. } => {
             return Ok(Handled::Ignored("not a command address"));
@@ -329,5 +342,61 @@ async fn moderate_by_reply(
         Ok(Handled::Processed)
     } else {
         Ok(Handled::Ignored("posting already decided"))
+    }
+}
+
+/// An editor's item for the next edition (the inbound side has checked the From address).
+async fn submit_item(
+    publications: &Publications,
+    list: &ListConfig,
+    sender: &str,
+    message: &Message<'_>,
+) -> Result<Handled> {
+    let Some(publication) = publications.config().publication(&list.name) else {
+        return Ok(Handled::Ignored("not a publication"));
+    };
+    if !publication.is_editor(sender) {
+        return Ok(Handled::Ignored("item not from an editor"));
+    }
+    let subject = message.subject().unwrap_or_default();
+    let body = message.body_text(0).unwrap_or_default();
+    publications
+        .take_mailed_item(publication, sender, subject, &body)
+        .await
+        .map_err(publication_failure)?;
+    Ok(Handled::Processed)
+}
+
+/// An editor's reply to an edition's preview: `approve` sends it, `reject` or `discard`
+/// cancels it.
+async fn approve_edition(
+    publications: &Publications,
+    list: &ListConfig,
+    sender: &str,
+    message: &Message<'_>,
+    edition_id: i64,
+) -> Result<Handled> {
+    let answer = match moderator_answer(list, sender, message) {
+        Ok(answer) => answer,
+        Err(why) => return Ok(Handled::Ignored(why)),
+    };
+    let decided = match answer {
+        Answer::Approve => publications.approve(edition_id).await.map(drop),
+        Answer::Reject(_) | Answer::Discard => publications.cancel(edition_id).await,
+    };
+    match decided {
+        Ok(()) => Ok(Handled::Processed),
+        Err(PublicationError::NotAwaitingApproval { .. } | PublicationError::NoSuchEdition(_)) => {
+            Ok(Handled::Ignored("edition already decided"))
+        }
+        Err(error) => Err(publication_failure(error)),
+    }
+}
+
+fn publication_failure(error: PublicationError) -> super::SubscriptionError {
+    match error {
+        PublicationError::Store(error) => error.into(),
+        PublicationError::Notice(error) => error.into(),
+        other => super::SubscriptionError::Publication(other.to_string()),
     }
 }

@@ -256,6 +256,16 @@ impl Harness {
 
     /// Starts with the test configuration as changed by `edit` (TOML text in, TOML text out).
     pub async fn start_with(db: &TestDb, edit: impl FnOnce(String) -> String) -> Harness {
+        let clock = std::sync::Arc::new(tidings::publications::clock::SystemClock);
+        Harness::start_with_clock(db, edit, clock).await
+    }
+
+    /// Like [`Harness::start_with`], with the publications scheduler going by `clock`.
+    pub async fn start_with_clock(
+        db: &TestDb,
+        edit: impl FnOnce(String) -> String,
+        clock: std::sync::Arc<dyn tidings::publications::clock::Clock>,
+    ) -> Harness {
         let sink = Sink::start(true).await.expect("sink starts");
         let dns = dns::DnsServer::start().await;
         let toml = edit(config_toml_with_dns(
@@ -265,7 +275,9 @@ impl Harness {
         ));
         let config = Config::from_toml(&toml, Path::new("test.toml"), Vec::new())
             .expect("test config is valid");
-        let daemon = Daemon::start(config).await.expect("daemon starts");
+        let daemon = Daemon::start_with_clock(config, clock)
+            .await
+            .expect("daemon starts");
         Harness {
             daemon,
             sink,
@@ -387,7 +399,14 @@ impl Harness {
         for _ in 0..300 {
             let messages = self.daemon.store.message_counts().await.expect("counts");
             let accepted = messages.iter().any(|(_, state, _)| {
-                ["accepted", "received", "held_new"].contains(&state.as_str())
+                [
+                    "accepted",
+                    "received",
+                    "held_new",
+                    "unprocessed",
+                    "processing",
+                ]
+                .contains(&state.as_str())
             });
             let unfinished = self
                 .daemon

@@ -84,6 +84,17 @@ fn notice_data(name: &str) -> Value {
             "subject": "Draft statement for the regional meeting",
             "expires_days": 7,
         }),
+        "bounce_disabled" => json!({
+            "reenable_url": "https://lists.example.org/reenable/team-gender/k3m8p2q7w4",
+            "notice_number": 1,
+            "notices_total": 3,
+            "interval_days": 7,
+        }),
+        "deliverability" => json!({
+            "domain": "mail.example.net",
+            "status": "5.7.1",
+            "detail": "550 5.7.1 Message rejected as spam",
+        }),
         "command_results" => json!({
             "results": OUTCOMES
                 .iter()
@@ -111,7 +122,7 @@ fn page_variants(name: &str) -> Vec<Value> {
     };
     let action_url = "https://lists.example.org/confirm/b7k2m9q4x1c8d3f6";
     match name {
-        "unsubscribe" => vec![with(json!({ "action_url": action_url }))],
+        "unsubscribe" | "reenable" => vec![with(json!({ "action_url": action_url }))],
         "confirm" => ["subscribe", "unsubscribe"]
             .iter()
             .map(|k| with(json!({ "action_url": action_url, "kind": k })))

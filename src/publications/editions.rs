@@ -1,0 +1,430 @@
+//! Building an edition from the items waiting, and what follows: the preview to the editors,
+//! approval, queueing for the subscribers, cancellation.
+//!
+//! A story (one translation key) appears in every language's edition: in that language
+//! when an editor wrote it, else in the fallback language. A language gets an edition of
+//! its own when at least one item is written in it; its subscribers get the fallback
+//! language's edition otherwise.
+
+use serde_json::json;
+
+use crate::config::PublicationConfig;
+use crate::inbound::routing::confirm_address;
+use crate::store::{Edition, EditionInserted, EditionMessage, EditionRender, Item, NewEdition};
+use crate::tokens::Purpose;
+
+use super::mime::{self, Masthead};
+use super::render::{EditionView, ItemView, Rendered, SectionView, UNSUBSCRIBE_PLACEHOLDER};
+use super::{PublicationError, Publications, Result};
+
+/// Why an edition is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// The schedule's slot at this instant (epoch ms).
+    Scheduled(i64),
+    /// Asked for now, outside the schedule.
+    Special,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Built {
+    /// Edition `id`, number `number`: waiting for approval, or queued for `queued`
+    /// subscribers when the publication needs none.
+    Edition {
+        id: i64,
+        number: i64,
+        queued: Option<u64>,
+    },
+    /// No item was waiting: nothing built.
+    Empty,
+    /// The slot already had its edition.
+    AlreadyBuilt,
+}
+
+/// Times an edition is built again when other editions took its number or items meanwhile.
+const ATTEMPTS: usize = 3;
+
+impl Publications {
+    /// Builds the edition of `slot` from the items waiting, once per slot however many
+    /// callers race, then sends it to the editors for approval or to the subscribers.
+    pub async fn build(&self, publication: &PublicationConfig, slot: Slot) -> Result<Built> {
+        let (at, kind) = match slot {
+            Slot::Scheduled(at) => (at, "scheduled"),
+            Slot::Special => (self.clock.now_ms(), "special"),
+        };
+        for _ in 0..ATTEMPTS {
+            let items = self.store.items(Some(&publication.name), true).await?;
+            if items.is_empty() {
+                return self.nothing_to_build(publication, slot, at).await;
+            }
+            let number = self.store.next_edition_number(&publication.name).await?;
+            let renders = self.render_all(publication, number, at, &items)?;
+            let item_ids: Vec<i64> = items.iter().map(|i| i.id).collect();
+            let inserted = self
+                .store
+                .insert_edition(&NewEdition {
+                    publication: &publication.name,
+                    scheduled_at: at,
+                    kind,
+                    number,
+                    state: "awaiting_approval",
+                    item_ids: &item_ids,
+                    renders: &renders,
+                })
+                .await?;
+            match inserted {
+                EditionInserted::Inserted(id) => {
+                    tracing::info!(publication = %publication.name, edition = id, number, items = items.len(), kind, "edition built");
+                    let queued = self.after_build(publication, id).await?;
+                    return Ok(Built::Edition { id, number, queued });
+                }
+                EditionInserted::SlotTaken => return Ok(Built::AlreadyBuilt),
+                EditionInserted::Raced => continue,
+            }
+        }
+        Err(PublicationError::Busy)
+    }
+
+    async fn nothing_to_build(
+        &self,
+        publication: &PublicationConfig,
+        slot: Slot,
+        at: i64,
+    ) -> Result<Built> {
+        let Slot::Scheduled(_) = slot else {
+            return Ok(Built::Empty);
+        };
+        if self
+            .store
+            .record_empty_slot(&publication.name, at, "scheduled")
+            .await?
+            .is_none()
+        {
+            return Ok(Built::AlreadyBuilt);
+        }
+        tracing::info!(publication = %publication.name, "no items: edition not built");
+        self.tell_editors(
+            publication,
+            "edition_empty",
+            None,
+            json!({ "scheduled": self.local_date(publication, at) }),
+        )
+        .await?;
+        Ok(Built::Empty)
+    }
+
+    async fn after_build(&self, publication: &PublicationConfig, id: i64) -> Result<Option<u64>> {
+        match publication.approval {
+            crate::config::Approval::Auto => Ok(Some(self.approve(id).await?)),
+            crate::config::Approval::Manual => {
+                self.send_preview(publication, id).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Every language's rendering of an edition made of `items`.
+    fn render_all(
+        &self,
+        publication: &PublicationConfig,
+        number: i64,
+        date_ms: i64,
+        items: &[Item],
+    ) -> Result<Vec<EditionRender>> {
+        let generic = self.generic_unsubscribe_link(publication);
+        edition_languages(publication, items)
+            .into_iter()
+            .map(|language| {
+                let rendered = self.render_one(publication, language, number, date_ms, items)?;
+                Ok(EditionRender {
+                    language: language.to_string(),
+                    web_html: rendered.html.replace(UNSUBSCRIBE_PLACEHOLDER, &generic),
+                    subject: rendered.subject,
+                    html: rendered.html,
+                    text: rendered.text,
+                })
+            })
+            .collect()
+    }
+
+    fn render_one(
+        &self,
+        publication: &PublicationConfig,
+        language: &str,
+        number: i64,
+        date_ms: i64,
+        items: &[Item],
+    ) -> Result<Rendered> {
+        let base_url = &self.config.server.base_url;
+        let view = EditionView {
+            publication: publication.name.clone(),
+            title: publication.title.clone(),
+            lang: language.to_string(),
+            number,
+            date_ms,
+            time_zone: publication.time_zone.clone(),
+            sections: sections(publication, language, items),
+            web_url: format!("{base_url}/p/{}/{number}/{language}", publication.name),
+            unsubscribe_url: UNSUBSCRIBE_PLACEHOLDER.to_string(),
+        };
+        Ok(self.templates.render(&view)?)
+    }
+
+    /// The next edition as it would be built now, in `language`, for `tidings editions
+    /// preview`: nothing is stored.
+    pub async fn preview(
+        &self,
+        publication: &PublicationConfig,
+        language: &str,
+    ) -> Result<Rendered> {
+        super::check_language(publication, language)?;
+        let items = self.store.items(Some(&publication.name), true).await?;
+        let number = self.store.next_edition_number(&publication.name).await?;
+        let mut rendered =
+            self.render_one(publication, language, number, self.clock.now_ms(), &items)?;
+        let generic = self.generic_unsubscribe_link(publication);
+        rendered.html = rendered.html.replace(UNSUBSCRIBE_PLACEHOLDER, &generic);
+        rendered.text = rendered.text.replace(UNSUBSCRIBE_PLACEHOLDER, &generic);
+        Ok(rendered)
+    }
+
+    /// The unsubscribe link of copies that belong to nobody (the web page, the preview):
+    /// leaving by mail, confirmed by the address itself.
+    fn generic_unsubscribe_link(&self, publication: &PublicationConfig) -> String {
+        format!(
+            "mailto:{}-leave@{}?subject=unsubscribe",
+            publication.name, self.config.server.domain
+        )
+    }
+
+    /// The editors get every language of the edition, and an address to approve it by
+    /// replying.
+    async fn send_preview(&self, publication: &PublicationConfig, id: i64) -> Result<()> {
+        let edition = self.waiting_edition(id).await?;
+        let renders = self.store.edition_renders(id).await?;
+        let domain = &self.config.server.domain;
+        let approve_address = confirm_address(
+            &publication.name,
+            Purpose::Edition,
+            id,
+            domain,
+            &self.signer,
+        );
+        let generic = self.generic_unsubscribe_link(publication);
+        let languages: Vec<(String, String, String)> = renders
+            .iter()
+            .map(|r| {
+                (
+                    r.language.clone(),
+                    r.text.replace(UNSUBSCRIBE_PLACEHOLDER, &generic),
+                    r.web_html.clone(),
+                )
+            })
+            .collect();
+        let list = self.list_of(publication)?;
+        let instructions = self.notices.render(&crate::notices::Notice {
+            name: "edition_preview",
+            list,
+            language: &publication.fallback_language,
+            recipients: publication.editors.clone(),
+            address: "",
+            reply_to: Some(approve_address.clone()),
+            automatic: crate::notices::Automatic::Generated,
+            extra: json!({
+                "edition_id": id,
+                "number": edition.number,
+                "languages": renders.iter().map(|r| r.language.as_str()).collect::<Vec<_>>().join(", "),
+                "items": self.store.edition_items(id).await?.len(),
+                "approve_address": approve_address,
+                "cli_approve": format!("tidings editions approve {id}"),
+                "cli_cancel": format!("tidings editions cancel {id}"),
+            }),
+        })?;
+        let borrowed: Vec<(&str, &str, &str)> = languages
+            .iter()
+            .map(|(l, t, h)| (l.as_str(), t.as_str(), h.as_str()))
+            .collect();
+        let message = mime::preview_message(
+            &self.masthead(publication, &format!("preview.{id}"), self.clock.now_ms()),
+            (
+                &format!("{}-owner@{domain}", publication.name),
+                &approve_address,
+            ),
+            (&instructions.subject, &instructions.text),
+            &borrowed,
+        );
+        self.store
+            .queue_notice(&publication.name, &publication.editors, &message)
+            .await?;
+        tracing::info!(publication = %publication.name, edition = id, "preview sent to the editors");
+        Ok(())
+    }
+
+    fn masthead<'a>(
+        &'a self,
+        publication: &'a PublicationConfig,
+        key: &'a str,
+        date_ms: i64,
+    ) -> Masthead<'a> {
+        Masthead {
+            publication: &publication.name,
+            title: &publication.title,
+            domain: &self.config.server.domain,
+            base_url: &self.config.server.base_url,
+            message_key: key,
+            date_ms,
+        }
+    }
+
+    async fn waiting_edition(&self, id: i64) -> Result<Edition> {
+        let edition = self
+            .store
+            .edition(id)
+            .await?
+            .ok_or(PublicationError::NoSuchEdition(id))?;
+        if edition.state != "awaiting_approval" {
+            return Err(PublicationError::NotAwaitingApproval {
+                id,
+                state: edition.state,
+            });
+        }
+        Ok(edition)
+    }
+
+    /// Sends an edition waiting for approval to every subscriber, each in their language.
+    /// Returns the number of deliveries queued.
+    pub async fn approve(&self, id: i64) -> Result<u64> {
+        let edition = self.waiting_edition(id).await?;
+        let publication = self.publication(&edition.publication)?;
+        let renders = self.store.edition_renders(id).await?;
+        let now = self.clock.now_ms();
+        let messages: Vec<EditionMessage> = renders
+            .iter()
+            .map(|render| {
+                let key = format!(
+                    "edition.{}.{}",
+                    edition.number.unwrap_or(0),
+                    render.language
+                );
+                EditionMessage {
+                    language: render.language.clone(),
+                    message: mime::edition_message(
+                        &self.masthead(publication, &key, now),
+                        &render.language,
+                        &render.subject,
+                        &render.text,
+                        &render.html,
+                    ),
+                    for_languages: vec![render.language.clone()],
+                    fallback: render.language == publication.fallback_language,
+                }
+            })
+            .collect();
+        let queued = self
+            .store
+            .queue_edition(id, &publication.name, &messages)
+            .await?
+            .ok_or_else(|| PublicationError::NotAwaitingApproval {
+                id,
+                state: "no longer waiting".into(),
+            })?;
+        if let Some(queued) = &self.queued {
+            queued.notify_waiters();
+        }
+        tracing::info!(publication = %publication.name, edition = id, deliveries = queued, "edition queued for the subscribers");
+        Ok(queued)
+    }
+
+    /// Drops an edition waiting for approval; its items wait for the next one.
+    pub async fn cancel(&self, id: i64) -> Result<()> {
+        let edition = self.waiting_edition(id).await?;
+        if !self.store.cancel_edition(id).await? {
+            return Err(PublicationError::NotAwaitingApproval {
+                id,
+                state: edition.state,
+            });
+        }
+        tracing::info!(publication = %edition.publication, edition = id, "edition cancelled");
+        Ok(())
+    }
+
+    /// A slot's local date and time, for the editors.
+    pub(super) fn local_date(&self, publication: &PublicationConfig, at_ms: i64) -> String {
+        let utc = chrono::DateTime::from_timestamp_millis(at_ms).unwrap_or_default();
+        match publication.tz() {
+            Ok(tz) => utc
+                .with_timezone(&tz)
+                .format("%Y-%m-%d %H:%M %Z")
+                .to_string(),
+            Err(_) => utc.format("%Y-%m-%d %H:%M UTC").to_string(),
+        }
+    }
+}
+
+/// The languages that get an edition of their own: the fallback, and every language some
+/// item is written in, in the configured order.
+fn edition_languages<'a>(publication: &'a PublicationConfig, items: &[Item]) -> Vec<&'a str> {
+    publication
+        .languages
+        .iter()
+        .filter(|l| **l == publication.fallback_language || items.iter().any(|i| &i.language == *l))
+        .map(String::as_str)
+        .collect()
+}
+
+/// The sections of the edition in `language`: configured sections in their order, then
+/// others as items first name them; each story once, in `language` when written in it.
+fn sections(publication: &PublicationConfig, language: &str, items: &[Item]) -> Vec<SectionView> {
+    let mut stories: Vec<&Item> = Vec::new();
+    for item in items {
+        let chosen = stories
+            .iter()
+            .position(|s| s.translation_key == item.translation_key);
+        match chosen {
+            None => stories.push(item),
+            Some(index)
+                if rank(publication, language, item)
+                    < rank(publication, language, stories[index]) =>
+            {
+                stories[index] = item;
+            }
+            Some(_) => {}
+        }
+    }
+    let mut names: Vec<&str> = publication.sections.iter().map(String::as_str).collect();
+    for story in &stories {
+        if !names.contains(&story.section.as_str()) {
+            names.push(&story.section);
+        }
+    }
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let items: Vec<ItemView> = stories
+                .iter()
+                .filter(|s| s.section == name)
+                .map(|s| ItemView {
+                    title: s.title.clone(),
+                    body_markdown: s.body.clone(),
+                    translation_key: s.translation_key.clone(),
+                })
+                .collect();
+            (!items.is_empty()).then(|| SectionView {
+                title: name.to_string(),
+                items,
+            })
+        })
+        .collect()
+}
+
+/// Which version of a story an edition prefers: its own language, then the fallback, then
+/// whichever came first.
+fn rank(publication: &PublicationConfig, language: &str, item: &Item) -> u8 {
+    if item.language == language {
+        0
+    } else if item.language == publication.fallback_language {
+        1
+    } else {
+        2
+    }
+}
