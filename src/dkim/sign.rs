@@ -14,6 +14,7 @@ use mail_auth::common::crypto::{DkimKey, HashAlgorithm, SigningKey};
 use mail_auth::common::headers::{HeaderWriter, Writable, Writer};
 use mail_auth::dkim::{Canonicalization, DkimSigner, Done, Signature};
 
+use super::keys::Algorithm;
 use crate::message::{Field, ParseError, RawMessage};
 
 /// The fields signed when present: those RFC 6376 5.4.1 recommends, the list headers of
@@ -138,14 +139,14 @@ impl Dkim {
         Dkim { signers }
     }
 
-    /// `(selector, algorithm name)` of each key, for logs.
-    pub fn selectors(&self) -> impl Iterator<Item = (&str, &'static str)> {
+    /// `(selector, key type)` of each key, for logs.
+    pub fn selectors(&self) -> impl Iterator<Item = (&str, Algorithm)> {
         self.signers.iter().map(|signer| {
-            let name = match signer.key {
-                DkimKey::Rsa(_) => "RSA",
-                DkimKey::Ed25519(_) => "Ed25519",
+            let algorithm = match signer.key {
+                DkimKey::Rsa(_) => Algorithm::Rsa,
+                DkimKey::Ed25519(_) => Algorithm::Ed25519,
             };
-            (signer.template.s.as_str(), name)
+            (signer.template.s.as_str(), algorithm)
         })
     }
 
@@ -191,7 +192,7 @@ impl Dkim {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dkim::keys::{self, Algorithm};
+    use crate::dkim::keys;
 
     const SHARED: &str = "From: Ana <ana@ngo-a.example>\r\n\
         To: team@lists.example.org\r\n\
