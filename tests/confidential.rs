@@ -22,6 +22,7 @@ on_both_databases!(
     front_mta_results_count_only_from_the_trusted_authserv_id,
     from_is_rewritten_for_enforcing_dmarc_domains_only,
     without_dns_the_default_applies_and_the_failure_is_remembered,
+    no_command_discloses_the_roster,
 );
 
 fn team() -> String {
@@ -281,5 +282,27 @@ async fn without_dns_the_default_applies_and_the_failure_is_remembered(db: &Test
     h.send("kim@offline.example", &open, again.as_bytes()).await;
     assert!(h.queue_drained().await);
     assert_eq!(silent.questions_about("_dmarc.offline.example"), asked);
+    h.daemon.shutdown().await;
+}
+
+async fn no_command_discloses_the_roster(db: &TestDb) {
+    let h = Harness::start(db).await;
+    h.subscribe("team", &[ANA, BRUNO]).await;
+    // Mailman's and Majordomo's roster commands, from a member and from an outsider.
+    let commands = "who\r\nreview\r\nwho team\r\nlist\r\nmembers\r\nhelp\r\n";
+    let request = format!("team-request@{DOMAIN}");
+    for asker in [ANA, "outsider@press.example"] {
+        h.write(asker, &request, "who", commands).await;
+        let replies = h.received_by(asker);
+        assert!(!replies.is_empty(), "{asker} gets an answer");
+        for reply in replies {
+            let text = format!(
+                "{}{}",
+                reply.body_text(0).unwrap_or_default(),
+                reply.body_html(0).unwrap_or_default()
+            );
+            assert!(!text.contains(BRUNO), "roster disclosed to {asker}: {text}");
+        }
+    }
     h.daemon.shutdown().await;
 }
