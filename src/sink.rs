@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -29,6 +29,8 @@ struct Recorder {
     messages: Mutex<Vec<Received>>,
     /// Replies to give, in turn, to RCPT of an address; when none is left, 250.
     script: Mutex<HashMap<String, VecDeque<Reply>>>,
+    /// Recipients taken in one transaction before answering 452 (0: no limit of its own).
+    recipient_limit: AtomicUsize,
     count: AtomicU64,
     bytes: AtomicU64,
 }
@@ -41,7 +43,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl MailHandler for Recorder {
-    async fn check_recipient(&self, _envelope: &Envelope, recipient: &str) -> Result<(), Reply> {
+    async fn check_recipient(&self, envelope: &Envelope, recipient: &str) -> Result<(), Reply> {
+        let limit = self.recipient_limit.load(Ordering::Relaxed);
+        if limit > 0 && envelope.recipients.len() >= limit {
+            return Err(Reply::new(452, "4.5.3", "too many recipients"));
+        }
         let scripted = lock(&self.script)
             .get_mut(&recipient.to_ascii_lowercase())
             .and_then(VecDeque::pop_front);
@@ -119,6 +125,13 @@ impl Sink {
             .entry(address.to_ascii_lowercase())
             .or_default()
             .extend(replies);
+    }
+
+    /// Makes every transaction take `limit` recipients at most, answering 452 to the next.
+    pub fn limit_recipients(&self, limit: usize) {
+        self.recorder
+            .recipient_limit
+            .store(limit, Ordering::Relaxed);
     }
 
     pub fn count(&self) -> u64 {

@@ -121,9 +121,12 @@ pub struct RelayConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DeliveryConfig {
-    /// Wait before the first retry of a temporary failure; doubles on every attempt.
+    /// Wait before the first retry of a temporary failure; doubles on each of the first
+    /// `retry_doublings` retries.
     pub retry_initial_seconds: u64,
-    /// Longest wait between two retries.
+    /// Retries whose wait doubles, starting from `retry_initial_seconds`.
+    pub retry_doublings: u64,
+    /// Wait between later retries, and the longest wait between two retries.
     pub retry_max_seconds: u64,
     /// A delivery still failing temporarily this long after it was queued is marked failed.
     pub lifetime_seconds: u64,
@@ -496,7 +499,8 @@ impl Default for DeliveryConfig {
     fn default() -> Self {
         DeliveryConfig {
             retry_initial_seconds: 300,
-            retry_max_seconds: 4 * 3600,
+            retry_doublings: 4,
+            retry_max_seconds: 3 * 3600,
             lifetime_seconds: 5 * 24 * 3600,
             lease_seconds: 300,
             batch_size: 200,

@@ -1,8 +1,10 @@
 //! Mail going out: [`expand`] turns an accepted message into one queued delivery per
 //! recipient, [`worker`]s claim due deliveries and send them through the [`relay`], each
-//! recipient getting its own [`render`]ed copy, and [`retry`] decides what a failure means.
+//! recipient getting its own [`render`]ed copy, [`retry`] decides what a failure means, and
+//! [`expiry`] tells owners about deliveries that ran out of retries.
 
 pub mod expand;
+pub mod expiry;
 pub mod relay;
 pub mod render;
 pub mod retry;
@@ -44,6 +46,7 @@ pub fn start(
             store: store.clone(),
             signer: signer.clone(),
             dkim: dkim.cloned(),
+            notices: Arc::clone(notices),
             signals: signals.clone(),
         };
         tasks.spawn(worker.run());

@@ -119,15 +119,42 @@ impl RelayClient {
             .unwrap_or(SendResult::ConnectionLost("no result".into()))
     }
 
-    /// Sends one message to several recipients in one transaction, with each recipient's
-    /// own result: a refused RCPT fails that recipient only.
+    /// Sends one message to several recipients, with each recipient's own result: a refused
+    /// RCPT fails that recipient only. When the relay takes only so many recipients per
+    /// transaction (452 after accepting some, RFC 5321 §4.5.3.1.10), the others go at once
+    /// in further transactions.
     pub async fn send_many(
         &mut self,
         from: &str,
         recipients: &[&str],
         parts: &[&[u8]],
     ) -> Vec<SendResult> {
-        let all = |result: SendResult| vec![result; recipients.len()];
+        let mut results: Vec<Option<SendResult>> = vec![None; recipients.len()];
+        // Every round settles at least one recipient, so this ends.
+        loop {
+            let waiting: Vec<usize> = (0..recipients.len())
+                .filter(|&i| results[i].is_none())
+                .collect();
+            if waiting.is_empty() {
+                break;
+            }
+            let batch: Vec<&str> = waiting.iter().map(|&i| recipients[i]).collect();
+            let round = self.transaction(from, &batch, parts).await;
+            for (i, result) in waiting.into_iter().zip(round) {
+                results[i] = result;
+            }
+        }
+        results.into_iter().flatten().collect()
+    }
+
+    /// One transaction: a result per recipient, `None` for those the relay had no room for.
+    async fn transaction(
+        &mut self,
+        from: &str,
+        recipients: &[&str],
+        parts: &[&[u8]],
+    ) -> Vec<Option<SendResult>> {
+        let all = |result: SendResult| vec![Some(result); recipients.len()];
         let Ok(from) = from.parse::<Address>() else {
             return all(SendResult::Permanent(format!(
                 "invalid sender address {from:?}"
@@ -152,11 +179,13 @@ impl RelayClient {
         if let Some(failure) = self.failure(mail).await {
             return all(failure);
         }
-        // `None`: accepted at RCPT, waiting for the answer to DATA.
-        let mut results: Vec<Option<SendResult>> = Vec::with_capacity(recipients.len());
-        for to in recipients {
+        // Inner `None`: accepted at RCPT, waiting for the answer to DATA; outer `None`: no
+        // room in this transaction.
+        let mut results: Vec<Option<Option<SendResult>>> = vec![None; recipients.len()];
+        let mut accepted = 0;
+        for (slot, to) in results.iter_mut().zip(recipients) {
             let Ok(to) = to.parse::<Address>() else {
-                results.push(Some(SendResult::Permanent(format!(
+                *slot = Some(Some(SendResult::Permanent(format!(
                     "invalid address {to:?}"
                 ))));
                 continue;
@@ -166,14 +195,18 @@ impl RelayClient {
                 self.connection.command(Rcpt::new(to, vec![])),
             )
             .await;
+            if accepted > 0 && is_too_many_recipients(&rcpt) {
+                break;
+            }
             let failure = classify(rcpt);
             if let Some(SendResult::ConnectionLost(reason)) = failure {
                 self.broken = true;
                 return all(SendResult::ConnectionLost(reason));
             }
-            results.push(failure);
+            accepted += usize::from(failure.is_none());
+            *slot = Some(failure);
         }
-        let outcome = if results.iter().any(Option::is_none) {
+        let outcome = if accepted > 0 {
             let connection = &mut self.connection;
             let data = timed(self.command_timeout, async {
                 connection.command(Data).await?;
@@ -186,9 +219,15 @@ impl RelayClient {
             self.reset().await;
             SendResult::Accepted
         };
+        // Over a lost connection, those not tried yet wait for the next attempt too.
+        let lost = matches!(outcome, SendResult::ConnectionLost(_));
         results
             .into_iter()
-            .map(|result| result.unwrap_or_else(|| outcome.clone()))
+            .map(|slot| match slot {
+                Some(result) => Some(result.unwrap_or_else(|| outcome.clone())),
+                None if lost => Some(outcome.clone()),
+                None => None,
+            })
             .collect()
     }
 
@@ -220,6 +259,17 @@ impl RelayClient {
 
     pub async fn quit(mut self) {
         let _ = timed(self.command_timeout, self.connection.quit()).await;
+    }
+}
+
+/// A 452 to RCPT: the relay's limit of recipients per transaction (it is also the code of
+/// "insufficient storage", which is why it only counts once some recipient was accepted).
+fn is_too_many_recipients(
+    answer: &Result<Result<Response, lettre::transport::smtp::Error>, String>,
+) -> bool {
+    match answer {
+        Ok(Err(error)) => error.status().is_some_and(|code| code.to_string() == "452"),
+        _ => false,
     }
 }
 

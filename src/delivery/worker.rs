@@ -11,9 +11,11 @@ use crate::dkim::{Dkim, Prepared};
 use crate::store::{now_ms, ClaimedDelivery, DeliveryOutcome, Store};
 use crate::tokens::Signer;
 
+use super::expiry::{self, Expired};
 use super::relay::{RelayClient, SendResult};
 use super::{render, retry};
 use crate::inbound::routing::bounce_address;
+use crate::notices::Notices;
 use crate::signals::Signals;
 
 pub struct Worker {
@@ -23,6 +25,8 @@ pub struct Worker {
     pub signer: Signer,
     /// Signs every message sent, when DKIM is configured.
     pub dkim: Option<Arc<Dkim>>,
+    /// Tells owners about deliveries that ran out of retries.
+    pub notices: Arc<Notices>,
     pub signals: Signals,
 }
 
@@ -109,6 +113,7 @@ impl Worker {
             }
             let outcomes = self.send_batch(&mut relay, &mut cache, &batch).await;
             self.record(&outcomes).await;
+            self.report_expired(&batch, &outcomes).await;
         }
         if let Some(relay) = relay {
             relay.quit().await;
@@ -224,6 +229,32 @@ impl Worker {
             Ok(Ok(signature)) => Ok(signature),
             Ok(Err(error)) => Err(error.to_string()),
             Err(error) => Err(format!("DKIM signing failed: {error}")),
+        }
+    }
+
+    /// Tells owners about subscribers' copies that ran out of retries; `outcomes` are in
+    /// the order of `batch`.
+    async fn report_expired(&self, batch: &[ClaimedDelivery], outcomes: &[(i64, DeliveryOutcome)]) {
+        let expired: Vec<Expired> = batch
+            .iter()
+            .zip(outcomes)
+            .filter(|(delivery, _)| delivery.member_id.is_some())
+            .filter_map(|(delivery, (_, outcome))| match outcome {
+                DeliveryOutcome::Expired { reply } => Some(Expired {
+                    list_name: delivery.list_name.clone(),
+                    message_id: delivery.message_id,
+                    reply: reply.clone(),
+                }),
+                _ => None,
+            })
+            .collect();
+        if expired.is_empty() {
+            return;
+        }
+        if let Err(error) =
+            expiry::notify_owners(&self.config, &self.store, &self.notices, &expired).await
+        {
+            tracing::error!(%error, worker = self.number, "cannot tell owners about expired deliveries");
         }
     }
 
