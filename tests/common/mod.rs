@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod dns;
+pub mod process;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
