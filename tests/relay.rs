@@ -26,6 +26,7 @@ on_both_databases!(
     permanent_failure_is_recorded_with_the_reply,
     mail_to_the_owner_address_reaches_the_owners,
     too_many_recipients_are_sent_at_once_in_further_transactions,
+    a_destination_answering_4xx_is_slowed_down_while_others_keep_going,
 );
 
 async fn posting_reaches_every_subscriber_with_list_headers(db: &TestDb) {
@@ -374,8 +375,9 @@ async fn deliveries_past_their_lifetime_fail_and_the_owners_hear_once(db: &TestD
         toml.replace("lifetime_seconds = 3600", "lifetime_seconds = 2")
     })
     .await;
-    let stuck = ["stuck1@ngo.example", "stuck2@ngo.example"];
-    h.subscribe("open", &[stuck[0], stuck[1], "fine@ngo.example"])
+    // Domains of their own, so that pacing one does not postpone the others.
+    let stuck = ["stuck@ngo-a.example", "stuck@ngo-b.example"];
+    h.subscribe("open", &[stuck[0], stuck[1], "fine@ngo-c.example"])
         .await;
     let busy = || Reply::new(451, "4.3.0", "mailbox busy, try later");
     for address in stuck {
@@ -394,7 +396,7 @@ async fn deliveries_past_their_lifetime_fail_and_the_owners_hear_once(db: &TestD
             "{reply}"
         );
     }
-    assert_eq!(h.delivery("open", "fine@ngo.example").await.0, "sent");
+    assert_eq!(h.delivery("open", "fine@ngo-c.example").await.0, "sent");
     let notices = h.received_by("owner@coalition.test.example");
     assert_eq!(
         notices.len(),
@@ -413,7 +415,7 @@ async fn deliveries_past_their_lifetime_fail_and_the_owners_hear_once(db: &TestD
     assert!(text.contains("Subject:  Posting"), "{text}");
     assert!(text.contains("451"), "{text}");
     assert!(
-        !text.contains("stuck1") && !text.contains("stuck2"),
+        !text.contains("stuck@"),
         "members' addresses stay out of the notice"
     );
     h.daemon.shutdown().await;
@@ -509,5 +511,72 @@ async fn too_many_recipients_are_sent_at_once_in_further_transactions(db: &TestD
             "{owner}: never deferred"
         );
     }
+    h.daemon.shutdown().await;
+}
+
+async fn a_destination_answering_4xx_is_slowed_down_while_others_keep_going(db: &TestDb) {
+    // One transaction at a time per domain, and a pause far longer than this test.
+    let h = Harness::start_with(db, |toml| {
+        toml.replace(
+            "destination_backoff_seconds = 1",
+            "destination_backoff_seconds = 600\ndestination_concurrency = 1",
+        )
+    })
+    .await;
+    let slow: Vec<String> = (0..20).map(|i| format!("m{i}@slow.example")).collect();
+    let fast: Vec<String> = (0..20).map(|i| format!("m{i}@fast.example")).collect();
+    let members: Vec<&str> = slow.iter().chain(&fast).map(String::as_str).collect();
+    h.subscribe("open", &members).await;
+    for address in &slow {
+        let busy = || Reply::new(451, "4.7.1", "greylisted, try later");
+        h.sink.script(address, std::iter::repeat_with(busy).take(3));
+    }
+    let to = format!("open@{DOMAIN}");
+    let posting = message("p@ngo.example", &to, "Posting", "Hello\r\n");
+    let reply = h.smtp().await.post("p@ngo.example", &to, &posting).await;
+    assert!(reply.starts_with("250"), "{reply}");
+    // Settled: the fast domain's copies recorded as sent, the slow domain's waiting.
+    for _ in 0..300 {
+        let deliveries = h
+            .daemon
+            .store
+            .deliveries_of("open")
+            .await
+            .expect("deliveries");
+        let settled = deliveries.iter().all(|(recipient, state, _, _)| {
+            let wanted = if recipient.ends_with("@fast.example") {
+                "sent"
+            } else {
+                "deferred"
+            };
+            state == wanted
+        });
+        if settled && deliveries.len() == 40 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    for address in &fast {
+        let (state, attempts, _) = h.delivery("open", address).await;
+        assert_eq!((state.as_str(), attempts), ("sent", 1), "{address}");
+    }
+    let mut tried = 0;
+    for address in &slow {
+        let (state, attempts, _) = h.delivery("open", address).await;
+        assert_ne!(state, "sent", "{address}");
+        tried += attempts;
+    }
+    // Each worker may have had one slow transaction under way when the first 4xx came;
+    // every other slow delivery waits for the pause, untried.
+    assert!(
+        (1..=2).contains(&tried),
+        "{tried} attempts at the slowed-down domain"
+    );
+    assert_eq!(
+        h.received_recipients().len(),
+        20,
+        "only the fast domain received mail"
+    );
     h.daemon.shutdown().await;
 }

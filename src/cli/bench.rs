@@ -420,6 +420,8 @@ host = "127.0.0.1"
 port = {relay_port}
 pool_size = {connections}
 [delivery]
+# One destination domain: let every connection go to it.
+destination_concurrency = {connections}
 batch_size = {batch}
 poll_interval_ms = 200
 [database]

@@ -130,6 +130,10 @@ pub struct DeliveryConfig {
     pub retry_max_seconds: u64,
     /// A delivery still failing temporarily this long after it was queued is marked failed.
     pub lifetime_seconds: u64,
+    /// Transactions to one recipient domain at a time, all workers together.
+    pub destination_concurrency: usize,
+    /// Pause before sending again to a domain that answered 4xx; doubles while it goes on.
+    pub destination_backoff_seconds: u64,
     /// How long a claimed delivery stays reserved for the daemon that claimed it; a daemon
     /// that dies mid-delivery leaves its claims to be taken over after this.
     pub lease_seconds: u64,
@@ -502,6 +506,8 @@ impl Default for DeliveryConfig {
             retry_doublings: 4,
             retry_max_seconds: 3 * 3600,
             lifetime_seconds: 5 * 24 * 3600,
+            destination_concurrency: 10,
+            destination_backoff_seconds: 60,
             lease_seconds: 300,
             batch_size: 200,
             poll_interval_ms: 1000,

@@ -401,6 +401,18 @@ fn check_delivery(report: &mut Report, delivery: &DeliveryConfig) {
         default.retry_initial_seconds,
     );
     report.at_least(
+        "delivery.destination_concurrency",
+        delivery.destination_concurrency as u64,
+        1,
+        default.destination_concurrency as u64,
+    );
+    report.at_least(
+        "delivery.destination_backoff_seconds",
+        delivery.destination_backoff_seconds,
+        1,
+        default.destination_backoff_seconds,
+    );
+    report.at_least(
         "delivery.lease_seconds",
         delivery.lease_seconds,
         1,

@@ -11,6 +11,7 @@ use crate::dkim::{Dkim, Prepared};
 use crate::store::{now_ms, ClaimedDelivery, DeliveryOutcome, Store};
 use crate::tokens::Signer;
 
+use super::destinations::{domain_of, Destinations};
 use super::expiry::{self, Expired};
 use super::relay::{RelayClient, SendResult};
 use super::{render, retry};
@@ -27,6 +28,8 @@ pub struct Worker {
     pub dkim: Option<Arc<Dkim>>,
     /// Tells owners about deliveries that ran out of retries.
     pub notices: Arc<Notices>,
+    /// Shared by all workers: how fast each recipient domain may be sent to.
+    pub destinations: Arc<Destinations>,
     pub signals: Signals,
 }
 
@@ -129,7 +132,22 @@ impl Worker {
         let mut outcomes = Vec::with_capacity(batch.len());
         let max_shared = self.config.relay.max_recipients_per_transaction;
         for transaction in transactions(batch, max_shared) {
+            // A shared transaction (mail to owners) goes by its first recipient's domain.
+            let domain = domain_of(&transaction[0].recipient);
+            let permit = match self.destinations.admit(&domain, now_ms).await {
+                Ok(permit) => permit,
+                Err(retry_at) => {
+                    let later = DeliveryOutcome::Postponed { retry_at };
+                    outcomes.extend(transaction.iter().map(|d| (d.id, later.clone())));
+                    continue;
+                }
+            };
             let results = self.send_transaction(relay, cache, transaction).await;
+            let deferred = results
+                .iter()
+                .any(|result| matches!(result, SendResult::Temporary(_)));
+            permit.report(deferred, now_ms());
+            drop(permit);
             if let Some(SendResult::ConnectionLost(reason)) = results.first() {
                 tracing::warn!(worker = self.number, %reason, "relay connection lost");
                 *relay = None;

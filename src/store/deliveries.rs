@@ -35,6 +35,11 @@ pub enum DeliveryOutcome {
     Failed {
         reply: String,
     },
+    /// Not tried: its destination is being slowed down. Due again at `retry_at` (epoch ms),
+    /// with its attempts and last reply unchanged.
+    Postponed {
+        retry_at: i64,
+    },
     /// Temporary failures that outlived the retry lifetime: failed too, and the list's owners
     /// hear of it.
     Expired {
@@ -132,6 +137,18 @@ impl Store {
         for (id, outcome) in outcomes {
             let (state, retry_at, reply) = match outcome {
                 DeliveryOutcome::Sent => continue,
+                DeliveryOutcome::Postponed { retry_at } => {
+                    sqlx::query(
+                        "UPDATE deliveries SET state = 'deferred', next_attempt_at = $2, \
+                         updated_at = $3 WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(retry_at)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    continue;
+                }
                 DeliveryOutcome::Deferred { retry_at, reply } => ("deferred", *retry_at, reply),
                 DeliveryOutcome::Failed { reply } | DeliveryOutcome::Expired { reply } => {
                     ("failed", now, reply)
