@@ -27,6 +27,7 @@ on_both_databases!(
     mail_to_the_owner_address_reaches_the_owners,
     too_many_recipients_are_sent_at_once_in_further_transactions,
     a_destination_answering_4xx_is_slowed_down_while_others_keep_going,
+    a_relay_slower_than_the_data_timeout_defers_the_delivery,
 );
 
 async fn posting_reaches_every_subscriber_with_list_headers(db: &TestDb) {
@@ -578,5 +579,39 @@ async fn a_destination_answering_4xx_is_slowed_down_while_others_keep_going(db: 
         20,
         "only the fast domain received mail"
     );
+    h.daemon.shutdown().await;
+}
+
+async fn a_relay_slower_than_the_data_timeout_defers_the_delivery(db: &TestDb) {
+    let h = Harness::start_with(db, |toml| {
+        toml.replace("[relay]\n", "[relay]\ndata_end_timeout_seconds = 1\n")
+    })
+    .await;
+    h.subscribe("open", &["patient@ngo.example"]).await;
+    h.sink.slow_down(Duration::from_secs(3));
+    let to = format!("open@{DOMAIN}");
+    let posting = message("p@ngo.example", &to, "Posting", "Hello\r\n");
+    let reply = h.smtp().await.post("p@ngo.example", &to, &posting).await;
+    assert!(reply.starts_with("250"), "{reply}");
+    let mut last = None;
+    for _ in 0..300 {
+        let deliveries = h
+            .daemon
+            .store
+            .deliveries_of("open")
+            .await
+            .expect("deliveries");
+        last = deliveries.into_iter().find(|d| d.2 > 0);
+        if last.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, state, attempts, reply) = last.expect("an attempt was recorded");
+    assert_eq!(attempts, 1);
+    // Deferred, or already claimed for its retry.
+    assert!(["deferred", "sending"].contains(&state.as_str()), "{state}");
+    assert!(reply.contains("within 1 s"), "{reply}");
+    h.sink.slow_down(Duration::ZERO);
     h.daemon.shutdown().await;
 }

@@ -114,8 +114,16 @@ pub struct RelayConfig {
     pub pool_size: usize,
     /// Recipients in one transaction for messages that are not personalised.
     pub max_recipients_per_transaction: usize,
+    /// Opening the TCP connection.
     pub connect_timeout_seconds: u64,
+    /// The greeting, EHLO, STARTTLS and AUTH, once connected (RFC 5321: 5 minutes).
+    pub greeting_timeout_seconds: u64,
+    /// The answer to MAIL, RCPT, RSET and QUIT (RFC 5321: 5 minutes).
     pub command_timeout_seconds: u64,
+    /// The answer to DATA (RFC 5321: 2 minutes).
+    pub data_start_timeout_seconds: u64,
+    /// Sending the message and the answer to its final dot (RFC 5321: 10 minutes).
+    pub data_end_timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -494,7 +502,10 @@ impl Default for RelayConfig {
             pool_size: 4,
             max_recipients_per_transaction: 50,
             connect_timeout_seconds: 30,
+            greeting_timeout_seconds: 300,
             command_timeout_seconds: 300,
+            data_start_timeout_seconds: 120,
+            data_end_timeout_seconds: 600,
         }
     }
 }

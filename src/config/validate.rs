@@ -332,12 +332,31 @@ fn check_relay(report: &mut Report, relay: &RelayConfig) {
         1,
         default.connect_timeout_seconds,
     );
-    report.at_least(
-        "relay.command_timeout_seconds",
-        relay.command_timeout_seconds,
-        1,
-        default.command_timeout_seconds,
-    );
+    let timeouts = [
+        (
+            "greeting_timeout_seconds",
+            relay.greeting_timeout_seconds,
+            default.greeting_timeout_seconds,
+        ),
+        (
+            "command_timeout_seconds",
+            relay.command_timeout_seconds,
+            default.command_timeout_seconds,
+        ),
+        (
+            "data_start_timeout_seconds",
+            relay.data_start_timeout_seconds,
+            default.data_start_timeout_seconds,
+        ),
+        (
+            "data_end_timeout_seconds",
+            relay.data_end_timeout_seconds,
+            default.data_end_timeout_seconds,
+        ),
+    ];
+    for (key, value, default) in timeouts {
+        report.at_least(&format!("relay.{key}"), value, 1, default);
+    }
     check_relay_credentials(report, relay);
 }
 

@@ -37,9 +37,18 @@ pub struct ConnectError {
     pub reason: String,
 }
 
+/// How long the relay may take to answer, after RFC 5321 §4.5.3.2: MAIL and RCPT (and
+/// RSET, QUIT) 5 minutes, DATA 2 minutes, and the message itself (sent in one go here, so
+/// its blocks and the final reply share one limit) 10 minutes.
+struct Timeouts {
+    command: Duration,
+    data_start: Duration,
+    data_end: Duration,
+}
+
 pub struct RelayClient {
     connection: AsyncSmtpConnection,
-    command_timeout: Duration,
+    timeouts: Timeouts,
     /// Set when the connection can no longer be trusted to be in step with the server.
     broken: bool,
 }
@@ -55,6 +64,8 @@ impl RelayClient {
             reason,
         };
         let connect_timeout = Duration::from_secs(relay.connect_timeout_seconds);
+        // The greeting, EHLO, STARTTLS and AUTH once the socket is open.
+        let setup_timeout = connect_timeout + Duration::from_secs(relay.greeting_timeout_seconds);
         let hello = ClientId::Domain(hello_name.to_string());
         let tls = || TlsParameters::new(relay.host.clone()).map_err(|e| fail(e.to_string()));
         let connecting = async {
@@ -71,9 +82,18 @@ impl RelayClient {
                 .await
                 .map_err(|e| fail(e.to_string()))?,
                 TlsMode::None | TlsMode::Starttls => {
-                    let stream = TcpStream::connect((relay.host.as_str(), relay.port))
-                        .await
-                        .map_err(|e| fail(e.to_string()))?;
+                    let stream = tokio::time::timeout(
+                        connect_timeout,
+                        TcpStream::connect((relay.host.as_str(), relay.port)),
+                    )
+                    .await
+                    .map_err(|_| {
+                        fail(format!(
+                            "no connection within {} s",
+                            relay.connect_timeout_seconds
+                        ))
+                    })?
+                    .map_err(|e| fail(e.to_string()))?;
                     stream.set_nodelay(true).map_err(|e| fail(e.to_string()))?;
                     AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello)
                         .await
@@ -95,17 +115,16 @@ impl RelayClient {
             }
             Ok(connection)
         };
-        let connection = tokio::time::timeout(connect_timeout, connecting)
+        let connection = tokio::time::timeout(setup_timeout, connecting)
             .await
-            .map_err(|_| {
-                fail(format!(
-                    "no answer within {} s",
-                    relay.connect_timeout_seconds
-                ))
-            })??;
+            .map_err(|_| fail(format!("no greeting within {} s", setup_timeout.as_secs())))??;
         Ok(RelayClient {
             connection,
-            command_timeout: Duration::from_secs(relay.command_timeout_seconds),
+            timeouts: Timeouts {
+                command: Duration::from_secs(relay.command_timeout_seconds),
+                data_start: Duration::from_secs(relay.data_start_timeout_seconds),
+                data_end: Duration::from_secs(relay.data_end_timeout_seconds),
+            },
             broken: false,
         })
     }
@@ -172,7 +191,7 @@ impl RelayClient {
         }
 
         let mail = timed(
-            self.command_timeout,
+            self.timeouts.command,
             self.connection.command(Mail::new(Some(from), parameters)),
         )
         .await;
@@ -191,7 +210,7 @@ impl RelayClient {
                 continue;
             };
             let rcpt = timed(
-                self.command_timeout,
+                self.timeouts.command,
                 self.connection.command(Rcpt::new(to, vec![])),
             )
             .await;
@@ -207,12 +226,13 @@ impl RelayClient {
             *slot = Some(failure);
         }
         let outcome = if accepted > 0 {
-            let connection = &mut self.connection;
-            let data = timed(self.command_timeout, async {
-                connection.command(Data).await?;
-                connection.message_iter(first.iter().chain([&last])).await
-            })
-            .await;
+            let data = match timed(self.timeouts.data_start, self.connection.command(Data)).await {
+                Ok(Ok(_)) => {
+                    let message = self.connection.message_iter(first.iter().chain([&last]));
+                    timed(self.timeouts.data_end, message).await
+                }
+                refused => refused,
+            };
             self.failure(data).await.unwrap_or(SendResult::Accepted)
         } else {
             // Every recipient was refused: close the transaction so the connection goes on.
@@ -246,7 +266,7 @@ impl RelayClient {
     }
 
     async fn reset(&mut self) {
-        let reset = timed(self.command_timeout, self.connection.command(Rset)).await;
+        let reset = timed(self.timeouts.command, self.connection.command(Rset)).await;
         if !matches!(reset, Ok(Ok(_))) {
             self.broken = true;
         }
@@ -258,7 +278,7 @@ impl RelayClient {
     }
 
     pub async fn quit(mut self) {
-        let _ = timed(self.command_timeout, self.connection.quit()).await;
+        let _ = timed(self.timeouts.command, self.connection.quit()).await;
     }
 }
 
