@@ -132,13 +132,21 @@ impl Worker {
         let mut outcomes = Vec::with_capacity(batch.len());
         let max_shared = self.config.relay.max_recipients_per_transaction;
         for transaction in transactions(batch, max_shared) {
+            let postpone = |outcomes: &mut Vec<_>, retry_at| {
+                let later = DeliveryOutcome::Postponed { retry_at };
+                outcomes.extend(transaction.iter().map(|d| (d.id, later.clone())));
+            };
+            // Stopping: what is not under way yet goes back to the queue, due at once.
+            if *self.signals.shutdown.borrow() {
+                postpone(&mut outcomes, now_ms());
+                continue;
+            }
             // A shared transaction (mail to owners) goes by its first recipient's domain.
             let domain = domain_of(&transaction[0].recipient);
             let permit = match self.destinations.admit(&domain, now_ms).await {
                 Ok(permit) => permit,
                 Err(retry_at) => {
-                    let later = DeliveryOutcome::Postponed { retry_at };
-                    outcomes.extend(transaction.iter().map(|d| (d.id, later.clone())));
+                    postpone(&mut outcomes, retry_at);
                     continue;
                 }
             };
