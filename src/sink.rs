@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -24,11 +24,14 @@ pub struct Received {
 #[derive(Default)]
 struct Recorder {
     keep_messages: bool,
-    /// Time taken over each message, to make a fan-out last long enough to be interrupted.
-    delay: Duration,
+    /// Milliseconds taken over each message, to make a fan-out last long enough to be
+    /// interrupted, or a relay slower than the client's patience.
+    delay_ms: AtomicU64,
     messages: Mutex<Vec<Received>>,
     /// Replies to give, in turn, to RCPT of an address; when none is left, 250.
     script: Mutex<HashMap<String, VecDeque<Reply>>>,
+    /// Recipients taken in one transaction before answering 452 (0: no limit of its own).
+    recipient_limit: AtomicUsize,
     count: AtomicU64,
     bytes: AtomicU64,
 }
@@ -41,7 +44,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl MailHandler for Recorder {
-    async fn check_recipient(&self, _envelope: &Envelope, recipient: &str) -> Result<(), Reply> {
+    async fn check_recipient(&self, envelope: &Envelope, recipient: &str) -> Result<(), Reply> {
+        let limit = self.recipient_limit.load(Ordering::Relaxed);
+        if limit > 0 && envelope.recipients.len() >= limit {
+            return Err(Reply::new(452, "4.5.3", "too many recipients"));
+        }
         let scripted = lock(&self.script)
             .get_mut(&recipient.to_ascii_lowercase())
             .and_then(VecDeque::pop_front);
@@ -52,8 +59,9 @@ impl MailHandler for Recorder {
     }
 
     async fn take_message(&self, envelope: &Envelope, message: Vec<u8>) -> Vec<Reply> {
-        if !self.delay.is_zero() {
-            tokio::time::sleep(self.delay).await;
+        let delay = self.delay_ms.load(Ordering::Relaxed);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
         }
         self.bytes
             .fetch_add(message.len() as u64, Ordering::Relaxed);
@@ -89,7 +97,7 @@ impl Sink {
         let addr = listener.local_addr()?;
         let recorder = Arc::new(Recorder {
             keep_messages,
-            delay,
+            delay_ms: AtomicU64::new(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)),
             ..Recorder::default()
         });
         let server = Arc::new(Server {
@@ -119,6 +127,19 @@ impl Sink {
             .entry(address.to_ascii_lowercase())
             .or_default()
             .extend(replies);
+    }
+
+    /// Makes the sink take `delay` over every message from now on.
+    pub fn slow_down(&self, delay: Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.recorder.delay_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Makes every transaction take `limit` recipients at most, answering 452 to the next.
+    pub fn limit_recipients(&self, limit: usize) {
+        self.recorder
+            .recipient_limit
+            .store(limit, Ordering::Relaxed);
     }
 
     pub fn count(&self) -> u64 {

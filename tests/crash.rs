@@ -3,12 +3,9 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::net::TcpListener as StdListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::process::{copies_per_recipient, Setup};
 use common::{message, SmtpClient, TestDb, DOMAIN};
 use tidings::sink::Sink;
 
@@ -24,31 +21,13 @@ async fn killed_mid_fan_out_resumes_after_restart(db: &TestDb) {
     let sink = Sink::start_slow(true, Duration::from_millis(4))
         .await
         .expect("sink");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
-    let config_path = dir.path().join("tidings.toml");
-    let config = common::config_toml(&db.url, sink.addr)
-        .replace(
-            "smtp_listen = \"127.0.0.1:0\"",
-            &format!("smtp_listen = \"127.0.0.1:{port}\""),
-        )
-        .replace("lmtp_listen = \"127.0.0.1:0\"", "lmtp_listen = \"\"")
-        .replace("http_listen = \"127.0.0.1:0\"", "http_listen = \"\"");
-    std::fs::write(&config_path, config).expect("write config");
-
     let addresses: Vec<String> = (0..SUBSCRIBERS)
         .map(|i| format!("member{i:04}@ngo.example"))
         .collect();
-    let import = dir.path().join("members.txt");
-    std::fs::write(&import, addresses.join("\n")).expect("write import");
-    let imported = tidings_command(&config_path, &["members", "import", "open"])
-        .arg(&import)
-        .output()
-        .expect("import runs");
-    assert!(imported.status.success(), "{imported:?}");
+    let setup = Setup::new(db, &sink, &addresses);
 
-    let mut daemon = spawn_daemon(&config_path);
-    let smtp = wait_for_port(port).await;
+    let mut daemon = setup.spawn(None);
+    let smtp = setup.smtp().await;
     let to = format!("open@{DOMAIN}");
     let posting = message("poster@ngo.example", &to, "Fan-out", "Hello all\r\n");
     let reply = SmtpClient::connect(smtp)
@@ -67,10 +46,10 @@ async fn killed_mid_fan_out_resumes_after_restart(db: &TestDb) {
         "the kill came after the fan-out ended ({at_kill})"
     );
 
-    let mut daemon = spawn_daemon(&config_path);
+    let mut daemon = setup.spawn(None);
     let mut unique = 0;
     for _ in 0..600 {
-        unique = unique_recipients(&sink).len();
+        unique = copies_per_recipient(&sink).len();
         if unique == SUBSCRIBERS {
             break;
         }
@@ -79,7 +58,7 @@ async fn killed_mid_fan_out_resumes_after_restart(db: &TestDb) {
     let _ = daemon.kill();
     let _ = daemon.wait();
 
-    let per_recipient = unique_recipients(&sink);
+    let per_recipient = copies_per_recipient(&sink);
     assert_eq!(
         unique, SUBSCRIBERS,
         "every subscriber served after the restart"
@@ -89,45 +68,4 @@ async fn killed_mid_fan_out_resumes_after_restart(db: &TestDb) {
         duplicates <= IN_FLIGHT,
         "{duplicates} duplicates, more than the {IN_FLIGHT} deliveries that can be in flight"
     );
-}
-
-fn tidings_command(config: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tidings"));
-    command.arg("--config").arg(config).args(args);
-    command.env("TIDINGS_LOG", "warn");
-    command
-}
-
-fn spawn_daemon(config: &Path) -> Child {
-    tidings_command(config, &["serve"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("daemon starts")
-}
-
-fn free_port() -> u16 {
-    let listener = StdListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
-
-async fn wait_for_port(port: u16) -> std::net::SocketAddr {
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    for _ in 0..300 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            return addr;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("daemon did not listen on {addr}");
-}
-
-fn unique_recipients(sink: &Sink) -> HashMap<String, usize> {
-    let mut seen = HashMap::new();
-    for received in sink.messages() {
-        for recipient in received.recipients {
-            *seen.entry(recipient).or_insert(0) += 1;
-        }
-    }
-    seen
 }

@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{message, Harness, TestDb, DOMAIN, SECRET};
 use mail_parser::MessageParser;
 use tidings::inbound::routing::{route, Destination};
@@ -20,8 +22,12 @@ on_both_databases!(
     lmtp_answers_each_recipient,
     a_message_that_already_went_through_the_list_is_dropped,
     temporary_failure_is_retried_then_delivered,
+    deliveries_past_their_lifetime_fail_and_the_owners_hear_once,
     permanent_failure_is_recorded_with_the_reply,
     mail_to_the_owner_address_reaches_the_owners,
+    too_many_recipients_are_sent_at_once_in_further_transactions,
+    a_destination_answering_4xx_is_slowed_down_while_others_keep_going,
+    a_relay_slower_than_the_data_timeout_defers_the_delivery,
 );
 
 async fn posting_reaches_every_subscriber_with_list_headers(db: &TestDb) {
@@ -364,6 +370,58 @@ async fn temporary_failure_is_retried_then_delivered(db: &TestDb) {
     h.daemon.shutdown().await;
 }
 
+async fn deliveries_past_their_lifetime_fail_and_the_owners_hear_once(db: &TestDb) {
+    // Retries after 1 s then 2 s: the second retry would come after the 2 s lifetime.
+    let h = Harness::start_with(db, |toml| {
+        toml.replace("lifetime_seconds = 3600", "lifetime_seconds = 2")
+    })
+    .await;
+    // Domains of their own, so that pacing one does not postpone the others.
+    let stuck = ["stuck@ngo-a.example", "stuck@ngo-b.example"];
+    h.subscribe("open", &[stuck[0], stuck[1], "fine@ngo-c.example"])
+        .await;
+    let busy = || Reply::new(451, "4.3.0", "mailbox busy, try later");
+    for address in stuck {
+        h.sink.script(address, std::iter::repeat_with(busy).take(5));
+    }
+    h.post_and_drain("p@ngo.example", "open").await;
+    // The notice is queued once the outcomes are recorded: wait for it too.
+    h.sink.wait_for(2, Duration::from_secs(15)).await;
+    assert!(h.queue_drained().await);
+
+    for address in stuck {
+        let (state, attempts, reply) = h.delivery("open", address).await;
+        assert_eq!((state.as_str(), attempts), ("failed", 2), "{address}");
+        assert!(
+            reply.contains("gave up") && reply.contains("451"),
+            "{reply}"
+        );
+    }
+    assert_eq!(h.delivery("open", "fine@ngo-c.example").await.0, "sent");
+    let notices = h.received_by("owner@coalition.test.example");
+    assert_eq!(
+        notices.len(),
+        1,
+        "one notice for the posting, not one per member"
+    );
+    let notice = &notices[0];
+    assert!(
+        notice
+            .subject()
+            .is_some_and(|s| s.contains("could not be delivered")),
+        "{:?}",
+        notice.subject()
+    );
+    let text = notice.body_text(0).expect("text part");
+    assert!(text.contains("Subject:  Posting"), "{text}");
+    assert!(text.contains("451"), "{text}");
+    assert!(
+        !text.contains("stuck@"),
+        "members' addresses stay out of the notice"
+    );
+    h.daemon.shutdown().await;
+}
+
 async fn permanent_failure_is_recorded_with_the_reply(db: &TestDb) {
     let h = Harness::start(db).await;
     h.subscribe("open", &["gone@ngo.example", "here@ngo.example"])
@@ -415,5 +473,145 @@ async fn mail_to_the_owner_address_reaches_the_owners(db: &TestDb) {
     assert!(!String::from_utf8_lossy(&received[0].data).contains("List-Unsubscribe"));
     let (state, _, _) = h.delivery("team", "vice@coalition.test.example").await;
     assert_eq!(state, "failed");
+    h.daemon.shutdown().await;
+}
+
+async fn too_many_recipients_are_sent_at_once_in_further_transactions(db: &TestDb) {
+    let owners: Vec<String> = (1..=7)
+        .map(|n| format!("owner{n}@coalition.test.example"))
+        .collect();
+    let h = Harness::start_with(db, |toml| {
+        let team_owners = r#"owners = ["chair@coalition.test.example", "vice@coalition.test.example", "clerk@coalition.test.example"]"#;
+        toml.replace("max_recipients_per_transaction = 2", "max_recipients_per_transaction = 50")
+            .replace(team_owners, &format!("owners = {owners:?}"))
+    })
+    .await;
+    h.sink.limit_recipients(3);
+    let to = format!("team-owner@{DOMAIN}");
+    let from = "someone@elsewhere.example";
+    let question = message(from, &to, "Question", "Hello owners\r\n");
+    let reply = h.smtp().await.post(from, &to, &question).await;
+    assert!(reply.starts_with("250"), "{reply}");
+    assert!(h.queue_drained().await);
+    let transactions: Vec<Vec<String>> = h
+        .sink
+        .messages()
+        .iter()
+        .map(|m| m.recipients.clone())
+        .collect();
+    assert_eq!(
+        transactions,
+        [&owners[0..3], &owners[3..6], &owners[6..7]],
+        "one transaction split in three, in order"
+    );
+    for owner in &owners {
+        let (state, attempts, _) = h.delivery("team", owner).await;
+        assert_eq!(
+            (state.as_str(), attempts),
+            ("sent", 1),
+            "{owner}: never deferred"
+        );
+    }
+    h.daemon.shutdown().await;
+}
+
+async fn a_destination_answering_4xx_is_slowed_down_while_others_keep_going(db: &TestDb) {
+    // One transaction at a time per domain, and a pause far longer than this test.
+    let h = Harness::start_with(db, |toml| {
+        toml.replace(
+            "destination_backoff_seconds = 1",
+            "destination_backoff_seconds = 600\ndestination_concurrency = 1",
+        )
+    })
+    .await;
+    let slow: Vec<String> = (0..20).map(|i| format!("m{i}@slow.example")).collect();
+    let fast: Vec<String> = (0..20).map(|i| format!("m{i}@fast.example")).collect();
+    let members: Vec<&str> = slow.iter().chain(&fast).map(String::as_str).collect();
+    h.subscribe("open", &members).await;
+    for address in &slow {
+        let busy = || Reply::new(451, "4.7.1", "greylisted, try later");
+        h.sink.script(address, std::iter::repeat_with(busy).take(3));
+    }
+    let to = format!("open@{DOMAIN}");
+    let posting = message("p@ngo.example", &to, "Posting", "Hello\r\n");
+    let reply = h.smtp().await.post("p@ngo.example", &to, &posting).await;
+    assert!(reply.starts_with("250"), "{reply}");
+    // Settled: the fast domain's copies recorded as sent, the slow domain's waiting.
+    for _ in 0..300 {
+        let deliveries = h
+            .daemon
+            .store
+            .deliveries_of("open")
+            .await
+            .expect("deliveries");
+        let settled = deliveries.iter().all(|(recipient, state, _, _)| {
+            let wanted = if recipient.ends_with("@fast.example") {
+                "sent"
+            } else {
+                "deferred"
+            };
+            state == wanted
+        });
+        if settled && deliveries.len() == 40 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    for address in &fast {
+        let (state, attempts, _) = h.delivery("open", address).await;
+        assert_eq!((state.as_str(), attempts), ("sent", 1), "{address}");
+    }
+    let mut tried = 0;
+    for address in &slow {
+        let (state, attempts, _) = h.delivery("open", address).await;
+        assert_ne!(state, "sent", "{address}");
+        tried += attempts;
+    }
+    // Each worker may have had one slow transaction under way when the first 4xx came;
+    // every other slow delivery waits for the pause, untried.
+    assert!(
+        (1..=2).contains(&tried),
+        "{tried} attempts at the slowed-down domain"
+    );
+    assert_eq!(
+        h.received_recipients().len(),
+        20,
+        "only the fast domain received mail"
+    );
+    h.daemon.shutdown().await;
+}
+
+async fn a_relay_slower_than_the_data_timeout_defers_the_delivery(db: &TestDb) {
+    let h = Harness::start_with(db, |toml| {
+        toml.replace("[relay]\n", "[relay]\ndata_end_timeout_seconds = 1\n")
+    })
+    .await;
+    h.subscribe("open", &["patient@ngo.example"]).await;
+    h.sink.slow_down(Duration::from_secs(3));
+    let to = format!("open@{DOMAIN}");
+    let posting = message("p@ngo.example", &to, "Posting", "Hello\r\n");
+    let reply = h.smtp().await.post("p@ngo.example", &to, &posting).await;
+    assert!(reply.starts_with("250"), "{reply}");
+    let mut last = None;
+    for _ in 0..300 {
+        let deliveries = h
+            .daemon
+            .store
+            .deliveries_of("open")
+            .await
+            .expect("deliveries");
+        last = deliveries.into_iter().find(|d| d.2 > 0);
+        if last.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, state, attempts, reply) = last.expect("an attempt was recorded");
+    assert_eq!(attempts, 1);
+    // Deferred, or already claimed for its retry.
+    assert!(["deferred", "sending"].contains(&state.as_str()), "{state}");
+    assert!(reply.contains("within 1 s"), "{reply}");
+    h.sink.slow_down(Duration::ZERO);
     h.daemon.shutdown().await;
 }

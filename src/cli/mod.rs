@@ -87,7 +87,7 @@ pub enum Command {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::CheckConfig => check_config::run(&cli.config),
-        Command::Serve => serve::run(load_config(&cli.config)?).await,
+        Command::Serve => serve::run(&cli.config, load_config(&cli.config)?).await,
         Command::Lists => lists::run(&load_config(&cli.config)?).await,
         Command::Members(command) => members::run(&load_config(&cli.config)?, command).await,
         Command::Queue => queue::run(&load_config(&cli.config)?).await,

@@ -1,33 +1,129 @@
+//! `tidings serve`: runs the daemon until SIGTERM or SIGINT, which let the transactions in
+//! progress finish and their outcomes be recorded before the process exits.
+//!
+//! SIGHUP reloads the configuration file: it is read and validated first, and a file with
+//! problems is reported and ignored. A valid one replaces the running configuration by
+//! stopping the services the same way as for SIGTERM (nothing in flight is lost: accepted
+//! mail and the queue are in the database) and starting them again at once. The listen
+//! addresses and the database stay as they were: a change to those needs a restart.
+
+use std::path::Path;
+
 use crate::config::Config;
 use crate::daemon::Daemon;
 
-pub async fn run(config: Config) -> anyhow::Result<()> {
-    let daemon = Daemon::start(config).await?;
-    wait_for_stop_signal().await;
+enum Wanted {
+    Stop,
+    Reload,
+}
+
+pub async fn run(path: &Path, mut config: Config) -> anyhow::Result<()> {
+    let mut signals = Signals::new()?;
+    let mut daemon = Daemon::start(config.clone()).await?;
+    loop {
+        match signals.next().await {
+            Wanted::Stop => break,
+            Wanted::Reload => {
+                let Some(new) = reload(path, &config) else {
+                    continue;
+                };
+                tracing::info!("reloading: finishing transactions in progress");
+                daemon.shutdown().await;
+                daemon = match Daemon::start(new.clone()).await {
+                    Ok(daemon) => {
+                        config = new;
+                        tracing::info!(lists = config.lists.len(), "configuration reloaded");
+                        daemon
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "the new configuration cannot run; going on with the previous one");
+                        Daemon::start(config.clone()).await?
+                    }
+                };
+            }
+        }
+    }
     tracing::info!("stopping: finishing transactions in progress");
     daemon.shutdown().await;
     Ok(())
 }
 
-async fn wait_for_stop_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = interrupt => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = interrupt.await;
-            }
+/// The configuration file as it is now, with what cannot change live taken from `running`;
+/// `None` (and the problems logged) when it is not valid.
+fn reload(path: &Path, running: &Config) -> Option<Config> {
+    let mut new = match Config::load(path) {
+        Ok(new) => new,
+        Err(error) => {
+            tracing::error!(%error, "configuration not reloaded; the running one stays");
+            return None;
+        }
+    };
+    let fixed: [(&str, &mut String, &String); 4] = [
+        (
+            "server.smtp_listen",
+            &mut new.server.smtp_listen,
+            &running.server.smtp_listen,
+        ),
+        (
+            "server.lmtp_listen",
+            &mut new.server.lmtp_listen,
+            &running.server.lmtp_listen,
+        ),
+        (
+            "server.http_listen",
+            &mut new.server.http_listen,
+            &running.server.http_listen,
+        ),
+        ("database.url", &mut new.database.url, &running.database.url),
+    ];
+    for (setting, value, kept) in fixed {
+        if value != kept {
+            tracing::warn!(
+                setting,
+                "changed in the file but not on reload: restart tidings to apply it"
+            );
+            value.clone_from(kept);
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
+    Some(new)
+}
+
+/// The signals `serve` answers to.
+struct Signals {
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Signals {
+                terminate: signal(SignalKind::terminate())?,
+                hangup: signal(SignalKind::hangup())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    async fn next(&mut self) -> Wanted {
+        let interrupt = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = interrupt => Wanted::Stop,
+                _ = self.terminate.recv() => Wanted::Stop,
+                _ = self.hangup.recv() => Wanted::Reload,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = interrupt.await;
+            Wanted::Stop
+        }
     }
 }

@@ -114,19 +114,34 @@ pub struct RelayConfig {
     pub pool_size: usize,
     /// Recipients in one transaction for messages that are not personalised.
     pub max_recipients_per_transaction: usize,
+    /// Opening the TCP connection.
     pub connect_timeout_seconds: u64,
+    /// The greeting, EHLO, STARTTLS and AUTH, once connected (RFC 5321: 5 minutes).
+    pub greeting_timeout_seconds: u64,
+    /// The answer to MAIL, RCPT, RSET and QUIT (RFC 5321: 5 minutes).
     pub command_timeout_seconds: u64,
+    /// The answer to DATA (RFC 5321: 2 minutes).
+    pub data_start_timeout_seconds: u64,
+    /// Sending the message and the answer to its final dot (RFC 5321: 10 minutes).
+    pub data_end_timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DeliveryConfig {
-    /// Wait before the first retry of a temporary failure; doubles on every attempt.
+    /// Wait before the first retry of a temporary failure; doubles on each of the first
+    /// `retry_doublings` retries.
     pub retry_initial_seconds: u64,
-    /// Longest wait between two retries.
+    /// Retries whose wait doubles, starting from `retry_initial_seconds`.
+    pub retry_doublings: u64,
+    /// Wait between later retries, and the longest wait between two retries.
     pub retry_max_seconds: u64,
     /// A delivery still failing temporarily this long after it was queued is marked failed.
     pub lifetime_seconds: u64,
+    /// Transactions to one recipient domain at a time, all workers together.
+    pub destination_concurrency: usize,
+    /// Pause before sending again to a domain that answered 4xx; doubles while it goes on.
+    pub destination_backoff_seconds: u64,
     /// How long a claimed delivery stays reserved for the daemon that claimed it; a daemon
     /// that dies mid-delivery leaves its claims to be taken over after this.
     pub lease_seconds: u64,
@@ -487,7 +502,10 @@ impl Default for RelayConfig {
             pool_size: 4,
             max_recipients_per_transaction: 50,
             connect_timeout_seconds: 30,
+            greeting_timeout_seconds: 300,
             command_timeout_seconds: 300,
+            data_start_timeout_seconds: 120,
+            data_end_timeout_seconds: 600,
         }
     }
 }
@@ -496,8 +514,11 @@ impl Default for DeliveryConfig {
     fn default() -> Self {
         DeliveryConfig {
             retry_initial_seconds: 300,
-            retry_max_seconds: 4 * 3600,
+            retry_doublings: 4,
+            retry_max_seconds: 3 * 3600,
             lifetime_seconds: 5 * 24 * 3600,
+            destination_concurrency: 10,
+            destination_backoff_seconds: 60,
             lease_seconds: 300,
             batch_size: 200,
             poll_interval_ms: 1000,

@@ -332,12 +332,31 @@ fn check_relay(report: &mut Report, relay: &RelayConfig) {
         1,
         default.connect_timeout_seconds,
     );
-    report.at_least(
-        "relay.command_timeout_seconds",
-        relay.command_timeout_seconds,
-        1,
-        default.command_timeout_seconds,
-    );
+    let timeouts = [
+        (
+            "greeting_timeout_seconds",
+            relay.greeting_timeout_seconds,
+            default.greeting_timeout_seconds,
+        ),
+        (
+            "command_timeout_seconds",
+            relay.command_timeout_seconds,
+            default.command_timeout_seconds,
+        ),
+        (
+            "data_start_timeout_seconds",
+            relay.data_start_timeout_seconds,
+            default.data_start_timeout_seconds,
+        ),
+        (
+            "data_end_timeout_seconds",
+            relay.data_end_timeout_seconds,
+            default.data_end_timeout_seconds,
+        ),
+    ];
+    for (key, value, default) in timeouts {
+        report.at_least(&format!("relay.{key}"), value, 1, default);
+    }
     check_relay_credentials(report, relay);
 }
 
@@ -399,6 +418,18 @@ fn check_delivery(report: &mut Report, delivery: &DeliveryConfig) {
         delivery.retry_initial_seconds,
         1,
         default.retry_initial_seconds,
+    );
+    report.at_least(
+        "delivery.destination_concurrency",
+        delivery.destination_concurrency as u64,
+        1,
+        default.destination_concurrency as u64,
+    );
+    report.at_least(
+        "delivery.destination_backoff_seconds",
+        delivery.destination_backoff_seconds,
+        1,
+        default.destination_backoff_seconds,
     );
     report.at_least(
         "delivery.lease_seconds",

@@ -1,8 +1,12 @@
 //! Mail going out: [`expand`] turns an accepted message into one queued delivery per
 //! recipient, [`worker`]s claim due deliveries and send them through the [`relay`], each
-//! recipient getting its own [`render`]ed copy, and [`retry`] decides what a failure means.
+//! recipient getting its own [`render`]ed copy, paced per recipient domain by
+//! [`destinations`]; [`retry`] decides what a failure means, and [`expiry`] tells owners
+//! about deliveries that ran out of retries.
 
+pub mod destinations;
 pub mod expand;
+pub mod expiry;
 pub mod relay;
 pub mod render;
 pub mod retry;
@@ -37,6 +41,10 @@ pub fn start(
         dns: Arc::clone(dns),
     };
     tasks.spawn(expand::run(expander, signals.clone()));
+    let destinations = destinations::Destinations::new(
+        config.delivery.destination_concurrency,
+        config.delivery.destination_backoff_seconds,
+    );
     for number in 0..config.relay.pool_size {
         let worker = worker::Worker {
             number,
@@ -44,6 +52,8 @@ pub fn start(
             store: store.clone(),
             signer: signer.clone(),
             dkim: dkim.cloned(),
+            notices: Arc::clone(notices),
+            destinations: Arc::clone(&destinations),
             signals: signals.clone(),
         };
         tasks.spawn(worker.run());

@@ -37,9 +37,18 @@ pub struct ConnectError {
     pub reason: String,
 }
 
+/// How long the relay may take to answer, after RFC 5321 §4.5.3.2: MAIL and RCPT (and
+/// RSET, QUIT) 5 minutes, DATA 2 minutes, and the message itself (sent in one go here, so
+/// its blocks and the final reply share one limit) 10 minutes.
+struct Timeouts {
+    command: Duration,
+    data_start: Duration,
+    data_end: Duration,
+}
+
 pub struct RelayClient {
     connection: AsyncSmtpConnection,
-    command_timeout: Duration,
+    timeouts: Timeouts,
     /// Set when the connection can no longer be trusted to be in step with the server.
     broken: bool,
 }
@@ -55,6 +64,8 @@ impl RelayClient {
             reason,
         };
         let connect_timeout = Duration::from_secs(relay.connect_timeout_seconds);
+        // The greeting, EHLO, STARTTLS and AUTH once the socket is open.
+        let setup_timeout = connect_timeout + Duration::from_secs(relay.greeting_timeout_seconds);
         let hello = ClientId::Domain(hello_name.to_string());
         let tls = || TlsParameters::new(relay.host.clone()).map_err(|e| fail(e.to_string()));
         let connecting = async {
@@ -71,9 +82,18 @@ impl RelayClient {
                 .await
                 .map_err(|e| fail(e.to_string()))?,
                 TlsMode::None | TlsMode::Starttls => {
-                    let stream = TcpStream::connect((relay.host.as_str(), relay.port))
-                        .await
-                        .map_err(|e| fail(e.to_string()))?;
+                    let stream = tokio::time::timeout(
+                        connect_timeout,
+                        TcpStream::connect((relay.host.as_str(), relay.port)),
+                    )
+                    .await
+                    .map_err(|_| {
+                        fail(format!(
+                            "no connection within {} s",
+                            relay.connect_timeout_seconds
+                        ))
+                    })?
+                    .map_err(|e| fail(e.to_string()))?;
                     stream.set_nodelay(true).map_err(|e| fail(e.to_string()))?;
                     AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello)
                         .await
@@ -95,17 +115,16 @@ impl RelayClient {
             }
             Ok(connection)
         };
-        let connection = tokio::time::timeout(connect_timeout, connecting)
+        let connection = tokio::time::timeout(setup_timeout, connecting)
             .await
-            .map_err(|_| {
-                fail(format!(
-                    "no answer within {} s",
-                    relay.connect_timeout_seconds
-                ))
-            })??;
+            .map_err(|_| fail(format!("no greeting within {} s", setup_timeout.as_secs())))??;
         Ok(RelayClient {
             connection,
-            command_timeout: Duration::from_secs(relay.command_timeout_seconds),
+            timeouts: Timeouts {
+                command: Duration::from_secs(relay.command_timeout_seconds),
+                data_start: Duration::from_secs(relay.data_start_timeout_seconds),
+                data_end: Duration::from_secs(relay.data_end_timeout_seconds),
+            },
             broken: false,
         })
     }
@@ -119,15 +138,42 @@ impl RelayClient {
             .unwrap_or(SendResult::ConnectionLost("no result".into()))
     }
 
-    /// Sends one message to several recipients in one transaction, with each recipient's
-    /// own result: a refused RCPT fails that recipient only.
+    /// Sends one message to several recipients, with each recipient's own result: a refused
+    /// RCPT fails that recipient only. When the relay takes only so many recipients per
+    /// transaction (452 after accepting some, RFC 5321 §4.5.3.1.10), the others go at once
+    /// in further transactions.
     pub async fn send_many(
         &mut self,
         from: &str,
         recipients: &[&str],
         parts: &[&[u8]],
     ) -> Vec<SendResult> {
-        let all = |result: SendResult| vec![result; recipients.len()];
+        let mut results: Vec<Option<SendResult>> = vec![None; recipients.len()];
+        // Every round settles at least one recipient, so this ends.
+        loop {
+            let waiting: Vec<usize> = (0..recipients.len())
+                .filter(|&i| results[i].is_none())
+                .collect();
+            if waiting.is_empty() {
+                break;
+            }
+            let batch: Vec<&str> = waiting.iter().map(|&i| recipients[i]).collect();
+            let round = self.transaction(from, &batch, parts).await;
+            for (i, result) in waiting.into_iter().zip(round) {
+                results[i] = result;
+            }
+        }
+        results.into_iter().flatten().collect()
+    }
+
+    /// One transaction: a result per recipient, `None` for those the relay had no room for.
+    async fn transaction(
+        &mut self,
+        from: &str,
+        recipients: &[&str],
+        parts: &[&[u8]],
+    ) -> Vec<Option<SendResult>> {
+        let all = |result: SendResult| vec![Some(result); recipients.len()];
         let Ok(from) = from.parse::<Address>() else {
             return all(SendResult::Permanent(format!(
                 "invalid sender address {from:?}"
@@ -145,50 +191,63 @@ impl RelayClient {
         }
 
         let mail = timed(
-            self.command_timeout,
+            self.timeouts.command,
             self.connection.command(Mail::new(Some(from), parameters)),
         )
         .await;
         if let Some(failure) = self.failure(mail).await {
             return all(failure);
         }
-        // `None`: accepted at RCPT, waiting for the answer to DATA.
-        let mut results: Vec<Option<SendResult>> = Vec::with_capacity(recipients.len());
-        for to in recipients {
+        // Inner `None`: accepted at RCPT, waiting for the answer to DATA; outer `None`: no
+        // room in this transaction.
+        let mut results: Vec<Option<Option<SendResult>>> = vec![None; recipients.len()];
+        let mut accepted = 0;
+        for (slot, to) in results.iter_mut().zip(recipients) {
             let Ok(to) = to.parse::<Address>() else {
-                results.push(Some(SendResult::Permanent(format!(
+                *slot = Some(Some(SendResult::Permanent(format!(
                     "invalid address {to:?}"
                 ))));
                 continue;
             };
             let rcpt = timed(
-                self.command_timeout,
+                self.timeouts.command,
                 self.connection.command(Rcpt::new(to, vec![])),
             )
             .await;
+            if accepted > 0 && is_too_many_recipients(&rcpt) {
+                break;
+            }
             let failure = classify(rcpt);
             if let Some(SendResult::ConnectionLost(reason)) = failure {
                 self.broken = true;
                 return all(SendResult::ConnectionLost(reason));
             }
-            results.push(failure);
+            accepted += usize::from(failure.is_none());
+            *slot = Some(failure);
         }
-        let outcome = if results.iter().any(Option::is_none) {
-            let connection = &mut self.connection;
-            let data = timed(self.command_timeout, async {
-                connection.command(Data).await?;
-                connection.message_iter(first.iter().chain([&last])).await
-            })
-            .await;
+        let outcome = if accepted > 0 {
+            let data = match timed(self.timeouts.data_start, self.connection.command(Data)).await {
+                Ok(Ok(_)) => {
+                    let message = self.connection.message_iter(first.iter().chain([&last]));
+                    timed(self.timeouts.data_end, message).await
+                }
+                refused => refused,
+            };
             self.failure(data).await.unwrap_or(SendResult::Accepted)
         } else {
             // Every recipient was refused: close the transaction so the connection goes on.
             self.reset().await;
             SendResult::Accepted
         };
+        // Over a lost connection, those not tried yet wait for the next attempt too.
+        let lost = matches!(outcome, SendResult::ConnectionLost(_));
         results
             .into_iter()
-            .map(|result| result.unwrap_or_else(|| outcome.clone()))
+            .map(|slot| match slot {
+                Some(result) => Some(result.unwrap_or_else(|| outcome.clone())),
+                None if lost => Some(outcome.clone()),
+                None => None,
+            })
             .collect()
     }
 
@@ -207,7 +266,7 @@ impl RelayClient {
     }
 
     async fn reset(&mut self) {
-        let reset = timed(self.command_timeout, self.connection.command(Rset)).await;
+        let reset = timed(self.timeouts.command, self.connection.command(Rset)).await;
         if !matches!(reset, Ok(Ok(_))) {
             self.broken = true;
         }
@@ -219,7 +278,18 @@ impl RelayClient {
     }
 
     pub async fn quit(mut self) {
-        let _ = timed(self.command_timeout, self.connection.quit()).await;
+        let _ = timed(self.timeouts.command, self.connection.quit()).await;
+    }
+}
+
+/// A 452 to RCPT: the relay's limit of recipients per transaction (it is also the code of
+/// "insufficient storage", which is why it only counts once some recipient was accepted).
+fn is_too_many_recipients(
+    answer: &Result<Result<Response, lettre::transport::smtp::Error>, String>,
+) -> bool {
+    match answer {
+        Ok(Err(error)) => error.status().is_some_and(|code| code.to_string() == "452"),
+        _ => false,
     }
 }
 

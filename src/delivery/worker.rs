@@ -11,9 +11,12 @@ use crate::dkim::{Dkim, Prepared};
 use crate::store::{now_ms, ClaimedDelivery, DeliveryOutcome, Store};
 use crate::tokens::Signer;
 
+use super::destinations::{domain_of, Destinations};
+use super::expiry::{self, Expired};
 use super::relay::{RelayClient, SendResult};
 use super::{render, retry};
 use crate::inbound::routing::bounce_address;
+use crate::notices::Notices;
 use crate::signals::Signals;
 
 pub struct Worker {
@@ -23,6 +26,10 @@ pub struct Worker {
     pub signer: Signer,
     /// Signs every message sent, when DKIM is configured.
     pub dkim: Option<Arc<Dkim>>,
+    /// Tells owners about deliveries that ran out of retries.
+    pub notices: Arc<Notices>,
+    /// Shared by all workers: how fast each recipient domain may be sent to.
+    pub destinations: Arc<Destinations>,
     pub signals: Signals,
 }
 
@@ -109,6 +116,7 @@ impl Worker {
             }
             let outcomes = self.send_batch(&mut relay, &mut cache, &batch).await;
             self.record(&outcomes).await;
+            self.report_expired(&batch, &outcomes).await;
         }
         if let Some(relay) = relay {
             relay.quit().await;
@@ -124,7 +132,30 @@ impl Worker {
         let mut outcomes = Vec::with_capacity(batch.len());
         let max_shared = self.config.relay.max_recipients_per_transaction;
         for transaction in transactions(batch, max_shared) {
+            let postpone = |outcomes: &mut Vec<_>, retry_at| {
+                let later = DeliveryOutcome::Postponed { retry_at };
+                outcomes.extend(transaction.iter().map(|d| (d.id, later.clone())));
+            };
+            // Stopping: what is not under way yet goes back to the queue, due at once.
+            if *self.signals.shutdown.borrow() {
+                postpone(&mut outcomes, now_ms());
+                continue;
+            }
+            // A shared transaction (mail to owners) goes by its first recipient's domain.
+            let domain = domain_of(&transaction[0].recipient);
+            let permit = match self.destinations.admit(&domain, now_ms).await {
+                Ok(permit) => permit,
+                Err(retry_at) => {
+                    postpone(&mut outcomes, retry_at);
+                    continue;
+                }
+            };
             let results = self.send_transaction(relay, cache, transaction).await;
+            let deferred = results
+                .iter()
+                .any(|result| matches!(result, SendResult::Temporary(_)));
+            permit.report(deferred, now_ms());
+            drop(permit);
             if let Some(SendResult::ConnectionLost(reason)) = results.first() {
                 tracing::warn!(worker = self.number, %reason, "relay connection lost");
                 *relay = None;
@@ -224,6 +255,32 @@ impl Worker {
             Ok(Ok(signature)) => Ok(signature),
             Ok(Err(error)) => Err(error.to_string()),
             Err(error) => Err(format!("DKIM signing failed: {error}")),
+        }
+    }
+
+    /// Tells owners about subscribers' copies that ran out of retries; `outcomes` are in
+    /// the order of `batch`.
+    async fn report_expired(&self, batch: &[ClaimedDelivery], outcomes: &[(i64, DeliveryOutcome)]) {
+        let expired: Vec<Expired> = batch
+            .iter()
+            .zip(outcomes)
+            .filter(|(delivery, _)| delivery.member_id.is_some())
+            .filter_map(|(delivery, (_, outcome))| match outcome {
+                DeliveryOutcome::Expired { reply } => Some(Expired {
+                    list_name: delivery.list_name.clone(),
+                    message_id: delivery.message_id,
+                    reply: reply.clone(),
+                }),
+                _ => None,
+            })
+            .collect();
+        if expired.is_empty() {
+            return;
+        }
+        if let Err(error) =
+            expiry::notify_owners(&self.config, &self.store, &self.notices, &expired).await
+        {
+            tracing::error!(%error, worker = self.number, "cannot tell owners about expired deliveries");
         }
     }
 

@@ -28,7 +28,7 @@ use serde_json::Value;
 pub const LANGUAGES: [&str; 5] = ["en", "fr", "es", "pt", "ar"];
 
 /// Every email notice; each has a subject, a plain-text and an HTML template.
-pub const NOTICES: [&str; 14] = [
+pub const NOTICES: [&str; 15] = [
     "confirm_subscribe",
     "confirm_unsubscribe",
     "welcome",
@@ -43,6 +43,7 @@ pub const NOTICES: [&str; 14] = [
     "held_expired",
     "bounce_disabled",
     "deliverability",
+    "delivery_expired",
 ];
 
 /// Notices to a publication's editors (staff, who share a working language): English is

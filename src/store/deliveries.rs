@@ -31,8 +31,18 @@ pub enum DeliveryOutcome {
         retry_at: i64,
         reply: String,
     },
-    /// A permanent failure, or a temporary one that outlived the retry lifetime.
+    /// A permanent failure.
     Failed {
+        reply: String,
+    },
+    /// Not tried: its destination is being slowed down. Due again at `retry_at` (epoch ms),
+    /// with its attempts and last reply unchanged.
+    Postponed {
+        retry_at: i64,
+    },
+    /// Temporary failures that outlived the retry lifetime: failed too, and the list's owners
+    /// hear of it.
+    Expired {
         reply: String,
     },
 }
@@ -127,8 +137,22 @@ impl Store {
         for (id, outcome) in outcomes {
             let (state, retry_at, reply) = match outcome {
                 DeliveryOutcome::Sent => continue,
+                DeliveryOutcome::Postponed { retry_at } => {
+                    sqlx::query(
+                        "UPDATE deliveries SET state = 'deferred', next_attempt_at = $2, \
+                         updated_at = $3 WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(retry_at)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    continue;
+                }
                 DeliveryOutcome::Deferred { retry_at, reply } => ("deferred", *retry_at, reply),
-                DeliveryOutcome::Failed { reply } => ("failed", now, reply),
+                DeliveryOutcome::Failed { reply } | DeliveryOutcome::Expired { reply } => {
+                    ("failed", now, reply)
+                }
             };
             sqlx::query(
                 "UPDATE deliveries SET state = $2, next_attempt_at = $3, last_reply = $4, \
@@ -144,6 +168,19 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Marks message `message_id` as one whose owners were told about expired deliveries;
+    /// true only for the first caller, whichever worker or daemon it is.
+    pub async fn first_expiry_of(&self, message_id: i64) -> Result<bool> {
+        let marked = sqlx::query(
+            "UPDATE messages SET expiry_notified = 1 WHERE id = $1 AND expiry_notified = 0",
+        )
+        .bind(message_id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(marked == 1)
     }
 
     /// Makes the claims of daemon `node` immediately available again: at start-up, those it

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod dns;
+pub mod process;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -160,6 +161,7 @@ max_recipients_per_transaction = 2
 retry_initial_seconds = 1
 retry_max_seconds = 2
 lifetime_seconds = 3600
+destination_backoff_seconds = 1
 lease_seconds = 60
 batch_size = 20
 poll_interval_ms = 100

@@ -95,6 +95,11 @@ fn notice_data(name: &str) -> Value {
             "status": "5.7.1",
             "detail": "550 5.7.1 Message rejected as spam",
         }),
+        "delivery_expired" => json!({
+            "subject": "Draft statement for the regional meeting",
+            "detail": "gave up after 44 attempts over 117 h; last reply: 451 4.3.0 mailbox busy",
+            "lifetime_days": 5,
+        }),
         "command_results" => json!({
             "results": OUTCOMES
                 .iter()
@@ -452,7 +457,14 @@ fn hostile_values_are_escaped_in_html_and_verbatim_in_text() {
                 data["sender"] = json!(HOSTILE);
                 data["excerpt"] = json!(HOSTILE);
             }
-            if ["held_notice", "posting_rejected", "held_expired"].contains(&name) {
+            if [
+                "held_notice",
+                "posting_rejected",
+                "held_expired",
+                "delivery_expired",
+            ]
+            .contains(&name)
+            {
                 data["subject"] = json!(HOSTILE);
             }
             if name == "command_results" {

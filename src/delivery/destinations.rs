@@ -1,0 +1,226 @@
+//! Per-destination pacing, by recipient domain: at most `destination_concurrency`
+//! transactions to one domain at a time, and a domain that answers 4xx is slowed down (its
+//! concurrency halved, and a pause before the next attempt that doubles while the 4xx
+//! replies go on) while the other domains keep their rate. Each success gives back one
+//! transaction of concurrency; a success after a pause ends the doubling.
+//!
+//! The state is this daemon's own, in memory: a restart starts every domain afresh.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// A pause doubles at most this many times (64 × the configured back-off).
+const MAX_DOUBLINGS: u32 = 6;
+/// How long a transaction waits for a domain at its concurrency limit before the delivery
+/// is put back in the queue instead.
+const WAIT_FOR_ROOM: Duration = Duration::from_secs(1);
+const WAIT_STEP: Duration = Duration::from_millis(10);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Destination {
+    limit: usize,
+    in_flight: usize,
+    /// 4xx replies in a row.
+    strikes: u32,
+    /// Epoch ms before which nothing is sent there.
+    paused_until: i64,
+}
+
+pub struct Destinations {
+    max: usize,
+    backoff_ms: i64,
+    states: Mutex<HashMap<String, Destination>>,
+}
+
+/// The right to run one transaction to a domain; gives it back when dropped.
+pub struct Permit {
+    destinations: Arc<Destinations>,
+    domain: String,
+}
+
+impl Destinations {
+    pub fn new(max: usize, backoff_seconds: u64) -> Arc<Destinations> {
+        Arc::new(Destinations {
+            max: max.max(1),
+            backoff_ms: i64::try_from(backoff_seconds.saturating_mul(1000)).unwrap_or(i64::MAX),
+            states: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A permit for one transaction to `domain`, or the epoch ms when to try again: the
+    /// domain is paused, or stayed at its concurrency limit for a while.
+    pub async fn admit(
+        self: &Arc<Self>,
+        domain: &str,
+        now_ms: impl Fn() -> i64,
+    ) -> Result<Permit, i64> {
+        let steps = WAIT_FOR_ROOM.as_millis() / WAIT_STEP.as_millis();
+        for _ in 0..steps {
+            match self.try_admit(domain, now_ms()) {
+                Admission::Go => {
+                    return Ok(Permit {
+                        destinations: Arc::clone(self),
+                        domain: domain.to_string(),
+                    })
+                }
+                Admission::Paused(until) => return Err(until),
+                Admission::Full => tokio::time::sleep(WAIT_STEP).await,
+            }
+        }
+        Err(now_ms() + WAIT_FOR_ROOM.as_millis() as i64)
+    }
+
+    fn try_admit(&self, domain: &str, now: i64) -> Admission {
+        let mut states = self.lock();
+        let state = states.entry(domain.to_string()).or_insert(Destination {
+            limit: self.max,
+            in_flight: 0,
+            strikes: 0,
+            paused_until: 0,
+        });
+        if state.paused_until > now {
+            return Admission::Paused(state.paused_until);
+        }
+        if state.in_flight >= state.limit {
+            return Admission::Full;
+        }
+        state.in_flight += 1;
+        Admission::Go
+    }
+
+    fn report(&self, domain: &str, temporary_failure: bool, now: i64) {
+        let mut states = self.lock();
+        let Some(state) = states.get_mut(domain) else {
+            return;
+        };
+        if temporary_failure {
+            state.strikes = state.strikes.saturating_add(1);
+            state.limit = (state.limit / 2).max(1);
+            let doublings = (state.strikes - 1).min(MAX_DOUBLINGS);
+            let pause = self.backoff_ms.saturating_mul(1 << doublings);
+            state.paused_until = state.paused_until.max(now.saturating_add(pause));
+            tracing::info!(
+                domain,
+                limit = state.limit,
+                pause_ms = pause,
+                "destination answered 4xx: slowing down"
+            );
+        } else {
+            state.strikes = 0;
+            state.limit = (state.limit + 1).min(self.max);
+        }
+    }
+
+    fn release(&self, domain: &str) {
+        let mut states = self.lock();
+        let Some(state) = states.get_mut(domain) else {
+            return;
+        };
+        state.in_flight = state.in_flight.saturating_sub(1);
+        // A domain back to normal is forgotten: the map holds the busy and the troubled only.
+        if state.in_flight == 0 && state.strikes == 0 && state.limit == self.max {
+            states.remove(domain);
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Destination>> {
+        self.states
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+enum Admission {
+    Go,
+    Full,
+    Paused(i64),
+}
+
+impl Permit {
+    /// What the destination answered: a 4xx slows it down, anything else lets it recover.
+    pub fn report(&self, temporary_failure: bool, now_ms: i64) {
+        self.destinations
+            .report(&self.domain, temporary_failure, now_ms);
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.destinations.release(&self.domain);
+    }
+}
+
+/// The domain deliveries to `recipient` are paced by.
+pub fn domain_of(recipient: &str) -> String {
+    recipient
+        .rsplit_once('@')
+        .map_or(recipient, |(_, domain)| domain)
+        .to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(d: &Destinations, domain: &str) -> Option<Destination> {
+        d.lock().get(domain).copied()
+    }
+
+    #[tokio::test]
+    async fn concurrency_is_limited_per_domain() {
+        let d = Destinations::new(2, 60);
+        let a1 = d.admit("a.example", || 0).await.expect("first");
+        let _a2 = d.admit("a.example", || 0).await.expect("second");
+        assert!(matches!(d.try_admit("a.example", 0), Admission::Full));
+        let _b = d.admit("b.example", || 0).await.expect("another domain");
+        drop(a1);
+        assert!(d.admit("a.example", || 0).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_4xx_halves_and_pauses_that_domain_only_and_success_recovers() {
+        let d = Destinations::new(8, 60);
+        let permit = d.admit("slow.example", || 0).await.expect("admitted");
+        permit.report(true, 1_000);
+        drop(permit);
+        assert_eq!(d.admit("slow.example", || 2_000).await.err(), Some(61_000));
+        assert!(d.admit("fast.example", || 2_000).await.is_ok());
+        let s = state(&d, "slow.example").expect("remembered");
+        assert_eq!((s.limit, s.strikes), (4, 1));
+
+        // Still failing after the pause: the next pause is twice as long.
+        let permit = d
+            .admit("slow.example", || 61_000)
+            .await
+            .expect("after the pause");
+        permit.report(true, 62_000);
+        drop(permit);
+        assert_eq!(
+            d.admit("slow.example", || 63_000).await.err(),
+            Some(182_000)
+        );
+        assert_eq!(state(&d, "slow.example").map(|s| s.limit), Some(2));
+
+        // Successes give concurrency back one by one, then the domain is forgotten.
+        for limit in [3, 4, 5, 6, 7, 8] {
+            let permit = d
+                .admit("slow.example", || 200_000)
+                .await
+                .expect("recovered");
+            permit.report(false, 200_000);
+            if limit < 8 {
+                assert_eq!(
+                    state(&d, "slow.example").map(|s| (s.limit, s.strikes)),
+                    Some((limit, 0))
+                );
+            }
+        }
+        assert_eq!(state(&d, "slow.example"), None);
+    }
+
+    #[test]
+    fn domains_are_compared_without_case() {
+        assert_eq!(domain_of("Ana@NGO.Example"), "ngo.example");
+    }
+}
