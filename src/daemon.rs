@@ -151,6 +151,7 @@ impl Daemon {
                 tasks.spawn(web::serve(
                     listener,
                     Arc::clone(&subscriptions),
+                    Arc::clone(&publications),
                     shutdown_rx.clone(),
                 ));
                 local
