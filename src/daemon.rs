@@ -159,6 +159,7 @@ impl Daemon {
                 tasks.spawn(web::serve(
                     listener,
                     Arc::clone(&subscriptions),
+                    Arc::clone(&publications),
                     shutdown_rx.clone(),
                 ));
                 local

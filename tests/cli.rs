@@ -10,7 +10,9 @@ use common::TestDb;
 on_both_databases!(
     members_commands_are_idempotent_and_report_by_line,
     queue_and_lists_show_the_state,
-    shunted_messages_are_listed_shown_retried_and_discarded
+    shunted_messages_are_listed_shown_retried_and_discarded,
+    items_commands_add_list_show_edit_and_withdraw,
+    editions_commands_preview_build_approve_and_cancel,
 );
 
 fn tidings(config: &Path, db: &TestDb, args: &[&str]) -> Output {
@@ -27,6 +29,12 @@ fn tidings(config: &Path, db: &TestDb, args: &[&str]) -> Output {
 fn stdout(output: &Output) -> String {
     assert!(output.status.success(), "{output:?}");
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The command's error message, asserting that it failed.
+fn stderr(output: &Output) -> String {
+    assert!(!output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 fn write_config(dir: &Path) -> std::path::PathBuf {
@@ -276,4 +284,435 @@ fn missing_templates_are_named_once_with_the_setting_to_fix() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("TIDINGS_SERVER_TEMPLATES_DIR"), "{stderr}");
     assert_eq!(stderr.matches("No such file").count(), 1, "{stderr}");
+}
+
+const EDITOR: &str = "editor@coalition.test.example";
+
+/// The test configuration with the Bulletin, waiting for an editor's approval.
+fn write_publication_config(dir: &Path) -> std::path::PathBuf {
+    let path = write_config(dir);
+    let mut toml = std::fs::read_to_string(&path).expect("read");
+    toml.push_str(&format!(
+        r#"
+[[publications]]
+name = "bulletin"
+title = "The Bulletin"
+languages = ["en", "fr", "es"]
+fallback_language = "en"
+schedule = "0 0 9 1 1/2 *"
+time_zone = "Europe/Amsterdam"
+approval = "manual"
+editors = ["{EDITOR}"]
+sections = ["News", "Events"]
+"#
+    ));
+    std::fs::write(&path, toml).expect("write");
+    path
+}
+
+/// A Markdown file for --body-file.
+fn body(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write");
+    path.to_str().expect("utf-8 path").to_string()
+}
+
+/// The number in "item N added ..." or "edition N ...".
+fn id_in(output: &str) -> String {
+    output
+        .split_whitespace()
+        .nth(1)
+        .filter(|id| id.parse::<i64>().is_ok())
+        .unwrap_or_else(|| panic!("no id in {output:?}"))
+        .to_string()
+}
+
+/// Adds an item with the given language, key and title; returns its id.
+fn add_item(
+    config: &Path,
+    db: &TestDb,
+    file: &str,
+    (lang, key, title): (&str, &str, &str),
+) -> String {
+    let added = stdout(&tidings(
+        config,
+        db,
+        &[
+            "items",
+            "add",
+            "bulletin",
+            "--title",
+            title,
+            "--lang",
+            lang,
+            "--section",
+            "News",
+            "--key",
+            key,
+            "--body-file",
+            file,
+        ],
+    ));
+    assert!(
+        added.contains("added to the next edition of bulletin"),
+        "{added}"
+    );
+    id_in(&added)
+}
+
+async fn items_commands_add_list_show_edit_and_withdraw(db: &TestDb) {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = write_publication_config(dir.path());
+    let file = body(
+        dir.path(),
+        "court.md",
+        "The **Court** met in *The Hague*.\n",
+    );
+
+    let court = add_item(&config, db, &file, ("en", "court", "The Court in 2027"));
+    let cour = add_item(&config, db, &file, ("fr", "court", "La Cour en 2027"));
+    // Without --lang, --section or --key: the fallback language, no section, a key made
+    // from the title.
+    let budget = id_in(&stdout(&tidings(
+        &config,
+        db,
+        &[
+            "items",
+            "add",
+            "BULLETIN",
+            "--title",
+            "Budget 2027",
+            "--body-file",
+            &file,
+        ],
+    )));
+
+    let list = stdout(&tidings(&config, db, &["items", "list", "bulletin"]));
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 3, "{list}");
+    assert!(lines.iter().all(|l| l.contains("waiting")), "{list}");
+    let budget_line = lines
+        .iter()
+        .find(|l| l.contains("Budget 2027"))
+        .expect("listed");
+    assert!(
+        budget_line.contains(" en ") && budget_line.contains("budget-2027"),
+        "{budget_line}"
+    );
+
+    let shown = stdout(&tidings(&config, db, &["items", "show", &cour]));
+    for expected in [
+        "publication: bulletin",
+        "language: fr",
+        "section:  News",
+        "key:      court",
+        "title:    La Cour en 2027",
+        "state:    accepted",
+        "edition:  -",
+        "The **Court** met in *The Hague*.",
+    ] {
+        assert!(shown.contains(expected), "{expected:?} in {shown}");
+    }
+
+    let other = body(dir.path(), "other.md", "Revised text.\n");
+    let edited = stdout(&tidings(
+        &config,
+        db,
+        &[
+            "items",
+            "edit",
+            &court,
+            "--title",
+            "The Court, revised",
+            "--section",
+            "Events",
+            "--body-file",
+            &other,
+        ],
+    ));
+    assert!(
+        edited.contains(&format!("item {court} changed")),
+        "{edited}"
+    );
+    let shown = stdout(&tidings(&config, db, &["items", "show", &court]));
+    assert!(
+        shown.contains("title:    The Court, revised")
+            && shown.contains("section:  Events")
+            && shown.contains("Revised text."),
+        "{shown}"
+    );
+
+    let removed = stdout(&tidings(&config, db, &["items", "remove", &budget]));
+    assert!(
+        removed.contains(&format!("item {budget} withdrawn")),
+        "{removed}"
+    );
+    let list = stdout(&tidings(&config, db, &["items", "list", "bulletin"]));
+    let budget_line = list
+        .lines()
+        .find(|l| l.contains("Budget 2027"))
+        .expect("listed");
+    assert!(budget_line.contains("withdrawn"), "{list}");
+    let waiting = stdout(&tidings(&config, db, &["items", "list", "--waiting"]));
+    assert_eq!(waiting.lines().count(), 2, "{waiting}");
+    assert!(!waiting.contains("Budget 2027"), "{waiting}");
+
+    // Mistakes are refused with the reason.
+    let refused = stderr(&tidings(&config, db, &["items", "remove", &budget]));
+    assert!(
+        refused.contains("already in an edition or withdrawn"),
+        "{refused}"
+    );
+    let refused = stderr(&tidings(
+        &config,
+        db,
+        &["items", "edit", &budget, "--title", "x"],
+    ));
+    assert!(refused.contains("can no longer change"), "{refused}");
+    for args in [
+        vec!["items", "show", "999"],
+        vec!["items", "edit", "999", "--title", "x"],
+        vec!["items", "remove", "999"],
+    ] {
+        let error = stderr(&tidings(&config, db, &args));
+        assert!(error.contains("no item 999"), "{args:?}: {error}");
+        assert!(error.contains("tidings items list"), "{args:?}: {error}");
+    }
+    for args in [
+        vec![
+            "items",
+            "add",
+            "nosuch",
+            "--title",
+            "T",
+            "--body-file",
+            &file,
+        ],
+        // A list is not a publication.
+        vec!["items", "add", "team", "--title", "T", "--body-file", &file],
+        vec!["items", "list", "nosuch"],
+    ] {
+        let error = stderr(&tidings(&config, db, &args));
+        assert!(error.contains("no publication named"), "{args:?}: {error}");
+    }
+    for args in [
+        vec![
+            "items",
+            "add",
+            "bulletin",
+            "--title",
+            "T",
+            "--lang",
+            "pt",
+            "--body-file",
+            &file,
+        ],
+        vec!["items", "edit", &court, "--lang", "pt"],
+    ] {
+        let error = stderr(&tidings(&config, db, &args));
+        assert!(
+            error.contains("The Bulletin is written in en, fr, es, not \"pt\""),
+            "{args:?}: {error}"
+        );
+    }
+    let error = stderr(&tidings(
+        &config,
+        db,
+        &[
+            "items",
+            "add",
+            "bulletin",
+            "--title",
+            "  ",
+            "--body-file",
+            &file,
+        ],
+    ));
+    assert!(error.contains("no title"), "{error}");
+    let missing = dir.path().join("missing.md");
+    let missing = missing.to_str().expect("utf-8 path");
+    let error = stderr(&tidings(
+        &config,
+        db,
+        &[
+            "items",
+            "add",
+            "bulletin",
+            "--title",
+            "T",
+            "--body-file",
+            missing,
+        ],
+    ));
+    assert!(error.contains(&format!("cannot read {missing}")), "{error}");
+    let error = stderr(&tidings(&config, db, &["items", "show", "one"]));
+    assert!(error.contains("invalid value 'one'"), "{error}");
+    // Nothing refused was stored.
+    let list = stdout(&tidings(&config, db, &["items", "list"]));
+    assert_eq!(list.lines().count(), 3, "{list}");
+}
+
+async fn editions_commands_preview_build_approve_and_cancel(db: &TestDb) {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = write_publication_config(dir.path());
+    let file = body(dir.path(), "court.md", "The **Court** met.\n");
+    stdout(&tidings(
+        &config,
+        db,
+        &[
+            "members",
+            "add",
+            "bulletin",
+            "lecteur@ngo.example",
+            "--lang",
+            "fr",
+        ],
+    ));
+    let court = add_item(&config, db, &file, ("en", "court", "The Court in 2027"));
+    add_item(&config, db, &file, ("fr", "court", "La Cour en 2027"));
+
+    // A preview is written for a browser and stores nothing.
+    let page = dir.path().join("preview.html");
+    let page_arg = page.to_str().expect("utf-8 path");
+    let previewed = stdout(&tidings(
+        &config,
+        db,
+        &[
+            "editions", "preview", "bulletin", "--lang", "fr", "--out", page_arg,
+        ],
+    ));
+    assert!(
+        previewed.contains(page_arg) && previewed.contains("Numéro 1"),
+        "{previewed}"
+    );
+    let html = std::fs::read_to_string(&page).expect("preview written");
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html:.80}");
+    assert!(html.contains("lang=\"fr\"") && html.contains("La Cour en 2027"));
+    let english = stdout(&tidings(
+        &config,
+        db,
+        &["editions", "preview", "bulletin", "--lang", "en"],
+    ));
+    assert!(english.contains("The Court in 2027") && !english.contains("La Cour"));
+    let list = stdout(&tidings(&config, db, &["editions", "list"]));
+    assert!(list.contains("(no editions)"), "{list}");
+
+    // Built now, outside the schedule: waiting for the editors.
+    let built = stdout(&tidings(&config, db, &["editions", "build", "bulletin"]));
+    assert!(
+        built.contains("(No. 1) built") && built.contains("tidings editions approve"),
+        "{built}"
+    );
+    let edition = id_in(&built);
+    let list = stdout(&tidings(&config, db, &["editions", "list", "bulletin"]));
+    let line = list.lines().next().expect("one edition");
+    assert!(
+        line.contains("special") && line.contains("awaiting_approval"),
+        "{list}"
+    );
+    let shown = stdout(&tidings(&config, db, &["editions", "show", &edition]));
+    for expected in [
+        "state:       awaiting_approval",
+        "sent:        -",
+        "language:    en  The Bulletin — Issue 1",
+        "language:    fr  The Bulletin — Numéro 1",
+        "The Court in 2027",
+        "La Cour en 2027",
+    ] {
+        assert!(shown.contains(expected), "{expected:?} in {shown}");
+    }
+    // Its items are taken.
+    let error = stderr(&tidings(
+        &config,
+        db,
+        &["items", "edit", &court, "--title", "x"],
+    ));
+    assert!(error.contains("already in an edition"), "{error}");
+
+    let approved = stdout(&tidings(&config, db, &["editions", "approve", &edition]));
+    assert!(
+        approved.contains(&format!("edition {edition} queued for 1 subscribers")),
+        "{approved}"
+    );
+    let shown = stdout(&tidings(&config, db, &["editions", "show", &edition]));
+    assert!(
+        shown.contains("state:       sent") && !shown.contains("sent:        -"),
+        "{shown}"
+    );
+    let error = stderr(&tidings(&config, db, &["editions", "approve", &edition]));
+    assert!(
+        error.contains("is sent, not waiting for approval"),
+        "{error}"
+    );
+    let error = stderr(&tidings(&config, db, &["editions", "cancel", &edition]));
+    assert!(
+        error.contains("is sent, not waiting for approval"),
+        "{error}"
+    );
+
+    // Nothing waits: nothing to build.
+    let error = stderr(&tidings(&config, db, &["editions", "build", "bulletin"]));
+    assert!(
+        error.contains("no items are waiting for bulletin"),
+        "{error}"
+    );
+
+    // A cancelled edition gives its items back.
+    let next = add_item(&config, db, &file, ("en", "next", "Next story"));
+    let second = id_in(&stdout(&tidings(
+        &config,
+        db,
+        &["editions", "build", "bulletin"],
+    )));
+    let cancelled = stdout(&tidings(&config, db, &["editions", "cancel", &second]));
+    assert!(
+        cancelled.contains("cancelled; its items wait"),
+        "{cancelled}"
+    );
+    let waiting = stdout(&tidings(
+        &config,
+        db,
+        &["items", "list", "bulletin", "--waiting"],
+    ));
+    assert!(
+        waiting.contains("Next story") && waiting.trim_start().starts_with(&next),
+        "{waiting}"
+    );
+    let shown = stdout(&tidings(&config, db, &["editions", "show", &second]));
+    assert!(shown.contains("state:       cancelled"), "{shown}");
+    let error = stderr(&tidings(&config, db, &["editions", "cancel", &second]));
+    assert!(error.contains("is cancelled, not waiting"), "{error}");
+
+    // Mistakes are refused with the reason.
+    for args in [
+        vec!["editions", "show", "999"],
+        vec!["editions", "approve", "999"],
+        vec!["editions", "send", "999"],
+        vec!["editions", "cancel", "999"],
+    ] {
+        let error = stderr(&tidings(&config, db, &args));
+        assert!(error.contains("no edition 999"), "{args:?}: {error}");
+    }
+    for args in [
+        vec!["editions", "build", "nosuch"],
+        vec!["editions", "preview", "nosuch", "--lang", "en"],
+        vec!["editions", "list", "nosuch"],
+    ] {
+        let error = stderr(&tidings(&config, db, &args));
+        assert!(
+            error.contains("no publication named \"nosuch\""),
+            "{args:?}: {error}"
+        );
+    }
+    let error = stderr(&tidings(
+        &config,
+        db,
+        &["editions", "preview", "bulletin", "--lang", "pt"],
+    ));
+    assert!(
+        error.contains("written in en, fr, es, not \"pt\""),
+        "{error}"
+    );
+    let error = stderr(&tidings(&config, db, &["editions", "preview", "bulletin"]));
+    assert!(error.contains("--lang"), "{error}");
 }

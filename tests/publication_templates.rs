@@ -16,8 +16,8 @@ use publication_fixtures::{edition, publications, templates_dir, PUBLICATIONS};
 use quick_xml::events::Event;
 use quick_xml::XmlVersion;
 use tidings::publications::render::{
-    EditionView, ItemView, PublicationTemplates, Rendered, SectionView, TemplateError,
-    UNSUBSCRIBE_PLACEHOLDER,
+    ArchiveView, ArchivedEdition, EditionView, ItemView, PublicationTemplates, Rendered,
+    SectionView, TemplateError, UNSUBSCRIBE_PLACEHOLDER,
 };
 
 #[derive(Debug)]
@@ -591,4 +591,156 @@ fn only_item_bodies_are_inserted_unescaped() {
         assert!(!unescaped.contains("{{{"), "{} unescapes", path.display());
         assert!(!unescaped.contains("{{&"), "{} unescapes", path.display());
     }
+}
+
+/// The archive page of `publication` in its first language, with two sent editions (the
+/// newer in every language), or none.
+fn archive_view(publication: &str, editions: bool) -> ArchiveView {
+    let (_, title, languages) = PUBLICATIONS
+        .iter()
+        .find(|(name, _, _)| *name == publication)
+        .expect("a shipped publication");
+    let base = format!("https://lists.example.org/p/{publication}");
+    let page = |number: i64, lang: &str| (lang.to_string(), format!("{base}/{number}/{lang}"));
+    let editions = if editions {
+        vec![
+            ArchivedEdition {
+                number: 12,
+                sent_ms: publication_fixtures::DATE_MS,
+                pages: languages.iter().map(|l| page(12, l)).collect(),
+            },
+            ArchivedEdition {
+                number: 11,
+                sent_ms: publication_fixtures::DATE_MS - 61 * 86_400_000,
+                pages: vec![page(11, languages[0])],
+            },
+        ]
+    } else {
+        Vec::new()
+    };
+    ArchiveView {
+        publication: publication.into(),
+        title: (*title).into(),
+        description: "News <b>&</b> views".into(),
+        lang: languages[0].into(),
+        time_zone: "Europe/Amsterdam".into(),
+        editions,
+        feed_url: format!("{base}/feed.xml"),
+        join_address: format!("{publication}-join@lists.example.org"),
+        not_found: false,
+    }
+}
+
+#[test]
+fn archive_pages_list_past_issues_in_the_publication_language() {
+    let templates = shipped();
+    for (name, _, languages) in PUBLICATIONS {
+        let view = archive_view(name, true);
+        let html = templates
+            .render_archive(&view)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let doc = parse(&html);
+        let root = doc.all("html").next().expect("<html>");
+        let rtl = languages[0] == "ar";
+        assert_eq!(root.attrs["lang"], languages[0], "{name}");
+        assert_eq!(root.attrs["dir"], if rtl { "rtl" } else { "ltr" }, "{name}");
+        // Every language of the newer edition and the older one, newest first.
+        let links: Vec<&str> = doc
+            .all("a")
+            .filter(|a| a.attrs.contains_key("hreflang"))
+            .map(|a| a.attrs["href"].as_str())
+            .collect();
+        let mut expected: Vec<String> = languages
+            .iter()
+            .map(|l| format!("https://lists.example.org/p/{name}/12/{l}"))
+            .collect();
+        expected.push(format!(
+            "https://lists.example.org/p/{name}/11/{}",
+            languages[0]
+        ));
+        assert_eq!(links, expected, "{name}");
+        let feed = doc
+            .all("link")
+            .find(|l| l.attrs["rel"] == "alternate")
+            .expect("feed discovery link");
+        assert_eq!(feed.attrs["type"], "application/atom+xml");
+        assert!(feed.attrs["href"].ends_with(&format!("/p/{name}/feed.xml")));
+        assert!(
+            doc.text.contains("News <b>&</b> views"),
+            "{name}: decoded text"
+        );
+        assert!(!html.contains("<b>"), "{name}: the description is escaped");
+        assert!(html.contains(&format!("mailto:{name}-join@lists.example.org")));
+    }
+}
+
+#[test]
+fn archive_pages_write_numbers_dates_and_language_names_in_their_language() {
+    let templates = shipped();
+    let cases = [
+        (
+            "bulletin",
+            ["Issue 12", "1 March 2027", "Français", "Español"],
+        ),
+        (
+            "mena-update",
+            ["العدد ١٢", "١ مارس ٢٠٢٧", "العربية", "الأعداد السابقة"],
+        ),
+    ];
+    for (name, words) in cases {
+        let text = parse(&templates.render_archive(&archive_view(name, true)).unwrap()).text;
+        for word in words {
+            assert!(text.contains(word), "{name}: {word:?} in {text}");
+        }
+    }
+    let mut french = archive_view("africa-update", true);
+    french.lang = "fr".into();
+    let text = parse(&templates.render_archive(&french).unwrap()).text;
+    assert!(
+        text.contains("Numéro 12") && text.contains("1er mars 2027"),
+        "{text}"
+    );
+    assert!(
+        text.contains("English") && text.contains("Français"),
+        "{text}"
+    );
+}
+
+#[test]
+fn archive_page_without_issues_or_for_a_missing_issue() {
+    let templates = shipped();
+    let empty = templates
+        .render_archive(&archive_view("monitor", false))
+        .unwrap();
+    assert!(parse(&empty)
+        .text
+        .contains("No issue has been published yet."));
+    let mut view = archive_view("monitor", true);
+    view.not_found = true;
+    let text = parse(&templates.render_archive(&view).unwrap()).text;
+    assert!(text.contains("This issue is not available"), "{text}");
+    assert!(!parse(&empty).text.contains("This issue is not available"));
+}
+
+#[test]
+fn the_archive_template_is_checked_at_start() {
+    let dir = copy_of_templates();
+    let path = dir.path().join("publications/_web/archive.html.hbs");
+    let shipped = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        shipped.replace("{{t.past_issues}}", "{{t.past_isues}}"),
+    )
+    .unwrap();
+    let error = load_error(dir.path());
+    assert!(
+        error.contains("_web/archive.html.hbs") && error.contains("past_isues"),
+        "{error}"
+    );
+    std::fs::remove_file(&path).unwrap();
+    let error = load_error(dir.path());
+    assert!(
+        error.contains("_web/archive.html.hbs") && error.contains("missing"),
+        "{error}"
+    );
 }

@@ -40,7 +40,12 @@ pub async fn run(config: Config, command: EditionsCommand) -> anyhow::Result<()>
     let store = publications.store();
     match command {
         EditionsCommand::List { publication } => {
-            let editions = store.editions(publication.as_deref()).await?;
+            // A mistyped name is an error, not an empty list.
+            let publication = publication
+                .as_deref()
+                .map(|name| publications.publication(name))
+                .transpose()?;
+            let editions = store.editions(publication.map(|p| p.name.as_str())).await?;
             if editions.is_empty() {
                 println!("(no editions)");
             }

@@ -86,9 +86,14 @@ pub async fn run(config: Config, command: ItemsCommand) -> anyhow::Result<()> {
             publication,
             waiting,
         } => {
+            // A mistyped name is an error, not an empty list.
+            let publication = publication
+                .as_deref()
+                .map(|name| publications.publication(name))
+                .transpose()?;
             let items = publications
                 .store()
-                .items(publication.as_deref(), waiting)
+                .items(publication.map(|p| p.name.as_str()), waiting)
                 .await?;
             if items.is_empty() {
                 println!("(no items)");

@@ -46,8 +46,8 @@ pub const NOTICES: [&str; 15] = [
     "delivery_expired",
 ];
 
-/// Notices to a publication's editors (staff, who share a working language): English is
-/// required and enough; a translation is used when present.
+/// Notices to a publication's editors, in the publication's fallback language. Shipped in
+/// every language of [`LANGUAGES`]; only English is required, as for the others.
 pub const EDITOR_NOTICES: [&str; 4] = [
     "item_received",
     "edition_preview",

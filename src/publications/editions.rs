@@ -13,6 +13,7 @@ use crate::inbound::routing::confirm_address;
 use crate::store::{Edition, EditionInserted, EditionMessage, EditionRender, Item, NewEdition};
 use crate::tokens::Purpose;
 
+use super::archive::edition_url;
 use super::mime::{self, Masthead};
 use super::render::{EditionView, ItemView, Rendered, SectionView, UNSUBSCRIBE_PLACEHOLDER};
 use super::{PublicationError, Publications, Result};
@@ -164,7 +165,7 @@ impl Publications {
             date_ms,
             time_zone: publication.time_zone.clone(),
             sections: sections(publication, language, items),
-            web_url: format!("{base_url}/p/{}/{number}/{language}", publication.name),
+            web_url: edition_url(base_url, &publication.name, number, language),
             unsubscribe_url: UNSUBSCRIBE_PLACEHOLDER.to_string(),
         };
         Ok(self.templates.render(&view)?)
@@ -374,7 +375,11 @@ fn edition_languages<'a>(publication: &'a PublicationConfig, items: &[Item]) -> 
 
 /// The sections of the edition in `language`: configured sections in their order, then
 /// others as items first name them; each story once, in `language` when written in it.
-fn sections(publication: &PublicationConfig, language: &str, items: &[Item]) -> Vec<SectionView> {
+pub(super) fn sections(
+    publication: &PublicationConfig,
+    language: &str,
+    items: &[Item],
+) -> Vec<SectionView> {
     let mut stories: Vec<&Item> = Vec::new();
     for item in items {
         let chosen = stories

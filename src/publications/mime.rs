@@ -5,6 +5,7 @@
 
 use crate::message::{address_field, header_field};
 
+use super::archive::archive_url;
 use super::render::UNSUBSCRIBE_PLACEHOLDER;
 
 /// Longest encoded line before the soft line break (RFC 2045 allows 76 with the `=`).
@@ -112,7 +113,7 @@ fn common_headers(masthead: &Masthead) -> Vec<u8> {
     ));
     out.extend(header_field(
         "List-Archive",
-        &format!("<{}/p/{}/>", masthead.base_url, masthead.publication),
+        &format!("<{}>", archive_url(masthead.base_url, masthead.publication)),
     ));
     out
 }

@@ -4,6 +4,7 @@
 //! once with `approval = "auto"`), and every subscriber gets it in their language, with
 //! their own unsubscribe link put in by delivery.
 
+pub mod archive;
 pub mod clock;
 pub mod editions;
 pub mod items;

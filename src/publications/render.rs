@@ -10,6 +10,7 @@
 //! PUB/LANG.subject.hbs        one per publication (its `templates` directory) and language
 //! PUB/LANG.html.hbs
 //! PUB/LANG.txt.hbs
+//! _web/archive.html.hbs       the web page listing a publication's past editions
 //! ```
 //!
 //! Everything is parsed, and every configured publication rendered once in each of its
@@ -62,6 +63,36 @@ pub struct ItemView {
     pub title: String,
     pub body_markdown: String,
     pub translation_key: String,
+}
+
+/// The web page listing a publication's past editions, written in one language.
+#[derive(Debug, Clone)]
+pub struct ArchiveView {
+    /// Configuration name, e.g. "bulletin".
+    pub publication: String,
+    pub title: String,
+    pub description: String,
+    /// The language the page is written in (its labels and dates).
+    pub lang: String,
+    /// IANA time zone the dates are shown in.
+    pub time_zone: String,
+    /// Newest first.
+    pub editions: Vec<ArchivedEdition>,
+    pub feed_url: String,
+    /// Where people write to subscribe (`NAME-join@domain`).
+    pub join_address: String,
+    /// The page answers a link to an edition that does not exist, and says so first.
+    pub not_found: bool,
+}
+
+/// One sent edition on the archive page.
+#[derive(Debug, Clone)]
+pub struct ArchivedEdition {
+    pub number: i64,
+    /// When it was sent, epoch milliseconds UTC.
+    pub sent_ms: i64,
+    /// (language, URL of the edition's web page in it), in the publication's order.
+    pub pages: Vec<(String, String)>,
 }
 
 /// Stands for the personal unsubscribe URL in a rendered edition. Plain ASCII without `=`,
@@ -121,6 +152,8 @@ pub enum TemplateError {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Strings {
+    /// The language's name in itself ("Français"), for links to an edition in it.
+    name: String,
     /// Between the item titles of the hidden preview line (`headlines`).
     list_separator: String,
     date: DateFormat,
@@ -173,6 +206,14 @@ impl PublicationTemplates {
         };
         templates.load_partials(&root.join("_partials"))?;
         templates.load_strings(&root.join("_strings"))?;
+        let archive = root.join(ARCHIVE_FILE);
+        if !archive.is_file() {
+            return Err(TemplateError::Missing { path: archive });
+        }
+        templates
+            .html
+            .register_template_string(ARCHIVE, read(&archive)?)
+            .map_err(|e| syntax(&archive, e))?;
 
         for publication in publications {
             let pub_dir = publication.templates_dir_name();
@@ -208,8 +249,72 @@ impl PublicationTemplates {
             for lang in &publication.languages {
                 templates.trial(&root, publication, lang)?;
             }
+            templates.trial_archive(&root, publication)?;
         }
         Ok(templates)
+    }
+
+    /// Renders the page listing a publication's past editions.
+    pub fn render_archive(&self, view: &ArchiveView) -> Result<String, TemplateError> {
+        let strings = self
+            .strings
+            .get(&view.lang)
+            .ok_or_else(|| TemplateError::NotLoaded {
+                publication: view.publication.clone(),
+                lang: view.lang.clone(),
+            })?;
+        let digits = strings.date.digits.as_deref();
+        let mut editions = Vec::new();
+        for edition in &view.editions {
+            let number = localise_digits(&edition.number.to_string(), digits);
+            let date = format_date(edition.sent_ms, &view.time_zone, &strings.date)?;
+            let pages: Vec<Value> = edition
+                .pages
+                .iter()
+                .map(|(lang, url)| {
+                    json!({
+                        "lang": lang,
+                        "dir": direction_of(lang),
+                        // A language without strings is named by its code.
+                        "name": self.strings.get(lang).map_or(lang.as_str(), |s| s.name.as_str()),
+                        "url": url,
+                    })
+                })
+                .collect();
+            editions.push(json!({
+                "number": edition.number,
+                "number_text": number,
+                "date": date,
+                "pages": pages,
+                "t": labels(strings, [&view.title, &number, &date, ""]),
+            }));
+        }
+        let context = json!({
+            "publication": view.publication,
+            "title": view.title,
+            "description": view.description,
+            "lang": view.lang,
+            "dir": direction_of(&view.lang),
+            "feed_url": view.feed_url,
+            "join_address": view.join_address,
+            "not_found": view.not_found,
+            "editions": editions,
+            "t": labels(strings, [&view.title, "", "", ""]),
+        });
+        self.html
+            .render(ARCHIVE, &context)
+            .map(|html| normalise_line_ends(&html))
+            .map_err(|e| TemplateError::Render {
+                template: ARCHIVE.to_owned(),
+                source: Box::new(e),
+            })
+    }
+
+    /// "In this issue: first title · second title" in `lang`, for a feed entry's summary.
+    pub fn headlines_summary(&self, lang: &str, titles: &[String]) -> Option<String> {
+        let strings = self.strings.get(lang)?;
+        let label = strings.labels.get("in_this_issue")?;
+        Some(format!("{label}: {}", titles.join(&strings.list_separator)))
     }
 
     /// Renders `view` with its publication's templates in its language.
@@ -337,6 +442,57 @@ impl PublicationTemplates {
             }
         })
     }
+
+    /// Renders the archive page of `publication` in its fallback language, with editions
+    /// and without, so that a mistake in the template stops the daemon at start.
+    fn trial_archive(
+        &self,
+        root: &Path,
+        publication: &PublicationConfig,
+    ) -> Result<(), TemplateError> {
+        let sample = sample(publication, &publication.fallback_language);
+        let mut view = ArchiveView {
+            publication: publication.name.clone(),
+            title: publication.title.clone(),
+            description: publication.description.clone(),
+            lang: publication.fallback_language.clone(),
+            time_zone: publication.time_zone.clone(),
+            editions: vec![ArchivedEdition {
+                number: sample.number,
+                sent_ms: sample.date_ms,
+                pages: publication
+                    .languages
+                    .iter()
+                    .map(|l| (l.clone(), sample.web_url.clone()))
+                    .collect(),
+            }],
+            feed_url: format!("https://example.org/p/{}/feed.xml", publication.name),
+            join_address: format!("{}-join@example.org", publication.name),
+            not_found: true,
+        };
+        let mut result = self.render_archive(&view);
+        if result.is_ok() {
+            view.editions.clear();
+            view.not_found = false;
+            result = self.render_archive(&view);
+        }
+        result.map(drop).map_err(|error| TemplateError::Trial {
+            path: root.join(ARCHIVE_FILE),
+            source: Box::new(error),
+        })
+    }
+}
+
+/// The archive page's template: its file under `publications/`, and its name.
+const ARCHIVE_FILE: &str = "_web/archive.html.hbs";
+const ARCHIVE: &str = "_web/archive";
+
+fn direction_of(lang: &str) -> &'static str {
+    if RTL_LANGUAGES.contains(&lang) {
+        "rtl"
+    } else {
+        "ltr"
+    }
 }
 
 /// The three templates of an edition, in the order they are rendered.
@@ -424,18 +580,7 @@ fn context(view: &EditionView, strings: &Strings) -> Result<Value, TemplateError
 
     let number = digits(view.number);
     let count = digits(item_number);
-    let labels: BTreeMap<&str, String> = strings
-        .labels
-        .iter()
-        .map(|(k, v)| {
-            let text = v
-                .replace("{title}", &view.title)
-                .replace("{number}", &number)
-                .replace("{date}", &date)
-                .replace("{count}", &count);
-            (k.as_str(), text)
-        })
-        .collect();
+    let labels = labels(strings, [&view.title, &number, &date, &count]);
 
     Ok(json!({
         "publication": view.publication,
@@ -458,6 +603,24 @@ fn context(view: &EditionView, strings: &Strings) -> Result<Value, TemplateError
         "sections": sections,
         "t": labels,
     }))
+}
+
+/// The labels of `strings` with `{title}`, `{number}`, `{date}` and `{count}` replaced by
+/// `values`, in that order.
+fn labels<'a>(strings: &'a Strings, values: [&str; 4]) -> BTreeMap<&'a str, String> {
+    let [title, number, date, count] = values;
+    strings
+        .labels
+        .iter()
+        .map(|(k, v)| {
+            let text = v
+                .replace("{title}", title)
+                .replace("{number}", number)
+                .replace("{date}", date)
+                .replace("{count}", count);
+            (k.as_str(), text)
+        })
+        .collect()
 }
 
 /// The edition's date in its time zone, written the way `format` says.

@@ -512,6 +512,31 @@ impl Store {
         row.map(|row| Ok((row.try_get("subject")?, row.try_get("web_html")?)))
             .transpose()
     }
+
+    /// The subject of every sent edition in every language: (edition id, language,
+    /// subject), for the feed, without loading the renderings themselves.
+    pub async fn published_subjects(
+        &self,
+        publication: &str,
+    ) -> Result<Vec<(i64, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT e.id, r.language, r.subject FROM editions e \
+             JOIN edition_renders r ON r.edition_id = e.id \
+             WHERE e.publication = $1 AND e.state = 'sent'",
+        )
+        .bind(publication)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("id")?,
+                    row.try_get("language")?,
+                    row.try_get("subject")?,
+                ))
+            })
+            .collect()
+    }
 }
 
 /// One personalised delivery per active subscriber whose language this message serves.

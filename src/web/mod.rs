@@ -1,10 +1,12 @@
-//! The HTTP listener: one-click unsubscribe (RFC 8058), confirmation pages, and the
-//! re-enable link of members disabled for bouncing. Pages are
+//! The HTTP listener: one-click unsubscribe (RFC 8058), confirmation pages, the
+//! re-enable link of members disabled for bouncing, and the publications' past editions
+//! with their Atom feeds. Pages are
 //! rendered from the templates in the member's language; a GET never changes anything, so
 //! link scanners cannot unsubscribe or subscribe anyone.
 
 mod confirm;
 mod page;
+mod publications;
 mod reenable;
 mod unsubscribe;
 
@@ -15,9 +17,20 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::publications::Publications;
 use crate::subscriptions::Subscriptions;
 
-pub fn router(subscriptions: Arc<Subscriptions>) -> Router {
+pub fn router(subscriptions: Arc<Subscriptions>, publications: Arc<Publications>) -> Router {
+    let pages = publications::Pages {
+        subscriptions: Arc::clone(&subscriptions),
+        publications,
+    };
+    let published = Router::new()
+        .route("/p/{name}", get(publications::without_slash))
+        .route("/p/{name}/", get(publications::index))
+        .route("/p/{name}/feed.xml", get(publications::feed))
+        .route("/p/{name}/{number}/{lang}", get(publications::edition))
+        .with_state(pages);
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route(
@@ -33,17 +46,19 @@ pub fn router(subscriptions: Arc<Subscriptions>) -> Router {
             get(reenable::show).post(reenable::reenable),
         )
         .with_state(subscriptions)
+        .merge(published)
 }
 
 pub async fn serve(
     listener: TcpListener,
     subscriptions: Arc<Subscriptions>,
+    publications: Arc<Publications>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let stopped = async move {
         let _ = shutdown.wait_for(|stop| *stop).await;
     };
-    let app = router(subscriptions);
+    let app = router(subscriptions, publications);
     if let Err(error) = axum::serve(listener, app)
         .with_graceful_shutdown(stopped)
         .await

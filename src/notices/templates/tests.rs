@@ -100,6 +100,34 @@ fn notice_data(name: &str) -> Value {
             "detail": "gave up after 44 attempts over 117 h; last reply: 451 4.3.0 mailbox busy",
             "lifetime_days": 5,
         }),
+        "item_received" => json!({
+            "accepted": true,
+            "problem": "",
+            "title": "Rome Statute at 30",
+            "item": {
+                "id": 7,
+                "language": "fr",
+                "section": "Campaigns",
+                "key": "rome-statute-30",
+            },
+            "languages": "en, fr, es",
+            "cli_remove": "tidings items remove 7",
+        }),
+        "edition_preview" => json!({
+            "edition_id": 3,
+            "number": 12,
+            "languages": "en, fr, es",
+            "items": 5,
+            "approve_address": "team-gender-confirm+e5t8y2u6i9@lists.example.org",
+            "cli_approve": "tidings editions approve 3",
+            "cli_cancel": "tidings editions cancel 3",
+        }),
+        "edition_empty" => json!({ "scheduled": "2027-03-01 09:00 CET" }),
+        "edition_caught_up" => json!({
+            "scheduled": "2027-03-01 09:00 CET",
+            "skipped": 1,
+            "built": true,
+        }),
         "command_results" => json!({
             "results": OUTCOMES
                 .iter()
@@ -142,6 +170,11 @@ fn page_variants(name: &str) -> Vec<Value> {
             .collect(),
         _ => vec![base()],
     }
+}
+
+/// Every notice: to people and to publications' editors.
+fn all_notices() -> impl Iterator<Item = &'static str> {
+    NOTICES.into_iter().chain(EDITOR_NOTICES)
 }
 
 fn merge(data: &mut Value, extra: Value) {
@@ -236,7 +269,7 @@ fn check_direction(what: &str, lang: &str, html: &str) {
 fn every_rendering(t: &Templates) -> Vec<(String, String, RenderedNotice)> {
     let mut out = Vec::new();
     for lang in LANGUAGES {
-        for name in NOTICES {
+        for name in all_notices() {
             let rendered = t
                 .notice(name, lang, &notice_data(name))
                 .unwrap_or_else(|e| panic!("{name} in {lang}: {e}"));
@@ -360,7 +393,7 @@ fn unsubscribe_page_has_one_click_form() {
 fn every_language_ships_every_template() {
     let root = Path::new(TEMPLATE_DIR);
     for lang in LANGUAGES {
-        for name in NOTICES {
+        for name in all_notices() {
             for part in ["subject", "txt", "html"] {
                 let path = root.join(format!("messages/{lang}/{name}.{part}.hbs"));
                 assert!(path.is_file(), "missing {}", path.display());
@@ -445,7 +478,7 @@ fn html_templates_never_use_triple_stash() {
 fn hostile_values_are_escaped_in_html_and_verbatim_in_text() {
     let t = shipped();
     for lang in LANGUAGES {
-        for name in NOTICES {
+        for name in all_notices() {
             let mut data = notice_data(name);
             data["list"]["display_name"] = json!(HOSTILE);
             data["list"]["description"] = json!(HOSTILE);
@@ -469,6 +502,11 @@ fn hostile_values_are_escaped_in_html_and_verbatim_in_text() {
             }
             if name == "command_results" {
                 data["results"][0]["command"] = json!(HOSTILE);
+            }
+            if name == "item_received" {
+                data["title"] = json!(HOSTILE);
+                data["item"]["section"] = json!(HOSTILE);
+                data["item"]["key"] = json!(HOSTILE);
             }
             let r = t.notice(name, lang, &data).unwrap();
             let what = format!("{name}/{lang}");
@@ -498,7 +536,7 @@ fn hostile_values_are_escaped_in_html_and_verbatim_in_text() {
 fn subject_stays_on_one_line() {
     let t = shipped();
     for lang in LANGUAGES {
-        for name in NOTICES {
+        for name in all_notices() {
             let mut data = notice_data(name);
             data["list"]["display_name"] = json!("Evil\r\nBcc: victim@example.org\t\n");
             let r = t.notice(name, lang, &data).unwrap();
@@ -935,6 +973,115 @@ fn moderation_notices_cope_with_missing_parts() {
                     );
                 }
             }
+        }
+    }
+}
+
+/// What an item's editor is told when it was not accepted.
+fn item_refused() -> Value {
+    let mut data = notice_data("item_received");
+    data["accepted"] = json!(false);
+    data["item"] = Value::Null;
+    data["cli_remove"] = Value::Null;
+    data["problem"] = json!("Gender Justice Team is written in en, fr, es, not \"pt\"");
+    data
+}
+
+#[test]
+fn item_acknowledgements_say_what_happened() {
+    let t = shipped();
+    for lang in LANGUAGES {
+        let accepted = t
+            .notice("item_received", lang, &notice_data("item_received"))
+            .unwrap();
+        let refused = t.notice("item_received", lang, &item_refused()).unwrap();
+        assert_ne!(accepted.subject, refused.subject, "{lang}");
+        for part in [&accepted.text, &accepted.html] {
+            assert!(part.contains("tidings items remove 7"), "{lang}");
+            assert!(part.contains("rome-statute-30"), "{lang}");
+            assert!(part.contains("Campaigns"), "{lang}");
+        }
+        for part in [&refused.text, &refused.html] {
+            assert!(!part.contains("tidings items remove"), "{lang}");
+            assert!(part.contains("en, fr, es"), "{lang}");
+        }
+        assert!(refused.text.contains("not \"pt\""), "{lang}");
+        // The lead-line keywords are read in English whatever the language.
+        assert!(accepted.text.contains("Key:"), "{lang}");
+        assert!(refused.text.contains("Language:"), "{lang}");
+        for r in [&accepted, &refused] {
+            assert!(r.subject.contains("Rome Statute at 30"), "{lang}");
+            assert!(!r.text.contains("\n\n\n"), "{lang}: blank lines");
+        }
+        check_html(&format!("item_received/{lang} refused"), &refused.html);
+        check_direction(
+            &format!("item_received/{lang} refused"),
+            lang,
+            &refused.html,
+        );
+
+        let mut hostile = item_refused();
+        hostile["problem"] = json!(HOSTILE);
+        let r = t.notice("item_received", lang, &hostile).unwrap();
+        assert!(!r.html.contains("<script"), "{lang}");
+        assert!(r.text.contains(HOSTILE), "{lang}");
+    }
+}
+
+#[test]
+fn edition_notices_count_in_words_of_their_language() {
+    let t = shipped();
+    for lang in LANGUAGES {
+        // One item is not several: each language says it its own way.
+        let render = |name: &str, key: &str, n: i64| {
+            let mut data = notice_data(name);
+            data[key] = json!(n);
+            t.notice(name, lang, &data).unwrap()
+        };
+        let texts: Vec<String> = [1, 2, 5, 11]
+            .iter()
+            .map(|&n| render("edition_preview", "items", n).text)
+            .collect();
+        for text in &texts {
+            assert!(text.contains("team-gender-confirm+e5t8y2u6i9@"), "{lang}");
+            assert!(text.contains("tidings editions approve 3"), "{lang}");
+            assert!(text.contains("tidings editions cancel 3"), "{lang}");
+        }
+        if lang != "ar" {
+            assert!(texts[2].contains('5'), "{lang}");
+            assert_ne!(texts[0], texts[2].replace('5', "1"), "{lang}: plural");
+        }
+        assert!(texts[3].contains("11"), "{lang}");
+
+        let once = render("edition_caught_up", "skipped", 1);
+        let thrice = render("edition_caught_up", "skipped", 3);
+        let alone = render("edition_caught_up", "skipped", 0);
+        assert!(thrice.text.contains('3'), "{lang}");
+        assert!(alone.text.len() < once.text.len(), "{lang}");
+        assert!(!alone.text.contains("\n\n\n"), "{lang}: blank lines");
+        assert!(
+            !alone.html.contains("<p style=\"margin:0 0 16px;\"></p>"),
+            "{lang}"
+        );
+        let mut data = notice_data("edition_caught_up");
+        data["built"] = json!(false);
+        let nothing = t.notice("edition_caught_up", lang, &data).unwrap();
+        assert_ne!(nothing.text, once.text, "{lang}");
+        for r in [&once, &thrice, &alone, &nothing] {
+            assert!(r.text.contains("2027-03-01 09:00 CET"), "{lang}");
+            assert!(r.subject.contains("2027-03-01 09:00 CET"), "{lang}");
+            check_html(&format!("edition_caught_up/{lang}"), &r.html);
+        }
+
+        let empty = t
+            .notice("edition_empty", lang, &notice_data("edition_empty"))
+            .unwrap();
+        for part in [&empty.text, &empty.html] {
+            assert!(
+                part.contains("tidings editions build team-gender"),
+                "{lang}"
+            );
+            assert!(part.contains("2027-03-01 09:00 CET"), "{lang}");
         }
     }
 }
