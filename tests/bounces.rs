@@ -5,6 +5,7 @@
 mod common;
 
 use common::{http, Harness, TestDb, DOMAIN};
+use tidings::inbound::reply::Reply;
 
 const OWNER: &str = "owner@coalition.test.example";
 const DEAD: &str = "gone@ngo.example";
@@ -14,6 +15,7 @@ on_both_databases!(
     address_failures_disable_and_the_link_re_enables,
     policy_rejections_do_not_count_and_owners_hear_of_them,
     unanswered_disabled_members_are_removed,
+    refusals_by_the_relay_count_like_bounces,
 );
 
 /// The test config with a quick threshold: two address failures, both counted the same day.
@@ -221,5 +223,58 @@ async fn unanswered_disabled_members_are_removed(db: &TestDb) {
     .await;
     assert!(!h.is_subscribed("open", DEAD).await);
     assert!(h.is_subscribed("open", ALIVE).await);
+    h.daemon.shutdown().await;
+}
+
+/// A relay that refuses a copy outright says what a bounce would say later: an unknown
+/// mailbox counts (and disables at the threshold), a spam refusal does not and the owners
+/// hear of it.
+async fn refusals_by_the_relay_count_like_bounces(db: &TestDb) {
+    let h = Harness::start_with(db, quick("")).await;
+    let spam_trap = "strict@other.example";
+    h.subscribe("open", &[DEAD, ALIVE, spam_trap]).await;
+    for _ in 0..2 {
+        h.sink
+            .script(DEAD, [Reply::new(550, "5.1.1", "no such mailbox here")]);
+        h.sink.script(
+            spam_trap,
+            [Reply::new(554, "5.7.1", "message refused as spam")],
+        );
+        h.post_and_drain("author@ngo.example", "open").await;
+    }
+    assert_eq!(
+        score_of(&h, DEAD).await,
+        Some((2, "disabled".into())),
+        "two refused RCPTs reach the threshold of 2"
+    );
+    assert_eq!(
+        score_of(&h, spam_trap).await,
+        None,
+        "spam refusals never count"
+    );
+    let notices = h
+        .received_by(OWNER)
+        .into_iter()
+        .filter(|m| m.body_text(0).is_some_and(|t| t.contains("other.example")))
+        .count();
+    assert_eq!(notices, 1, "one deliverability notice for the domain");
+
+    h.write(
+        "author@ngo.example",
+        &format!("open@{DOMAIN}"),
+        "Later",
+        "Hi\r\n",
+    )
+    .await;
+    assert!(
+        h.received_by(DEAD)
+            .iter()
+            .all(|m| m.subject() != Some("Later")),
+        "a disabled member gets no more postings"
+    );
+    assert!(h
+        .received_by(ALIVE)
+        .iter()
+        .any(|m| m.subject() == Some("Later")));
     h.daemon.shutdown().await;
 }

@@ -29,6 +29,22 @@ pub struct Failure {
     pub detail: String,
 }
 
+impl Failure {
+    /// The relay's own refusal of a copy (`550 5.1.1 …` to RCPT, `554 5.7.1 …` to DATA),
+    /// classified like a bounce: it is the same news, only sooner. `None` when the text is
+    /// not a server's reply (a local error names no reply code).
+    pub fn from_reply(reply: &str) -> Option<Failure> {
+        let status = Status::find(reply);
+        status.or_else(|| status::reply_code_status(reply))?;
+        Some(Failure {
+            address: None,
+            class: status::classify(status, Some("failed"), reply)?,
+            status,
+            detail: one_line(reply),
+        })
+    }
+}
+
 /// Every failure a bounce reports; empty when it reports none (a success notice, an
 /// auto-reply, or something unreadable).
 pub fn analyse(raw: &[u8]) -> Vec<Failure> {

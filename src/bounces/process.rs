@@ -9,10 +9,10 @@
 
 use serde_json::json;
 
-use crate::config::ListConfig;
+use crate::config::{Config, ListConfig};
 use crate::inbound::routing::{self, Destination};
-use crate::notices::{Automatic, Notice};
-use crate::store::{BounceEvent, ReceivedCommand};
+use crate::notices::{Automatic, Notice, Notices};
+use crate::store::{BounceEvent, BouncedDelivery, ReceivedCommand, ScoreOutcome, Store};
 use crate::subscriptions::{Result, Subscriptions};
 use crate::tokens::Purpose;
 
@@ -63,6 +63,29 @@ async fn process(subscriptions: &Subscriptions, bounce: &ReceivedCommand) -> Res
     let Some(failure) = pick(&failures, &delivery.recipient) else {
         return Ok("reports no failure (an auto-reply?)".into());
     };
+    let outcome = apply(
+        subscriptions.config(),
+        subscriptions.store(),
+        subscriptions.notices(),
+        &delivery,
+        failure,
+    )
+    .await?;
+    let status = failure.status.map(|s| s.to_string()).unwrap_or_default();
+    tracing::info!(list = %delivery.list_name, delivery_id, class = failure.class.as_str(), status = %status, ?outcome, "bounce processed");
+    Ok(format!("{} {status}: {outcome:?}", failure.class.as_str()))
+}
+
+/// What a failure of one delivery does, whether a bounce reported it or the relay refused
+/// the copy outright: it is logged for `tidings bounces`, a mailbox failure counts against
+/// the member, and a policy rejection is reported to the owners.
+pub async fn apply(
+    config: &Config,
+    store: &Store,
+    notices: &Notices,
+    delivery: &BouncedDelivery,
+    failure: &Failure,
+) -> Result<ScoreOutcome> {
     let domain = crate::authentication::domain_of(&delivery.recipient).unwrap_or("");
     let status = failure.status.map(|s| s.to_string()).unwrap_or_default();
     let event = BounceEvent {
@@ -74,16 +97,13 @@ async fn process(subscriptions: &Subscriptions, bounce: &ReceivedCommand) -> Res
         status: &status,
         detail: &failure.detail,
     };
-    let outcome = subscriptions
-        .store()
-        .record_bounce(&event, &config.bounces)
-        .await?;
-    tracing::info!(list = %delivery.list_name, delivery_id, class = failure.class.as_str(), status = %status, ?outcome, "bounce processed");
-    let list = subscriptions.list(&delivery.list_name)?;
+    let outcome = store.record_bounce(&event, &config.bounces).await?;
     if failure.class == BounceClass::Policy {
-        report_policy_rejection(subscriptions, list, domain, &status, &failure.detail).await?;
+        if let Some(list) = config.list(&delivery.list_name) {
+            report_policy_rejection(store, notices, list, domain, &status, &failure.detail).await?;
+        }
     }
-    Ok(format!("{} {status}: {outcome:?}", failure.class.as_str()))
+    Ok(outcome)
 }
 
 /// The failure about the delivery's recipient, or the only one reported.
@@ -102,18 +122,15 @@ fn pick<'a>(failures: &'a [Failure], recipient: &str) -> Option<&'a Failure> {
 /// Owners hear about policy rejections once a day per list and destination domain: the
 /// problem is the list's reputation or configuration, and one notice says it.
 async fn report_policy_rejection(
-    subscriptions: &Subscriptions,
+    store: &Store,
+    notices: &Notices,
     list: &ListConfig,
     domain: &str,
     status: &str,
     detail: &str,
 ) -> Result<()> {
     let key = format!("{}:{domain}", list.name);
-    if !subscriptions
-        .store()
-        .rate_allow("deliverability", &key, 1, DAY_MS)
-        .await?
-    {
+    if !store.rate_allow("deliverability", &key, 1, DAY_MS).await? {
         return Ok(());
     }
     let notice = Notice {
@@ -126,10 +143,7 @@ async fn report_policy_rejection(
         automatic: Automatic::Generated,
         extra: json!({ "domain": domain, "status": status, "detail": detail }),
     };
-    Ok(subscriptions
-        .notices()
-        .send(subscriptions.store(), notice)
-        .await?)
+    Ok(notices.send(store, notice).await?)
 }
 
 /// Sends the re-enable notices that are due, and removes members whose last one went

@@ -150,7 +150,7 @@ pub fn classify(status: Option<Status>, action: Option<&str>, text: &str) -> Opt
 
 /// A basic SMTP reply code (`550`, `452`) where no enhanced code is given: its first digit
 /// is the class, the rest says nothing reliable.
-fn reply_code_status(words: &str) -> Option<Status> {
+pub(super) fn reply_code_status(words: &str) -> Option<Status> {
     let bytes = words.as_bytes();
     (0..bytes.len().saturating_sub(2)).find_map(|i| {
         let code = &bytes[i..i + 3];

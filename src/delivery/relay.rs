@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
-use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
+use lettre::transport::smtp::commands::{Ehlo, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::{ClientId, MailBodyParameter, MailParameter};
 use lettre::transport::smtp::response::Response;
 use lettre::Address;
@@ -51,6 +51,8 @@ pub struct RelayClient {
     timeouts: Timeouts,
     /// Set when the connection can no longer be trusted to be in step with the server.
     broken: bool,
+    /// The relay takes MAIL, RCPT and DATA in one go (RFC 2920).
+    pipelining: bool,
 }
 
 impl RelayClient {
@@ -106,6 +108,14 @@ impl RelayClient {
                     .await
                     .map_err(|e| fail(e.to_string()))?;
             }
+            // lettre keeps no note of PIPELINING: ask again (before AUTH, which a new EHLO
+            // could reset) and read the keywords.
+            let pipelining = connection
+                .command(Ehlo::new(hello.clone()))
+                .await
+                .map_err(|e| fail(e.to_string()))?
+                .message()
+                .any(|keyword| keyword.trim().eq_ignore_ascii_case("PIPELINING"));
             if !relay.username.is_empty() {
                 let credentials = Credentials::new(relay.username.clone(), relay.password.clone());
                 connection
@@ -113,9 +123,9 @@ impl RelayClient {
                     .await
                     .map_err(|e| fail(e.to_string()))?;
             }
-            Ok(connection)
+            Ok((connection, pipelining))
         };
-        let connection = tokio::time::timeout(setup_timeout, connecting)
+        let (connection, pipelining) = tokio::time::timeout(setup_timeout, connecting)
             .await
             .map_err(|_| fail(format!("no greeting within {} s", setup_timeout.as_secs())))??;
         Ok(RelayClient {
@@ -126,6 +136,7 @@ impl RelayClient {
                 data_end: Duration::from_secs(relay.data_end_timeout_seconds),
             },
             broken: false,
+            pipelining,
         })
     }
 
@@ -179,65 +190,72 @@ impl RelayClient {
                 "invalid sender address {from:?}"
             )));
         };
-        // lettre ends DATA with CRLF.CRLF itself: the message's own final CRLF must go, or
-        // every copy would gain an empty last line.
-        let Some((last, first)) = parts.split_last() else {
-            return all(SendResult::Permanent("empty message".into()));
-        };
-        let last = last.strip_suffix(b"\r\n").unwrap_or(last);
+        // Inner `None`: accepted at RCPT, waiting for the answer to DATA; outer `None`: no
+        // room in this transaction.
+        let mut results: Vec<Option<Option<SendResult>>> = vec![None; recipients.len()];
+        let mut envelope = Vec::with_capacity(recipients.len());
+        for (slot, to) in results.iter_mut().zip(recipients) {
+            match to.parse::<Address>() {
+                Ok(to) => envelope.push(Some(Rcpt::new(to, vec![]))),
+                Err(_) => {
+                    *slot = Some(Some(SendResult::Permanent(format!(
+                        "invalid address {to:?}"
+                    ))));
+                    envelope.push(None);
+                }
+            }
+        }
         let mut parameters = Vec::new();
         if parts.iter().any(|part| !part.is_ascii()) {
             parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
-
-        let mail = timed(
-            self.timeouts.command,
-            self.connection.command(Mail::new(Some(from), parameters)),
-        )
-        .await;
-        if let Some(failure) = self.failure(mail).await {
-            return all(failure);
+        let mail = Mail::new(Some(from), parameters).to_string();
+        let rcpts: Vec<String> = envelope.iter().flatten().map(Rcpt::to_string).collect();
+        let replies = self.envelope(&mail, &rcpts).await;
+        if let Some(lost) = replies.iter().find_map(connection_lost) {
+            self.broken = true;
+            return all(lost);
         }
-        // Inner `None`: accepted at RCPT, waiting for the answer to DATA; outer `None`: no
-        // room in this transaction.
-        let mut results: Vec<Option<Option<SendResult>>> = vec![None; recipients.len()];
+        let Some((mail, rest)) = replies.split_first() else {
+            return all(SendResult::ConnectionLost("no reply to MAIL".into()));
+        };
+        let (rcpt_replies, data) = rest.split_at(rest.len().saturating_sub(1));
+        let data_may_follow = matches!(data.first(), Some(Ok(Ok(_))));
+        if let Some(refused) = classify(mail) {
+            self.abandon(data_may_follow).await;
+            return all(refused);
+        }
         let mut accepted = 0;
-        for (slot, to) in results.iter_mut().zip(recipients) {
-            let Ok(to) = to.parse::<Address>() else {
-                *slot = Some(Some(SendResult::Permanent(format!(
-                    "invalid address {to:?}"
-                ))));
+        let mut rcpt_replies = rcpt_replies.iter();
+        for (slot, rcpt) in results.iter_mut().zip(&envelope) {
+            if rcpt.is_none() {
                 continue;
-            };
-            let rcpt = timed(
-                self.timeouts.command,
-                self.connection.command(Rcpt::new(to, vec![])),
-            )
-            .await;
-            if accepted > 0 && is_too_many_recipients(&rcpt) {
+            }
+            let Some(reply) = rcpt_replies.next() else {
                 break;
+            };
+            if accepted > 0 && is_too_many_recipients(reply) {
+                continue;
             }
-            let failure = classify(rcpt);
-            if let Some(SendResult::ConnectionLost(reason)) = failure {
-                self.broken = true;
-                return all(SendResult::ConnectionLost(reason));
-            }
+            let failure = classify(reply);
             accepted += usize::from(failure.is_none());
             *slot = Some(failure);
         }
-        let outcome = if accepted > 0 {
-            let data = match timed(self.timeouts.data_start, self.connection.command(Data)).await {
-                Ok(Ok(_)) => {
-                    let message = self.connection.message_iter(first.iter().chain([&last]));
-                    timed(self.timeouts.data_end, message).await
-                }
-                refused => refused,
-            };
-            self.failure(data).await.unwrap_or(SendResult::Accepted)
-        } else {
-            // Every recipient was refused: close the transaction so the connection goes on.
-            self.reset().await;
-            SendResult::Accepted
+        let outcome = match (accepted, data.first()) {
+            (0, _) => {
+                // Every recipient was refused: close the transaction so the connection goes on.
+                self.abandon(data_may_follow).await;
+                SendResult::Accepted
+            }
+            (_, Some(Ok(Ok(_)))) => {
+                let answer = timed(self.timeouts.data_end, self.data(parts)).await;
+                self.failure(&answer).await.unwrap_or(SendResult::Accepted)
+            }
+            (_, Some(refused)) => self
+                .failure(refused)
+                .await
+                .unwrap_or(SendResult::ConnectionLost("no reply to DATA".into())),
+            (_, None) => SendResult::ConnectionLost("no reply to DATA".into()),
         };
         // Over a lost connection, those not tried yet wait for the next attempt too.
         let lost = matches!(outcome, SendResult::ConnectionLost(_));
@@ -251,12 +269,94 @@ impl RelayClient {
             .collect()
     }
 
+    /// Sends MAIL, the RCPTs and DATA and returns their replies in that order: in one write
+    /// when the relay offers PIPELINING (RFC 2920), which saves two round trips per copy,
+    /// else one command at a time. Stops at the first reply that cannot be had.
+    async fn envelope(&mut self, mail: &str, rcpts: &[String]) -> Vec<Answer> {
+        let commands: Vec<&str> = std::iter::once(mail)
+            .chain(rcpts.iter().map(String::as_str))
+            .chain(["DATA\r\n"])
+            .collect();
+        let last = commands.len() - 1;
+        let mut replies = Vec::with_capacity(commands.len());
+        if self.pipelining {
+            let written = timed(
+                self.timeouts.command,
+                self.connection.command(Raw(&commands)),
+            )
+            .await;
+            replies.push(written);
+            for i in 1..commands.len() {
+                if connection_lost(&replies[i - 1]).is_some() {
+                    break;
+                }
+                let limit = self.limit_for(i == last);
+                replies.push(timed(limit, self.connection.read_response()).await);
+            }
+            return replies;
+        }
+        for (i, command) in commands.iter().enumerate() {
+            let limit = self.limit_for(i == last);
+            let reply = timed(limit, self.connection.command(Raw(&[command]))).await;
+            let lost = connection_lost(&reply).is_some();
+            replies.push(reply);
+            if lost {
+                break;
+            }
+        }
+        replies
+    }
+
+    fn limit_for(&self, data: bool) -> Duration {
+        if data {
+            self.timeouts.data_start
+        } else {
+            self.timeouts.command
+        }
+    }
+
+    /// Sends the message after a 354: dot-stuffed here, and written at once where it can be
+    /// (see [`data_payload`]).
+    async fn data(&mut self, parts: &[&[u8]]) -> Result<Response, lettre::transport::smtp::Error> {
+        // DATA ends with CRLF.CRLF: the message's own final CRLF must go, or every copy
+        // would gain an empty last line.
+        let Some((last, first)) = parts.split_last() else {
+            return self.connection.message(b"").await;
+        };
+        let last = last.strip_suffix(b"\r\n").unwrap_or(last);
+        let payload = data_payload(first.iter().copied().chain([last]));
+        match String::from_utf8(payload) {
+            Ok(payload) => self.connection.command(Raw(&[&payload])).await,
+            // lettre's own encoder takes any bytes: it serves the rare 8-bit, non-UTF-8 copy.
+            Err(_) => {
+                self.connection
+                    .message_iter(first.iter().chain([&last]))
+                    .await
+            }
+        }
+    }
+
+    /// Ends a transaction that will not carry a message: the relay may still have answered
+    /// a pipelined DATA with 354, in which case an empty message is sent (and refused by
+    /// any relay that had no recipient), then the state is reset.
+    async fn abandon(&mut self, data_started: bool) {
+        if data_started {
+            let ended = timed(
+                self.timeouts.data_end,
+                self.connection.command(Raw(&[".\r\n"])),
+            )
+            .await;
+            if connection_lost(&ended).is_some() {
+                self.broken = true;
+                return;
+            }
+        }
+        self.reset().await;
+    }
+
     /// The failure a command's answer means, if any. A refused command leaves the
     /// transaction open, so it is reset; a lost connection is marked unusable.
-    async fn failure(
-        &mut self,
-        answer: Result<Result<Response, lettre::transport::smtp::Error>, String>,
-    ) -> Option<SendResult> {
+    async fn failure(&mut self, answer: &Answer) -> Option<SendResult> {
         let failure = classify(answer)?;
         match failure {
             SendResult::ConnectionLost(_) => self.broken = true,
@@ -284,9 +384,7 @@ impl RelayClient {
 
 /// A 452 to RCPT: the relay's limit of recipients per transaction (it is also the code of
 /// "insufficient storage", which is why it only counts once some recipient was accepted).
-fn is_too_many_recipients(
-    answer: &Result<Result<Response, lettre::transport::smtp::Error>, String>,
-) -> bool {
+fn is_too_many_recipients(answer: &Answer) -> bool {
     match answer {
         Ok(Err(error)) => error.status().is_some_and(|code| code.to_string() == "452"),
         _ => false,
@@ -294,15 +392,68 @@ fn is_too_many_recipients(
 }
 
 /// What a command's answer means for the recipients it concerns; `None` for success.
-fn classify(
-    answer: Result<Result<Response, lettre::transport::smtp::Error>, String>,
-) -> Option<SendResult> {
+fn classify(answer: &Answer) -> Option<SendResult> {
     match answer {
         Ok(Ok(_)) => None,
-        Ok(Err(error)) if error.is_permanent() => Some(SendResult::Permanent(error.to_string())),
-        Ok(Err(error)) if error.is_transient() => Some(SendResult::Temporary(error.to_string())),
+        Ok(Err(error)) if error.is_permanent() => Some(SendResult::Permanent(reply_of(error))),
+        Ok(Err(error)) if error.is_transient() => Some(SendResult::Temporary(reply_of(error))),
         Ok(Err(error)) => Some(SendResult::ConnectionLost(error.to_string())),
-        Err(timeout) => Some(SendResult::ConnectionLost(timeout)),
+        Err(timeout) => Some(SendResult::ConnectionLost(timeout.clone())),
+    }
+}
+
+/// The failure of an answer that leaves the connection out of step, if it is one.
+fn connection_lost(answer: &Answer) -> Option<SendResult> {
+    classify(answer).filter(|failure| matches!(failure, SendResult::ConnectionLost(_)))
+}
+
+/// A relay's answer to a command, or the time-out that came first.
+type Answer = Result<Result<Response, lettre::transport::smtp::Error>, String>;
+
+/// Text written to the relay exactly as given, through lettre's `command` (one write, one
+/// reply read): lettre has no pipelining and no way to send a message already dot-stuffed.
+struct Raw<'a>(&'a [&'a str]);
+
+impl std::fmt::Display for Raw<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.iter().try_for_each(|text| f.write_str(text))
+    }
+}
+
+/// The message as DATA carries it (RFC 5321 §4.5.2): a line that starts with a dot gets a
+/// second one, and the end is marked by a dot alone. lettre's encoder does this a byte at a
+/// time, a fifth of a fan-out's CPU; here whole lines are copied. A line starts after CRLF
+/// only, as in lettre, and a CRLF may be split between two parts.
+fn data_payload<'a>(parts: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut line_start = true;
+    let mut previous = 0u8;
+    for part in parts {
+        out.reserve(part.len() + 8);
+        let mut rest = part;
+        while let Some(&first) = rest.first() {
+            if line_start && first == b'.' {
+                out.push(b'.');
+            }
+            let end = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
+            let (line, tail) = rest.split_at(end);
+            out.extend_from_slice(line);
+            line_start = line.ends_with(b"\r\n") || (line == b"\n" && previous == b'\r');
+            previous = line.last().copied().unwrap_or(previous);
+            rest = tail;
+        }
+    }
+    out.extend_from_slice(b"\r\n.\r\n");
+    out
+}
+
+/// The relay's reply as it was written (`550 5.1.1 <a@example.org>: no such user`), for the
+/// delivery record, the owners and the bounce classifier.
+fn reply_of(error: &lettre::transport::smtp::Error) -> String {
+    use std::error::Error as _;
+    match (error.status(), error.source()) {
+        (Some(code), Some(text)) => format!("{code} {text}"),
+        _ => error.to_string(),
     }
 }
 
@@ -313,4 +464,61 @@ async fn timed<T>(
     tokio::time::timeout(limit, work)
         .await
         .map_err(|_| format!("relay did not answer within {} s", limit.as_secs()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// Dot-stuffing a byte at a time, as lettre's encoder does it.
+    fn stuffed_byte_by_byte(message: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut line_start = true;
+        let mut previous = 0u8;
+        for &b in message {
+            if line_start && b == b'.' {
+                out.push(b'.');
+            }
+            out.push(b);
+            line_start = b == b'\n' && previous == b'\r';
+            previous = b;
+        }
+        out.extend_from_slice(b"\r\n.\r\n");
+        out
+    }
+
+    #[test]
+    fn dot_stuffing_matches_the_byte_by_byte_rule_however_the_parts_are_cut() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5321);
+        let alphabet = b".\r\na ";
+        for _ in 0..2_000 {
+            let len = rng.random_range(0..64);
+            let message: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng.random_range(0..alphabet.len())])
+                .collect();
+            let mut cuts: Vec<usize> = (0..rng.random_range(0..4))
+                .map(|_| rng.random_range(0..=len))
+                .collect();
+            cuts.sort_unstable();
+            let mut parts = Vec::new();
+            let mut from = 0;
+            for cut in cuts.into_iter().chain([len]) {
+                parts.push(&message[from..cut]);
+                from = cut;
+            }
+            assert_eq!(
+                data_payload(parts.iter().copied()),
+                stuffed_byte_by_byte(&message),
+                "{:?} cut into {parts:?}",
+                String::from_utf8_lossy(&message)
+            );
+        }
+    }
+
+    #[test]
+    fn a_leading_dot_is_doubled_and_the_end_marked() {
+        let payload = data_payload([&b".hidden\r\nline\r\n..two"[..]].into_iter());
+        assert_eq!(payload, b"..hidden\r\nline\r\n...two\r\n.\r\n");
+    }
 }

@@ -6,9 +6,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::bounces::{self, Failure};
 use crate::config::Config;
 use crate::dkim::{Dkim, Prepared};
-use crate::store::{now_ms, ClaimedDelivery, DeliveryOutcome, Store};
+use crate::store::{now_ms, BouncedDelivery, ClaimedDelivery, DeliveryOutcome, Store};
 use crate::tokens::Signer;
 
 use super::destinations::{domain_of, Destinations};
@@ -117,6 +118,7 @@ impl Worker {
             let outcomes = self.send_batch(&mut relay, &mut cache, &batch).await;
             self.record(&outcomes).await;
             self.report_expired(&batch, &outcomes).await;
+            self.score_refusals(&batch, &outcomes).await;
         }
         if let Some(relay) = relay {
             relay.quit().await;
@@ -281,6 +283,46 @@ impl Worker {
             expiry::notify_owners(&self.config, &self.store, &self.notices, &expired).await
         {
             tracing::error!(%error, worker = self.number, "cannot tell owners about expired deliveries");
+        }
+    }
+
+    /// Treats a subscriber's copy refused for good by the relay like a bounce for it: an
+    /// unknown mailbox counts against the member, a policy refusal is reported to the owners.
+    /// `outcomes` are in the order of `batch`.
+    async fn score_refusals(&self, batch: &[ClaimedDelivery], outcomes: &[(i64, DeliveryOutcome)]) {
+        let refused = batch
+            .iter()
+            .zip(outcomes)
+            .filter_map(
+                |(delivery, (_, outcome))| match (delivery.member_id, outcome) {
+                    (Some(_), DeliveryOutcome::Failed { reply }) => {
+                        Some((delivery, Failure::from_reply(reply)?))
+                    }
+                    _ => None,
+                },
+            );
+        for (delivery, failure) in refused {
+            let refused = BouncedDelivery {
+                list_name: delivery.list_name.clone(),
+                member_id: delivery.member_id,
+                recipient: delivery.recipient.clone(),
+            };
+            let applied = bounces::process::apply(
+                &self.config,
+                &self.store,
+                &self.notices,
+                &refused,
+                &failure,
+            )
+            .await;
+            match applied {
+                Ok(outcome) => {
+                    tracing::info!(list = %delivery.list_name, delivery_id = delivery.id, class = failure.class.as_str(), ?outcome, "refusal by the relay recorded")
+                }
+                Err(error) => {
+                    tracing::error!(%error, delivery_id = delivery.id, "cannot record a refusal by the relay")
+                }
+            }
         }
     }
 
