@@ -8,7 +8,8 @@
 # Usage: scripts/postfix-compare.sh [N]   (from the source tree, after cargo build --release)
 # Environment: CONNECTIONS (default 8), SIZE (20000), PORT (loopback port, 25025),
 #   DATABASE_URL (a postgres:// URL; SQLite in a temporary file when unset),
-#   TIDINGS (the binary, target/release/tidings).
+#   TIDINGS (the binary, target/release/tidings), DKIM (the bench's --dkim modes, "none";
+#   "none,rsa" adds an RSA-signed fan-out into the same sink).
 # Needs the Debian package postfix for smtp-sink and smtp-source; to install it without
 # configuring or starting a mail server:
 #   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
@@ -20,6 +21,7 @@ CONNECTIONS=${CONNECTIONS:-8}
 SIZE=${SIZE:-20000}
 PORT=${PORT:-25025}
 TIDINGS=${TIDINGS:-${CARGO_TARGET_DIR:-target}/release/tidings}
+DKIM=${DKIM:-none}
 
 for tool in /usr/sbin/smtp-sink /usr/sbin/smtp-source; do
     [ -x "$tool" ] || { echo "$tool is missing: install the postfix package (see the top of $0)" >&2; exit 1; }
@@ -49,7 +51,7 @@ end=$(now)
 source_rate=$(rate "$N" "$start" "$end")
 
 TIDINGS_LOG=${TIDINGS_LOG:-warn} "$TIDINGS" bench --subscribers "$N" --connections "$CONNECTIONS" --size "$SIZE" \
-    --dkim none --relay-port "$PORT" ${DATABASE_URL:+--database-url "$DATABASE_URL"} | tee "$out"
+    --dkim "$DKIM" --relay-port "$PORT" ${DATABASE_URL:+--database-url "$DATABASE_URL"} | tee "$out"
 tidings_rate=$(awk '/fan-out unsigned/ { print $5 }' "$out")
 
 echo "smtp-source into smtp-sink: $N messages of $SIZE bytes, $CONNECTIONS connections: $source_rate messages/s"
