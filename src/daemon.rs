@@ -231,6 +231,7 @@ async fn start_mail_listener(
         protocol,
         hostname: config.server.hostname.clone(),
         limits: limits(config),
+        pipelining: true,
         handler: Arc::clone(handler),
     });
     tasks.spawn(server.serve(listener, shutdown.clone()));

@@ -88,11 +88,24 @@ impl Sink {
     /// Starts a sink on an ephemeral loopback port. `keep_messages: false` only counts, so
     /// that a benchmark's memory stays flat.
     pub async fn start(keep_messages: bool) -> std::io::Result<Sink> {
-        Sink::start_slow(keep_messages, Duration::ZERO).await
+        Sink::launch(keep_messages, Duration::ZERO, true).await
     }
 
     /// Like [`Sink::start`], taking `delay` over every message.
     pub async fn start_slow(keep_messages: bool, delay: Duration) -> std::io::Result<Sink> {
+        Sink::launch(keep_messages, delay, true).await
+    }
+
+    /// Like [`Sink::start`], for a relay that does not offer PIPELINING.
+    pub async fn start_without_pipelining(keep_messages: bool) -> std::io::Result<Sink> {
+        Sink::launch(keep_messages, Duration::ZERO, false).await
+    }
+
+    async fn launch(
+        keep_messages: bool,
+        delay: Duration,
+        pipelining: bool,
+    ) -> std::io::Result<Sink> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let recorder = Arc::new(Recorder {
@@ -110,6 +123,7 @@ impl Sink {
                 max_connections: 1000,
                 idle_timeout: Duration::from_secs(300),
             },
+            pipelining,
             handler: Arc::clone(&recorder),
         });
         let (stop, stopped) = watch::channel(false);

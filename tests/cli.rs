@@ -50,7 +50,7 @@ async fn members_commands_are_idempotent_and_report_by_line(db: &TestDb) {
     let file = dir.path().join("members.csv");
     std::fs::write(
         &file,
-        "address,name,language\nana@ngo-a.example,\"Silva, Ana\",pt\n\nnot an address\nBRUNO@ngo-b.example\ncarol@ngo-c.example,Carol,xx\n",
+        "address,name,language\nana@ngo-a.example,\"Silva, Ana\",pt\n\nnot an address\nBRUNO@ngo-b.example\ncarol@ngo-c.example,Carol,xx\nana@ngo-a.example\n",
     )
     .expect("write");
     let file = file.to_str().expect("utf-8 path");
@@ -62,12 +62,12 @@ async fn members_commands_are_idempotent_and_report_by_line(db: &TestDb) {
         "{first}"
     );
     assert!(
-        first.contains("team: 2 added, 0 already present, 2 invalid"),
+        first.contains("team: 2 added, 1 already present, 2 invalid"),
         "{first}"
     );
     let second = stdout(&tidings(&config, db, &["members", "import", "team", file]));
     assert!(
-        second.contains("team: 0 added, 2 already present, 2 invalid"),
+        second.contains("team: 0 added, 3 already present, 2 invalid"),
         "{second}"
     );
 

@@ -516,6 +516,62 @@ mod tests {
         }
     }
 
+    /// One shared message to three recipients, one refused at RCPT and one 452 past the
+    /// relay's limit of two per transaction, over a relay with and without PIPELINING: the
+    /// same results, and the copies arrive byte for byte, dot-stuffing undone.
+    #[tokio::test]
+    async fn pipelined_or_not_each_recipient_gets_its_own_result() {
+        use crate::inbound::reply::Reply;
+        use crate::sink::Sink;
+        let message = b"From: a@example.org\r\nSubject: dots\r\n\r\n.one\r\n..two\r\n.\r\nend\r\n";
+        for sink in [
+            Sink::start(true).await.expect("sink"),
+            Sink::start_without_pipelining(true).await.expect("sink"),
+        ] {
+            sink.script(
+                "gone@example.org",
+                [Reply::new(550, "5.1.1", "no such user")],
+            );
+            sink.limit_recipients(2);
+            let relay = RelayConfig {
+                host: "127.0.0.1".into(),
+                port: sink.addr.port(),
+                tls: TlsMode::None,
+                ..RelayConfig::default()
+            };
+            let mut client = RelayClient::connect(&relay, "test.localhost")
+                .await
+                .expect("connect");
+            let recipients = [
+                "a@example.org",
+                "gone@example.org",
+                "b@example.org",
+                "c@example.org",
+            ];
+            let results = client
+                .send_many("list-bounces@example.org", &recipients, &[message])
+                .await;
+            assert_eq!(results[0], SendResult::Accepted);
+            assert!(
+                matches!(&results[1], SendResult::Permanent(reply) if reply.starts_with("550 5.1.1")),
+                "{:?}",
+                results[1]
+            );
+            assert_eq!(results[2..], [SendResult::Accepted, SendResult::Accepted]);
+            let received = sink.messages();
+            let delivered: Vec<&str> = received
+                .iter()
+                .flat_map(|m| m.recipients.iter().map(String::as_str))
+                .collect();
+            assert_eq!(
+                delivered,
+                ["a@example.org", "b@example.org", "c@example.org"]
+            );
+            assert!(received.iter().all(|m| m.data == message));
+            client.quit().await;
+        }
+    }
+
     #[test]
     fn a_leading_dot_is_doubled_and_the_end_marked() {
         let payload = data_payload([&b".hidden\r\nline\r\n..two"[..]].into_iter());

@@ -67,6 +67,9 @@ pub struct Server<H> {
     pub protocol: Protocol,
     pub hostname: String,
     pub limits: Limits,
+    /// Offer PIPELINING (RFC 2920). Always on for tidings' own listeners; the test sink can
+    /// turn it off to stand for a relay without it.
+    pub pipelining: bool,
     pub handler: Arc<H>,
 }
 
@@ -423,8 +426,13 @@ impl<'s, H: MailHandler> Session<'s, H> {
         self.greeted = true;
         self.envelope.helo = host;
         self.reset_transaction();
+        let pipelining = if self.server.pipelining {
+            "250-PIPELINING\r\n"
+        } else {
+            ""
+        };
         format!(
-            "250-{}\r\n250-PIPELINING\r\n250-SIZE {}\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n",
+            "250-{}\r\n{pipelining}250-SIZE {}\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n",
             self.server.hostname, self.server.limits.max_message_size
         )
     }
