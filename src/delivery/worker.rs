@@ -116,9 +116,12 @@ impl Worker {
                 continue;
             }
             let outcomes = self.send_batch(&mut relay, &mut cache, &batch).await;
+            // Scored before the failures are recorded, so that a delivery seen as failed has
+            // had its refusal counted. A crash in between sends the copy again after its
+            // lease, and a second refusal counts again (within the daily cap).
+            self.score_refusals(&batch, &outcomes).await;
             self.record(&outcomes).await;
             self.report_expired(&batch, &outcomes).await;
-            self.score_refusals(&batch, &outcomes).await;
         }
         if let Some(relay) = relay {
             relay.quit().await;
