@@ -63,6 +63,27 @@ async fn bounce(h: &Harness, verp: &str, status: &str, diagnostic: &str) {
     assert!(h.queue_drained().await);
 }
 
+/// Posts "Later": the disabled DEAD gets no copy, ALIVE does.
+async fn later_posting_skips_the_disabled(h: &Harness) {
+    h.write(
+        "author@ngo.example",
+        &format!("open@{DOMAIN}"),
+        "Later",
+        "Hi\r\n",
+    )
+    .await;
+    assert!(
+        h.received_by(DEAD)
+            .iter()
+            .all(|m| m.subject() != Some("Later")),
+        "a disabled member gets no postings"
+    );
+    assert!(h
+        .received_by(ALIVE)
+        .iter()
+        .any(|m| m.subject() == Some("Later")));
+}
+
 async fn score_of(h: &Harness, address: &str) -> Option<(i64, String)> {
     let report = h
         .daemon
@@ -97,22 +118,8 @@ async fn address_failures_disable_and_the_link_re_enables(db: &TestDb) {
     assert_eq!(score_of(&h, DEAD).await, Some((2, "disabled".into())));
 
     // Disabled: a notice with a re-enable link, and no more copies.
-    h.write(
-        "author@ngo.example",
-        &format!("open@{DOMAIN}"),
-        "Later",
-        "Hi\r\n",
-    )
-    .await;
+    later_posting_skips_the_disabled(&h).await;
     let received = h.received_by(DEAD);
-    assert!(
-        received.iter().all(|m| m.subject() != Some("Later")),
-        "a disabled member gets no postings"
-    );
-    assert!(h
-        .received_by(ALIVE)
-        .iter()
-        .any(|m| m.subject() == Some("Later")));
     let link = received
         .iter()
         .filter_map(|m| m.body_text(0).map(|t| t.to_string()))
@@ -259,22 +266,6 @@ async fn refusals_by_the_relay_count_like_bounces(db: &TestDb) {
         .count();
     assert_eq!(notices, 1, "one deliverability notice for the domain");
 
-    h.write(
-        "author@ngo.example",
-        &format!("open@{DOMAIN}"),
-        "Later",
-        "Hi\r\n",
-    )
-    .await;
-    assert!(
-        h.received_by(DEAD)
-            .iter()
-            .all(|m| m.subject() != Some("Later")),
-        "a disabled member gets no more postings"
-    );
-    assert!(h
-        .received_by(ALIVE)
-        .iter()
-        .any(|m| m.subject() == Some("Later")));
+    later_posting_skips_the_disabled(&h).await;
     h.daemon.shutdown().await;
 }

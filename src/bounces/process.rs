@@ -133,16 +133,8 @@ async fn report_policy_rejection(
     if !store.rate_allow("deliverability", &key, 1, DAY_MS).await? {
         return Ok(());
     }
-    let notice = Notice {
-        name: "deliverability",
-        list,
-        language: &list.language,
-        recipients: list.owners.clone(),
-        address: "",
-        reply_to: None,
-        automatic: Automatic::Generated,
-        extra: json!({ "domain": domain, "status": status, "detail": detail }),
-    };
+    let extra = json!({ "domain": domain, "status": status, "detail": detail });
+    let notice = Notice::to_owners("deliverability", list, extra);
     Ok(notices.send(store, notice).await?)
 }
 

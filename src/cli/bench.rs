@@ -518,7 +518,11 @@ fn signing_rates(keys: &BenchKeys, message: &[u8]) -> anyhow::Result<Vec<Signing
                 .collect();
             threads
                 .into_iter()
-                .map(|thread| thread.join().unwrap_or(Ok(0)))
+                .map(|thread| {
+                    thread
+                        .join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("a signing thread panicked")))
+                })
                 .sum::<anyhow::Result<u64>>()
         })? as f64
             / started.elapsed().as_secs_f64();

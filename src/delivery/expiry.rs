@@ -5,7 +5,7 @@ use mail_parser::MessageParser;
 use serde_json::json;
 
 use crate::config::Config;
-use crate::notices::{Automatic, Notice, NoticeError, Notices};
+use crate::notices::{Notice, NoticeError, Notices};
 use crate::store::Store;
 
 /// A subscriber's copy of a posting that expired, as the worker saw it.
@@ -40,20 +40,15 @@ pub async fn notify_owners(
             .await?
             .and_then(|bytes| subject_of(&bytes))
             .unwrap_or_default();
-        let notice = Notice {
-            name: "delivery_expired",
+        let notice = Notice::to_owners(
+            "delivery_expired",
             list,
-            language: &list.language,
-            recipients: list.owners.clone(),
-            address: "",
-            reply_to: None,
-            automatic: Automatic::Generated,
-            extra: json!({
+            json!({
                 "subject": subject,
                 "detail": delivery.reply,
                 "lifetime_days": config.delivery.lifetime_seconds / 86_400,
             }),
-        };
+        );
         notices.send(store, notice).await?;
         tracing::info!(list = %list.name, message_id = delivery.message_id, "owners told of expired deliveries");
     }

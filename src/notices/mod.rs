@@ -50,6 +50,22 @@ pub struct Notice<'a> {
     pub extra: Value,
 }
 
+impl<'a> Notice<'a> {
+    /// A notice to the list's owners, in the list's language, about the list itself.
+    pub fn to_owners(name: &'static str, list: &'a ListConfig, extra: Value) -> Notice<'a> {
+        Notice {
+            name,
+            list,
+            language: &list.language,
+            recipients: list.owners.clone(),
+            address: "",
+            reply_to: None,
+            automatic: Automatic::Generated,
+            extra,
+        }
+    }
+}
+
 pub struct Notices {
     templates: Templates,
     config: Arc<Config>,

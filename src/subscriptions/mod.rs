@@ -253,21 +253,17 @@ impl Subscriptions {
             domain,
             &self.signer,
         );
+        let extra = json!({
+            "request_id": request.id,
+            "requester": request.address,
+            "approve_address": approve_address,
+            "cli_approve": format!("tidings requests approve {}", request.id),
+            "cli_reject": format!("tidings requests reject {}", request.id),
+        });
         let notice = Notice {
-            name: "approval_needed",
-            list,
-            language: &list.language,
-            recipients: list.owners.clone(),
             address: &request.address,
             reply_to: Some(approve_address.clone()),
-            automatic: Automatic::Generated,
-            extra: json!({
-                "request_id": request.id,
-                "requester": request.address,
-                "approve_address": approve_address,
-                "cli_approve": format!("tidings requests approve {}", request.id),
-                "cli_reject": format!("tidings requests reject {}", request.id),
-            }),
+            ..Notice::to_owners("approval_needed", list, extra)
         };
         Ok(self.notices.send(&self.store, notice).await?)
     }
