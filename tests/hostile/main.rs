@@ -1,0 +1,6 @@
+//! tidings as an attacker meets it: raw bytes on real SMTP, LMTP and HTTP sockets on
+//! loopback, against the test configuration, on both databases. Each module covers one way
+//! in that was found open, and says what it sends and what it must see.
+
+#[path = "../common/mod.rs"]
+mod common;
