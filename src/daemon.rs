@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::delivery;
 use crate::dkim::{Dkim, KeyError};
 use crate::inbound::accept::ListHandler;
-use crate::inbound::{Limits, Protocol, Server};
+use crate::inbound::{DataBudget, Limits, Protocol, Server};
 use crate::notices::{Notices, TemplateError};
 use crate::publications::clock::{Clock, SystemClock};
 use crate::publications::render::{self as edition_render, PublicationTemplates};
@@ -133,11 +133,11 @@ impl Daemon {
             authenticator,
             signals.clone(),
         ));
+        let budget = Arc::new(DataBudget::new(config.server.max_data_memory));
         let smtp_addr = start_mail_listener(
             ("smtp_listen", &config.server.smtp_listen),
             Protocol::Smtp,
-            &config,
-            &handler,
+            (&config, &handler, &budget),
             &shutdown_rx,
             &mut tasks,
         )
@@ -145,8 +145,7 @@ impl Daemon {
         let lmtp_addr = start_mail_listener(
             ("lmtp_listen", &config.server.lmtp_listen),
             Protocol::Lmtp,
-            &config,
-            &handler,
+            (&config, &handler, &budget),
             &shutdown_rx,
             &mut tasks,
         )
@@ -216,8 +215,7 @@ impl Daemon {
 async fn start_mail_listener(
     (setting, value): (&'static str, &str),
     protocol: Protocol,
-    config: &Config,
-    handler: &Arc<ListHandler>,
+    (config, handler, budget): (&Config, &Arc<ListHandler>, &Arc<DataBudget>),
     shutdown: &watch::Receiver<bool>,
     tasks: &mut JoinSet<()>,
 ) -> Result<Option<SocketAddr>, DaemonError> {
@@ -230,21 +228,31 @@ async fn start_mail_listener(
     let server = Arc::new(Server {
         protocol,
         hostname: config.server.hostname.clone(),
-        limits: limits(config),
+        limits: limits(config, protocol),
         pipelining: true,
         handler: Arc::clone(handler),
+        budget: Arc::clone(budget),
     });
     tasks.spawn(server.serve(listener, shutdown.clone()));
     Ok(local)
 }
 
-fn limits(config: &Config) -> Limits {
+fn limits(config: &Config, protocol: Protocol) -> Limits {
+    let server = &config.server;
     Limits {
-        max_message_size: config.server.max_message_size,
-        max_line_length: config.server.max_line_length,
-        max_recipients: config.server.max_recipients,
-        max_connections: config.server.max_connections,
-        idle_timeout: Duration::from_secs(config.server.idle_timeout_seconds),
+        max_message_size: server.max_message_size,
+        max_line_length: server.max_line_length,
+        max_recipients: server.max_recipients,
+        max_connections: server.max_connections,
+        // Every LMTP session comes from the front MTA: a limit per address would be a limit
+        // on all mail.
+        max_connections_per_ip: match protocol {
+            Protocol::Smtp => Some(server.max_connections_per_ip),
+            Protocol::Lmtp => None,
+        },
+        idle_timeout: Duration::from_secs(server.idle_timeout_seconds),
+        session_timeout: Duration::from_secs(server.session_timeout_seconds),
+        min_data_rate: server.min_data_rate,
     }
 }
 

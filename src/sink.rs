@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::inbound::{Envelope, Limits, MailHandler, Protocol, Reply, Server};
+use crate::inbound::{DataBudget, Envelope, Limits, MailHandler, Protocol, Reply, Server};
 
 /// One message as the sink received it.
 #[derive(Debug, Clone)]
@@ -121,10 +121,14 @@ impl Sink {
                 max_line_length: 1 << 20,
                 max_recipients: 1000,
                 max_connections: 1000,
+                max_connections_per_ip: None,
                 idle_timeout: Duration::from_secs(300),
+                session_timeout: Duration::from_secs(3600),
+                min_data_rate: 1,
             },
             pipelining,
             handler: Arc::clone(&recorder),
+            budget: Arc::new(DataBudget::new(1 << 30)),
         });
         let (stop, stopped) = watch::channel(false);
         tokio::spawn(server.serve(listener, stopped));

@@ -105,7 +105,11 @@ fn server_template() -> ServerConfig {
         max_line_length: defaults::max_line_length(),
         max_recipients: defaults::max_recipients(),
         max_connections: defaults::max_connections(),
+        max_connections_per_ip: defaults::max_connections_per_ip(),
         idle_timeout_seconds: defaults::idle_timeout_seconds(),
+        session_timeout_seconds: defaults::session_timeout_seconds(),
+        min_data_rate: defaults::min_data_rate(),
+        max_data_memory: defaults::max_data_memory(),
         templates_dir: defaults::templates_dir(),
     }
 }

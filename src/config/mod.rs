@@ -83,10 +83,23 @@ pub struct ServerConfig {
     pub max_line_length: usize,
     #[serde(default = "defaults::max_recipients")]
     pub max_recipients: usize,
+    /// Simultaneous sessions of each mail listener (SMTP and LMTP each have their own).
     #[serde(default = "defaults::max_connections")]
     pub max_connections: usize,
+    /// Simultaneous SMTP sessions from one client address (LMTP's client is the front MTA).
+    #[serde(default = "defaults::max_connections_per_ip")]
+    pub max_connections_per_ip: usize,
     #[serde(default = "defaults::idle_timeout_seconds")]
     pub idle_timeout_seconds: u64,
+    /// The longest an SMTP or LMTP session may last.
+    #[serde(default = "defaults::session_timeout_seconds")]
+    pub session_timeout_seconds: u64,
+    /// Bytes per second a client must keep up while sending a message.
+    #[serde(default = "defaults::min_data_rate")]
+    pub min_data_rate: u64,
+    /// Memory all sessions' messages in transit may take together, in bytes.
+    #[serde(default = "defaults::max_data_memory")]
+    pub max_data_memory: usize,
     /// Directory of the notice and page templates (`messages/LANG/`, `web/LANG/`).
     #[serde(default = "defaults::templates_dir")]
     pub templates_dir: String,
@@ -555,8 +568,20 @@ mod defaults {
     pub fn max_connections() -> usize {
         200
     }
+    pub fn max_connections_per_ip() -> usize {
+        20
+    }
     pub fn idle_timeout_seconds() -> u64 {
         300
+    }
+    pub fn session_timeout_seconds() -> u64 {
+        1800
+    }
+    pub fn min_data_rate() -> u64 {
+        500
+    }
+    pub fn max_data_memory() -> usize {
+        256 * 1024 * 1024
     }
     pub fn templates_dir() -> String {
         "templates".into()

@@ -296,11 +296,49 @@ fn check_server_limits(report: &mut Report, server: &ServerConfig) {
         defaults::max_connections() as u64,
     );
     report.at_least(
+        "server.max_connections_per_ip",
+        server.max_connections_per_ip as u64,
+        1,
+        defaults::max_connections_per_ip() as u64,
+    );
+    report.at_least(
         "server.idle_timeout_seconds",
         server.idle_timeout_seconds,
         1,
         defaults::idle_timeout_seconds(),
     );
+    if server.session_timeout_seconds < server.idle_timeout_seconds {
+        report.add(
+            "server.session_timeout_seconds",
+            format!(
+                "{} is shorter than idle_timeout_seconds ({})",
+                server.session_timeout_seconds, server.idle_timeout_seconds
+            ),
+            format!(
+                "set it to at least idle_timeout_seconds; the default is {}",
+                defaults::session_timeout_seconds()
+            ),
+        );
+    }
+    report.at_least(
+        "server.min_data_rate",
+        server.min_data_rate,
+        1,
+        defaults::min_data_rate(),
+    );
+    if server.max_data_memory < server.max_message_size {
+        report.add(
+            "server.max_data_memory",
+            format!(
+                "{} bytes is less than max_message_size ({} bytes): the largest message allowed could never be taken",
+                server.max_data_memory, server.max_message_size
+            ),
+            format!(
+                "set it to several times max_message_size; the default is {}",
+                defaults::max_data_memory()
+            ),
+        );
+    }
 }
 
 fn check_relay(report: &mut Report, relay: &RelayConfig) {

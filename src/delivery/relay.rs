@@ -318,20 +318,15 @@ impl RelayClient {
     /// Sends the message after a 354: dot-stuffed here, and written at once where it can be
     /// (see [`data_payload`]).
     async fn data(&mut self, parts: &[&[u8]]) -> Result<Response, lettre::transport::smtp::Error> {
-        // DATA ends with CRLF.CRLF: the message's own final CRLF must go, or every copy
-        // would gain an empty last line.
-        let Some((last, first)) = parts.split_last() else {
-            return self.connection.message(b"").await;
-        };
-        let last = last.strip_suffix(b"\r\n").unwrap_or(last);
-        let payload = data_payload(first.iter().copied().chain([last]));
-        match String::from_utf8(payload) {
+        match String::from_utf8(data_payload(parts, Transparency::Stuffed)) {
             Ok(payload) => self.connection.command(Raw(&[&payload])).await,
             // lettre's own encoder takes any bytes: it serves the rare 8-bit, non-UTF-8 copy.
+            // It stuffs a dot only after CRLF, which is every line start once the lines are
+            // canonical; it adds the final CRLF.CRLF itself.
             Err(_) => {
-                self.connection
-                    .message_iter(first.iter().chain([&last]))
-                    .await
+                let lines = data_payload(parts, Transparency::Unstuffed);
+                let lines = lines.strip_suffix(b"\r\n").unwrap_or(&lines);
+                self.connection.message(lines).await
             }
         }
     }
@@ -420,30 +415,55 @@ impl std::fmt::Display for Raw<'_> {
     }
 }
 
-/// The message as DATA carries it (RFC 5321 §4.5.2): a line that starts with a dot gets a
-/// second one, and the end is marked by a dot alone. lettre's encoder does this a byte at a
-/// time, a fifth of a fan-out's CPU; here whole lines are copied. A line starts after CRLF
-/// only, as in lettre, and a CRLF may be split between two parts.
-fn data_payload<'a>(parts: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
-    let mut out = Vec::new();
+/// Whether [`data_payload`] dot-stuffs and marks the end, or leaves that to lettre.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transparency {
+    Stuffed,
+    Unstuffed,
+}
+
+/// The message as DATA carries it (RFC 5321 §4.5.2): every line ends in CRLF, a line that
+/// starts with a dot gets a second one, and the end is marked by a dot alone.
+///
+/// Stored messages are canonical already (the listener reads them so), but a copy is made of
+/// several parts, and a relay that takes a bare LF or CR for a line end must never find a
+/// line start here that was not stuffed: so a bare CR or LF, wherever it comes from, is
+/// written as CRLF, and a line starts after any of the three. lettre's encoder stuffs only
+/// after CRLF, and a byte at a time (a fifth of a fan-out's CPU); here whole lines are copied.
+fn data_payload(parts: &[&[u8]], transparency: Transparency) -> Vec<u8> {
+    let mut out = Vec::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 16);
     let mut line_start = true;
-    let mut previous = 0u8;
+    // A CR ended the previous part: an LF at the start of this one belongs to it.
+    let mut pending_cr = false;
     for part in parts {
-        out.reserve(part.len() + 8);
-        let mut rest = part;
+        let mut rest: &[u8] = part;
+        if pending_cr && !rest.is_empty() {
+            pending_cr = false;
+            rest = rest.strip_prefix(b"\n").unwrap_or(rest);
+        }
         while let Some(&first) = rest.first() {
-            if line_start && first == b'.' {
+            if line_start && first == b'.' && transparency == Transparency::Stuffed {
                 out.push(b'.');
             }
-            let end = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
-            let (line, tail) = rest.split_at(end);
-            out.extend_from_slice(line);
-            line_start = line.ends_with(b"\r\n") || (line == b"\n" && previous == b'\r');
-            previous = line.last().copied().unwrap_or(previous);
-            rest = tail;
+            let Some(end) = memchr::memchr2(b'\r', b'\n', rest) else {
+                out.extend_from_slice(rest);
+                line_start = false;
+                break;
+            };
+            out.extend_from_slice(&rest[..end]);
+            out.extend_from_slice(b"\r\n");
+            line_start = true;
+            let crlf = rest[end] == b'\r' && rest.get(end + 1) == Some(&b'\n');
+            pending_cr = rest[end] == b'\r' && end + 1 == rest.len();
+            rest = &rest[end + if crlf { 2 } else { 1 }..];
         }
     }
-    out.extend_from_slice(b"\r\n.\r\n");
+    if !line_start {
+        out.extend_from_slice(b"\r\n");
+    }
+    if transparency == Transparency::Stuffed {
+        out.extend_from_slice(b".\r\n");
+    }
     out
 }
 
@@ -471,20 +491,35 @@ mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
 
-    /// Dot-stuffing a byte at a time, as lettre's encoder does it.
+    /// The rule a byte at a time: any of CRLF, a bare CR and a bare LF ends a line and is
+    /// written as CRLF, and a dot is doubled at the start of every line.
     fn stuffed_byte_by_byte(message: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
         let mut line_start = true;
-        let mut previous = 0u8;
-        for &b in message {
+        let mut i = 0;
+        while i < message.len() {
+            let b = message[i];
+            if b == b'\r' || b == b'\n' {
+                out.extend_from_slice(b"\r\n");
+                line_start = true;
+                i += if b == b'\r' && message.get(i + 1) == Some(&b'\n') {
+                    2
+                } else {
+                    1
+                };
+                continue;
+            }
             if line_start && b == b'.' {
                 out.push(b'.');
             }
             out.push(b);
-            line_start = b == b'\n' && previous == b'\r';
-            previous = b;
+            line_start = false;
+            i += 1;
         }
-        out.extend_from_slice(b"\r\n.\r\n");
+        if !line_start {
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b".\r\n");
         out
     }
 
@@ -492,7 +527,7 @@ mod tests {
     fn dot_stuffing_matches_the_byte_by_byte_rule_however_the_parts_are_cut() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(5321);
         let alphabet = b".\r\na ";
-        for _ in 0..2_000 {
+        for _ in 0..5_000 {
             let len = rng.random_range(0..64);
             let message: Vec<u8> = (0..len)
                 .map(|_| alphabet[rng.random_range(0..alphabet.len())])
@@ -508,12 +543,138 @@ mod tests {
                 from = cut;
             }
             assert_eq!(
-                data_payload(parts.iter().copied()),
+                data_payload(&parts, Transparency::Stuffed),
                 stuffed_byte_by_byte(&message),
                 "{:?} cut into {parts:?}",
                 String::from_utf8_lossy(&message)
             );
         }
+    }
+
+    /// How a server reads DATA: what ends a line, and so where a `.` line may end the message.
+    #[derive(Debug, Clone, Copy)]
+    enum Reading {
+        /// CRLF only (RFC 5321).
+        Strict,
+        /// A bare LF too (Postfix before `smtpd_forbid_bare_newline`, and many others).
+        BareLf,
+        /// A bare CR or a bare LF.
+        BareCrOrLf,
+    }
+
+    /// The messages a server reading as `reading` finds in `payload`, and the bytes it would
+    /// read as commands after the last one.
+    fn read_as(reading: Reading, payload: &[u8]) -> (Vec<Vec<u8>>, Vec<u8>) {
+        let mut messages = Vec::new();
+        let mut message = Vec::new();
+        let mut rest = payload;
+        loop {
+            let end = match reading {
+                Reading::Strict => rest
+                    .windows(2)
+                    .position(|w| w == b"\r\n")
+                    .map(|i| (i, i + 2)),
+                Reading::BareLf => rest.iter().position(|&b| b == b'\n').map(|i| {
+                    let text = if i > 0 && rest[i - 1] == b'\r' {
+                        i - 1
+                    } else {
+                        i
+                    };
+                    (text, i + 1)
+                }),
+                Reading::BareCrOrLf => {
+                    rest.iter()
+                        .position(|&b| b == b'\r' || b == b'\n')
+                        .map(|i| {
+                            let crlf = rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n');
+                            (i, i + if crlf { 2 } else { 1 })
+                        })
+                }
+            };
+            let Some((text_end, next)) = end else {
+                return (messages, rest.to_vec());
+            };
+            let line = &rest[..text_end];
+            rest = &rest[next..];
+            if line == b"." {
+                messages.push(std::mem::take(&mut message));
+                if rest.is_empty() {
+                    return (messages, Vec::new());
+                }
+                continue;
+            }
+            message.extend_from_slice(line.strip_prefix(b".").unwrap_or(line));
+            message.extend_from_slice(b"\r\n");
+        }
+    }
+
+    /// The property that closes SMTP smuggling: whatever bytes a client sends as DATA, what
+    /// the listener stores is canonical, and the relayed DATA of it, cut into any parts, is
+    /// read as exactly one message, equal to what was stored, by a strict server and by
+    /// servers that take a bare LF, or a bare CR, for a line end, with nothing left over to
+    /// be read as commands.
+    #[test]
+    fn any_data_taken_in_is_relayed_as_exactly_one_message_whoever_reads_it() {
+        use crate::inbound::data::{is_canonical, DataReader};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(2920);
+        let alphabets: [&[u8]; 3] = [b".\r\n", b".\r\nM ", b".\r\na\x00\xff"];
+        for case in 0..20_000 {
+            let alphabet = alphabets[case % alphabets.len()];
+            let len = rng.random_range(0..48);
+            let mut sent: Vec<u8> = (0..len)
+                .map(|_| {
+                    if rng.random_range(0..8) == 0 {
+                        rng.random()
+                    } else {
+                        alphabet[rng.random_range(0..alphabet.len())]
+                    }
+                })
+                .collect();
+            // The client's end of data, so that every case ends.
+            sent.extend_from_slice(b"\r\n.\r\n");
+            let mut stored = Vec::new();
+            let mut bytes = sent.iter();
+            assert!(DataReader::new().ingest(&mut bytes, &mut stored));
+            assert!(is_canonical(&stored), "{sent:?} stored as {stored:?}");
+            // A copy is the recipient's own headers, then the shared message: cut anywhere.
+            let cut = rng.random_range(0..=stored.len());
+            let payload = data_payload(&[&stored[..cut], &stored[cut..]], Transparency::Stuffed);
+            // And should a part ever not be canonical (a decoration, a header of a copy),
+            // the relay client still writes one unambiguous message.
+            let raw = &sent[..len];
+            let cut = rng.random_range(0..=raw.len());
+            let uncanonical = data_payload(&[&raw[..cut], &raw[cut..]], Transparency::Stuffed);
+            for reading in [Reading::Strict, Reading::BareLf, Reading::BareCrOrLf] {
+                let (messages, left) = read_as(reading, &payload);
+                assert_eq!(
+                    (messages.as_slice(), left.as_slice()),
+                    (&[stored.clone()][..], &b""[..]),
+                    "{reading:?} of {sent:?}, stored as {stored:?}, relayed as {payload:?}"
+                );
+                let (messages, left) = read_as(reading, &uncanonical);
+                assert_eq!(
+                    (messages.as_slice(), left.as_slice()),
+                    (&[with_crlf_lines(raw)][..], &b""[..]),
+                    "{reading:?} of {raw:?} relayed as {uncanonical:?}"
+                );
+            }
+        }
+    }
+
+    /// `bytes` with every line end (CRLF, bare CR, bare LF) a CRLF, the last line ended too.
+    fn with_crlf_lines(bytes: &[u8]) -> Vec<u8> {
+        let text = bytes.iter().map(|&b| b as char).collect::<String>();
+        let mut out: Vec<u8> = text
+            .replace("\r\n", "\n")
+            .replace('\r', "\n")
+            .replace('\n', "\r\n")
+            .chars()
+            .map(|c| c as u8)
+            .collect();
+        if !out.is_empty() && !out.ends_with(b"\r\n") {
+            out.extend_from_slice(b"\r\n");
+        }
+        out
     }
 
     /// One shared message to three recipients, one refused at RCPT and one 452 past the
@@ -574,7 +735,9 @@ mod tests {
 
     #[test]
     fn a_leading_dot_is_doubled_and_the_end_marked() {
-        let payload = data_payload([&b".hidden\r\nline\r\n..two"[..]].into_iter());
+        let payload = data_payload(&[b".hidden\r\nline\r\n..two"], Transparency::Stuffed);
         assert_eq!(payload, b"..hidden\r\nline\r\n...two\r\n.\r\n");
+        let bare = data_payload(&[b"a\n.\nMAIL FROM:<x>\r.\r"], Transparency::Stuffed);
+        assert_eq!(bare, b"a\r\n..\r\nMAIL FROM:<x>\r\n..\r\n.\r\n");
     }
 }

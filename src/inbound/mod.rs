@@ -2,9 +2,10 @@
 //! is ([`routing`]), and what the daemon does with a message once it has it ([`accept`]).
 
 pub mod accept;
+pub mod data;
 pub mod reply;
 pub mod routing;
 pub mod session;
 
 pub use reply::Reply;
-pub use session::{Envelope, Limits, MailHandler, Protocol, Server};
+pub use session::{DataBudget, Envelope, Limits, MailHandler, Protocol, Server};

@@ -2,17 +2,20 @@
 //! order, pipelining, DATA, limits, time-outs) lives here; what to accept is the handler's
 //! business, so the same engine serves the daemon and the test sink.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use smtp_proto::request::receiver::{DataReceiver, DummyDataReceiver, RequestReceiver};
+use smtp_proto::request::receiver::RequestReceiver;
 use smtp_proto::{Error as ParseError, Request};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
+use super::data::DataReader;
 use super::reply::Reply;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,8 +59,132 @@ pub struct Limits {
     pub max_message_size: usize,
     pub max_line_length: usize,
     pub max_recipients: usize,
+    /// Simultaneous sessions of this listener.
     pub max_connections: usize,
+    /// Simultaneous sessions from one client address; `None` where every client is the
+    /// same front MTA (LMTP).
+    pub max_connections_per_ip: Option<usize>,
+    /// Silence allowed between reads, and the time a client has to send each command whole
+    /// (Postfix's `smtpd_timeout` with `smtpd_per_request_deadline`): trickling a byte at a
+    /// time does not keep a session alive.
     pub idle_timeout: Duration,
+    /// The longest a session may last, whatever the client does.
+    pub session_timeout: Duration,
+    /// Bytes per second a client must keep up during DATA beyond the first `idle_timeout`
+    /// (Postfix's `smtpd_min_data_rate`).
+    pub min_data_rate: u64,
+}
+
+/// The memory every session's DATA may use together, shared by the SMTP and LMTP listeners:
+/// a message is read into memory before it is judged and stored, so without a bound a few
+/// connections sending large messages at once could take all of it. Past the budget a
+/// message is refused with 452 4.3.1, and the client tries again later.
+#[derive(Debug)]
+pub struct DataBudget {
+    kib: Arc<Semaphore>,
+}
+
+impl DataBudget {
+    pub fn new(bytes: usize) -> DataBudget {
+        DataBudget {
+            kib: Arc::new(Semaphore::new(
+                bytes.div_ceil(1024).min(Semaphore::MAX_PERMITS),
+            )),
+        }
+    }
+
+    /// Bytes still free, for tests and logs.
+    pub fn available(&self) -> usize {
+        self.kib.available_permits() * 1024
+    }
+}
+
+/// What one session holds of the [`DataBudget`].
+struct Reservation {
+    budget: Arc<Semaphore>,
+    permits: Option<OwnedSemaphorePermit>,
+}
+
+impl Reservation {
+    fn new(budget: &DataBudget) -> Reservation {
+        Reservation {
+            budget: Arc::clone(&budget.kib),
+            permits: None,
+        }
+    }
+
+    /// Holds enough of the budget for `bytes`; false when the budget has no room for them.
+    fn cover(&mut self, bytes: usize) -> bool {
+        let needed = bytes.div_ceil(1024);
+        let held = self.permits.as_ref().map_or(0, |p| p.num_permits());
+        if needed <= held {
+            return true;
+        }
+        let Ok(more) = u32::try_from(needed - held) else {
+            return false;
+        };
+        match Arc::clone(&self.budget).try_acquire_many_owned(more) {
+            Ok(more) => {
+                match &mut self.permits {
+                    Some(permits) => permits.merge(more),
+                    None => self.permits = Some(more),
+                }
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn release(&mut self) {
+        self.permits = None;
+    }
+}
+
+/// Sessions per client address, for [`Limits::max_connections_per_ip`].
+#[derive(Default)]
+struct PerClient {
+    sessions: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl PerClient {
+    /// Counts a session from `ip` unless `limit` are open already.
+    fn admit(self: &Arc<Self>, ip: IpAddr, limit: usize) -> Option<ClientSlot> {
+        let mut sessions = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let open = sessions.entry(ip).or_insert(0);
+        if *open >= limit {
+            return None;
+        }
+        *open += 1;
+        Some(ClientSlot {
+            clients: Arc::clone(self),
+            ip,
+        })
+    }
+}
+
+/// One session counted against its client address until dropped.
+struct ClientSlot {
+    clients: Arc<PerClient>,
+    ip: IpAddr,
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut sessions = self
+            .clients
+            .sessions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(open) = sessions.get_mut(&self.ip) {
+            *open -= 1;
+            if *open == 0 {
+                sessions.remove(&self.ip);
+            }
+        }
+    }
 }
 
 /// Clients making this many protocol errors are disconnected (Postfix's hard error limit).
@@ -71,6 +198,8 @@ pub struct Server<H> {
     /// turn it off to stand for a relay without it.
     pub pipelining: bool,
     pub handler: Arc<H>,
+    /// Shared with the daemon's other mail listener.
+    pub budget: Arc<DataBudget>,
 }
 
 impl<H: MailHandler> Server<H> {
@@ -81,6 +210,7 @@ impl<H: MailHandler> Server<H> {
         mut shutdown: watch::Receiver<bool>,
     ) {
         let slots = Arc::new(Semaphore::new(self.limits.max_connections));
+        let clients = Arc::new(PerClient::default());
         loop {
             let (stream, peer) = tokio::select! {
                 accepted = listener.accept() => match accepted {
@@ -94,29 +224,53 @@ impl<H: MailHandler> Server<H> {
                 _ = shutdown.changed() => return,
             };
             let server = Arc::clone(&self);
+            let client = match self.limits.max_connections_per_ip {
+                Some(limit) => match clients.admit(peer.ip(), limit) {
+                    Some(slot) => Some(slot),
+                    None => {
+                        tracing::info!(peer = %peer.ip(), "connection refused: too many from this client");
+                        tokio::spawn(async move {
+                            server
+                                .refuse_busy(stream, "too many connections from your address")
+                                .await
+                        });
+                        continue;
+                    }
+                },
+                None => None,
+            };
             match Arc::clone(&slots).try_acquire_owned() {
                 Ok(permit) => {
                     tokio::spawn(async move {
                         if let Err(error) = server.session(stream, peer).await {
                             tracing::debug!(%error, %peer, "session ended with an I/O error");
                         }
-                        drop(permit);
+                        drop((permit, client));
                     });
                 }
                 Err(_) => {
-                    tokio::spawn(async move { server.refuse_busy(stream).await });
+                    tracing::info!("connection refused: every session slot is taken");
+                    tokio::spawn(async move {
+                        server.refuse_busy(stream, "too many connections").await
+                    });
                 }
             }
         }
     }
 
-    async fn refuse_busy(&self, mut stream: TcpStream) {
+    /// Answers 421 and closes, within a bound: a client that does not read must not keep
+    /// the socket (and its descriptor) open.
+    async fn refuse_busy(&self, mut stream: TcpStream, why: &str) {
         let reply = Reply::new(
             421,
             "4.7.0",
-            format!("{} too many connections, try again later", self.hostname),
+            format!("{} {why}, try again later", self.hostname),
         );
-        let _ = stream.write_all(reply.to_string().as_bytes()).await;
+        let _ = tokio::time::timeout(
+            Duration::from_secs(5),
+            stream.write_all(reply.to_string().as_bytes()),
+        )
+        .await;
     }
 
     async fn session(&self, stream: TcpStream, peer: SocketAddr) -> std::io::Result<()> {
@@ -131,17 +285,24 @@ impl<H: MailHandler> Server<H> {
         out.write_all(format!("220 {} {banner}\r\n", self.hostname).as_bytes())
             .await?;
         out.flush().await?;
+        let session_ends = Instant::now() + self.limits.session_timeout;
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            let read = tokio::time::timeout(self.limits.idle_timeout, reader.read(&mut buf)).await;
-            let n = match read {
+            let silence_ends = Instant::now() + self.limits.idle_timeout;
+            let deadline = silence_ends.min(session.deadline()).min(session_ends);
+            let n = match tokio::time::timeout_at(deadline, reader.read(&mut buf)).await {
                 Ok(result) => result?,
                 Err(_) => {
-                    let reply = Reply::new(
-                        421,
-                        "4.4.2",
-                        format!("{} idle for too long, closing", self.hostname),
-                    );
+                    let why = if deadline == session_ends {
+                        "session lasted too long"
+                    } else if deadline == silence_ends {
+                        "idle for too long"
+                    } else {
+                        "client too slow"
+                    };
+                    tracing::info!(peer = %peer.ip(), why, "session timed out");
+                    let reply =
+                        Reply::new(421, "4.4.2", format!("{} {why}, closing", self.hostname));
                     out.write_all(reply.to_string().as_bytes()).await?;
                     out.flush().await?;
                     return Ok(());
@@ -167,16 +328,20 @@ enum Flow {
 }
 
 enum Phase {
-    Commands,
+    /// Commands; the next one must be whole by `due`.
+    Commands { due: Instant },
     Data {
-        receiver: DataReceiver,
+        reader: DataReader,
         message: Vec<u8>,
         line: LineMeter,
+        started: Instant,
     },
-    /// The message broke a limit: read it to its end, then refuse it.
+    /// The message broke a limit: read it to its end (keeping none of it), then refuse it.
     Discarding {
-        receiver: DummyDataReceiver,
+        reader: DataReader,
         refusal: Reply,
+        started: Instant,
+        read: usize,
     },
 }
 
@@ -188,6 +353,8 @@ struct Session<'s, H> {
     errors: usize,
     requests: RequestReceiver,
     phase: Phase,
+    /// This session's share of the memory budget for DATA.
+    reservation: Reservation,
 }
 
 impl<'s, H: MailHandler> Session<'s, H> {
@@ -205,8 +372,35 @@ impl<'s, H: MailHandler> Session<'s, H> {
             in_transaction: false,
             errors: 0,
             requests: RequestReceiver::default(),
-            phase: Phase::Commands,
+            phase: Phase::Commands {
+                due: Instant::now() + server.limits.idle_timeout,
+            },
+            reservation: Reservation::new(&server.budget),
         }
+    }
+
+    /// When the client must have sent more: its next command whole, or, during DATA, enough
+    /// of the message to keep up the minimum rate after a first `idle_timeout`.
+    fn deadline(&self) -> Instant {
+        let limits = &self.server.limits;
+        let data = |started: Instant, read: usize| {
+            let earned = Duration::from_secs_f64(read as f64 / limits.min_data_rate.max(1) as f64);
+            started + limits.idle_timeout + earned
+        };
+        match &self.phase {
+            Phase::Commands { due } => *due,
+            Phase::Data {
+                message, started, ..
+            } => data(*started, message.len()),
+            Phase::Discarding { started, read, .. } => data(*started, *read),
+        }
+    }
+
+    /// Back to reading commands, the next one due within `idle_timeout`.
+    fn to_commands(&mut self) {
+        self.phase = Phase::Commands {
+            due: Instant::now() + self.server.limits.idle_timeout,
+        };
     }
 
     /// Consumes one read's worth of bytes, answering every complete command (pipelining).
@@ -217,7 +411,7 @@ impl<'s, H: MailHandler> Session<'s, H> {
     ) -> std::io::Result<Flow> {
         loop {
             match &mut self.phase {
-                Phase::Commands => {
+                Phase::Commands { .. } => {
                     if bytes.len() == 0 {
                         return Ok(Flow::Continue);
                     }
@@ -235,6 +429,9 @@ impl<'s, H: MailHandler> Session<'s, H> {
                         Err(ParseError::NeedsMoreData { .. }) => return Ok(Flow::Continue),
                         Err(error) => Err(error),
                     };
+                    if matches!(self.phase, Phase::Commands { .. }) {
+                        self.to_commands();
+                    }
                     let (reply, flow) = match request {
                         Ok(Request::Rcpt { to }) => {
                             let reply = self.rcpt(to.address).await;
@@ -248,18 +445,29 @@ impl<'s, H: MailHandler> Session<'s, H> {
                         return Ok(flow);
                     }
                 }
-                Phase::Data {
-                    receiver, message, ..
-                } => {
+                Phase::Data { .. } => {
+                    if let Err(refusal) = self.make_room(bytes.len()) {
+                        self.discard_rest(refusal, false, out).await?;
+                        continue;
+                    }
+                    let Phase::Data {
+                        reader, message, ..
+                    } = &mut self.phase
+                    else {
+                        unreachable!("phase checked above")
+                    };
                     let start = message.len();
-                    let done = receiver.ingest(bytes, message);
+                    let done = reader.ingest(bytes, message);
                     let refusal = self.limit_refusal(start);
                     if let Some(refusal) = refusal {
                         self.discard_rest(refusal, done, out).await?;
                     } else if done {
-                        let Phase::Data { message, .. } =
-                            std::mem::replace(&mut self.phase, Phase::Commands)
-                        else {
+                        let Phase::Data { message, .. } = std::mem::replace(
+                            &mut self.phase,
+                            Phase::Commands {
+                                due: Instant::now(),
+                            },
+                        ) else {
                             unreachable!("phase checked above")
                         };
                         let replies = self
@@ -267,6 +475,8 @@ impl<'s, H: MailHandler> Session<'s, H> {
                             .handler
                             .take_message(&self.envelope, message)
                             .await;
+                        self.reservation.release();
+                        self.to_commands();
                         for reply in replies {
                             out.write_all(reply.to_string().as_bytes()).await?;
                         }
@@ -275,17 +485,56 @@ impl<'s, H: MailHandler> Session<'s, H> {
                         return Ok(Flow::Continue);
                     }
                 }
-                Phase::Discarding { receiver, refusal } => {
-                    if !receiver.ingest(bytes) {
+                Phase::Discarding {
+                    reader,
+                    refusal,
+                    read,
+                    ..
+                } => {
+                    let before = bytes.len();
+                    // Read to the end of the data, keeping nothing.
+                    let mut scratch = Vec::new();
+                    let done = reader.ingest(bytes, &mut scratch);
+                    *read += before - bytes.len();
+                    if !done {
                         return Ok(Flow::Continue);
                     }
                     let refusal = refusal.clone();
-                    self.phase = Phase::Commands;
+                    self.to_commands();
                     self.answer_every_recipient(&refusal, out).await?;
                     self.reset_transaction();
                 }
             }
         }
+    }
+
+    /// Makes room in the message for `incoming` more bytes (twice that, since a bare line
+    /// end becomes two bytes) within this session's share of the [`DataBudget`]. The message
+    /// grows as a `Vec` would, by doubling, but the memory is reserved before it is taken.
+    fn make_room(&mut self, incoming: usize) -> Result<(), Reply> {
+        let Phase::Data { message, .. } = &mut self.phase else {
+            return Ok(());
+        };
+        let needed = message.len() + 2 * incoming;
+        if needed <= message.capacity() {
+            return Ok(());
+        }
+        let ceiling = needed.max(self.server.limits.max_message_size + 2 * incoming);
+        let target = needed.max(message.capacity() * 2).min(ceiling);
+        if !self.reservation.cover(target) {
+            tracing::warn!(
+                peer = %self.envelope.peer.ip(),
+                available = self.server.budget.available(),
+                "message refused for now: the memory budget for incoming messages is spent"
+            );
+            return Err(Reply::new(
+                452,
+                "4.3.1",
+                "insufficient system storage for this message now, try again later",
+            ));
+        }
+        message.reserve_exact(target - message.len());
+        Ok(())
     }
 
     /// Checks the bytes appended since `start` against the size and line-length limits.
@@ -323,17 +572,33 @@ impl<'s, H: MailHandler> Session<'s, H> {
         done: bool,
         out: &mut W,
     ) -> std::io::Result<()> {
-        let Phase::Data { receiver, .. } = &self.phase else {
+        self.reservation.release();
+        let phase = std::mem::replace(
+            &mut self.phase,
+            Phase::Commands {
+                due: Instant::now(),
+            },
+        );
+        let Phase::Data {
+            reader,
+            message,
+            started,
+            ..
+        } = phase
+        else {
+            self.phase = phase;
             return Ok(());
         };
         if done {
-            self.phase = Phase::Commands;
+            self.to_commands();
             self.answer_every_recipient(&refusal, out).await?;
             self.reset_transaction();
         } else {
             self.phase = Phase::Discarding {
-                receiver: DummyDataReceiver::new_data(receiver),
+                reader,
                 refusal,
+                started,
+                read: message.len(),
             };
         }
         Ok(())
@@ -488,9 +753,11 @@ impl<'s, H: MailHandler> Session<'s, H> {
             return Reply::new(554, "5.5.1", "no valid recipients");
         }
         self.phase = Phase::Data {
-            receiver: DataReceiver::new(),
-            message: Vec::with_capacity(16 * 1024),
+            reader: DataReader::new(),
+            // Grown read by read, within the budget (see `make_room`).
+            message: Vec::new(),
             line: LineMeter::default(),
+            started: Instant::now(),
         };
         Reply::new(354, "", "end data with <CR><LF>.<CR><LF>")
     }
