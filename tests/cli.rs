@@ -202,16 +202,19 @@ async fn shunted_messages_are_listed_shown_retried_and_discarded(db: &TestDb) {
     let ids = h
         .daemon
         .store
-        .insert_messages(&[tidings::store::NewMessage {
-            list_name: "retired".into(),
-            kind: tidings::store::MessageKind::Posting,
-            envelope_from: "a@ngo.example".into(),
-            message_id: "<old@ngo.example>".into(),
-            raw: b"From: a@ngo.example\r\nSubject: old\r\n\r\nbody\r\n".to_vec(),
-            peer: String::new(),
-            recipient: String::new(),
-            hold_reason: None,
-        }])
+        .insert_messages(
+            b"From: a@ngo.example\r\nSubject: old\r\n\r\nbody\r\n",
+            &[tidings::store::NewMessage {
+                list_name: "retired".into(),
+                kind: tidings::store::MessageKind::Posting,
+                envelope_from: "a@ngo.example".into(),
+                message_id: "<old@ngo.example>".into(),
+                peer: String::new(),
+                recipient: String::new(),
+                hold_reason: None,
+                proof: String::new(),
+            }],
+        )
         .await
         .expect("insert");
     let id = ids[0].to_string();

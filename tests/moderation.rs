@@ -54,7 +54,7 @@ async fn moderated_postings_wait_for_a_moderator(db: &TestDb) {
     // Only a moderator's reply counts; "approve" sends the posting on.
     h.write(AUTHOR, &moderate, "Re: held", "approve\r\n").await;
     assert!(h.received_by(READER).is_empty());
-    h.write(MODERATOR, &moderate, "Re: held", "approve\r\n")
+    h.write_proven(MODERATOR, &moderate, "Re: held", "approve\r\n")
         .await;
     assert!(wait_for(&h, READER, 1).await, "approved posting delivered");
     assert!(h.received_by(READER)[0]
@@ -64,7 +64,7 @@ async fn moderated_postings_wait_for_a_moderator(db: &TestDb) {
     // "reject" tells the author why; nothing reaches the list.
     post(&h, "Second").await;
     let moderate = reply_to(&h.received_by(MODERATOR)[1]);
-    h.write(
+    h.write_proven(
         MODERATOR,
         &moderate,
         "Re: held",

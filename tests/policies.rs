@@ -84,8 +84,9 @@ async fn sender_filters_accept_hold_refuse_and_drop(db: &TestDb) {
     h.subscribe("team", &[MEMBER, READER, "noise@ngo.example"])
         .await;
 
-    // accept_these: a non-member of a members-only list is let through.
-    h.write(
+    // accept_these: a non-member of a members-only list is let through (on a confidential
+    // list, once their domain proved the From, as a member's must).
+    h.write_proven(
         "friend@partner.example",
         &team(),
         "From a partner",

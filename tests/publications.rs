@@ -162,7 +162,7 @@ async fn a_publication_is_subscribed_to_like_a_list(db: &TestDb) {
     assert!(refused.starts_with("550"), "{refused}");
 
     // An editor's item is stored, with its lead lines read, and acknowledged.
-    h.write(
+    h.write_proven(
         EDITOR,
         &submit,
         "Rome Statute at 30",
@@ -192,7 +192,7 @@ async fn a_publication_is_subscribed_to_like_a_list(db: &TestDb) {
         .unwrap_or_default()
         .contains("Item received"));
     // An item in a language the publication has not is refused, and the editor told why.
-    h.write(EDITOR, &submit, "Nope", "Language: pt\r\n\r\nTexto.\r\n")
+    h.write_proven(EDITOR, &submit, "Nope", "Language: pt\r\n\r\nTexto.\r\n")
         .await;
     assert_eq!(
         h.daemon
@@ -324,7 +324,7 @@ async fn items_are_built_previewed_approved_and_delivered_in_each_language(db: &
     // A reader's "approve" counts for nothing; the editor's sends it.
     h.write(READER, &approve, "Re", "approve\r\n").await;
     assert!(h.received_by("en@ngo.example").is_empty());
-    h.write(EDITOR, &approve, "Re", "approve\r\n").await;
+    h.write_proven(EDITOR, &approve, "Re", "approve\r\n").await;
     let built = editions(&h, "bulletin").await;
     assert_eq!(built[0].state, "sent");
 

@@ -266,7 +266,7 @@ async fn owner_approves_by_email_reply(db: &TestDb) {
     h.write(outsider, &approve_to, "Re: request", "approve\r\n")
         .await;
     assert!(!h.is_subscribed("team", outsider).await);
-    h.write(owner, &approve_to, "Re: request", "approve\r\n> quoted\r\n")
+    h.write_proven(owner, &approve_to, "Re: request", "approve\r\n> quoted\r\n")
         .await;
     assert!(h.is_subscribed("team", outsider).await);
     assert_eq!(

@@ -38,6 +38,21 @@ pub struct Connection<'a> {
     pub client_ip: Option<IpAddr>,
     pub helo: &'a str,
     pub mail_from: &'a str,
+    /// The message came from the front MTA (over LMTP, or over SMTP from one of
+    /// `front_mta_addresses`): only then are its Authentication-Results headers the front
+    /// MTA's and not the sender's own claims.
+    pub through_front_mta: bool,
+}
+
+impl Proof {
+    /// The name stored with a message taken in.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proof::FrontMta => "front-mta",
+            Proof::Dkim => "dkim",
+            Proof::Spf => "spf",
+        }
+    }
 }
 
 pub struct Authenticator {
@@ -64,7 +79,7 @@ impl Authenticator {
         connection: Connection<'_>,
     ) -> Option<Proof> {
         let author_domain = domain_of(author)?;
-        if self.front_mta_vouches(raw, author_domain) {
+        if connection.through_front_mta && self.front_mta_vouches(raw, author_domain) {
             return Some(Proof::FrontMta);
         }
         if !self.config.verify_locally {
@@ -160,8 +175,9 @@ impl Authenticator {
     }
 }
 
-/// Whether a front MTA's results prove the author domain: DMARC passed for it, or DKIM or
-/// SPF passed for an aligned domain.
+/// Whether a front MTA's results prove the author domain: DMARC passed for it (and says so:
+/// a `dmarc=pass` that names no `header.from` vouches for nobody), or DKIM or SPF passed for
+/// an aligned domain.
 fn vouches_for(results: &results::AuthenticationResults, author_domain: &str) -> bool {
     results.results.iter().any(|r| {
         if r.result != "pass" {
@@ -174,7 +190,10 @@ fn vouches_for(results: &results::AuthenticationResults, author_domain: &str) ->
                 .collect::<Vec<_>>()
         };
         match r.method.as_str() {
-            "dmarc" => names(&["header.from"]).iter().all(|d| d == author_domain),
+            "dmarc" => {
+                let from = names(&["header.from"]);
+                !from.is_empty() && from.iter().all(|d| d.eq_ignore_ascii_case(author_domain))
+            }
             "dkim" => names(&["header.d", "header.i"])
                 .iter()
                 .any(|d| aligned(d, author_domain)),
@@ -254,5 +273,9 @@ mod tests {
             domain
         ));
         assert!(!vouches_for(&front("mx; none"), domain));
+        assert!(
+            !vouches_for(&front("mx; dmarc=pass"), domain),
+            "a DMARC pass that names no domain vouches for none"
+        );
     }
 }

@@ -111,6 +111,7 @@ fn server_template() -> ServerConfig {
         min_data_rate: defaults::min_data_rate(),
         max_data_memory: defaults::max_data_memory(),
         templates_dir: defaults::templates_dir(),
+        postmaster: String::new(),
     }
 }
 
@@ -346,9 +347,9 @@ mod tests {
         ] {
             assert!(names.iter().any(|n| n == name), "{name} missing");
         }
-        // secret + 16 server + 12 relay + 10 delivery + 5 subscriptions + 1 moderation
+        // secret + 17 server + 12 relay + 10 delivery + 5 subscriptions + 1 moderation
         // + 2 database + 10 in dns, authentication, dmarc and bounces + 5 dkim
-        assert_eq!(names.len(), 62, "{names:?}");
+        assert_eq!(names.len(), 63, "{names:?}");
     }
 
     #[test]

@@ -148,6 +148,11 @@ impl Serialize for AddressPatterns {
 }
 
 impl ListConfig {
+    /// Whether `address` is one of an announce list's designated posters.
+    pub fn is_poster(&self, address: &str) -> bool {
+        self.posters.iter().any(|p| p.eq_ignore_ascii_case(address))
+    }
+
     /// The sender filters under their configuration names, in the order they are tried:
     /// accept first, so that one address can be excepted from a wider pattern in another
     /// filter, then the harshest action.

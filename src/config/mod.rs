@@ -103,6 +103,10 @@ pub struct ServerConfig {
     /// Directory of the notice and page templates (`messages/LANG/`, `web/LANG/`).
     #[serde(default = "defaults::templates_dir")]
     pub templates_dir: String,
+    /// Where mail to `postmaster@` and `abuse@` the list domain goes; empty means the first
+    /// owner of the first list.
+    #[serde(default)]
+    pub postmaster: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -248,9 +252,13 @@ impl Default for DnsConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthenticationConfig {
-    /// authserv-ids of front MTAs whose `Authentication-Results` header is believed; such
-    /// headers naming anyone else are removed from postings.
+    /// authserv-ids of front MTAs whose `Authentication-Results` header is believed, on mail
+    /// that came through a front MTA; such headers naming anyone else are removed from
+    /// postings.
     pub trusted_authserv_ids: Vec<String>,
+    /// IP addresses of front MTAs that hand mail over SMTP rather than LMTP: only mail from
+    /// them (or over LMTP) has its Authentication-Results believed.
+    pub front_mta_addresses: Vec<String>,
     /// Check DKIM (and, for mail received over SMTP, SPF) here, with DNS lookups.
     pub verify_locally: bool,
 }
@@ -259,7 +267,22 @@ impl Default for AuthenticationConfig {
     fn default() -> Self {
         AuthenticationConfig {
             trusted_authserv_ids: Vec::new(),
+            front_mta_addresses: Vec::new(),
             verify_locally: true,
+        }
+    }
+}
+
+impl AuthenticationConfig {
+    /// Whether mail handed in by `client` (`None` over LMTP, whose client is always the
+    /// front MTA) came through a front MTA, whose Authentication-Results may be believed.
+    pub fn through_front_mta(&self, client: Option<std::net::IpAddr>) -> bool {
+        match client {
+            None => true,
+            Some(ip) => self
+                .front_mta_addresses
+                .iter()
+                .any(|a| a.parse::<std::net::IpAddr>() == Ok(ip)),
         }
     }
 }
@@ -485,6 +508,19 @@ impl Config {
             .iter()
             .chain(&self.publication_lists)
             .find(|l| l.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The address mail to `postmaster@` and `abuse@` is forwarded to: `server.postmaster`,
+    /// or the first owner of the first list (validation makes sure there is one).
+    pub fn postmaster(&self) -> &str {
+        if !self.server.postmaster.is_empty() {
+            return &self.server.postmaster;
+        }
+        self.lists
+            .iter()
+            .flat_map(|list| list.owners.first())
+            .next()
+            .map_or("", String::as_str)
     }
 
     pub fn publication(&self, name: &str) -> Option<&PublicationConfig> {

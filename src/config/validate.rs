@@ -93,6 +93,7 @@ pub(super) fn validate(config: &Config, path: &Path) -> Result<(), ConfigError> 
         ModerationConfig::default().held_expiry_days,
     );
     check_dns(&mut report, &config.dns);
+    check_front_mtas(&mut report, &config.authentication.front_mta_addresses);
     check_bounces(&mut report, &config.bounces);
     check_dkim(&mut report, &config.dkim, &config.server.domain);
     check_lists(&mut report, &config.lists);
@@ -326,6 +327,13 @@ fn check_server_limits(report: &mut Report, server: &ServerConfig) {
         1,
         defaults::min_data_rate(),
     );
+    if !server.postmaster.is_empty() && !is_address(&server.postmaster) {
+        report.add(
+            "server.postmaster",
+            format!("{:?} is not an email address", server.postmaster),
+            format!("write postmaster = \"{EXAMPLE_ADDRESS}\", or leave it empty for the first owner of the first list"),
+        );
+    }
     if server.max_data_memory < server.max_message_size {
         report.add(
             "server.max_data_memory",
@@ -551,6 +559,19 @@ fn check_bounces(report: &mut Report, bounces: &BouncesConfig) {
     ];
     for (key, value, default) in at_least_one {
         report.at_least(&format!("bounces.{key}"), value, 1, default);
+    }
+}
+
+fn check_front_mtas(report: &mut Report, addresses: &[String]) {
+    for (index, address) in addresses.iter().enumerate() {
+        if address.parse::<std::net::IpAddr>().is_err() {
+            report.add(
+                format!("authentication.front_mta_addresses[{index}]"),
+                format!("{address:?} is not an IP address"),
+                "write the front MTA's address as it connects, e.g. \"127.0.0.1\" or \"::1\" \
+                 (host names are not resolved)",
+            );
+        }
     }
 }
 

@@ -80,11 +80,11 @@ impl Expander {
                     Ok(None)
                 }
             },
-            // Mail for the owners goes to them as it came.
-            MessageKind::Owner => {
-                store
-                    .expand_to_addresses(message.id, &message.raw, &list.owners)
-                    .await
+            // Mail for the owners, or for the postmaster, goes to them as it came.
+            MessageKind::Owner => store.expand_to_addresses(message.id, &list.owners).await,
+            MessageKind::Postmaster => {
+                let postmaster = config.postmaster().to_string();
+                store.expand_to_addresses(message.id, &[postmaster]).await
             }
             // Never pending here: bounces and commands have their own processors, notices are
             // queued ready-made.
@@ -117,7 +117,16 @@ impl Expander {
             footer: list.footer.as_deref(),
             confidentiality_notice: notice.as_deref(),
             rewrite_from: self.rewrite_from(list, &message.raw).await,
-            trusted_authserv_ids: &config.authentication.trusted_authserv_ids,
+            // A trusted id on mail that did not come through the front MTA is the sender's
+            // own claim: pass none of them on.
+            trusted_authserv_ids: if config
+                .authentication
+                .through_front_mta(message.peer.parse().ok())
+            {
+                &config.authentication.trusted_authserv_ids
+            } else {
+                &[]
+            },
         };
         decorate(&message.raw, &decoration).map_err(|e| e.to_string())
     }

@@ -1,11 +1,17 @@
 //! The daemon's side of a session: which recipients it takes, and what it does with a
 //! message: judge it for every recipient, commit what is accepted, and only then say 250.
+//!
+//! A transaction may name one address many times, or many of our addresses: each distinct
+//! address (compared case-insensitively) is judged once, and the message's bytes are stored
+//! once for all of them.
 
 use std::sync::Arc;
 
-use crate::authentication::{Authenticator, Connection};
-use crate::config::{Config, ListConfig, Visibility};
-use crate::pipeline::{self, Confidentiality, Decision, ParsedMessage, Posting};
+use tokio::sync::OnceCell;
+
+use crate::authentication::{Authenticator, Connection, Proof};
+use crate::config::{Config, ListConfig};
+use crate::pipeline::{self, Decision, ParsedMessage, Posting};
 use crate::signals::Signals;
 use crate::store::{MessageKind, NewMessage, Store};
 use crate::tokens::Signer;
@@ -30,6 +36,21 @@ enum Verdict {
     Refuse(Reply),
 }
 
+/// One message being taken in, with what every recipient's verdict shares: the author's
+/// proof is looked up (DNS, at most once) only when some recipient needs it.
+struct Intake<'a> {
+    envelope: &'a Envelope,
+    raw: &'a [u8],
+    parsed: &'a ParsedMessage,
+    proof: OnceCell<Option<Proof>>,
+}
+
+impl Intake<'_> {
+    fn author(&self) -> &str {
+        self.parsed.from.as_deref().unwrap_or_default()
+    }
+}
+
 impl ListHandler {
     pub fn new(
         config: Arc<Config>,
@@ -47,74 +68,82 @@ impl ListHandler {
         }
     }
 
-    async fn verdict(
-        &self,
-        envelope: &Envelope,
-        raw: &[u8],
-        parsed: &ParsedMessage,
-        recipient: &str,
-    ) -> Verdict {
+    async fn verdict(&self, intake: &Intake<'_>, recipient: &str) -> Verdict {
         let destination = match routing::route(recipient, &self.config, &self.signer) {
             Ok(destination) => destination,
             Err(refusal) => return Verdict::Refuse(refusal),
         };
+        let message_id = &intake.parsed.message_id;
         let mut hold_reason = None;
         let kind = match destination {
-            Destination::Post { ref list } => {
-                match self.judge_posting(list, envelope, raw, parsed).await {
-                    Ok(Decision::Accept) => MessageKind::Posting,
-                    Ok(Decision::Hold { rule, reason }) => {
-                        tracing::info!(list = %list, message_id = %parsed.message_id, rule, reason, "posting held for moderation");
-                        hold_reason = Some(reason.to_string());
-                        MessageKind::Posting
-                    }
-                    Ok(Decision::Discard { rule, reason }) => {
-                        tracing::info!(list = %list, message_id = %parsed.message_id, rule, %reason, "posting discarded");
-                        return Verdict::Drop;
-                    }
-                    Ok(Decision::Reject {
-                        rule,
-                        status,
-                        reason,
-                    }) => {
-                        tracing::info!(list = %list, message_id = %parsed.message_id, rule, "posting refused");
-                        return Verdict::Refuse(Reply::new(550, status, reason));
-                    }
-                    Err(refusal) => return Verdict::Refuse(refusal),
+            Destination::Post { ref list } => match self.judge_posting(list, intake).await {
+                Ok(Decision::Accept) => MessageKind::Posting,
+                Ok(Decision::Hold { rule, reason }) => {
+                    tracing::info!(list = %list, message_id = %message_id, rule, reason, "posting held for moderation");
+                    hold_reason = Some(reason.to_string());
+                    MessageKind::Posting
                 }
-            }
+                Ok(Decision::Discard { rule, reason }) => {
+                    tracing::info!(list = %list, message_id = %message_id, rule, %reason, "posting discarded");
+                    if let Err(error) = self.store.count_dropped(list, rule).await {
+                        tracing::warn!(%error, list = %list, "cannot count a dropped posting");
+                    }
+                    return Verdict::Drop;
+                }
+                Ok(Decision::Reject {
+                    rule,
+                    status,
+                    reason,
+                }) => {
+                    tracing::info!(list = %list, message_id = %message_id, rule, "posting refused");
+                    return Verdict::Refuse(Reply::new(550, status, reason));
+                }
+                Err(refusal) => return Verdict::Refuse(refusal),
+            },
             Destination::Submit { ref list } => {
-                let author = parsed.from.as_deref().unwrap_or_default();
                 let editor = self
                     .config
                     .publication(list)
-                    .is_some_and(|p| p.is_editor(author));
+                    .is_some_and(|p| p.is_editor(intake.author()));
                 if !editor {
-                    tracing::info!(publication = %list, message_id = %parsed.message_id, "item refused: not from an editor");
+                    tracing::info!(publication = %list, message_id = %message_id, "item refused: not from an editor");
                     return Verdict::Refuse(Reply::new(
                         550,
                         "5.7.1",
                         format!("only the editors of {list} may submit items"),
                     ));
                 }
+                // An item is published under the coalition's name: an editor's From alone
+                // is not enough, the rest waits for the editors to vouch for it.
+                if self.proof(intake).await.is_none() {
+                    tracing::info!(publication = %list, message_id = %message_id, "item held: its author is not proven");
+                    hold_reason = Some("unauthenticated".to_string());
+                }
+                MessageKind::Command
+            }
+            Destination::Approve { .. }
+            | Destination::Moderate { .. }
+            | Destination::ApproveEdition { .. } => {
+                // Decisions are carried out by the command runner only with a proof, which
+                // is taken here, where the connection is known.
+                self.proof(intake).await;
                 MessageKind::Command
             }
             Destination::Owner { .. } => MessageKind::Owner,
+            Destination::Postmaster { .. } => MessageKind::Postmaster,
             Destination::Bounces { .. } => MessageKind::Bounce,
             Destination::Request { .. }
             | Destination::Join { .. }
             | Destination::Leave { .. }
-            | Destination::Confirm { .. }
-            | Destination::Approve { .. }
-            | Destination::Moderate { .. }
-            | Destination::ApproveEdition { .. } => MessageKind::Command,
+            | Destination::Confirm { .. } => MessageKind::Command,
         };
+        let envelope = intake.envelope;
+        let proof = intake.proof.get().copied().flatten();
         Verdict::Keep(NewMessage {
             list_name: destination.list().to_string(),
             kind,
             envelope_from: envelope.mail_from.clone(),
-            message_id: parsed.message_id.clone(),
-            raw: raw.to_vec(),
+            message_id: message_id.clone(),
             // Over LMTP the client is the front MTA, not the sender's machine.
             peer: match envelope.protocol {
                 Protocol::Smtp => envelope.peer.ip().to_string(),
@@ -122,67 +151,66 @@ impl ListHandler {
             },
             recipient: recipient.to_string(),
             hold_reason,
+            proof: proof.map(Proof::as_str).unwrap_or_default().to_string(),
         })
     }
 
-    async fn judge_posting(
-        &self,
-        list: &str,
-        envelope: &Envelope,
-        raw: &[u8],
-        parsed: &ParsedMessage,
-    ) -> Result<Decision, Reply> {
+    async fn judge_posting(&self, list: &str, intake: &Intake<'_>) -> Result<Decision, Reply> {
         let Some(list) = self.config.list(list) else {
             return Err(Reply::new(550, "5.1.1", "no such list here"));
         };
-        let author = parsed.from.as_deref().unwrap_or_default();
+        let author = intake.author();
         let author_is_subscriber = self
             .store
             .is_subscribed(&list.name, author)
             .await
             .map_err(|error| temporary_failure(&error))?;
-        let confidentiality = if list.visibility == Visibility::Confidential && author_is_subscriber
-        {
-            Some(self.confidentiality(list, envelope, raw, parsed).await?)
+        let author_authenticated = if pipeline::needs_proof(list, author) {
+            Some(self.proof(intake).await.is_some())
         } else {
             None
+        };
+        let insider = author_is_subscriber || list.accept_these.matches(author);
+        let outsiders = if pipeline::counts_outsiders(list, insider, author_authenticated) {
+            self.outsiders(list, &intake.parsed.visible_recipients)
+                .await?
+        } else {
+            0
         };
         Ok(pipeline::judge(&Posting {
             list,
             domain: &self.config.server.domain,
-            message: parsed,
+            message: intake.parsed,
             author_is_subscriber,
-            confidentiality,
+            author_authenticated,
+            outsiders,
         }))
     }
 
-    /// The facts the confidential rule needs, which cost DNS lookups and queries, so they
-    /// are gathered only for members' postings to confidential lists.
-    async fn confidentiality(
-        &self,
-        list: &ListConfig,
-        envelope: &Envelope,
-        raw: &[u8],
-        parsed: &ParsedMessage,
-    ) -> Result<Confidentiality, Reply> {
-        let connection = Connection {
-            client_ip: match envelope.protocol {
-                Protocol::Smtp => Some(envelope.peer.ip()),
-                Protocol::Lmtp => None,
-            },
-            helo: &envelope.helo,
-            mail_from: &envelope.mail_from,
-        };
-        let author = parsed.from.as_deref().unwrap_or_default();
-        let proof = self
-            .authenticator
-            .authenticate(raw, author, connection)
-            .await;
-        tracing::debug!(list = %list.name, message_id = %parsed.message_id, ?proof, "author authentication");
-        Ok(Confidentiality {
-            author_authenticated: proof.is_some(),
-            outsiders: self.outsiders(list, &parsed.visible_recipients).await?,
-        })
+    /// How the author is proven to have sent the message, asked once per message.
+    async fn proof(&self, intake: &Intake<'_>) -> Option<Proof> {
+        *intake
+            .proof
+            .get_or_init(|| async {
+                let envelope = intake.envelope;
+                let client_ip = match envelope.protocol {
+                    Protocol::Smtp => Some(envelope.peer.ip()),
+                    Protocol::Lmtp => None,
+                };
+                let connection = Connection {
+                    client_ip,
+                    helo: &envelope.helo,
+                    mail_from: &envelope.mail_from,
+                    through_front_mta: self.config.authentication.through_front_mta(client_ip),
+                };
+                let proof = self
+                    .authenticator
+                    .authenticate(intake.raw, intake.author(), connection)
+                    .await;
+                tracing::debug!(message_id = %intake.parsed.message_id, ?proof, "author authentication");
+                proof
+            })
+            .await
     }
 
     /// Counts To and Cc addresses that are neither this list's own addresses nor its
@@ -214,18 +242,20 @@ impl ListHandler {
         )
     }
 
-    /// Commits the kept messages; the replies they earn depend on that commit.
-    async fn commit(&self, kept: Vec<NewMessage>) -> Result<(), Reply> {
+    /// Commits the kept messages, their bytes once; the replies they earn depend on that
+    /// commit.
+    async fn commit(&self, raw: &[u8], kept: Vec<NewMessage>) -> Result<(), Reply> {
         if kept.is_empty() {
             return Ok(());
         }
-        match self.store.insert_messages(&kept).await {
+        match self.store.insert_messages(raw, &kept).await {
             Ok(ids) => {
                 for (message, id) in kept.iter().zip(ids) {
                     tracing::info!(list = %message.list_name, message_id = %message.message_id, id, kind = ?message.kind, "message accepted");
                 }
                 let is = |kind: MessageKind| kept.iter().any(|m| m.kind == kind);
-                if is(MessageKind::Posting) || is(MessageKind::Owner) {
+                if is(MessageKind::Posting) || is(MessageKind::Owner) || is(MessageKind::Postmaster)
+                {
                     self.signals.accepted.notify_one();
                 }
                 let for_runner = is(MessageKind::Command) || is(MessageKind::Bounce);
@@ -253,21 +283,56 @@ impl MailHandler for ListHandler {
                 return answer_all(envelope, reply);
             }
         };
-        let mut verdicts = Vec::with_capacity(envelope.recipients.len());
-        for recipient in &envelope.recipients {
-            verdicts.push(self.verdict(envelope, &message, &parsed, recipient).await);
+        let intake = Intake {
+            envelope,
+            raw: &message,
+            parsed: &parsed,
+            proof: OnceCell::new(),
+        };
+        let (distinct, of_recipient) = distinct_recipients(&envelope.recipients);
+        let mut verdicts = Vec::with_capacity(distinct.len());
+        for recipient in &distinct {
+            verdicts.push(self.verdict(&intake, recipient).await);
         }
         match envelope.protocol {
-            Protocol::Smtp => self.answer_once(verdicts).await,
-            Protocol::Lmtp => self.answer_each(verdicts).await,
+            Protocol::Smtp => self.answer_once(&message, verdicts).await,
+            Protocol::Lmtp => {
+                let replies = self.answer_each(&message, verdicts).await;
+                // A repeated recipient still gets its own reply (RFC 2033 §4.2), the same as
+                // the first time it was named.
+                of_recipient.iter().map(|&i| replies[i].clone()).collect()
+            }
         }
     }
+}
+
+/// The distinct recipients, in order of first appearance, and for each recipient given the
+/// index of its distinct address. Addresses are compared whole and case-insensitively, as
+/// every address tidings answers for is lowercase.
+fn distinct_recipients(recipients: &[String]) -> (Vec<&str>, Vec<usize>) {
+    let mut distinct: Vec<&str> = Vec::new();
+    let mut of_recipient = Vec::with_capacity(recipients.len());
+    for recipient in recipients {
+        let recipient = recipient.trim();
+        let index = match distinct
+            .iter()
+            .position(|seen| seen.eq_ignore_ascii_case(recipient))
+        {
+            Some(index) => index,
+            None => {
+                distinct.push(recipient);
+                distinct.len() - 1
+            }
+        };
+        of_recipient.push(index);
+    }
+    (distinct, of_recipient)
 }
 
 impl ListHandler {
     /// SMTP has one reply for all recipients: if any list refuses the message, nothing is
     /// kept and the sender learns why; a partial acceptance would need a bounce afterwards.
-    async fn answer_once(&self, verdicts: Vec<Verdict>) -> Vec<Reply> {
+    async fn answer_once(&self, raw: &[u8], verdicts: Vec<Verdict>) -> Vec<Reply> {
         let mut kept = Vec::new();
         let mut refusals: Vec<Reply> = Vec::new();
         for verdict in verdicts {
@@ -286,14 +351,14 @@ impl ListHandler {
                 .join("; ");
             return vec![reply];
         }
-        match self.commit(kept).await {
+        match self.commit(raw, kept).await {
             Ok(()) => vec![Reply::new(250, "2.0.0", "message accepted")],
             Err(reply) => vec![reply],
         }
     }
 
     /// LMTP answers per recipient, so each list decides for itself.
-    async fn answer_each(&self, verdicts: Vec<Verdict>) -> Vec<Reply> {
+    async fn answer_each(&self, raw: &[u8], verdicts: Vec<Verdict>) -> Vec<Reply> {
         let mut kept = Vec::new();
         // `None`: the reply depends on the commit below.
         let replies: Vec<Option<Reply>> = verdicts
@@ -307,7 +372,7 @@ impl ListHandler {
                 Verdict::Refuse(reply) => Some(reply),
             })
             .collect();
-        let committed = self.commit(kept).await;
+        let committed = self.commit(raw, kept).await;
         replies
             .into_iter()
             .map(|reply| {
@@ -334,4 +399,20 @@ fn temporary_failure(error: &crate::store::StoreError) -> Reply {
         "4.3.0",
         "temporary storage problem, please try again later",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_recipient_is_judged_once() {
+        let recipients: Vec<String> = ["a@l.example", "B@l.example", "A@L.EXAMPLE", "b@l.example "]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let (distinct, of_recipient) = distinct_recipients(&recipients);
+        assert_eq!(distinct, ["a@l.example", "B@l.example"]);
+        assert_eq!(of_recipient, [0, 1, 0, 1]);
+    }
 }

@@ -41,6 +41,10 @@ pub enum Destination {
     /// `PUBLICATION-confirm+TOKEN@domain` with an edition's token: an editor's decision on
     /// an edition waiting for approval.
     ApproveEdition { list: String, edition_id: i64 },
+    /// `postmaster@domain` or `abuse@domain` (RFC 5321 §4.5.1, RFC 2142), forwarded to the
+    /// configured postmaster; carried under the first list's name, whose bounce address its
+    /// copy uses.
+    Postmaster { list: String },
 }
 
 impl Destination {
@@ -56,7 +60,8 @@ impl Destination {
             | Destination::Approve { list, .. }
             | Destination::Moderate { list, .. }
             | Destination::Submit { list }
-            | Destination::ApproveEdition { list, .. } => list,
+            | Destination::ApproveEdition { list, .. }
+            | Destination::Postmaster { list } => list,
         }
     }
 }
@@ -66,8 +71,16 @@ const SUFFIXES: [&str; 7] = [
     "-request", "-join", "-leave", "-owner", "-bounces", "-confirm", "-submit",
 ];
 
+/// Role addresses every mail domain must answer (RFC 5321 §4.5.1, RFC 2142); no list may be
+/// named so.
+pub const ROLE_ADDRESSES: [&str; 2] = ["postmaster", "abuse"];
+
 pub fn route(recipient: &str, config: &Config, signer: &Signer) -> Result<Destination, Reply> {
     let address = recipient.trim().to_ascii_lowercase();
+    // RFC 5321 §4.1.1.3: `RCPT TO:<Postmaster>` without a domain must be taken too.
+    if address == "postmaster" {
+        return postmaster(config);
+    }
     let Some((local, domain)) = address.rsplit_once('@') else {
         return Err(Reply::new(
             550,
@@ -84,6 +97,9 @@ pub fn route(recipient: &str, config: &Config, signer: &Signer) -> Result<Destin
                 config.server.domain
             ),
         ));
+    }
+    if ROLE_ADDRESSES.contains(&local) {
+        return postmaster(config);
     }
     let (base, detail) = match local.split_once('+') {
         Some((base, detail)) => (base, Some(detail)),
@@ -170,6 +186,19 @@ pub fn route(recipient: &str, config: &Config, signer: &Signer) -> Result<Destin
         };
     }
     Err(no_such())
+}
+
+fn postmaster(config: &Config) -> Result<Destination, Reply> {
+    match config.lists.first() {
+        Some(list) => Ok(Destination::Postmaster {
+            list: list.name.clone(),
+        }),
+        None => Err(Reply::new(
+            451,
+            "4.3.0",
+            "no postmaster is configured here yet, try again later",
+        )),
+    }
 }
 
 /// The address whose token answers request `request_id` for `purpose` (confirmation by the

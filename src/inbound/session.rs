@@ -397,7 +397,7 @@ impl<'s, H: MailHandler> Session<'s, H> {
     }
 
     /// Back to reading commands, the next one due within `idle_timeout`.
-    fn to_commands(&mut self) {
+    fn await_commands(&mut self) {
         self.phase = Phase::Commands {
             due: Instant::now() + self.server.limits.idle_timeout,
         };
@@ -430,7 +430,7 @@ impl<'s, H: MailHandler> Session<'s, H> {
                         Err(error) => Err(error),
                     };
                     if matches!(self.phase, Phase::Commands { .. }) {
-                        self.to_commands();
+                        self.await_commands();
                     }
                     let (reply, flow) = match request {
                         Ok(Request::Rcpt { to }) => {
@@ -476,7 +476,7 @@ impl<'s, H: MailHandler> Session<'s, H> {
                             .take_message(&self.envelope, message)
                             .await;
                         self.reservation.release();
-                        self.to_commands();
+                        self.await_commands();
                         for reply in replies {
                             out.write_all(reply.to_string().as_bytes()).await?;
                         }
@@ -500,7 +500,7 @@ impl<'s, H: MailHandler> Session<'s, H> {
                         return Ok(Flow::Continue);
                     }
                     let refusal = refusal.clone();
-                    self.to_commands();
+                    self.await_commands();
                     self.answer_every_recipient(&refusal, out).await?;
                     self.reset_transaction();
                 }
@@ -590,7 +590,7 @@ impl<'s, H: MailHandler> Session<'s, H> {
             return Ok(());
         };
         if done {
-            self.to_commands();
+            self.await_commands();
             self.answer_every_recipient(&refusal, out).await?;
             self.reset_transaction();
         } else {

@@ -1,7 +1,9 @@
 //! Postings held for a moderator. A held posting is stored as `held_new`; the moderators are
 //! then told (so that a crash between the two loses no notice) and it waits as `held` until a
 //! moderator approves it (back to `accepted`, and on to the subscribers), rejects it (the
-//! author is told why) or discards it, or until it expires.
+//! author is told why) or discards it, or until it expires. An editor's item whose From was
+//! not proven is held the same way, the publication's editors moderating it; approved, it
+//! goes on to the command runner as if proven.
 
 use mail_parser::MessageParser;
 use serde_json::json;
@@ -77,11 +79,7 @@ pub async fn decide(
         return Ok(false);
     };
     let decided = match &answer {
-        Answer::Approve => {
-            store
-                .move_message(message_id, "held", "accepted", None)
-                .await?
-        }
+        Answer::Approve => store.release_held(message_id).await?,
         Answer::Reject(reason) => {
             store
                 .move_message(message_id, "held", "rejected", Some(reason))

@@ -28,7 +28,7 @@ use serde_json::Value;
 pub const LANGUAGES: [&str; 5] = ["en", "fr", "es", "pt", "ar"];
 
 /// Every email notice; each has a subject, a plain-text and an HTML template.
-pub const NOTICES: [&str; 15] = [
+pub const NOTICES: [&str; 16] = [
     "confirm_subscribe",
     "confirm_unsubscribe",
     "welcome",
@@ -44,6 +44,7 @@ pub const NOTICES: [&str; 15] = [
     "bounce_disabled",
     "deliverability",
     "delivery_expired",
+    "decision_unauthenticated",
 ];
 
 /// Notices to a publication's editors, in the publication's fallback language. Shipped in

@@ -8,12 +8,12 @@ pub mod parse;
 pub mod parts;
 pub mod rules;
 
-use crate::config::ListConfig;
+use crate::config::{ListConfig, PostingPolicy, Visibility};
 
 pub use parse::{Malformed, ParsedMessage};
 
 /// A posting on its way through the rules: the message, the list, and the facts the rules
-/// need from the database, looked up once beforehand.
+/// need from the database and the DNS, looked up once beforehand.
 #[derive(Debug)]
 pub struct Posting<'a> {
     pub list: &'a ListConfig,
@@ -21,17 +21,30 @@ pub struct Posting<'a> {
     pub message: &'a ParsedMessage,
     /// Whether the author (From) is an active subscriber of the list.
     pub author_is_subscriber: bool,
-    /// Checked only for a member's posting to a confidential list.
-    pub confidentiality: Option<Confidentiality>,
+    /// Whether the author's domain vouches for the From address (aligned DKIM or SPF, or
+    /// the trusted front MTA's results); asked only where [`needs_proof`] says a right
+    /// depends on it, `None` elsewhere.
+    pub author_authenticated: Option<bool>,
+    /// To and Cc addresses that are neither members nor this list's own addresses; counted
+    /// only where [`counts_outsiders`] says so, 0 elsewhere.
+    pub outsiders: usize,
 }
 
-/// What a member's posting to a confidential list must prove before it is distributed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Confidentiality {
-    /// Whether the author's domain vouches for the From address (DKIM or SPF, aligned).
-    pub author_authenticated: bool,
-    /// Addresses in To or Cc that are neither members nor this list's own addresses.
-    pub outsiders: usize,
+/// Whether a posting to `list` from `author` claims a right that a From header alone cannot
+/// give, since anyone can write any From: to speak to a confidential list at all, or to an
+/// announcement list's subscribers as one of its posters (or an address in its
+/// `accept_these`). Members of other lists post on their From alone, as in Mailman.
+pub fn needs_proof(list: &ListConfig, author: &str) -> bool {
+    list.visibility == Visibility::Confidential
+        || (list.posting == PostingPolicy::Announce
+            && (list.is_poster(author) || list.accept_these.matches(author)))
+}
+
+/// Whether the To and Cc of a posting must be checked for people outside the list: only for
+/// a confidential list's proven insiders, whose posting would otherwise go out. Checking
+/// anyone else's would let an outsider learn who is a member.
+pub fn counts_outsiders(list: &ListConfig, insider: bool, authenticated: Option<bool>) -> bool {
+    list.visibility == Visibility::Confidential && insider && authenticated == Some(true)
 }
 
 impl Posting<'_> {
@@ -43,6 +56,17 @@ impl Posting<'_> {
     /// The RFC 2919 list identifier, `name.domain`.
     pub fn list_id(&self) -> String {
         format!("{}.{}", self.list.name, self.domain)
+    }
+
+    /// The From address, empty when there is none.
+    pub fn author(&self) -> &str {
+        self.message.from.as_deref().unwrap_or_default()
+    }
+
+    /// Whether the author may post here as if a member: a subscriber, or named in the
+    /// list's `accept_these`.
+    pub fn author_is_insider(&self) -> bool {
+        self.author_is_subscriber || self.list.accept_these.matches(self.author())
     }
 }
 

@@ -1,10 +1,12 @@
 //! Inbound messages, kept raw as received, and their expansion into deliveries.
 //!
-//! A message moves `accepted` → `expanded` (its deliveries exist) in one transaction, so a
-//! crash between the two simply expands it again at the next start. Bounces wait in
-//! `unprocessed` for the bounce processor.
+//! The bytes of a message live in `message_bodies`, once per SMTP/LMTP transaction: a
+//! transaction that names several of our addresses makes one `messages` row per address, all
+//! sharing the body. A message moves `accepted` → `expanded` (its deliveries exist) in one
+//! transaction, so a crash between the two simply expands it again at the next start.
+//! Bounces wait in `unprocessed` for the bounce processor.
 
-use sqlx::Row;
+use sqlx::{AssertSqlSafe, Row};
 
 use super::{now_ms, Result, Store};
 
@@ -20,6 +22,8 @@ pub enum MessageKind {
     Command,
     /// A notice tidings itself sends (confirmations, welcome messages, replies).
     Notice,
+    /// Mail for `postmaster@` or `abuse@`, forwarded to the configured postmaster.
+    Postmaster,
 }
 
 impl MessageKind {
@@ -30,6 +34,7 @@ impl MessageKind {
             MessageKind::Bounce => "bounce",
             MessageKind::Command => "command",
             MessageKind::Notice => "notice",
+            MessageKind::Postmaster => "postmaster",
         }
     }
 
@@ -40,13 +45,14 @@ impl MessageKind {
             "bounce" => Some(MessageKind::Bounce),
             "command" => Some(MessageKind::Command),
             "notice" => Some(MessageKind::Notice),
+            "postmaster" => Some(MessageKind::Postmaster),
             _ => None,
         }
     }
 
     fn initial_state(self) -> &'static str {
         match self {
-            MessageKind::Posting | MessageKind::Owner => "accepted",
+            MessageKind::Posting | MessageKind::Owner | MessageKind::Postmaster => "accepted",
             MessageKind::Bounce => "unprocessed",
             MessageKind::Command => "received",
             // Notices are queued ready-made, with their deliveries.
@@ -55,19 +61,22 @@ impl MessageKind {
     }
 }
 
+/// One of our addresses a message was taken in for; the message's bytes are passed apart,
+/// since every address of a transaction shares them.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
     pub list_name: String,
     pub kind: MessageKind,
     pub envelope_from: String,
     pub message_id: String,
-    pub raw: Vec<u8>,
     /// The client that handed the message in (IP address), for rate limits.
     pub peer: String,
     /// The address of ours the message was sent to.
     pub recipient: String,
     /// Why the posting waits for a moderator, if it does.
     pub hold_reason: Option<String>,
+    /// How the author was proven to have sent it (`dkim`, `spf`, `front-mta`), or empty.
+    pub proof: String,
 }
 
 /// An accepted message waiting to be expanded into deliveries.
@@ -77,6 +86,8 @@ pub struct PendingMessage {
     pub list_name: String,
     pub kind: MessageKind,
     pub raw: Vec<u8>,
+    /// The SMTP client's IP address, empty when it came over LMTP.
+    pub peer: String,
 }
 
 /// A stored message as the operator sees it.
@@ -90,8 +101,14 @@ pub struct StoredMessage {
     /// Why it was set aside, or what became of it.
     pub error: String,
     pub received_at: i64,
+    /// How the author was proven to have sent it when it was taken in, or empty.
+    pub proof: String,
     pub raw: Vec<u8>,
 }
+
+/// The columns [`stored_from`] reads.
+const STORED: &str =
+    "m.id, m.list_name, m.kind, m.state, m.envelope_from, m.error, m.received_at, m.proof, b.raw";
 
 fn stored_from(row: &sqlx::any::AnyRow) -> Result<StoredMessage> {
     Ok(StoredMessage {
@@ -102,6 +119,7 @@ fn stored_from(row: &sqlx::any::AnyRow) -> Result<StoredMessage> {
         envelope_from: row.try_get("envelope_from")?,
         error: row.try_get("error")?,
         received_at: row.try_get("received_at")?,
+        proof: row.try_get("proof")?,
         raw: row.try_get("raw")?,
     })
 }
@@ -115,19 +133,62 @@ pub struct ReceivedCommand {
     pub peer: String,
     pub recipient: String,
     pub raw: Vec<u8>,
+    /// How the author was proven to have sent it when it was taken in, or empty.
+    pub proof: String,
+}
+
+/// The columns of a message with its body: `m` is the message, `b` its body.
+const WITH_BODY: &str = "messages m JOIN message_bodies b ON b.id = m.body_id";
+
+/// Stores a message's bytes; the id its messages refer to.
+async fn insert_body(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    raw: &[u8],
+    now: i64,
+) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO message_bodies (raw, created_at) VALUES ($1, $2) RETURNING id",
+    )
+    .bind(raw)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+/// Stores a message tidings wrote itself, ready to send (`expanded`): its body is what its
+/// deliveries send.
+pub(super) async fn insert_ready(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    (list, kind): (&str, &str),
+    raw: &[u8],
+    now: i64,
+) -> Result<i64> {
+    let body_id = insert_body(tx, raw, now).await?;
+    Ok(sqlx::query_scalar(
+        "INSERT INTO messages (list_name, kind, state, envelope_from, body_id, received_at, \
+         updated_at) VALUES ($1, $2, 'expanded', '', $3, $4, $4) RETURNING id",
+    )
+    .bind(list)
+    .bind(kind)
+    .bind(body_id)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?)
 }
 
 impl Store {
-    /// Commits messages in one transaction: once this returns, they survive any crash.
-    pub async fn insert_messages(&self, messages: &[NewMessage]) -> Result<Vec<i64>> {
+    /// Commits one message taken in for each of `messages` (our addresses it reached), its
+    /// bytes stored once, in one transaction: once this returns, they survive any crash.
+    pub async fn insert_messages(&self, raw: &[u8], messages: &[NewMessage]) -> Result<Vec<i64>> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
+        let body_id = insert_body(&mut tx, raw, now).await?;
         let mut ids = Vec::with_capacity(messages.len());
         for message in messages {
             let id: i64 = sqlx::query_scalar(
-                "INSERT INTO messages (list_name, kind, state, envelope_from, message_id, raw, \
-                 peer, recipient, error, received_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $8, $9, $10, $7, $7) RETURNING id",
+                "INSERT INTO messages (list_name, kind, state, envelope_from, message_id, body_id, \
+                 peer, recipient, error, proof, received_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $8, $9, $10, $11, $7, $7) RETURNING id",
             )
             .bind(&message.list_name)
             .bind(message.kind.as_str())
@@ -138,11 +199,12 @@ impl Store {
             })
             .bind(&message.envelope_from)
             .bind(&message.message_id)
-            .bind(&message.raw)
+            .bind(body_id)
             .bind(now)
             .bind(&message.peer)
             .bind(&message.recipient)
             .bind(message.hold_reason.as_deref().unwrap_or(""))
+            .bind(&message.proof)
             .fetch_one(&mut *tx)
             .await?;
             ids.push(id);
@@ -151,12 +213,48 @@ impl Store {
         Ok(ids)
     }
 
+    /// Counts a posting dropped without a word to its sender, for the list's owners.
+    pub async fn count_dropped(&self, list: &str, reason: &str) -> Result<()> {
+        let day = now_ms().div_euclid(24 * 3_600_000);
+        sqlx::query(
+            "INSERT INTO dropped_postings (list_name, reason, day, count) VALUES ($1, $2, $3, 1) \
+             ON CONFLICT (list_name, reason, day) DO UPDATE SET count = dropped_postings.count + 1",
+        )
+        .bind(list)
+        .bind(reason)
+        .bind(day)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Postings dropped since `since_day` (days since the epoch): (list, reason, count).
+    pub async fn dropped_counts(&self, since_day: i64) -> Result<Vec<(String, String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT list_name, reason, SUM(count) AS n FROM dropped_postings WHERE day >= $1 \
+             GROUP BY list_name, reason ORDER BY list_name, reason",
+        )
+        .bind(since_day)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("list_name")?,
+                    row.try_get("reason")?,
+                    row.try_get("n")?,
+                ))
+            })
+            .collect()
+    }
+
     /// Oldest accepted messages not yet expanded into deliveries.
     pub async fn pending_messages(&self, limit: i64) -> Result<Vec<PendingMessage>> {
-        let rows = sqlx::query(
-            "SELECT id, list_name, kind, raw FROM messages WHERE state = 'accepted' \
-             AND kind IN ('posting', 'owner') ORDER BY id LIMIT $1",
-        )
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT m.id, m.list_name, m.kind, m.peer, b.raw FROM {WITH_BODY} \
+             WHERE m.state = 'accepted' AND m.kind IN ('posting', 'owner', 'postmaster') \
+             ORDER BY m.id LIMIT $1"
+        )))
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
@@ -171,6 +269,7 @@ impl Store {
                 list_name: row.try_get("list_name")?,
                 kind,
                 raw: row.try_get("raw")?,
+                peer: row.try_get("peer")?,
             });
         }
         Ok(pending)
@@ -186,7 +285,7 @@ impl Store {
     ) -> Result<Option<u64>> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
-        if !claim_for_expansion(&mut tx, message_id, decorated, now).await? {
+        if !claim_for_expansion(&mut tx, message_id, Some(decorated), now).await? {
             return Ok(None);
         }
         let created = sqlx::query(
@@ -207,16 +306,16 @@ impl Store {
         Ok(Some(created))
     }
 
-    /// Like [`Store::expand_to_subscribers`], for a fixed set of addresses (the list owners).
+    /// Like [`Store::expand_to_subscribers`], for a fixed set of addresses (the list owners),
+    /// who get the message as it came.
     pub async fn expand_to_addresses(
         &self,
         message_id: i64,
-        decorated: &[u8],
         addresses: &[String],
     ) -> Result<Option<u64>> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
-        if !claim_for_expansion(&mut tx, message_id, decorated, now).await? {
+        if !claim_for_expansion(&mut tx, message_id, None, now).await? {
             return Ok(None);
         }
         for address in addresses {
@@ -245,15 +344,7 @@ impl Store {
     ) -> Result<i64> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO messages (list_name, kind, state, envelope_from, raw, decorated, \
-             received_at, updated_at) VALUES ($1, 'notice', 'expanded', '', $2, $2, $3, $3) RETURNING id",
-        )
-        .bind(list)
-        .bind(message)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
+        let id = insert_ready(&mut tx, (list, "notice"), message, now).await?;
         for recipient in recipients {
             sqlx::query(
                 "INSERT INTO deliveries (message_id, list_name, recipient, state, next_attempt_at, \
@@ -286,10 +377,10 @@ impl Store {
         state: &str,
         limit: i64,
     ) -> Result<Vec<ReceivedCommand>> {
-        let rows = sqlx::query(
-            "SELECT id, list_name, envelope_from, peer, recipient, raw FROM messages \
-             WHERE kind = $1 AND state = $2 ORDER BY id LIMIT $3",
-        )
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT m.id, m.list_name, m.envelope_from, m.peer, m.recipient, m.proof, b.raw \
+             FROM {WITH_BODY} WHERE m.kind = $1 AND m.state = $2 ORDER BY m.id LIMIT $3"
+        )))
         .bind(kind)
         .bind(state)
         .bind(limit)
@@ -304,6 +395,7 @@ impl Store {
                     peer: row.try_get("peer")?,
                     recipient: row.try_get("recipient")?,
                     raw: row.try_get("raw")?,
+                    proof: row.try_get("proof")?,
                 })
             })
             .collect()
@@ -328,10 +420,9 @@ impl Store {
 
     /// Messages in `state` (`held`, `held_new`, `shunted` ...), oldest first.
     pub async fn messages_in_state(&self, state: &str) -> Result<Vec<StoredMessage>> {
-        let rows = sqlx::query(
-            "SELECT id, list_name, kind, state, envelope_from, error, received_at, raw FROM messages \
-             WHERE state = $1 ORDER BY id",
-        )
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {STORED} FROM {WITH_BODY} WHERE m.state = $1 ORDER BY m.id"
+        )))
         .bind(state)
         .fetch_all(&self.pool)
         .await?;
@@ -375,14 +466,31 @@ impl Store {
     }
 
     pub async fn message(&self, id: i64) -> Result<Option<StoredMessage>> {
-        let row = sqlx::query(
-            "SELECT id, list_name, kind, state, envelope_from, error, received_at, raw FROM messages \
-             WHERE id = $1",
-        )
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {STORED} FROM {WITH_BODY} WHERE m.id = $1"
+        )))
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(stored_from).transpose()
+    }
+
+    /// Lets a held message go on: a posting to expansion, an item (a command message) to the
+    /// command runner, vouched for by the moderator who approved it. False when it was not
+    /// held (someone else decided first).
+    pub async fn release_held(&self, id: i64) -> Result<bool> {
+        let moved = sqlx::query(
+            "UPDATE messages SET \
+             state = CASE kind WHEN 'command' THEN 'received' ELSE 'accepted' END, \
+             proof = CASE kind WHEN 'command' THEN 'moderator' ELSE proof END, \
+             updated_at = $2 WHERE id = $1 AND state = 'held'",
+        )
+        .bind(id)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(moved == 1)
     }
 
     /// Puts a set-aside message back where it was taken from (postings and owner mail to
@@ -391,7 +499,7 @@ impl Store {
         let moved = sqlx::query(
             "UPDATE messages SET state = CASE kind WHEN 'command' THEN 'received' ELSE 'accepted' END, \
              error = '', updated_at = $2 WHERE id = $1 AND state = 'shunted' \
-             AND kind IN ('posting', 'owner', 'command')",
+             AND kind IN ('posting', 'owner', 'postmaster', 'command')",
         )
         .bind(id)
         .bind(now_ms())
@@ -420,14 +528,16 @@ impl Store {
         Ok(())
     }
 
-    /// The decorated bytes every delivery of this message starts from.
+    /// The bytes every delivery of this message starts from: a posting's decorated copy, or
+    /// the body of anything sent as it is.
     pub async fn decorated_message(&self, message_id: i64) -> Result<Option<Vec<u8>>> {
-        let bytes: Option<Option<Vec<u8>>> =
-            sqlx::query_scalar("SELECT decorated FROM messages WHERE id = $1")
-                .bind(message_id)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(bytes.flatten())
+        let bytes: Option<Vec<u8>> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT COALESCE(m.decorated, b.raw) FROM {WITH_BODY} WHERE m.id = $1"
+        )))
+        .bind(message_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(bytes)
     }
 
     /// Messages per state, for `tidings queue`.
@@ -450,12 +560,13 @@ impl Store {
     }
 }
 
-/// Moves the message from `accepted` to `expanded`. In PostgreSQL the row lock taken here
-/// makes a concurrent expander wait and then find the message already expanded.
+/// Moves the message from `accepted` to `expanded`, with its decorated copy if it differs
+/// from the body. In PostgreSQL the row lock taken here makes a concurrent expander wait and
+/// then find the message already expanded.
 async fn claim_for_expansion(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     message_id: i64,
-    decorated: &[u8],
+    decorated: Option<&[u8]>,
     now: i64,
 ) -> Result<bool> {
     let claimed = sqlx::query(

@@ -438,15 +438,12 @@ impl Store {
             .collect();
         let mut queued = 0;
         for message in messages {
-            let message_id: i64 = sqlx::query_scalar(
-                "INSERT INTO messages (list_name, kind, state, envelope_from, raw, decorated, \
-                 received_at, updated_at) VALUES ($1, 'edition', 'expanded', '', $2, $2, $3, $3) \
-                 RETURNING id",
+            let message_id = super::messages::insert_ready(
+                &mut tx,
+                (publication, "edition"),
+                &message.message,
+                now,
             )
-            .bind(publication)
-            .bind(&message.message)
-            .bind(now)
-            .fetch_one(&mut *tx)
             .await?;
             sqlx::query(
                 "UPDATE edition_renders SET message_id = $3 WHERE edition_id = $1 AND language = $2",

@@ -137,21 +137,28 @@ async fn process(
             tracing::info!(list = %list.name, request = request_id, ?outcome, "confirmation by reply");
         }
         Destination::Moderate { message_id, .. } => {
-            return moderate_by_reply(subscriptions, list, &sender, &message, message_id).await
+            let reply = Reply::new(list, &sender, &message, received);
+            return moderate_by_reply(subscriptions, reply, message_id).await;
         }
         Destination::Approve { request_id, .. } => {
-            return approve_by_reply(subscriptions, list, &sender, &message, request_id).await
+            let reply = Reply::new(list, &sender, &message, received);
+            return approve_by_reply(subscriptions, reply, request_id).await;
         }
         Destination::Request { .. } => {
             execute_commands(subscriptions, list, &sender, &message).await?
         }
         Destination::Submit { .. } => {
-            return submit_item(publications, list, &sender, &message).await;
+            let item = Reply::new(list, &sender, &message, received);
+            return submit_item(publications, item).await;
         }
         Destination::ApproveEdition { edition_id, .. } => {
-            return approve_edition(publications, list, &sender, &message, edition_id).await;
+            let reply = Reply::new(list, &sender, &message, received);
+            return approve_edition((subscriptions, publications), reply, edition_id).await;
         }
-        Destination::Post { .. } | Destination::Owner { .. } | Destination::Bounces { .. } => {
+        Destination::Post { .. }
+        | Destination::Owner { .. }
+        | Destination::Bounces { .. }
+        | Destination::Postmaster { .. } => {
             return Ok(Handled::Ignored("not a command address"));
         }
     }
@@ -284,34 +291,79 @@ async fn allowed_reply(subscriptions: &Subscriptions, sender: &str) -> Result<bo
         .await?)
 }
 
-/// The answer in a reply from one of the list's owners or moderators, or why there is none.
-fn moderator_answer(
-    list: &ListConfig,
-    sender: &str,
-    message: &Message,
-) -> std::result::Result<Answer, &'static str> {
+/// A message answering a notice, or bringing an item: who sent it, what it says, and what
+/// proved its From when it was taken in.
+struct Reply<'a> {
+    list: &'a ListConfig,
+    sender: &'a str,
+    message: &'a Message<'a>,
+    received: &'a ReceivedCommand,
+}
+
+impl<'a> Reply<'a> {
+    fn new(
+        list: &'a ListConfig,
+        sender: &'a str,
+        message: &'a Message<'a>,
+        received: &'a ReceivedCommand,
+    ) -> Reply<'a> {
+        Reply {
+            list,
+            sender,
+            message,
+            received,
+        }
+    }
+
+    /// Whether the sender's domain proved the From (or a moderator vouched for the message).
+    fn is_proven(&self) -> bool {
+        !self.received.proof.is_empty()
+    }
+}
+
+/// The decision in a reply from one of the list's owners or moderators (a publication's
+/// editors are its owners), or why there is none. Anyone can write an owner's From: a
+/// decision whose From was not proven is not carried out, and the owner is told why.
+async fn decision(
+    subscriptions: &Subscriptions,
+    reply: &Reply<'_>,
+) -> Result<std::result::Result<Answer, &'static str>> {
+    let list = reply.list;
     let trusted = list
         .owners
         .iter()
         .chain(&list.moderators)
-        .any(|o| o.eq_ignore_ascii_case(sender));
+        .any(|o| o.eq_ignore_ascii_case(reply.sender));
     if !trusted {
-        return Err("answer not from an owner or moderator");
+        return Ok(Err("answer not from an owner or moderator"));
     }
-    let body = message.body_text(0).unwrap_or_default();
-    commands::answer(message.subject().unwrap_or_default(), &body)
-        .ok_or("answer says neither approve, reject nor discard")
+    let body = reply.message.body_text(0).unwrap_or_default();
+    let Some(answer) = commands::answer(reply.message.subject().unwrap_or_default(), &body) else {
+        return Ok(Err("answer says neither approve, reject nor discard"));
+    };
+    if !reply.is_proven() {
+        tracing::info!(list = %list.name, id = reply.received.id, "decision not carried out: its From is not proven");
+        let language = subscriptions.language_for(list, reply.sender).await?;
+        auto_reply(
+            subscriptions,
+            list,
+            (reply.sender, &language),
+            "decision_unauthenticated",
+            json!({}),
+        )
+        .await?;
+        return Ok(Err("decision not authenticated"));
+    }
+    Ok(Ok(answer))
 }
 
 /// An owner's reply to an approval request (`discard` drops the request without a word).
 async fn approve_by_reply(
     subscriptions: &Subscriptions,
-    list: &ListConfig,
-    sender: &str,
-    message: &Message<'_>,
+    reply: Reply<'_>,
     request_id: i64,
 ) -> Result<Handled> {
-    let (approve, reason) = match moderator_answer(list, sender, message) {
+    let (approve, reason) = match decision(subscriptions, &reply).await? {
         Ok(Answer::Approve) => (true, String::new()),
         Ok(Answer::Reject(reason)) => (false, reason),
         Ok(Answer::Discard) => (false, String::new()),
@@ -329,12 +381,10 @@ async fn approve_by_reply(
 /// A moderator's reply about a held posting.
 async fn moderate_by_reply(
     subscriptions: &Subscriptions,
-    list: &ListConfig,
-    sender: &str,
-    message: &Message<'_>,
+    reply: Reply<'_>,
     message_id: i64,
 ) -> Result<Handled> {
-    let answer = match moderator_answer(list, sender, message) {
+    let answer = match decision(subscriptions, &reply).await? {
         Ok(answer) => answer,
         Err(why) => return Ok(Handled::Ignored(why)),
     };
@@ -345,23 +395,23 @@ async fn moderate_by_reply(
     }
 }
 
-/// An editor's item for the next edition (the inbound side has checked the From address).
-async fn submit_item(
-    publications: &Publications,
-    list: &ListConfig,
-    sender: &str,
-    message: &Message<'_>,
-) -> Result<Handled> {
-    let Some(publication) = publications.config().publication(&list.name) else {
+/// An editor's item for the next edition. The inbound side has checked the From address,
+/// and held the item for the editors when nothing proved it; an unproven one gets here only
+/// once an editor approved it.
+async fn submit_item(publications: &Publications, item: Reply<'_>) -> Result<Handled> {
+    let Some(publication) = publications.config().publication(&item.list.name) else {
         return Ok(Handled::Ignored("not a publication"));
     };
-    if !publication.is_editor(sender) {
+    if !publication.is_editor(item.sender) {
         return Ok(Handled::Ignored("item not from an editor"));
     }
-    let subject = message.subject().unwrap_or_default();
-    let body = message.body_text(0).unwrap_or_default();
+    if !item.is_proven() {
+        return Ok(Handled::Ignored("item not authenticated"));
+    }
+    let subject = item.message.subject().unwrap_or_default();
+    let body = item.message.body_text(0).unwrap_or_default();
     publications
-        .take_mailed_item(publication, sender, subject, &body)
+        .take_mailed_item(publication, item.sender, subject, &body)
         .await
         .map_err(publication_failure)?;
     Ok(Handled::Processed)
@@ -370,13 +420,11 @@ async fn submit_item(
 /// An editor's reply to an edition's preview: `approve` sends it, `reject` or `discard`
 /// cancels it.
 async fn approve_edition(
-    publications: &Publications,
-    list: &ListConfig,
-    sender: &str,
-    message: &Message<'_>,
+    (subscriptions, publications): (&Subscriptions, &Publications),
+    reply: Reply<'_>,
     edition_id: i64,
 ) -> Result<Handled> {
-    let answer = match moderator_answer(list, sender, message) {
+    let answer = match decision(subscriptions, &reply).await? {
         Ok(answer) => answer,
         Err(why) => return Ok(Handled::Ignored(why)),
     };

@@ -397,6 +397,30 @@ impl Harness {
         assert!(reply.starts_with("250"), "{to}: {reply}");
     }
 
+    /// Like [`Harness::write`], as the front MTA hands in mail it authenticated: over LMTP,
+    /// with its Authentication-Results saying that the author's domain passed DMARC. This
+    /// is how an owner's decision, an editor's item or a poster's bulletin proves its From.
+    pub async fn write_proven(&self, from: &str, to: &str, subject: &str, body: &str) {
+        self.send_proven(from, to, &message(from, to, subject, body))
+            .await;
+        assert!(self.queue_drained().await, "the queue did not drain");
+    }
+
+    /// Sends a whole message over LMTP with the front MTA's results vouching for the
+    /// domain of `envelope_from`, asserting it is accepted.
+    pub async fn send_proven(&self, envelope_from: &str, to: &str, message: &[u8]) {
+        let domain = envelope_from.rsplit_once('@').map_or("", |(_, d)| d);
+        let mut proven =
+            format!("Authentication-Results: mx.{DOMAIN}; dmarc=pass header.from={domain}\r\n")
+                .into_bytes();
+        proven.extend_from_slice(message);
+        let mut client = self.lmtp().await;
+        let rcpt = client.envelope("LHLO", envelope_from, &[to]).await;
+        assert!(rcpt[0].starts_with("250"), "{to}: {rcpt:?}");
+        let reply = client.data(&proven, 1).await.remove(0);
+        assert!(reply.starts_with("250"), "{to}: {reply}");
+    }
+
     /// Waits (at most 15 s) until the queue has nothing left to do.
     pub async fn queue_drained(&self) -> bool {
         for _ in 0..300 {

@@ -3,14 +3,18 @@
 //! agrees, `open` lists from anyone. The author is the From address,
 //! the one readers see. Authors named in the list's `accept_these` are let through whatever
 //! the policy, as Mailman's "accept" action for non-members.
+//!
+//! Where the right is a privilege (see [`crate::pipeline::needs_proof`]), the From must be
+//! proven: an unproven posting "from the Secretariat" is held for the moderators with the
+//! reason `unauthenticated`, never sent to every subscriber under the list's signature.
 
 use crate::config::PostingPolicy;
 use crate::pipeline::{Decision, Posting};
 
 pub fn check(posting: &Posting) -> Option<Decision> {
-    let author = posting.message.from.as_deref().unwrap_or_default();
+    let author = posting.author();
     if posting.list.accept_these.matches(author) {
-        return None;
+        return unproven(posting);
     }
     let list = posting.list_address();
     let refused = |reason: String| {
@@ -30,19 +34,19 @@ pub fn check(posting: &Posting) -> Option<Decision> {
             rule: "posting-policy",
             reason: "moderated",
         }),
-        PostingPolicy::Announce
-            if posting
-                .list
-                .posters
-                .iter()
-                .any(|p| p.eq_ignore_ascii_case(author)) =>
-        {
-            None
-        }
+        PostingPolicy::Announce if posting.list.is_poster(author) => unproven(posting),
         PostingPolicy::Announce => refused(format!(
             "{list} is an announcement list: only its designated posters may post to it"
         )),
     }
+}
+
+/// A privileged author's posting whose From was asked for a proof and had none is held.
+fn unproven(posting: &Posting) -> Option<Decision> {
+    (posting.author_authenticated == Some(false)).then_some(Decision::Hold {
+        rule: "posting-policy",
+        reason: "unauthenticated",
+    })
 }
 
 #[cfg(test)]
@@ -86,6 +90,26 @@ mod tests {
             })
         );
         assert!(refused(decide("moderated", "outsider@ngo.example", false)));
+    }
+
+    #[test]
+    fn an_unproven_poster_is_held() {
+        let list = list(&format!("posting = \"announce\"\nposters = [\"{POSTER}\"]"));
+        let message = message_from(POSTER);
+        let decide = |authenticated| {
+            check(&crate::pipeline::Posting {
+                author_authenticated: authenticated,
+                ..posting(&list, &message, false)
+            })
+        };
+        assert_eq!(decide(Some(true)), None);
+        assert_eq!(
+            decide(Some(false)),
+            Some(Decision::Hold {
+                rule: "posting-policy",
+                reason: "unauthenticated"
+            })
+        );
     }
 
     #[test]

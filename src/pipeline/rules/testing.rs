@@ -43,6 +43,7 @@ pub fn posting<'a>(
         domain: "lists.example.org",
         message,
         author_is_subscriber,
-        confidentiality: None,
+        author_authenticated: None,
+        outsiders: 0,
     }
 }
