@@ -106,6 +106,9 @@ fn server_template() -> ServerConfig {
         max_recipients: defaults::max_recipients(),
         max_connections: defaults::max_connections(),
         idle_timeout_seconds: defaults::idle_timeout_seconds(),
+        max_http_connections: defaults::max_http_connections(),
+        http_header_timeout_seconds: defaults::http_header_timeout_seconds(),
+        http_request_timeout_seconds: defaults::http_request_timeout_seconds(),
         templates_dir: defaults::templates_dir(),
     }
 }
@@ -332,6 +335,9 @@ mod tests {
             "TIDINGS_SERVER_HTTP_LISTEN",
             "TIDINGS_SERVER_BASE_URL",
             "TIDINGS_SERVER_IDLE_TIMEOUT_SECONDS",
+            "TIDINGS_SERVER_MAX_HTTP_CONNECTIONS",
+            "TIDINGS_SERVER_HTTP_HEADER_TIMEOUT_SECONDS",
+            "TIDINGS_SERVER_HTTP_REQUEST_TIMEOUT_SECONDS",
             "TIDINGS_RELAY_HOST",
             "TIDINGS_RELAY_TLS",
             "TIDINGS_RELAY_MAX_RECIPIENTS_PER_TRANSACTION",
@@ -342,9 +348,9 @@ mod tests {
         ] {
             assert!(names.iter().any(|n| n == name), "{name} missing");
         }
-        // secret + 12 server + 12 relay + 10 delivery + 5 subscriptions + 1 moderation
+        // secret + 15 server + 12 relay + 10 delivery + 5 subscriptions + 1 moderation
         // + 2 database + 10 in dns, authentication, dmarc and bounces + 5 dkim
-        assert_eq!(names.len(), 58, "{names:?}");
+        assert_eq!(names.len(), 61, "{names:?}");
     }
 
     #[test]
