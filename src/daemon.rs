@@ -12,6 +12,7 @@ use crate::authentication::dns::{Dns, DnsSetupError};
 use crate::authentication::Authenticator;
 use crate::config::Config;
 use crate::delivery;
+use crate::descriptors;
 use crate::dkim::{Dkim, KeyError};
 use crate::inbound::accept::ListHandler;
 use crate::inbound::{DataBudget, Limits, Protocol, Server};
@@ -80,6 +81,7 @@ impl Daemon {
         clock: Arc<dyn Clock>,
     ) -> Result<Daemon, DaemonError> {
         let config = Arc::new(config);
+        descriptors::warn_if_short(&config);
         let store = Store::open(&config.database.url, config.database.max_connections).await?;
         let released = store.release_claims_of(&config.delivery.node_name).await?;
         if released > 0 {
@@ -159,6 +161,7 @@ impl Daemon {
                     listener,
                     Arc::clone(&subscriptions),
                     Arc::clone(&publications),
+                    web::Limits::of(&config.server),
                     shutdown_rx.clone(),
                 ));
                 local

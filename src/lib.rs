@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod delivery;
+pub mod descriptors;
 pub mod dkim;
 pub mod inbound;
 pub mod message;

@@ -1,6 +1,7 @@
 use std::path::Path;
 
 use crate::config::Config;
+use crate::descriptors::{self, Budget};
 
 pub fn run(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
@@ -10,6 +11,11 @@ pub fn run(path: &Path) -> anyhow::Result<()> {
         config.lists.len(),
         config.server.domain
     );
+    // `serve` raises its limit on open files to the hard limit, so that is the one to fit.
+    let short = descriptors::limits().and_then(|limits| Budget::of(&config).check(limits.hard));
+    if let Some(short) = short {
+        println!("warning: {short}");
+    }
     for (selector, file, algorithm) in crate::dkim::configured_keys(&config.dkim) {
         println!(
             "DKIM: signing as {} with the {} key {file} (selector {selector})",

@@ -11,6 +11,7 @@ use std::path::Path;
 
 use crate::config::Config;
 use crate::daemon::Daemon;
+use crate::descriptors;
 
 enum Wanted {
     Stop,
@@ -19,6 +20,13 @@ enum Wanted {
 
 pub async fn run(path: &Path, mut config: Config) -> anyhow::Result<()> {
     let mut signals = Signals::new()?;
+    // Every connection is an open file: take all the system allows before listening (the
+    // daemon then warns if its caps do not fit).
+    match descriptors::raise_limit() {
+        Ok(Some(limits)) => tracing::info!(open_files = limits.soft, "limit on open files"),
+        Ok(None) => {}
+        Err(error) => tracing::warn!(%error, "keeping the limit on open files"),
+    }
     let mut daemon = Daemon::start(config.clone()).await?;
     loop {
         match signals.next().await {

@@ -110,6 +110,9 @@ fn server_template() -> ServerConfig {
         session_timeout_seconds: defaults::session_timeout_seconds(),
         min_data_rate: defaults::min_data_rate(),
         max_data_memory: defaults::max_data_memory(),
+        max_http_connections: defaults::max_http_connections(),
+        http_header_timeout_seconds: defaults::http_header_timeout_seconds(),
+        http_request_timeout_seconds: defaults::http_request_timeout_seconds(),
         templates_dir: defaults::templates_dir(),
         postmaster: String::new(),
     }
@@ -337,6 +340,9 @@ mod tests {
             "TIDINGS_SERVER_HTTP_LISTEN",
             "TIDINGS_SERVER_BASE_URL",
             "TIDINGS_SERVER_IDLE_TIMEOUT_SECONDS",
+            "TIDINGS_SERVER_MAX_HTTP_CONNECTIONS",
+            "TIDINGS_SERVER_HTTP_HEADER_TIMEOUT_SECONDS",
+            "TIDINGS_SERVER_HTTP_REQUEST_TIMEOUT_SECONDS",
             "TIDINGS_RELAY_HOST",
             "TIDINGS_RELAY_TLS",
             "TIDINGS_RELAY_MAX_RECIPIENTS_PER_TRANSACTION",
@@ -347,9 +353,9 @@ mod tests {
         ] {
             assert!(names.iter().any(|n| n == name), "{name} missing");
         }
-        // secret + 17 server + 12 relay + 10 delivery + 5 subscriptions + 1 moderation
+        // secret + 20 server + 12 relay + 10 delivery + 5 subscriptions + 1 moderation
         // + 2 database + 10 in dns, authentication, dmarc and bounces + 5 dkim
-        assert_eq!(names.len(), 63, "{names:?}");
+        assert_eq!(names.len(), 66, "{names:?}");
     }
 
     #[test]

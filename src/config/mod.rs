@@ -100,6 +100,17 @@ pub struct ServerConfig {
     /// Memory all sessions' messages in transit may take together, in bytes.
     #[serde(default = "defaults::max_data_memory")]
     pub max_data_memory: usize,
+    /// Most simultaneous HTTP connections; past it a new one is refused at once, so that web
+    /// clients can never take the descriptors the mail listeners need.
+    #[serde(default = "defaults::max_http_connections")]
+    pub max_http_connections: usize,
+    /// Seconds an HTTP client has to send a request's headers, and the longest an idle
+    /// keep-alive connection waits for the next request.
+    #[serde(default = "defaults::http_header_timeout_seconds")]
+    pub http_header_timeout_seconds: u64,
+    /// Seconds from a request's headers to its answer: reading the body and the handler.
+    #[serde(default = "defaults::http_request_timeout_seconds")]
+    pub http_request_timeout_seconds: u64,
     /// Directory of the notice and page templates (`messages/LANG/`, `web/LANG/`).
     #[serde(default = "defaults::templates_dir")]
     pub templates_dir: String,
@@ -618,6 +629,15 @@ mod defaults {
     }
     pub fn max_data_memory() -> usize {
         256 * 1024 * 1024
+    }
+    pub fn max_http_connections() -> usize {
+        256
+    }
+    pub fn http_header_timeout_seconds() -> u64 {
+        10
+    }
+    pub fn http_request_timeout_seconds() -> u64 {
+        30
     }
     pub fn templates_dir() -> String {
         "templates".into()

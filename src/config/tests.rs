@@ -294,6 +294,37 @@ owners = ["secretariat@example.org"]
 }
 
 #[test]
+fn http_limits_have_defaults_and_bounds() -> Result<(), ConfigError> {
+    let config = load(MINIMAL, &[])?;
+    assert_eq!(config.server.max_http_connections, 256);
+    assert_eq!(config.server.http_header_timeout_seconds, 10);
+    assert_eq!(config.server.http_request_timeout_seconds, 30);
+    let text = MINIMAL.replace(
+        "[server]",
+        "[server]\nmax_http_connections = 0\nhttp_header_timeout_seconds = 0\n\
+         http_request_timeout_seconds = 86400",
+    );
+    let problems = problems(&text);
+    assert_eq!(
+        keys(&problems),
+        [
+            "server.max_http_connections",
+            "server.http_header_timeout_seconds",
+            "server.http_request_timeout_seconds",
+        ],
+        "{problems:#?}"
+    );
+    assert!(
+        problems[2].problem.contains("between 1 and 3600")
+            && problems[2].fix.contains("= 30 (the default)"),
+        "{problems:#?}"
+    );
+    let config = load(MINIMAL, &[("TIDINGS_SERVER_MAX_HTTP_CONNECTIONS", "64")])?;
+    assert_eq!(config.server.max_http_connections, 64);
+    Ok(())
+}
+
+#[test]
 fn listeners_must_parse_and_accept_mail() {
     let text = MINIMAL.replace(
         "[server]",

@@ -347,6 +347,34 @@ fn check_server_limits(report: &mut Report, server: &ServerConfig) {
             ),
         );
     }
+    check_http_limits(report, server);
+}
+
+/// Each HTTP connection is an open file, and Linux lets no process open more than about a
+/// million (fs.nr_open), so a larger cap is a mistake. An hour is far past any real client's
+/// need to send headers or get an answer; longer would let idle clients hold slots for ever.
+fn check_http_limits(report: &mut Report, server: &ServerConfig) {
+    report.range(
+        "server.max_http_connections",
+        server.max_http_connections as u64,
+        1,
+        1_000_000,
+        defaults::max_http_connections() as u64,
+    );
+    report.range(
+        "server.http_header_timeout_seconds",
+        server.http_header_timeout_seconds,
+        1,
+        3600,
+        defaults::http_header_timeout_seconds(),
+    );
+    report.range(
+        "server.http_request_timeout_seconds",
+        server.http_request_timeout_seconds,
+        1,
+        3600,
+        defaults::http_request_timeout_seconds(),
+    );
 }
 
 fn check_relay(report: &mut Report, relay: &RelayConfig) {

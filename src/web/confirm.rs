@@ -13,8 +13,8 @@ use crate::store::{now_ms, Request};
 use crate::subscriptions::{confirm_url, Confirmed, Subscriptions};
 use crate::tokens::Purpose;
 
-use super::page;
-use super::unsubscribe::internal;
+use super::page::{self, Spent};
+use super::unsubscribe::{internal, signed_link};
 
 pub async fn show(
     State(subscriptions): State<Arc<Subscriptions>>,
@@ -47,8 +47,8 @@ pub async fn confirm(
         Ok(Confirmed::Subscribed) => "subscribed",
         Ok(Confirmed::Unsubscribed) => "unsubscribed",
         Ok(Confirmed::AwaitingApproval) => "awaiting_approval",
-        Ok(Confirmed::Expired) => return page::invalid(&subscriptions, Some(list), "expired"),
-        Ok(Confirmed::Used) => return page::invalid(&subscriptions, Some(list), "used"),
+        Ok(Confirmed::Expired) => return page::spent(&subscriptions, list, Spent::Expired),
+        Ok(Confirmed::Used) => return page::spent(&subscriptions, list, Spent::Used),
         Err(error) => return internal(&error),
     };
     page::render(
@@ -68,25 +68,19 @@ async fn waiting_request<'s>(
     list: &str,
     token: &str,
 ) -> Result<(&'s ListConfig, Request), Response> {
-    let list_config = subscriptions.config().list(list);
-    let forged = || page::invalid(subscriptions, list_config, "forged");
-    let list = list_config.ok_or_else(forged)?;
-    let Some(request_id) = subscriptions
-        .signer()
-        .verify_id(Purpose::Confirm, &list.name, token)
-    else {
-        return Err(forged());
+    let Some((list, request_id)) = signed_link(subscriptions, Purpose::Confirm, list, token) else {
+        return Err(page::forged(subscriptions));
     };
     let request = match subscriptions.store().request(request_id).await {
         Ok(Some(request)) if request.list_name == list.name => request,
-        Ok(_) => return Err(forged()),
+        Ok(_) => return Err(page::forged(subscriptions)),
         Err(error) => return Err(internal(&error)),
     };
     if request.is_expired(now_ms()) {
-        return Err(page::invalid(subscriptions, Some(list), "expired"));
+        return Err(page::spent(subscriptions, list, Spent::Expired));
     }
     if request.state != "confirming" {
-        return Err(page::invalid(subscriptions, Some(list), "used"));
+        return Err(page::spent(subscriptions, list, Spent::Used));
     }
     Ok((list, request))
 }

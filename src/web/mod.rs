@@ -2,12 +2,14 @@
 //! re-enable link of members disabled for bouncing, and the publications' past editions
 //! with their Atom feeds. Pages are
 //! rendered from the templates in the member's language; a GET never changes anything, so
-//! link scanners cannot unsubscribe or subscribe anyone.
+//! link scanners cannot unsubscribe or subscribe anyone. A link whose token is not genuine
+//! names no list. Connections are capped and timed out ([`server`]).
 
 mod confirm;
 mod page;
 mod publications;
 mod reenable;
+mod server;
 mod unsubscribe;
 
 use std::sync::Arc;
@@ -19,6 +21,8 @@ use tokio::sync::watch;
 
 use crate::publications::Publications;
 use crate::subscriptions::Subscriptions;
+
+pub use server::Limits;
 
 pub fn router(subscriptions: Arc<Subscriptions>, publications: Arc<Publications>) -> Router {
     let pages = publications::Pages {
@@ -53,16 +57,14 @@ pub async fn serve(
     listener: TcpListener,
     subscriptions: Arc<Subscriptions>,
     publications: Arc<Publications>,
-    mut shutdown: watch::Receiver<bool>,
+    limits: Limits,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let stopped = async move {
-        let _ = shutdown.wait_for(|stop| *stop).await;
-    };
-    let app = router(subscriptions, publications);
-    if let Err(error) = axum::serve(listener, app)
-        .with_graceful_shutdown(stopped)
-        .await
-    {
-        tracing::error!(%error, "HTTP listener failed");
-    }
+    server::serve(
+        listener,
+        router(subscriptions, publications),
+        limits,
+        shutdown,
+    )
+    .await;
 }

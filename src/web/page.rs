@@ -51,18 +51,43 @@ pub fn render(
     }
 }
 
-/// The page for a link that is not (or no longer) valid.
-pub fn invalid(subscriptions: &Subscriptions, list: Option<&ListConfig>, reason: &str) -> Response {
-    let status = match reason {
-        "forged" => StatusCode::NOT_FOUND,
-        _ => StatusCode::GONE,
-    };
-    let language = list.map_or("en", |l| l.language.as_str());
+/// The page for a link whose token is not genuine, or that names no list or publication.
+///
+/// It takes no list on purpose: the list in such a URL is only the visitor's word, and naming
+/// it, or answering in its language, would tell anyone which lists exist (confidential ones
+/// included) and what they are called. Every such link gets this one page, in English.
+pub fn forged(subscriptions: &Subscriptions) -> Response {
     render(
         subscriptions,
-        status,
-        ("invalid", language),
-        list,
+        StatusCode::NOT_FOUND,
+        ("invalid", "en"),
+        None,
+        "",
+        serde_json::json!({ "reason": "forged" }),
+    )
+}
+
+/// Why a genuine link does nothing any more.
+#[derive(Debug, Clone, Copy)]
+pub enum Spent {
+    /// What it asked for is done (or its member is gone).
+    Used,
+    /// Its confirmation request expired.
+    Expired,
+}
+
+/// The page for a genuine link that has done its work or expired. Its token proves the
+/// visitor was sent the link, so the page may name the list, in the list's language.
+pub fn spent(subscriptions: &Subscriptions, list: &ListConfig, why: Spent) -> Response {
+    let reason = match why {
+        Spent::Used => "used",
+        Spent::Expired => "expired",
+    };
+    render(
+        subscriptions,
+        StatusCode::GONE,
+        ("invalid", &list.language),
+        Some(list),
         "",
         serde_json::json!({ "reason": reason }),
     )

@@ -121,7 +121,7 @@ async fn archive(pages: &Pages, publication: &PublicationConfig, status: StatusC
 }
 
 fn not_a_publication(pages: &Pages) -> Response {
-    page::invalid(&pages.subscriptions, None, "forged")
+    page::forged(&pages.subscriptions)
 }
 
 fn respond(

@@ -12,20 +12,20 @@ use crate::bounces::process::reenable_url;
 use crate::subscriptions::Subscriptions;
 use crate::tokens::Purpose;
 
-use super::page;
-use super::unsubscribe::{internal, member_token};
+use super::page::{self, Spent};
+use super::unsubscribe::{internal, signed_link};
 
 pub async fn show(
     State(subscriptions): State<Arc<Subscriptions>>,
     Path((list, token)): Path<(String, String)>,
 ) -> Response {
-    let Some((list, member_id)) = member_token(&subscriptions, Purpose::Reenable, &list, &token)
+    let Some((list, member_id)) = signed_link(&subscriptions, Purpose::Reenable, &list, &token)
     else {
-        return page::invalid(&subscriptions, subscriptions.config().list(&list), "forged");
+        return page::forged(&subscriptions);
     };
     let member = match subscriptions.store().member(member_id).await {
         Ok(Some(member)) => member,
-        Ok(None) => return page::invalid(&subscriptions, Some(list), "used"),
+        Ok(None) => return page::spent(&subscriptions, list, Spent::Used),
         Err(error) => return internal(&error),
     };
     let action_url = reenable_url(&subscriptions.config().server.base_url, &list.name, &token);
@@ -43,14 +43,14 @@ pub async fn reenable(
     State(subscriptions): State<Arc<Subscriptions>>,
     Path((list, token)): Path<(String, String)>,
 ) -> Response {
-    let Some((list, member_id)) = member_token(&subscriptions, Purpose::Reenable, &list, &token)
+    let Some((list, member_id)) = signed_link(&subscriptions, Purpose::Reenable, &list, &token)
     else {
-        return page::invalid(&subscriptions, subscriptions.config().list(&list), "forged");
+        return page::forged(&subscriptions);
     };
     let store = subscriptions.store();
     let member = match store.member(member_id).await {
         Ok(Some(member)) => member,
-        Ok(None) => return page::invalid(&subscriptions, Some(list), "used"),
+        Ok(None) => return page::spent(&subscriptions, list, Spent::Used),
         Err(error) => return internal(&error),
     };
     // Already re-enabled (a second click) is fine; removed meanwhile is not.
@@ -63,7 +63,7 @@ pub async fn reenable(
         Err(error) => return internal(&error),
     };
     if !still_member {
-        return page::invalid(&subscriptions, Some(list), "used");
+        return page::spent(&subscriptions, list, Spent::Used);
     }
     tracing::info!(list = %list.name, member_id, "deliveries re-enabled by the member");
     page::render(

@@ -11,18 +11,18 @@ use serde_json::json;
 use crate::subscriptions::Subscriptions;
 use crate::tokens::Purpose;
 
-use super::page;
+use super::page::{self, Spent};
 
 pub async fn show(
     State(subscriptions): State<Arc<Subscriptions>>,
     Path((list, token)): Path<(String, String)>,
 ) -> Response {
     let Some((list, member_id)) = verify(&subscriptions, &list, &token) else {
-        return page::invalid(&subscriptions, subscriptions.config().list(&list), "forged");
+        return page::forged(&subscriptions);
     };
     let member = match subscriptions.store().member(member_id).await {
         Ok(Some(member)) => member,
-        Ok(None) => return page::invalid(&subscriptions, Some(list), "used"),
+        Ok(None) => return page::spent(&subscriptions, list, Spent::Used),
         Err(error) => return internal(&error),
     };
     let action_url = crate::delivery::render::unsubscribe_url(
@@ -45,7 +45,7 @@ pub async fn one_click(
     Path((list, token)): Path<(String, String)>,
 ) -> Response {
     let Some((list, member_id)) = verify(&subscriptions, &list, &token) else {
-        return page::invalid(&subscriptions, subscriptions.config().list(&list), "forged");
+        return page::forged(&subscriptions);
     };
     if let Err(error) = subscriptions.leave_by_token(list, member_id).await {
         return internal(&error);
@@ -70,21 +70,23 @@ fn verify<'s>(
     list: &str,
     token: &str,
 ) -> Option<(&'s crate::config::ListConfig, i64)> {
-    member_token(subscriptions, Purpose::Unsubscribe, list, token)
+    signed_link(subscriptions, Purpose::Unsubscribe, list, token)
 }
 
-/// The list and member a member's link names, when its token is genuine.
-pub(super) fn member_token<'s>(
+/// The list a link names and the id its token carries (a member, a request), when the token
+/// is genuine for that list and use. The token is checked before the list is looked up
+/// (list names are lowercase, and tokens are signed for that spelling), so that a forged
+/// link costs the same whether or not its list exists.
+pub(super) fn signed_link<'s>(
     subscriptions: &'s Subscriptions,
     purpose: Purpose,
     list: &str,
     token: &str,
 ) -> Option<(&'s crate::config::ListConfig, i64)> {
-    let list = subscriptions.config().list(list)?;
-    let member_id = subscriptions
+    let id = subscriptions
         .signer()
-        .verify_id(purpose, &list.name, token)?;
-    Some((list, member_id))
+        .verify_id(purpose, &list.to_ascii_lowercase(), token)?;
+    Some((subscriptions.config().list(list)?, id))
 }
 
 pub(super) fn internal(error: &dyn std::fmt::Display) -> Response {
