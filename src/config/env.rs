@@ -342,9 +342,9 @@ mod tests {
         ] {
             assert!(names.iter().any(|n| n == name), "{name} missing");
         }
-        // secret + 12 server + 12 relay + 10 delivery + 5 subscriptions + 1 moderation
+        // secret + 12 server + 12 relay + 10 delivery + 6 subscriptions + 1 moderation
         // + 2 database + 10 in dns, authentication, dmarc and bounces + 5 dkim
-        assert_eq!(names.len(), 58, "{names:?}");
+        assert_eq!(names.len(), 59, "{names:?}");
     }
 
     #[test]

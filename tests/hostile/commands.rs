@@ -151,11 +151,13 @@ async fn replies_quote_only_command_lines(db: &TestDb) {
     let victim = format!("victim@{ELSEWHERE}");
     let to = format!("open-request@{DOMAIN}");
     let spam_subject = "WIN A FREE PRIZE http://spam.example/claim";
+    // Invalid arguments, then a line of prose starting with a command word (which ends the
+    // commands, like any other text), then plain spam.
     let body = "language fr\r\n\
                 subscribe http://spam.example/buy-now\r\n\
-                subscribe Cheap pills at http://spam.example/pills\r\n\
                 language spam.example\r\n\
                 subscribe\r\n\
+                subscribe Cheap pills at http://spam.example/pills\r\n\
                 Click http://spam.example/now for FREE MONEY\r\n";
     // The From is forged: the reply goes to the victim, not to the attacker.
     let raw = message(&victim, &to, spam_subject, body);
@@ -169,13 +171,7 @@ async fn replies_quote_only_command_lines(db: &TestDb) {
     );
     let received = h.received_by(&victim);
     assert!(!received.is_empty(), "the From gets an answer");
-    let attacker_text = [
-        "spam.example",
-        "prize",
-        "pills",
-        "free money",
-        "buy-now",
-    ];
+    let attacker_text = ["spam.example", "prize", "pills", "free money", "buy-now"];
     let mut summary = None;
     for copy in &received {
         let subject = copy.subject().unwrap_or_default().to_lowercase();
