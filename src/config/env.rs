@@ -353,9 +353,9 @@ mod tests {
         ] {
             assert!(names.iter().any(|n| n == name), "{name} missing");
         }
-        // secret + 20 server + 12 relay + 10 delivery + 5 subscriptions + 1 moderation
+        // secret + 20 server + 12 relay + 10 delivery + 6 subscriptions + 1 moderation
         // + 2 database + 10 in dns, authentication, dmarc and bounces + 5 dkim
-        assert_eq!(names.len(), 66, "{names:?}");
+        assert_eq!(names.len(), 67, "{names:?}");
     }
 
     #[test]

@@ -198,13 +198,19 @@ pub struct DatabaseConfig {
 pub struct SubscriptionsConfig {
     /// Days a confirmation request stays valid.
     pub confirmation_lifetime_days: u64,
-    /// Confirmation messages one address receives per day, all lists together.
+    /// Confirmation messages one address receives per day, all lists together: the limit
+    /// per target of commands naming another address.
     pub confirmations_per_address_per_day: u64,
     /// Replies to email commands one address receives per hour.
     pub replies_per_address_per_hour: u64,
-    /// Command messages taken from one SMTP client IP address per hour (LMTP mail comes from
-    /// the front MTA, which limits its own clients).
+    /// Commands taken from one SMTP client IP address per hour: a `-request@` message
+    /// counts once per command that makes tidings write to someone (at least once), any
+    /// other command message once. LMTP mail comes from the front MTA, whose address says
+    /// nothing about the sender.
     pub requests_per_ip_per_hour: u64,
+    /// The same count per envelope sender, over SMTP and LMTP alike, for the self-service
+    /// addresses (`-join@`, `-leave@`, `-request@`).
+    pub requests_per_sender_per_hour: u64,
     /// Requests waiting for confirmation or approval, per list.
     pub max_pending_per_list: u64,
 }
@@ -216,6 +222,7 @@ impl Default for SubscriptionsConfig {
             confirmations_per_address_per_day: 3,
             replies_per_address_per_hour: 10,
             requests_per_ip_per_hour: 30,
+            requests_per_sender_per_hour: 10,
             max_pending_per_list: 10_000,
         }
     }

@@ -685,3 +685,24 @@ fn a_dkim_selector_needs_its_key_file_and_the_reverse() {
         "{found:?}"
     );
 }
+
+#[test]
+fn command_limits_are_positive_and_overridable() -> Result<(), ConfigError> {
+    let text = format!("[subscriptions]\nrequests_per_sender_per_hour = 0\n{MINIMAL}");
+    let problems = problems(&text);
+    assert_eq!(
+        keys(&problems),
+        ["subscriptions.requests_per_sender_per_hour"]
+    );
+    assert_eq!(
+        problems[0].fix,
+        "set subscriptions.requests_per_sender_per_hour = 10 (the default) or another value \
+         at least 1"
+    );
+    let config = load(
+        SHIPPED,
+        &[("TIDINGS_SUBSCRIPTIONS_REQUESTS_PER_SENDER_PER_HOUR", "25")],
+    )?;
+    assert_eq!(config.subscriptions.requests_per_sender_per_hour, 25);
+    Ok(())
+}

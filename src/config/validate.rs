@@ -475,6 +475,11 @@ fn check_subscriptions(report: &mut Report, subscriptions: &SubscriptionsConfig)
             default.requests_per_ip_per_hour,
         ),
         (
+            "requests_per_sender_per_hour",
+            subscriptions.requests_per_sender_per_hour,
+            default.requests_per_sender_per_hour,
+        ),
+        (
             "max_pending_per_list",
             subscriptions.max_pending_per_list,
             default.max_pending_per_list,

@@ -25,7 +25,8 @@ pub use organisations::Organisation;
 pub use publications::{
     Edition, EditionInserted, EditionMessage, EditionRender, Item, ItemChanges, NewEdition, NewItem,
 };
-pub use requests::{Request, RequestKind, RequestOpened};
+pub use rate::RateLimit;
+pub use requests::{Request, RequestKind, RequestLimits, RequestOpened};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

@@ -3,6 +3,15 @@
 
 use super::{now_ms, Result, Store};
 
+/// At most `limit` events for (`scope`, `key`) within the last `window_ms`.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit<'a> {
+    pub scope: &'a str,
+    pub key: &'a str,
+    pub limit: u64,
+    pub window_ms: i64,
+}
+
 impl Store {
     /// Records one event for (`scope`, `key`) unless `limit` events already happened within
     /// `window_ms`; returns whether it was allowed.
@@ -13,31 +22,56 @@ impl Store {
         limit: u64,
         window_ms: i64,
     ) -> Result<bool> {
-        let now = now_ms();
-        let since = now - window_ms;
+        let limit = RateLimit {
+            scope,
+            key,
+            limit,
+            window_ms,
+        };
+        self.rate_allow_all(&[limit]).await
+    }
+
+    /// Records one event under each of `limits` if every one of them allows it, and none
+    /// otherwise: a refusal by one limit does not use up the others.
+    pub async fn rate_allow_all(&self, limits: &[RateLimit<'_>]) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM rate_events WHERE scope = $1 AND key = $2 AND at <= $3")
-            .bind(scope)
-            .bind(key)
-            .bind(since)
-            .execute(&mut *tx)
-            .await?;
-        let count: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM rate_events WHERE scope = $1 AND key = $2")
-                .bind(scope)
-                .bind(key)
-                .fetch_one(&mut *tx)
-                .await?;
-        if count as u64 >= limit {
-            return Ok(false);
+        for limit in limits {
+            if !take(&mut tx, limit).await? {
+                return Ok(false);
+            }
         }
-        sqlx::query("INSERT INTO rate_events (scope, key, at) VALUES ($1, $2, $3)")
-            .bind(scope)
-            .bind(key)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         Ok(true)
     }
+}
+
+/// Records one event under `limit` within `tx` unless the limit is reached; the caller
+/// commits, or drops the transaction to take nothing.
+pub(super) async fn take(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    limit: &RateLimit<'_>,
+) -> Result<bool> {
+    let now = now_ms();
+    sqlx::query("DELETE FROM rate_events WHERE scope = $1 AND key = $2 AND at <= $3")
+        .bind(limit.scope)
+        .bind(limit.key)
+        .bind(now - limit.window_ms)
+        .execute(&mut **tx)
+        .await?;
+    let count: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM rate_events WHERE scope = $1 AND key = $2")
+            .bind(limit.scope)
+            .bind(limit.key)
+            .fetch_one(&mut **tx)
+            .await?;
+    if count as u64 >= limit.limit {
+        return Ok(false);
+    }
+    sqlx::query("INSERT INTO rate_events (scope, key, at) VALUES ($1, $2, $3)")
+        .bind(limit.scope)
+        .bind(limit.key)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(true)
 }

@@ -5,6 +5,7 @@
 
 use sqlx::{AssertSqlSafe, Row};
 
+use super::rate::{self, RateLimit};
 use super::{now_ms, Result, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,27 +52,50 @@ impl Request {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestOpened {
-    /// A new request, or the still-valid one the address already had for the same thing.
+    /// A new request, or the still-valid one the address already had for the same thing:
+    /// either way a confirmation request is to be sent, and was counted.
     Open(Request),
     /// The list has too many requests waiting already.
     TooManyPending,
+    /// The address has had as many confirmation requests as it may: nothing was opened,
+    /// since a request that will never be confirmed must not hold one of the list's places.
+    AddressLimited,
+}
+
+/// What bounds the opening of a request.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLimits {
+    /// How long the request waits for its confirmation.
+    pub lifetime_ms: i64,
+    /// Requests waiting per list, for confirmation or approval.
+    pub max_pending: i64,
+    /// Confirmation requests one address may receive per `confirmations_window_ms`, all
+    /// lists together.
+    pub confirmations: u64,
+    pub confirmations_window_ms: i64,
 }
 
 const COLUMNS: &str =
     "id, list_name, kind, address, language, state, reason, created_at, expires_at";
 
 impl Store {
-    /// Opens a request waiting for confirmation, or returns the one already waiting.
+    /// Opens a request waiting for confirmation, or returns the one already waiting, and
+    /// counts the confirmation request about to be sent to `address`; all or nothing.
     pub async fn open_request(
         &self,
         list: &str,
         kind: RequestKind,
         address: &str,
         language: &str,
-        lifetime_ms: i64,
-        max_pending: i64,
+        limits: &RequestLimits,
     ) -> Result<RequestOpened> {
         let now = now_ms();
+        let confirmation = RateLimit {
+            scope: "confirmation",
+            key: address,
+            limit: limits.confirmations,
+            window_ms: limits.confirmations_window_ms,
+        };
         let mut tx = self.begin_write().await?;
         let existing = sqlx::query(AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM requests WHERE address = $1 AND list_name = $2 AND kind = $3 \
@@ -84,6 +108,10 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(row) = existing {
+            if !rate::take(&mut tx, &confirmation).await? {
+                return Ok(RequestOpened::AddressLimited);
+            }
+            tx.commit().await?;
             return Ok(RequestOpened::Open(request_from(&row)?));
         }
         let pending: i64 = sqlx::query_scalar(
@@ -94,8 +122,11 @@ impl Store {
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
-        if pending >= max_pending {
+        if pending >= limits.max_pending {
             return Ok(RequestOpened::TooManyPending);
+        }
+        if !rate::take(&mut tx, &confirmation).await? {
+            return Ok(RequestOpened::AddressLimited);
         }
         let row = sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO requests (list_name, kind, address, language, state, created_at, \
@@ -107,7 +138,7 @@ impl Store {
         .bind(address)
         .bind(language)
         .bind(now)
-        .bind(now.saturating_add(lifetime_ms))
+        .bind(now.saturating_add(limits.lifetime_ms))
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -1,13 +1,20 @@
 //! Email commands sent to `LIST-request@`: read from the Subject and the body, one per line,
 //! as Mailman does. Reading stops at the first line that is not a command, so the quoted
 //! message of a reply, a signature or a greeting is never taken for a command.
+//!
+//! The reply to a command message goes to its From, which anyone can forge, so nothing of
+//! the message is kept but what was recognised: a command word and a valid argument.
+
+use crate::address;
+use crate::notices::templates::LANGUAGES;
 
 /// Commands one message may carry; more are ignored.
 pub const MAX_COMMANDS: usize = 10;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// `subscribe` / `join`, optionally for another address (confirmed by that address).
+    /// `subscribe` / `join`, optionally for another (valid, normalised) address, which is
+    /// then asked to confirm.
     Subscribe {
         address: Option<String>,
     },
@@ -15,64 +22,77 @@ pub enum Command {
     Unsubscribe {
         address: Option<String>,
     },
-    /// `language XX`.
+    /// `language XX`, with one of the languages tidings writes in.
     Language(String),
+    /// `language` with anything else.
+    LanguageUnknown,
     Help,
+    /// A command word with an argument that is not valid, or a message without commands;
+    /// at most one per message.
     Unknown,
 }
 
-/// A command with the line it was read from, for the reply.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommandLine {
-    pub line: String,
-    pub command: Command,
+impl Command {
+    /// The command as a reply quotes it: rebuilt from what was recognised, never the line as
+    /// written, so that a reply carries no text of the sender's beyond a command word and a
+    /// valid argument. Empty for [`Command::Unknown`], which is never quoted.
+    pub fn quoted(&self) -> String {
+        let with = |verb: &str, argument: Option<&str>| match argument {
+            Some(argument) => format!("{verb} {argument}"),
+            None => verb.to_string(),
+        };
+        match self {
+            Command::Subscribe { address } => with("subscribe", address.as_deref()),
+            Command::Unsubscribe { address } => with("unsubscribe", address.as_deref()),
+            Command::Language(code) => with("language", Some(code)),
+            Command::LanguageUnknown => "language".to_string(),
+            Command::Help => "help".to_string(),
+            Command::Unknown => String::new(),
+        }
+    }
+
+    /// Whether carrying the command out makes tidings write to someone (a confirmation
+    /// request, the help message): such commands count against the sender's rate limits.
+    pub fn writes(&self) -> bool {
+        matches!(
+            self,
+            Command::Subscribe { .. } | Command::Unsubscribe { .. } | Command::Help
+        )
+    }
 }
 
-/// The commands of a message. An unrecognised Subject or first body line is reported as
-/// unknown when the message has no command at all, so the sender learns why nothing happened.
-pub fn parse(subject: &str, body: &str) -> Vec<CommandLine> {
+/// The commands of a message. What was not recognised shows as one [`Command::Unknown`]
+/// (for a command word with an invalid argument, or for the whole message when it has no
+/// command at all), so that the sender learns why nothing happened.
+pub fn parse(subject: &str, body: &str) -> Vec<Command> {
     let mut commands = Vec::new();
-    let subject = strip_reply_prefixes(subject);
-    if let Some(command) = recognise(subject) {
-        commands.push(CommandLine {
-            line: subject.to_string(),
-            command,
-        });
+    // A Subject that only starts like a command ("Join request") is free text, not a
+    // command gone wrong.
+    if let Some(command) =
+        recognise(strip_reply_prefixes(subject)).filter(|c| *c != Command::Unknown)
+    {
+        commands.push(command);
     }
-    let mut first_unknown = None;
     for line in body.lines().map(str::trim) {
         if line.is_empty() {
             continue;
         }
-        if line == "--" || line == "-- " || line.starts_with('>') || is_end(line) {
+        if line == "--" || line.starts_with('>') || is_end(line) {
             break;
         }
         match recognise(line) {
-            Some(command) => commands.push(CommandLine {
-                line: line.to_string(),
-                command,
-            }),
-            None => {
-                first_unknown = Some(line);
-                break;
-            }
+            // One "not recognised" says all there is to say: the text is never repeated.
+            Some(Command::Unknown) if commands.contains(&Command::Unknown) => continue,
+            Some(command) => commands.push(command),
+            None => break,
         }
         if commands.len() >= MAX_COMMANDS {
             break;
         }
     }
     if commands.is_empty() {
-        let line = if subject.is_empty() {
-            first_unknown.unwrap_or("")
-        } else {
-            subject
-        };
-        commands.push(CommandLine {
-            line: line.chars().take(200).collect(),
-            command: Command::Unknown,
-        });
+        commands.push(Command::Unknown);
     }
-    commands.truncate(MAX_COMMANDS);
     commands
 }
 
@@ -111,16 +131,37 @@ pub fn answer(subject: &str, body: &str) -> Option<Answer> {
 fn recognise(line: &str) -> Option<Command> {
     let mut words = line.split_whitespace();
     let verb = words.next()?.to_ascii_lowercase();
-    let argument = words.next().map(str::to_string);
+    let argument = words.next();
     if words.next().is_some() {
         return None;
     }
     match verb.as_str() {
-        "subscribe" | "join" => Some(Command::Subscribe { address: argument }),
-        "unsubscribe" | "leave" | "remove" => Some(Command::Unsubscribe { address: argument }),
+        "subscribe" | "join" => Some(address_argument(argument, |address| Command::Subscribe {
+            address,
+        })),
+        "unsubscribe" | "leave" | "remove" => Some(address_argument(argument, |address| {
+            Command::Unsubscribe { address }
+        })),
         "help" | "info" if argument.is_none() => Some(Command::Help),
-        "language" | "lang" => argument.map(|code| Command::Language(code.to_ascii_lowercase())),
+        "language" | "lang" => argument.map(|code| {
+            let code = code.to_ascii_lowercase();
+            if LANGUAGES.contains(&code.as_str()) {
+                Command::Language(code)
+            } else {
+                Command::LanguageUnknown
+            }
+        }),
         _ => None,
+    }
+}
+
+/// A subscribe or unsubscribe command: without an argument, or with a valid address as its
+/// argument (normalised); anything else is not recognised.
+fn address_argument(argument: Option<&str>, command: fn(Option<String>) -> Command) -> Command {
+    match argument.map(address::normalize) {
+        None => command(None),
+        Some(Ok(address)) => command(Some(address)),
+        Some(Err(_)) => Command::Unknown,
     }
 }
 
@@ -149,18 +190,11 @@ fn strip_reply_prefixes(mut subject: &str) -> &str {
 mod tests {
     use super::*;
 
-    fn commands(subject: &str, body: &str) -> Vec<Command> {
-        parse(subject, body)
-            .into_iter()
-            .map(|c| c.command)
-            .collect()
-    }
-
     #[test]
     fn subject_and_body_commands_until_the_first_other_line() {
         let body = "language fr\n\nhelp\nHello, I would like to join.\nunsubscribe\n";
         assert_eq!(
-            commands("Re: subscribe", body),
+            parse("Re: subscribe", body),
             [
                 Command::Subscribe { address: None },
                 Command::Language("fr".into()),
@@ -172,21 +206,44 @@ mod tests {
     #[test]
     fn quoted_text_and_signatures_end_the_commands() {
         assert_eq!(
-            commands("", "leave\n-- \nhelp\n"),
+            parse("", "leave\n-- \nhelp\n"),
             [Command::Unsubscribe { address: None }]
         );
         assert_eq!(
-            commands("", "join\n> help\nhelp"),
+            parse("", "join\n> help\nhelp"),
             [Command::Subscribe { address: None }]
         );
     }
 
     #[test]
     fn a_message_without_commands_is_one_unknown_command() {
-        let parsed = parse("Question about the list", "Could you add me?");
-        assert_eq!(parsed.len(), 1);
-        assert_eq!(parsed[0].command, Command::Unknown);
-        assert_eq!(parsed[0].line, "Question about the list");
+        assert_eq!(
+            parse("Question about the list", "Could you add me?"),
+            [Command::Unknown]
+        );
+        assert_eq!(parse("Join request", ""), [Command::Unknown]);
+    }
+
+    #[test]
+    fn only_what_was_recognised_is_quoted() {
+        let parsed = parse(
+            "Re: JOIN",
+            "lang FR\nsubscribe http://spam.example/x\nlanguage spam.example\n\
+             unsubscribe Other@NGO.example\nleave <b>buy</b>\nhelp\n",
+        );
+        let quoted: Vec<String> = parsed.iter().map(Command::quoted).collect();
+        assert_eq!(
+            quoted,
+            [
+                "subscribe",
+                "language fr",
+                "",
+                "language",
+                "unsubscribe other@ngo.example",
+                "help"
+            ]
+        );
+        assert_eq!(parsed[2], Command::Unknown);
     }
 
     #[test]
@@ -211,12 +268,12 @@ mod tests {
     #[test]
     fn arguments_and_limits() {
         assert_eq!(
-            commands("", "subscribe other@ngo.example"),
+            parse("", "subscribe other@ngo.example"),
             [Command::Subscribe {
                 address: Some("other@ngo.example".into())
             }]
         );
-        assert_eq!(commands("", "help me please"), [Command::Unknown]);
+        assert_eq!(parse("", "help me please"), [Command::Unknown]);
         assert_eq!(parse("", &"help\n".repeat(50)).len(), MAX_COMMANDS);
     }
 }

@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::config::{Config, ListConfig, SubscriptionPolicy};
 use crate::inbound::routing::confirm_address;
 use crate::notices::{Automatic, Notice, NoticeError, Notices};
-use crate::store::{Member, Request, RequestKind, RequestOpened, Store, StoreError};
+use crate::store::{Member, Request, RequestKind, RequestLimits, RequestOpened, Store, StoreError};
 use crate::tokens::{Purpose, Signer};
 
 #[derive(Debug, thiserror::Error)]
@@ -125,29 +125,25 @@ impl Subscriptions {
             return Ok(Requested::Closed);
         }
         let limits = &self.config.subscriptions;
-        let lifetime = limits.confirmation_lifetime_days as i64 * DAY_MS;
-        let max_pending = limits.max_pending_per_list as i64;
+        let bounds = RequestLimits {
+            lifetime_ms: limits.confirmation_lifetime_days as i64 * DAY_MS,
+            max_pending: limits.max_pending_per_list as i64,
+            confirmations: limits.confirmations_per_address_per_day,
+            confirmations_window_ms: DAY_MS,
+        };
         let opened = self
             .store
-            .open_request(&list.name, kind, address, language, lifetime, max_pending)
+            .open_request(&list.name, kind, address, language, &bounds)
             .await?;
-        let request = match opened {
-            RequestOpened::Open(request) => request,
+        match opened {
+            RequestOpened::Open(request) => self.send_confirmation(list, &request).await?,
             RequestOpened::TooManyPending => {
                 tracing::warn!(list = %list.name, "too many requests waiting: request dropped");
-                return Ok(Requested::Requested);
             }
-        };
-        let per_day = limits.confirmations_per_address_per_day;
-        if !self
-            .store
-            .rate_allow("confirmation", address, per_day, DAY_MS)
-            .await?
-        {
-            tracing::info!(list = %list.name, request = request.id, "confirmation not sent: address rate limit");
-            return Ok(Requested::Requested);
+            RequestOpened::AddressLimited => {
+                tracing::info!(list = %list.name, "confirmation not sent: address rate limit");
+            }
         }
-        self.send_confirmation(list, &request).await?;
         Ok(Requested::Requested)
     }
 

@@ -10,10 +10,9 @@ use serde_json::json;
 use crate::address;
 use crate::config::ListConfig;
 use crate::inbound::routing::{self, Destination};
-use crate::notices::templates::LANGUAGES;
 use crate::notices::Automatic;
 use crate::signals::Signals;
-use crate::store::{ReceivedCommand, RequestKind};
+use crate::store::{RateLimit, ReceivedCommand, RequestKind};
 use crate::tokens::Signer;
 
 use super::commands::{self, Answer, Command};
@@ -90,22 +89,15 @@ async fn process(
     let Some(sender) = sender(&message) else {
         return Ok(Handled::Ignored("no usable From address"));
     };
-    let limits = &subscriptions.config().subscriptions;
-    let store = subscriptions.store();
-    // No peer: the message came through the front MTA over LMTP, which limits its own
-    // clients; counting its address would throttle every member at once.
-    let per_ip = limits.requests_per_ip_per_hour;
-    if !received.peer.is_empty()
-        && !store
-            .rate_allow("requests-ip", &received.peer, per_ip, HOUR_MS)
-            .await?
-    {
-        return Ok(Handled::Ignored("client IP rate limit"));
-    }
     let config = subscriptions.config();
     let Ok(destination) = routing::route(&received.recipient, config, signer) else {
         return Ok(Handled::Ignored("address no longer valid"));
     };
+    let requester = Requester::of(received, &destination);
+    // The message itself counts once; it pays for its first command that writes.
+    if !requester.take(subscriptions).await? {
+        return Ok(Handled::Ignored("client IP or envelope sender rate limit"));
+    }
     let list = subscriptions.list(destination.list())?;
     match destination {
         Destination::Join { .. } => {
@@ -145,7 +137,7 @@ async fn process(
             return approve_by_reply(subscriptions, reply, request_id).await;
         }
         Destination::Request { .. } => {
-            execute_commands(subscriptions, list, &sender, &message).await?
+            execute_commands(subscriptions, &requester, list, &sender, &message).await?
         }
         Destination::Submit { .. } => {
             let item = Reply::new(list, &sender, &message, received);
@@ -171,8 +163,64 @@ fn sender(message: &Message) -> Option<String> {
     address::normalize(from).ok()
 }
 
+/// Whom a command message counts against, for `requests_per_ip_per_hour` and
+/// `requests_per_sender_per_hour`.
+struct Requester<'a> {
+    /// The SMTP client's IP address; empty over LMTP, where the client is the front MTA
+    /// and counting it would throttle every member at once.
+    peer: &'a str,
+    /// The envelope sender, for the self-service addresses (`-join@`, `-leave@`,
+    /// `-request@`) only: the other command addresses carry a signed token or are checked
+    /// against the list's owners and editors, and a moderator approving by reply must not
+    /// run out.
+    envelope_sender: Option<String>,
+}
+
+impl<'a> Requester<'a> {
+    fn of(received: &'a ReceivedCommand, destination: &Destination) -> Requester<'a> {
+        let self_service = matches!(
+            destination,
+            Destination::Join { .. }
+                | Destination::Leave {
+                    member_id: None,
+                    ..
+                }
+                | Destination::Request { .. }
+        );
+        let envelope_sender = self_service.then(|| {
+            address::normalize(&received.envelope_from)
+                .unwrap_or_else(|_| received.envelope_from.trim().to_lowercase())
+        });
+        Requester {
+            peer: &received.peer,
+            envelope_sender,
+        }
+    }
+
+    /// Takes one command from every allowance of the requester: false, and nothing taken,
+    /// when one of them is used up.
+    async fn take(&self, subscriptions: &Subscriptions) -> Result<bool> {
+        let limits = &subscriptions.config().subscriptions;
+        let per_ip = (!self.peer.is_empty()).then_some(RateLimit {
+            scope: "requests-ip",
+            key: self.peer,
+            limit: limits.requests_per_ip_per_hour,
+            window_ms: HOUR_MS,
+        });
+        let per_sender = self.envelope_sender.as_deref().map(|sender| RateLimit {
+            scope: "requests-sender",
+            key: sender,
+            limit: limits.requests_per_sender_per_hour,
+            window_ms: HOUR_MS,
+        });
+        let allowances: Vec<RateLimit> = per_ip.into_iter().chain(per_sender).collect();
+        Ok(subscriptions.store().rate_allow_all(&allowances).await?)
+    }
+}
+
 async fn execute_commands(
     subscriptions: &Subscriptions,
+    requester: &Requester<'_>,
     list: &ListConfig,
     sender: &str,
     message: &Message<'_>,
@@ -181,59 +229,62 @@ async fn execute_commands(
     let body = message.body_text(0).unwrap_or_default();
     let mut language = subscriptions.language_for(list, sender).await?;
     let mut results = Vec::new();
-    for line in commands::parse(subject, &body) {
-        let (outcome, argument) = match line.command {
-            Command::Subscribe { address } | Command::Unsubscribe { address }
-                if address
-                    .as_deref()
-                    .is_some_and(|a| address::normalize(a).is_err()) =>
-            {
-                ("unknown_command", String::new())
-            }
+    // The message was counted once already: that pays for its first command that writes.
+    let mut prepaid = true;
+    let mut refused = 0;
+    for command in commands::parse(subject, &body) {
+        let paid = !command.writes()
+            || std::mem::take(&mut prepaid)
+            || requester.take(subscriptions).await?;
+        if !paid {
+            refused += 1;
+            results.push(result_of(&command.quoted(), "too_many", ""));
+            continue;
+        }
+        // Another address named in a command is only ever asked to confirm; it is never
+        // changed directly.
+        let (outcome, argument) = match &command {
             Command::Subscribe { address } => {
-                let target = target(address.as_deref(), sender);
+                let target = address.as_deref().unwrap_or(sender);
                 match subscriptions
-                    .request(list, RequestKind::Subscribe, &target, &language)
+                    .request(list, RequestKind::Subscribe, target, &language)
                     .await?
                 {
-                    Requested::Requested => ("subscribe_requested", String::new()),
-                    Requested::Closed => ("closed", String::new()),
+                    Requested::Requested => ("subscribe_requested", ""),
+                    Requested::Closed => ("closed", ""),
                 }
             }
             Command::Unsubscribe { address } => {
-                let target = target(address.as_deref(), sender);
+                let target = address.as_deref().unwrap_or(sender);
                 subscriptions
-                    .request(list, RequestKind::Unsubscribe, &target, &language)
+                    .request(list, RequestKind::Unsubscribe, target, &language)
                     .await?;
-                ("unsubscribe_requested", String::new())
+                ("unsubscribe_requested", "")
             }
-            Command::Language(code) if LANGUAGES.contains(&code.as_str()) => {
-                subscriptions.store().set_language(sender, &code).await?;
-                language = code.clone();
-                ("language_set", code)
+            Command::Language(code) => {
+                subscriptions.store().set_language(sender, code).await?;
+                language.clone_from(code);
+                ("language_set", code.as_str())
             }
-            Command::Language(code) => ("language_unknown", code),
+            Command::LanguageUnknown => ("language_unknown", ""),
             Command::Help => {
                 send_help(subscriptions, list, sender, &language).await?;
-                ("help_sent", String::new())
+                ("help_sent", "")
             }
-            Command::Unknown => ("unknown_command", String::new()),
+            Command::Unknown => ("unknown_command", ""),
         };
-        results.push(result_of(&line.line, outcome, &argument));
+        results.push(result_of(&command.quoted(), outcome, argument));
+    }
+    if refused > 0 {
+        tracing::info!(list = %list.name, refused, "commands not carried out: client IP or envelope sender rate limit");
     }
     reply(subscriptions, list, sender, &language, results).await
 }
 
-/// The address a subscribe or unsubscribe command is about: its argument, if any, is only
-/// ever asked to confirm; it is never changed directly.
-fn target(argument: Option<&str>, sender: &str) -> String {
-    argument
-        .and_then(|a| address::normalize(a).ok())
-        .unwrap_or_else(|| sender.to_string())
-}
-
-fn result_of(line: &str, outcome: &str, argument: &str) -> serde_json::Value {
-    json!({ "command": line, "outcome": outcome, "argument": argument })
+/// One line of the reply: the command as quoted (see [`Command::quoted`]), what became of
+/// it, and the language it set, if it set one.
+fn result_of(command: &str, outcome: &str, argument: &str) -> serde_json::Value {
+    json!({ "command": command, "outcome": outcome, "argument": argument })
 }
 
 async fn send_help(

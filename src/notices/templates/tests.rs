@@ -8,7 +8,7 @@ use super::*;
 
 const TEMPLATE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/templates");
 
-const OUTCOMES: [&str; 7] = [
+const OUTCOMES: [&str; 8] = [
     "subscribe_requested",
     "unsubscribe_requested",
     "language_set",
@@ -16,6 +16,7 @@ const OUTCOMES: [&str; 7] = [
     "help_sent",
     "closed",
     "unknown_command",
+    "too_many",
 ];
 
 const HOSTILE: &str = "<script>alert(1)</script> \"&'";
@@ -663,13 +664,38 @@ fn language_set_names_each_language_in_words() {
         }
         let distinct: BTreeSet<&String> = sentences.iter().collect();
         assert_eq!(distinct.len(), LANGUAGES.len(), "{lang}: {sentences:?}");
-        // An unknown code with and without an argument.
-        for argument in ["xx", ""] {
-            let mut data = notice_data("command_results");
-            data["results"] = json!([{ "command": "language", "outcome": "language_unknown", "argument": argument }]);
-            let r = t.notice("command_results", lang, &data).unwrap();
-            assert!(!result_sentences(&r.text)[0].1.is_empty());
-        }
+        // An unknown code is never repeated: the sentence is the same without it.
+        let mut data = notice_data("command_results");
+        data["results"] =
+            json!([{ "command": "language", "outcome": "language_unknown", "argument": "" }]);
+        let r = t.notice("command_results", lang, &data).unwrap();
+        assert!(!result_sentences(&r.text)[0].1.is_empty());
+    }
+}
+
+/// The reply goes to a From anyone can forge: text that was not recognised is not quoted at
+/// all (the daemon passes an empty command), and the reply still says how to get help.
+#[test]
+fn unrecognised_text_is_not_quoted() {
+    let t = shipped();
+    for lang in LANGUAGES {
+        let mut data = notice_data("command_results");
+        data["results"] = json!([{ "command": "", "outcome": "unknown_command", "argument": "" }]);
+        let r = t.notice("command_results", lang, &data).unwrap();
+        assert!(
+            !r.text.lines().any(|line| line.starts_with('>')),
+            "{lang}: {}",
+            r.text
+        );
+        assert!(!r.html.contains("<code dir=\"auto\""), "{lang}: {}", r.html);
+        let hint = r.text.lines().find(|line| line.contains("help"));
+        assert!(
+            hint.is_some_and(|line| line.starts_with("  ")),
+            "{lang}: {}",
+            r.text
+        );
+        assert!(r.html.contains(">help</code>"), "{lang}: {}", r.html);
+        check_html(&format!("command_results/{lang}"), &r.html);
     }
 }
 
