@@ -55,6 +55,8 @@ pub struct Daemon {
     pub store: Store,
     /// The publications service the daemon's scheduler runs.
     pub publications: Arc<Publications>,
+    /// The memory the mail listeners' messages in transit share.
+    pub data_budget: Arc<DataBudget>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
@@ -194,6 +196,7 @@ impl Daemon {
             http_addr,
             store,
             publications,
+            data_budget: budget,
             shutdown,
             tasks,
         })

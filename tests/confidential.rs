@@ -5,11 +5,7 @@
 
 mod common;
 
-use common::{Harness, TestDb, DOMAIN};
-use data_encoding::BASE64;
-use mail_auth::common::crypto::Ed25519Key;
-use mail_auth::common::headers::HeaderWriter;
-use mail_auth::dkim::DkimSigner;
+use common::{dkim_sign, Harness, TestDb, DOMAIN};
 use mail_parser::Message;
 
 const ANA: &str = "ana@ngo-a.example";
@@ -43,26 +39,6 @@ fn posting(from: &str, cc: &str, subject: &str) -> Vec<u8> {
         common::rand_suffix()
     )
     .into_bytes()
-}
-
-/// Publishes an Ed25519 key for `domain` under selector `test`, returning a signer's output.
-fn dkim_sign(h: &Harness, domain: &str, raw: &[u8]) -> Vec<u8> {
-    let pkcs8 = Ed25519Key::generate_pkcs8().expect("key");
-    let key = Ed25519Key::from_pkcs8_der(&pkcs8).expect("key");
-    let public = BASE64.encode(&key.public_key());
-    h.dns.txt(
-        &format!("test._domainkey.{domain}"),
-        &format!("v=DKIM1; k=ed25519; p={public}"),
-    );
-    let signature = DkimSigner::from_key(key)
-        .domain(domain)
-        .selector("test")
-        .headers(["From", "To", "Cc", "Subject", "Message-ID", "Date"])
-        .sign(raw)
-        .expect("sign");
-    let mut signed = signature.to_header().into_bytes();
-    signed.extend_from_slice(raw);
-    signed
 }
 
 fn text(message: &Message) -> String {

@@ -2,8 +2,8 @@
 //! message: judge it for every recipient, commit what is accepted, and only then say 250.
 //!
 //! A transaction may name one address many times, or many of our addresses: each distinct
-//! address (compared case-insensitively) is judged once, and the message's bytes are stored
-//! once for all of them.
+//! destination (`LIST-owner@` however it is spelled; `postmaster@` and `abuse@`, which reach
+//! the same person) is judged once, and the message's bytes are stored once for all of them.
 
 use std::sync::Arc;
 
@@ -68,11 +68,11 @@ impl ListHandler {
         }
     }
 
-    async fn verdict(&self, intake: &Intake<'_>, recipient: &str) -> Verdict {
-        let destination = match routing::route(recipient, &self.config, &self.signer) {
-            Ok(destination) => destination,
-            Err(refusal) => return Verdict::Refuse(refusal),
-        };
+    async fn verdict(
+        &self,
+        intake: &Intake<'_>,
+        (recipient, destination): (&str, Destination),
+    ) -> Verdict {
         let message_id = &intake.parsed.message_id;
         let mut hold_reason = None;
         let kind = match destination {
@@ -289,10 +289,22 @@ impl MailHandler for ListHandler {
             parsed: &parsed,
             proof: OnceCell::new(),
         };
-        let (distinct, of_recipient) = distinct_recipients(&envelope.recipients);
+        let routed = envelope
+            .recipients
+            .iter()
+            .map(|recipient| routing::route(recipient, &self.config, &self.signer));
+        let (distinct, of_recipient) = distinct_destinations(routed);
         let mut verdicts = Vec::with_capacity(distinct.len());
-        for recipient in &distinct {
-            verdicts.push(self.verdict(&intake, recipient).await);
+        for (first, destination) in distinct {
+            let verdict = match destination {
+                Ok(destination) => {
+                    let recipient = &envelope.recipients[first];
+                    self.verdict(&intake, (recipient, destination)).await
+                }
+                // Judged at RCPT already; only a reload in between can get here.
+                Err(refusal) => Verdict::Refuse(refusal),
+            };
+            verdicts.push(verdict);
         }
         match envelope.protocol {
             Protocol::Smtp => self.answer_once(&message, verdicts).await,
@@ -306,24 +318,26 @@ impl MailHandler for ListHandler {
     }
 }
 
-/// The distinct recipients, in order of first appearance, and for each recipient given the
-/// index of its distinct address. Addresses are compared whole and case-insensitively, as
-/// every address tidings answers for is lowercase.
-fn distinct_recipients(recipients: &[String]) -> (Vec<&str>, Vec<usize>) {
-    let mut distinct: Vec<&str> = Vec::new();
-    let mut of_recipient = Vec::with_capacity(recipients.len());
-    for recipient in recipients {
-        let recipient = recipient.trim();
-        let index = match distinct
-            .iter()
-            .position(|seen| seen.eq_ignore_ascii_case(recipient))
-        {
-            Some(index) => index,
-            None => {
-                distinct.push(recipient);
-                distinct.len() - 1
-            }
+/// Where a transaction's recipients lead, each destination once: for each distinct one the
+/// index of the first recipient that named it, and for each recipient the index of its
+/// destination among them. A recipient that could not be routed stands for itself.
+#[allow(clippy::type_complexity)]
+fn distinct_destinations(
+    routed: impl Iterator<Item = Result<Destination, Reply>>,
+) -> (Vec<(usize, Result<Destination, Reply>)>, Vec<usize>) {
+    let mut distinct: Vec<(usize, Result<Destination, Reply>)> = Vec::new();
+    let mut of_recipient = Vec::new();
+    for (i, destination) in routed.enumerate() {
+        let seen = match &destination {
+            Ok(destination) => distinct
+                .iter()
+                .position(|(_, seen)| seen.as_ref() == Ok(destination)),
+            Err(_) => None,
         };
+        let index = seen.unwrap_or_else(|| {
+            distinct.push((i, destination));
+            distinct.len() - 1
+        });
         of_recipient.push(index);
     }
     (distinct, of_recipient)
@@ -406,13 +420,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_repeated_recipient_is_judged_once() {
-        let recipients: Vec<String> = ["a@l.example", "B@l.example", "A@L.EXAMPLE", "b@l.example "]
-            .into_iter()
-            .map(String::from)
-            .collect();
-        let (distinct, of_recipient) = distinct_recipients(&recipients);
-        assert_eq!(distinct, ["a@l.example", "B@l.example"]);
-        assert_eq!(of_recipient, [0, 1, 0, 1]);
+    fn a_repeated_destination_is_judged_once() {
+        let owner = |list: &str| Ok(Destination::Owner { list: list.into() });
+        let refused = || Err(Reply::new(550, "5.1.1", "no such list here"));
+        let routed = vec![
+            owner("a"),
+            owner("b"),
+            refused(),
+            owner("a"),
+            refused(),
+            owner("b"),
+        ];
+        let (distinct, of_recipient) = distinct_destinations(routed.into_iter());
+        let firsts: Vec<usize> = distinct.iter().map(|(first, _)| *first).collect();
+        assert_eq!(firsts, [0, 1, 2, 4]);
+        assert_eq!(of_recipient, [0, 1, 2, 0, 3, 1]);
     }
 }

@@ -446,7 +446,7 @@ impl<'s, H: MailHandler> Session<'s, H> {
                     }
                 }
                 Phase::Data { .. } => {
-                    if let Err(refusal) = self.make_room(bytes.len()) {
+                    if let Err(refusal) = self.make_room(bytes.as_slice()) {
                         self.discard_rest(refusal, false, out).await?;
                         continue;
                     }
@@ -508,20 +508,27 @@ impl<'s, H: MailHandler> Session<'s, H> {
         }
     }
 
-    /// Makes room in the message for `incoming` more bytes (twice that, since a bare line
-    /// end becomes two bytes) within this session's share of the [`DataBudget`]. The message
-    /// grows as a `Vec` would, by doubling, but the memory is reserved before it is taken.
-    fn make_room(&mut self, incoming: usize) -> Result<(), Reply> {
+    /// Makes room in the message for the bytes of `incoming`, within this session's share
+    /// of the [`DataBudget`]: the memory is reserved before it is taken. The message grows
+    /// as a `Vec` would, by doubling, while the budget allows; near its end, by exactly what
+    /// this read can add.
+    fn make_room(&mut self, incoming: &[u8]) -> Result<(), Reply> {
         let Phase::Data { message, .. } = &mut self.phase else {
             return Ok(());
         };
-        let needed = message.len() + 2 * incoming;
+        // Each bare CR or LF becomes CRLF, one byte more; nothing else grows.
+        let line_ends = memchr::memchr2_iter(b'\r', b'\n', incoming).count();
+        let needed = message.len() + incoming.len() + line_ends;
         if needed <= message.capacity() {
             return Ok(());
         }
-        let ceiling = needed.max(self.server.limits.max_message_size + 2 * incoming);
-        let target = needed.max(message.capacity() * 2).min(ceiling);
-        if !self.reservation.cover(target) {
+        let ceiling = needed.max(self.server.limits.max_message_size + incoming.len());
+        let doubled = needed.max(message.capacity() * 2).min(ceiling);
+        let target = if self.reservation.cover(doubled) {
+            doubled
+        } else if self.reservation.cover(needed) {
+            needed
+        } else {
             tracing::warn!(
                 peer = %self.envelope.peer.ip(),
                 available = self.server.budget.available(),
@@ -532,7 +539,7 @@ impl<'s, H: MailHandler> Session<'s, H> {
                 "4.3.1",
                 "insufficient system storage for this message now, try again later",
             ));
-        }
+        };
         message.reserve_exact(target - message.len());
         Ok(())
     }

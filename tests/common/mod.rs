@@ -581,6 +581,29 @@ impl SmtpClient {
     }
 }
 
+/// Publishes an Ed25519 key for `domain` under selector `test` in the harness's DNS, and
+/// returns `raw` signed with it (From, To, Cc, Subject, Message-ID and Date signed).
+pub fn dkim_sign(h: &Harness, domain: &str, raw: &[u8]) -> Vec<u8> {
+    use mail_auth::common::crypto::Ed25519Key;
+    use mail_auth::common::headers::HeaderWriter;
+    let pkcs8 = Ed25519Key::generate_pkcs8().expect("key");
+    let key = Ed25519Key::from_pkcs8_der(&pkcs8).expect("key");
+    let public = data_encoding::BASE64.encode(&key.public_key());
+    h.dns.txt(
+        &format!("test._domainkey.{domain}"),
+        &format!("v=DKIM1; k=ed25519; p={public}"),
+    );
+    let signature = mail_auth::dkim::DkimSigner::from_key(key)
+        .domain(domain)
+        .selector("test")
+        .headers(["From", "To", "Cc", "Subject", "Message-ID", "Date"])
+        .sign(raw)
+        .expect("sign");
+    let mut signed = signature.to_header().into_bytes();
+    signed.extend_from_slice(raw);
+    signed
+}
+
 /// A plain posting with CRLF line ends.
 pub fn message(from: &str, to: &str, subject: &str, body: &str) -> Vec<u8> {
     format!(

@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod amplification;
 mod commands;
 mod http;
 mod smuggling;
