@@ -77,8 +77,9 @@ pub const ROLE_ADDRESSES: [&str; 2] = ["postmaster", "abuse"];
 
 pub fn route(recipient: &str, config: &Config, signer: &Signer) -> Result<Destination, Reply> {
     let address = recipient.trim().to_ascii_lowercase();
-    // RFC 5321 §4.1.1.3: `RCPT TO:<Postmaster>` without a domain must be taken too.
-    if address == "postmaster" {
+    // RFC 5321 §4.1.1.3: `RCPT TO:<Postmaster>` without a domain must be taken too. The
+    // SMTP parser hands it over as an empty address (an empty RCPT has no other meaning).
+    if address.is_empty() || address == "postmaster" {
         return postmaster(config);
     }
     let Some((local, domain)) = address.rsplit_once('@') else {

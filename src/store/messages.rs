@@ -231,7 +231,8 @@ impl Store {
     /// Postings dropped since `since_day` (days since the epoch): (list, reason, count).
     pub async fn dropped_counts(&self, since_day: i64) -> Result<Vec<(String, String, i64)>> {
         let rows = sqlx::query(
-            "SELECT list_name, reason, SUM(count) AS n FROM dropped_postings WHERE day >= $1 \
+            "SELECT list_name, reason, CAST(SUM(count) AS BIGINT) AS n FROM dropped_postings \
+             WHERE day >= $1 \
              GROUP BY list_name, reason ORDER BY list_name, reason",
         )
         .bind(since_day)

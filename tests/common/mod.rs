@@ -376,6 +376,18 @@ impl Harness {
             .collect()
     }
 
+    /// Why each held message waits (`unauthenticated`, ...), oldest first.
+    pub async fn held_reasons(&self) -> Vec<String> {
+        self.daemon
+            .store
+            .messages_in_state("held")
+            .await
+            .expect("held")
+            .into_iter()
+            .map(|m| m.error)
+            .collect()
+    }
+
     /// Whether `address` is an active subscriber of `list`.
     pub async fn is_subscribed(&self, list: &str, address: &str) -> bool {
         self.daemon
@@ -602,6 +614,16 @@ pub fn dkim_sign(h: &Harness, domain: &str, raw: &[u8]) -> Vec<u8> {
     let mut signed = signature.to_header().into_bytes();
     signed.extend_from_slice(raw);
     signed
+}
+
+/// The address a notice asks to be answered at (its Reply-To).
+pub fn reply_to(message: &mail_parser::Message) -> String {
+    message
+        .reply_to()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// A plain posting with CRLF line ends.

@@ -5,7 +5,13 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod accept_these;
 mod amplification;
 mod commands;
 mod http;
+mod planted_results;
+mod postmaster;
+mod privileged;
+mod roster;
+mod slow_clients;
 mod smuggling;
