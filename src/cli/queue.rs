@@ -39,5 +39,19 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
             println!("{list:<30} {state:<12} {n:>6}");
         }
     }
+    let today = crate::store::now_ms().div_euclid(DAY_MS);
+    let dropped = store.dropped_counts(today - DROPPED_DAYS + 1).await?;
+    if !dropped.is_empty() {
+        println!("\nPostings dropped without an answer, last {DROPPED_DAYS} days (rule):");
+        for (list, rule, n) in dropped {
+            println!("{list:<30} {rule:<12} {n:>6}");
+        }
+    }
     Ok(())
 }
+
+const DAY_MS: i64 = 24 * 3_600_000;
+
+/// Days of dropped postings shown: enough to see a campaign of forged mail, short enough to
+/// read.
+const DROPPED_DAYS: i64 = 7;
