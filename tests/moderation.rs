@@ -5,8 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{Harness, TestDb, DOMAIN};
-use mail_parser::Message;
+use common::{reply_to, Harness, TestDb, DOMAIN};
 
 const MODERATOR: &str = "mod@coalition.test.example";
 const AUTHOR: &str = "author@ngo.example";
@@ -16,15 +15,6 @@ on_both_databases!(
     moderated_postings_wait_for_a_moderator,
     an_undecided_posting_expires_and_its_author_is_told,
 );
-
-fn reply_to(message: &Message) -> String {
-    message
-        .reply_to()
-        .and_then(|a| a.first())
-        .and_then(|a| a.address())
-        .unwrap_or_default()
-        .to_string()
-}
 
 async fn post(h: &Harness, subject: &str) {
     let to = format!("forum@{DOMAIN}");

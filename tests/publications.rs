@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{Harness, TestDb, DOMAIN};
+use common::{reply_to, Harness, TestDb, DOMAIN};
 use mail_parser::{Message, MimeHeaders};
 use tidings::publications::clock::ManualClock;
 use tidings::publications::render::UNSUBSCRIBE_PLACEHOLDER;
@@ -110,15 +110,6 @@ fn header(message: &Message, name: &str) -> String {
         .header_raw(name)
         .map(|v| v.trim().to_string())
         .unwrap_or_default()
-}
-
-fn reply_to(message: &Message) -> String {
-    message
-        .reply_to()
-        .and_then(|a| a.first())
-        .and_then(|a| a.address())
-        .unwrap_or_default()
-        .to_string()
 }
 
 async fn a_publication_is_subscribed_to_like_a_list(db: &TestDb) {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{http, message, Harness, TestDb, DOMAIN};
+use common::{http, message, reply_to, Harness, TestDb, DOMAIN};
 use mail_parser::{HeaderValue, Message, MimeHeaders};
 use tidings::store::{Organisation, RequestKind};
 
@@ -32,18 +32,6 @@ fn header(message: &Message, name: &str) -> String {
 
 fn language(message: &Message) -> String {
     header(message, "Content-Language")
-}
-
-/// The confirmation reply address (Reply-To) of a notice.
-fn reply_to(message: &Message) -> String {
-    match message.reply_to() {
-        Some(address) => address
-            .first()
-            .and_then(|a| a.address())
-            .unwrap_or_default()
-            .to_string(),
-        None => String::new(),
-    }
 }
 
 fn confirm_path(message: &Message) -> String {

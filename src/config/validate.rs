@@ -308,19 +308,14 @@ fn check_server_limits(report: &mut Report, server: &ServerConfig) {
         1,
         defaults::idle_timeout_seconds(),
     );
-    if server.session_timeout_seconds < server.idle_timeout_seconds {
-        report.add(
+    check_not_longer(
+        report,
+        ("server.idle_timeout_seconds", server.idle_timeout_seconds),
+        (
             "server.session_timeout_seconds",
-            format!(
-                "{} is shorter than idle_timeout_seconds ({})",
-                server.session_timeout_seconds, server.idle_timeout_seconds
-            ),
-            format!(
-                "set it to at least idle_timeout_seconds; the default is {}",
-                defaults::session_timeout_seconds()
-            ),
-        );
-    }
+            server.session_timeout_seconds,
+        ),
+    );
     report.at_least(
         "server.min_data_rate",
         server.min_data_rate,
@@ -334,19 +329,12 @@ fn check_server_limits(report: &mut Report, server: &ServerConfig) {
             format!("write postmaster = \"{EXAMPLE_ADDRESS}\", or leave it empty for the first owner of the first list"),
         );
     }
-    if server.max_data_memory < server.max_message_size {
-        report.add(
-            "server.max_data_memory",
-            format!(
-                "{} bytes is less than max_message_size ({} bytes): the largest message allowed could never be taken",
-                server.max_data_memory, server.max_message_size
-            ),
-            format!(
-                "set it to several times max_message_size; the default is {}",
-                defaults::max_data_memory()
-            ),
-        );
-    }
+    // Below it, the largest message allowed could never be taken.
+    check_not_longer(
+        report,
+        ("server.max_message_size", server.max_message_size as u64),
+        ("server.max_data_memory", server.max_data_memory as u64),
+    );
     check_http_limits(report, server);
 }
 

@@ -231,22 +231,14 @@ impl Store {
     /// Postings dropped since `since_day` (days since the epoch): (list, reason, count).
     pub async fn dropped_counts(&self, since_day: i64) -> Result<Vec<(String, String, i64)>> {
         let rows = sqlx::query(
-            "SELECT list_name, reason, CAST(SUM(count) AS BIGINT) AS n FROM dropped_postings \
-             WHERE day >= $1 \
+            "SELECT list_name, reason AS state, CAST(SUM(count) AS BIGINT) AS n \
+             FROM dropped_postings WHERE day >= $1 \
              GROUP BY list_name, reason ORDER BY list_name, reason",
         )
         .bind(since_day)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok((
-                    row.try_get("list_name")?,
-                    row.try_get("reason")?,
-                    row.try_get("n")?,
-                ))
-            })
-            .collect()
+        counts_per_list(&rows)
     }
 
     /// Oldest accepted messages not yet expanded into deliveries.
@@ -480,34 +472,37 @@ impl Store {
     /// command runner, vouched for by the moderator who approved it. False when it was not
     /// held (someone else decided first).
     pub async fn release_held(&self, id: i64) -> Result<bool> {
-        let moved = sqlx::query(
+        self.update_one(
             "UPDATE messages SET \
              state = CASE kind WHEN 'command' THEN 'received' ELSE 'accepted' END, \
              proof = CASE kind WHEN 'command' THEN 'moderator' ELSE proof END, \
              updated_at = $2 WHERE id = $1 AND state = 'held'",
+            id,
         )
-        .bind(id)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        .await
+    }
+
+    /// Runs `sql`, an update of message `$1` at time `$2`; whether it changed the message.
+    async fn update_one(&self, sql: &'static str, id: i64) -> Result<bool> {
+        let moved = sqlx::query(sql)
+            .bind(id)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
         Ok(moved == 1)
     }
 
     /// Puts a set-aside message back where it was taken from (postings and owner mail to
     /// expansion, commands to the command runner). False when it is not set aside.
     pub async fn retry_shunted(&self, id: i64) -> Result<bool> {
-        let moved = sqlx::query(
+        self.update_one(
             "UPDATE messages SET state = CASE kind WHEN 'command' THEN 'received' ELSE 'accepted' END, \
              error = '', updated_at = $2 WHERE id = $1 AND state = 'shunted' \
              AND kind IN ('posting', 'owner', 'postmaster', 'command')",
+            id,
         )
-        .bind(id)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(moved == 1)
+        .await
     }
 
     /// Gives up on a set-aside message for good (it stays stored, marked `discarded`).
@@ -549,16 +544,21 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok((
-                    row.try_get("list_name")?,
-                    row.try_get("state")?,
-                    row.try_get("n")?,
-                ))
-            })
-            .collect()
+        counts_per_list(&rows)
     }
+}
+
+/// (list, state or reason, count) from rows with the columns `list_name`, `state` and `n`.
+fn counts_per_list(rows: &[sqlx::any::AnyRow]) -> Result<Vec<(String, String, i64)>> {
+    rows.iter()
+        .map(|row| {
+            Ok((
+                row.try_get("list_name")?,
+                row.try_get("state")?,
+                row.try_get("n")?,
+            ))
+        })
+        .collect()
 }
 
 /// Moves the message from `accepted` to `expanded`, with its decorated copy if it differs

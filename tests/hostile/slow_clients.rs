@@ -91,7 +91,10 @@ async fn tricklers_are_cut_off_and_cannot_take_every_slot(db: &TestDb) {
     for trickler in tricklers {
         let (said, sent) = trickler.await.expect("trickler");
         assert!(said.contains("421 4.4.2"), "{said:?}");
-        assert!(sent < TRICKLE, "cut off only once silent, after {sent} bytes");
+        assert!(
+            sent < TRICKLE,
+            "cut off only once silent, after {sent} bytes"
+        );
     }
     // Then an honest sender gets in.
     let to = format!("open@{DOMAIN}");
@@ -115,7 +118,10 @@ async fn a_message_below_the_minimum_rate_is_cut_off(db: &TestDb) {
     let (said, sent) = trickle(stream, b"Subject: slow\r\n", Duration::from_millis(30)).await;
     assert!(said.contains("354"), "{said:?}");
     assert!(said.contains("421 4.4.2"), "{said:?}");
-    assert!(sent < TRICKLE, "cut off only once silent, after {sent} bytes");
+    assert!(
+        sent < TRICKLE,
+        "cut off only once silent, after {sent} bytes"
+    );
     assert!(h.nothing_stored().await);
 }
 

@@ -63,6 +63,15 @@ fn is_canonical(message: &[u8]) -> bool {
     })
 }
 
+/// The messages stored and expanded (owner mail goes out as it came).
+async fn expanded(h: &Harness) -> Vec<tidings::store::StoredMessage> {
+    h.daemon
+        .store
+        .messages_in_state("expanded")
+        .await
+        .expect("stored")
+}
+
 async fn smuggled_commands_stay_inside_the_relayed_message(db: &TestDb) {
     let relay = CaptureRelay::start().await;
     let h = Harness::start_with(db, |toml| relay_to(&toml, relay.addr.port())).await;
@@ -115,12 +124,7 @@ async fn smuggled_commands_stay_inside_the_relayed_message(db: &TestDb) {
     assert_eq!(by_content(strict), by_content(seen.clone()));
     // And each copy is the stored message, byte for byte, canonical, the smuggled commands
     // inside it as text.
-    let stored = h
-        .daemon
-        .store
-        .messages_in_state("expanded")
-        .await
-        .expect("stored");
+    let stored = expanded(&h).await;
     assert_eq!(stored.len(), SMUGGLING_ENDS.len());
     for end in SMUGGLING_ENDS {
         let expected = canonical(&attack(end));
@@ -161,12 +165,7 @@ async fn a_dot_line_ended_by_cr_cr_lf_does_not_end_the_data(db: &TestDb) {
     assert!(reply.starts_with("250"), "{reply}");
     assert!(client.command("NOOP").await.starts_with("250 2.0.0 OK"));
     assert!(h.queue_drained().await);
-    let stored = h
-        .daemon
-        .store
-        .messages_in_state("expanded")
-        .await
-        .expect("stored");
+    let stored = expanded(&h).await;
     assert_eq!(stored.len(), 1);
     let text = String::from_utf8_lossy(&stored[0].raw).to_string();
     assert!(
