@@ -23,7 +23,7 @@ export TIDINGS_SERVER_LMTP_LISTEN=""
 export TIDINGS_SERVER_HTTP_LISTEN="127.0.0.1:$HTTP_PORT"
 # Port 9 (discard) is closed here: owner copies wait in the queue instead of leaving.
 export TIDINGS_RELAY_PORT=9
-export TIDINGS_LOG=${TIDINGS_LOG:-warn}
+export TIDINGS_LOG=${TIDINGS_LOG:-error}
 
 "$TIDINGS" serve &
 daemon=$!
