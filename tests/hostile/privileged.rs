@@ -7,6 +7,7 @@
 
 use mail_parser::Message;
 use tidings::publications::editions::Slot;
+use tidings::publications::ItemInput;
 
 use crate::common::{dkim_sign, message, reply_to, Harness, TestDb, DOMAIN};
 use crate::on_both_databases;
@@ -15,6 +16,7 @@ on_both_databases!(
     an_unproven_bulletin_is_held_not_sent,
     an_unproven_item_is_held_for_the_editors,
     unproven_decisions_are_not_carried_out_and_explained,
+    an_unproven_edition_approval_is_not_carried_out,
 );
 
 const SECRETARIAT: &str = "secretariat@coalition.test.example";
@@ -69,11 +71,12 @@ async fn an_unproven_bulletin_is_held_not_sent(db: &TestDb) {
     );
 }
 
-/// The test configuration with a publication whose editions go out without approval, so
-/// that a forged item would be published as soon as an edition is built.
-fn with_bulletin(toml: String) -> String {
-    format!(
-        r#"{toml}
+/// The test configuration with a publication whose editions go out `approval` (`auto`:
+/// a forged item would be published as soon as an edition is built).
+fn with_bulletin(approval: &'static str) -> impl FnOnce(String) -> String {
+    move |toml| {
+        format!(
+            r#"{toml}
 [[publications]]
 name = "bulletin"
 title = "The Bulletin"
@@ -81,14 +84,15 @@ languages = ["en"]
 fallback_language = "en"
 schedule = "0 0 9 1 1/2 *"
 time_zone = "Europe/Amsterdam"
-approval = "auto"
+approval = "{approval}"
 editors = ["{EDITOR}"]
 "#
-    )
+        )
+    }
 }
 
 async fn an_unproven_item_is_held_for_the_editors(db: &TestDb) {
-    let h = Harness::start_with(db, with_bulletin).await;
+    let h = Harness::start_with(db, with_bulletin("auto")).await;
     let submit = format!("bulletin-submit@{DOMAIN}");
     h.write(
         EDITOR,
@@ -177,4 +181,58 @@ async fn unproven_decisions_are_not_carried_out_and_explained(db: &TestDb) {
     h.write_proven(CHAIR, &approve, "Re: request", "approve\r\n")
         .await;
     assert!(h.is_subscribed("team", outsider).await);
+}
+
+async fn an_unproven_edition_approval_is_not_carried_out(db: &TestDb) {
+    let h = Harness::start_with(db, with_bulletin("manual")).await;
+    h.subscribe("bulletin", &[READER]).await;
+    let publications = &h.daemon.publications;
+    let publication = publications.publication("bulletin").expect("configured");
+    let item = ItemInput {
+        title: "Rome Statute at 30".into(),
+        section: None,
+        language: Some("en".into()),
+        key: None,
+        body: "Thirty years.".into(),
+        author: EDITOR.into(),
+    };
+    publications
+        .add_item(publication, item)
+        .await
+        .expect("item");
+    publications
+        .build(publication, Slot::Special)
+        .await
+        .expect("built");
+    assert!(h.queue_drained().await);
+    let approve = reply_to(&h.received_by(EDITOR)[0]);
+    assert!(approve.starts_with("bulletin-confirm+"), "{approve}");
+
+    h.write(EDITOR, &approve, "Re: preview", "approve\r\n")
+        .await;
+    let editions = h
+        .daemon
+        .store
+        .editions(Some("bulletin"))
+        .await
+        .expect("editions");
+    assert_eq!(
+        editions[0].state, "awaiting_approval",
+        "a forged approval sent it"
+    );
+    assert!(h.received_by(READER).is_empty());
+    assert!(subjects(&h.received_by(EDITOR))
+        .iter()
+        .any(|s| s.contains("was not carried out")));
+
+    h.write_proven(EDITOR, &approve, "Re: preview", "approve\r\n")
+        .await;
+    let editions = h
+        .daemon
+        .store
+        .editions(Some("bulletin"))
+        .await
+        .expect("editions");
+    assert_eq!(editions[0].state, "sent");
+    assert_eq!(h.received_by(READER).len(), 1);
 }
