@@ -16,6 +16,236 @@ use tidings::store::ImportLine;
 
 on_both_databases!(postings_and_notices_verify_with_both_keys);
 
+/// A copy as the delivery worker writes it: the reader's own header lines, then the shared
+/// decorated posting. What moves the folds of a signature is the length of its `h=` list,
+/// so copy `i` has `i % 25` Cc fields and, by the bits of `i / 25`, a Sender, a Reply-To,
+/// a Content-Transfer-Encoding and In-Reply-To with References; its subject length varies
+/// too.
+fn matrix_copy(i: usize, domain: &str) -> Vec<u8> {
+    let subject: String = "Statement on the Review Conference "
+        .chars()
+        .cycle()
+        .take((i * 13) % 121)
+        .collect();
+    // Fields at the top of the message come last in `h=`, just before the reader's own,
+    // where the folds of the list are decided: vary them there.
+    let mut shared = String::new();
+    let optional = [
+        "Sender: Team <team-bounces@ngo-a.example>\r\n",
+        "Reply-To: Ana <ana@ngo-a.example>\r\n",
+        "Content-Transfer-Encoding: quoted-printable\r\n",
+        "In-Reply-To: <parent@ngo-b.example>\r\nReferences: <root@ngo-c.example>\r\n <parent@ngo-b.example>\r\n",
+    ];
+    for (bit, field) in optional.iter().enumerate() {
+        if (i / 25) >> bit & 1 == 1 {
+            shared.push_str(field);
+        }
+    }
+    for cc in 0..i % 25 {
+        shared.push_str(&format!("Cc: member{cc}@ngo-b.example\r\n"));
+    }
+    shared.push_str(&format!(
+        "From: Ana Lima <ana@ngo-a.example>\r\nTo: team@{domain}\r\n\
+         Subject: [Team] {subject}\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n\
+         Message-ID: <{i}.matrix@ngo-a.example>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         List-Id: Team <team.{domain}>\r\nList-Post: <mailto:team@{domain}>\r\n\r\n\
+         Dear team,\r\n\r\ncopy {i}.\r\n"
+    ));
+    let personal = format!(
+        "List-Unsubscribe: <mailto:team-leave+{i:x}@{domain}?subject=unsubscribe>,\r\n \
+         <https://{domain}/unsubscribe/team/{i:x}>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+    );
+    let mut copy = personal.into_bytes();
+    copy.extend_from_slice(shared.as_bytes());
+    copy
+}
+
+/// The column (1 to 75 after the fold's tab) at which the value of each RSA signature's
+/// `b=` begins: over all of them, where the folds fall.
+fn b_columns(copies: &[Vec<u8>]) -> std::collections::BTreeSet<usize> {
+    copies
+        .iter()
+        .filter_map(|copy| {
+            let text = String::from_utf8_lossy(copy);
+            let signature = text.split("DKIM-Signature:").nth(1)?;
+            let at = signature.find(" b=")? + 3;
+            let line_start = signature[..at].rfind("\r\n\t").map_or(0, |i| i + 3);
+            Some(at - line_start)
+        })
+        .collect()
+}
+
+/// Folds land at every column: over a thousand copies, with selectors of 1 to 37
+/// characters, two domains, header sets of many sizes and subjects of 0 to 120 characters,
+/// each signed with RSA and Ed25519 as the worker signs them, and checked by two
+/// independent verifiers: dkimpy (both keys) and Perl's Mail::DKIM (RSA; Debian's has no
+/// Ed25519).
+#[test]
+fn a_thousand_copies_verify_in_dkimpy_and_mail_dkim() {
+    use tidings::dkim::{keys, Algorithm, Dkim, Prepared};
+    const COPIES: usize = 1_036;
+    let keys = keys();
+    let domains = [
+        "l.example",
+        "lists.coalition-for-the-international-criminal-court.example",
+    ];
+    let record = |selector: &str| {
+        keys.records
+            .iter()
+            .find(|(name, _)| name.starts_with(&format!("{selector}._domainkey.")))
+            .map(|(_, value)| value.clone())
+            .expect("record")
+    };
+    let mut records = Vec::new();
+    let mut copies = Vec::with_capacity(COPIES);
+    for (i, domain) in (0..COPIES).map(|i| (i, domains[i % domains.len()])) {
+        let selector = "s".repeat(1 + i % 37);
+        let ed_selector = format!("{selector}e");
+        let dkim = Dkim::new(
+            domain,
+            vec![
+                (
+                    selector.clone(),
+                    keys::load(&keys.rsa, Algorithm::Rsa).expect("rsa"),
+                ),
+                (
+                    ed_selector.clone(),
+                    keys::load(&keys.ed25519, Algorithm::Ed25519).expect("ed25519"),
+                ),
+            ],
+        );
+        records.push((
+            format!("{selector}._domainkey.{domain}"),
+            record(RSA_SELECTOR),
+        ));
+        records.push((
+            format!("{ed_selector}._domainkey.{domain}"),
+            record(ED25519_SELECTOR),
+        ));
+        let copy = matrix_copy(i, domain);
+        // The reader's own lines (the first two fields) are signed per copy; the rest once.
+        let shared_at = String::from_utf8_lossy(&copy)
+            .find("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n")
+            .expect("personal fields")
+            + "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n".len();
+        let prepared = Prepared::new(&copy[shared_at..]).expect("prepares");
+        let mut signed = dkim
+            .sign(&prepared, &copy[..shared_at], 1_780_000_000)
+            .expect("signs");
+        signed.extend_from_slice(&copy);
+        copies.push(signed);
+    }
+    records.sort();
+    records.dedup();
+    let columns = b_columns(&copies);
+    // mail-auth folds as soon as a line reaches 76 columns, so a value of `len` characters
+    // begun at `column` ends on a fold when this holds; that is what dkimpy failed on. The
+    // matrix must contain it for RSA (344 characters), or it proves nothing.
+    let ends_on_a_fold = |column: usize, len: usize| (len + column).is_multiple_of(75);
+    assert!(
+        columns.iter().any(|&column| ends_on_a_fold(column, 344)),
+        "no RSA b= value of the matrix ends on a fold: {columns:?}"
+    );
+    let messages: Vec<&[u8]> = copies.iter().map(Vec::as_slice).collect();
+    if let Some(verdicts) = dkimpy_verify(&messages, &records) {
+        let failed: Vec<&Verdict> = verdicts.iter().filter(|v| v.result != "pass").collect();
+        assert_eq!(verdicts.len(), 2 * COPIES);
+        assert!(
+            failed.is_empty(),
+            "dkimpy failed {} signatures: {failed:?}",
+            failed.len()
+        );
+    }
+    if let Some(verdicts) = mail_dkim_verify(&messages, &records) {
+        let rsa: Vec<&(usize, String, String)> = verdicts
+            .iter()
+            .filter(|(_, _, a)| a == "rsa-sha256")
+            .collect();
+        let failed: Vec<_> = rsa
+            .iter()
+            .filter(|(_, result, _)| result != "pass")
+            .collect();
+        assert_eq!(rsa.len(), COPIES);
+        assert!(
+            failed.is_empty(),
+            "Mail::DKIM failed {} signatures: {failed:?}",
+            failed.len()
+        );
+    }
+}
+
+/// Verifies every message with Perl's Mail::DKIM, the keys answered from `records`: per
+/// signature, (message index, result, algorithm). `None`, said plainly, when Mail::DKIM is
+/// not installed (`.ci/run` installs Debian's libmail-dkim-perl); in CI that fails instead.
+fn mail_dkim_verify(
+    messages: &[&[u8]],
+    records: &[(String, String)],
+) -> Option<Vec<(usize, String, String)>> {
+    let available = Command::new("perl")
+        .args(["-MMail::DKIM::Verifier", "-MJSON::PP", "-e", "1"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !available {
+        let why = "Perl's Mail::DKIM is not available (apt-get install libmail-dkim-perl)";
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs Mail::DKIM: {why}"
+        );
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "SKIPPED Mail::DKIM verification: {why}");
+        return None;
+    }
+    let (dir, files) = message_files(messages, records);
+    let output = Command::new("perl")
+        .args(["-e", MAIL_DKIM_VERIFY])
+        .arg(dir.path().join("zone.json"))
+        .args(&files)
+        .output()
+        .expect("perl runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    Some(
+        stdout
+            .lines()
+            .map(|line| {
+                let fields: Vec<&str> = line.split('\t').collect();
+                assert_eq!(fields.len(), 3, "{line}\n{stderr}");
+                let index = fields[0].parse().expect("index");
+                (index, fields[1].to_string(), fields[2].to_string())
+            })
+            .collect(),
+    )
+}
+
+/// argv: zone.json, then message files named INDEX.eml. Prints, per signature: INDEX,
+/// result, algorithm. Keys come from the zone instead of the DNS.
+const MAIL_DKIM_VERIFY: &str = r#"
+use strict; use warnings;
+use JSON::PP; use Mail::DKIM::Verifier; use Mail::DKIM::PublicKey;
+my $zone = do { local $/; open my $f, '<', shift @ARGV or die $!; decode_json(<$f>) };
+{
+    no warnings 'redefine';
+    *Mail::DKIM::PublicKey::fetch_async = sub {
+        my ($class, %p) = @_;
+        my $txt = $zone->{lc "$p{Selector}._domainkey.$p{Domain}"};
+        my $key = defined $txt ? Mail::DKIM::PublicKey->parse($txt) : undef;
+        my $success = ($p{Callbacks} || {})->{Success} || sub { $_[0] };
+        return sub { $success->($key) };
+    };
+}
+for my $path (@ARGV) {
+    my ($index) = $path =~ m{(\d+)\.eml$};
+    open my $fh, '<:raw', $path or die $!;
+    my $dkim = Mail::DKIM::Verifier->new;
+    $dkim->PRINT(do { local $/; <$fh> });
+    $dkim->CLOSE;
+    print join("	", $index, $_->result, $_->algorithm), "
+" for $dkim->signatures;
+}
+"#;
+
 const RSA_SELECTOR: &str = "rsa-test";
 const ED25519_SELECTOR: &str = "ed25519-test";
 
@@ -234,21 +464,13 @@ fn dkimpy_verify(messages: &[&[u8]], records: &[(String, String)]) -> Option<Vec
         );
         return None;
     }
-    let dir = tempfile::tempdir().expect("dir");
-    let zone: serde_json::Map<String, serde_json::Value> = records
-        .iter()
-        .map(|(name, value)| (name.to_lowercase(), value.clone().into()))
-        .collect();
-    let zone_file = dir.path().join("zone.json");
-    std::fs::write(&zone_file, serde_json::Value::Object(zone).to_string()).expect("write");
-    let mut command = Command::new("python3");
-    command.args(["-c", VERIFY]).arg(&zone_file);
-    for (index, message) in messages.iter().enumerate() {
-        let path = dir.path().join(format!("{index}.eml"));
-        std::fs::write(&path, message).expect("write");
-        command.arg(path);
-    }
-    let output = command.output().expect("python3 runs");
+    let (dir, files) = message_files(messages, records);
+    let output = Command::new("python3")
+        .args(["-c", VERIFY])
+        .arg(dir.path().join("zone.json"))
+        .args(&files)
+        .output()
+        .expect("python3 runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stdout}{stderr}");
@@ -266,6 +488,34 @@ fn dkimpy_verify(messages: &[&[u8]], records: &[(String, String)]) -> Option<Vec
         })
         .collect();
     Some(verdicts)
+}
+
+/// The messages as files named INDEX.eml, and the DNS records as zone.json, in a temporary
+/// directory for a verifier to read.
+fn message_files(
+    messages: &[&[u8]],
+    records: &[(String, String)],
+) -> (tempfile::TempDir, Vec<PathBuf>) {
+    let dir = tempfile::tempdir().expect("dir");
+    let zone: serde_json::Map<String, serde_json::Value> = records
+        .iter()
+        .map(|(name, value)| (name.to_lowercase(), value.clone().into()))
+        .collect();
+    std::fs::write(
+        dir.path().join("zone.json"),
+        serde_json::Value::Object(zone).to_string(),
+    )
+    .expect("write");
+    let files = messages
+        .iter()
+        .enumerate()
+        .map(|(index, message)| {
+            let path = dir.path().join(format!("{index}.eml"));
+            std::fs::write(&path, message).expect("write");
+            path
+        })
+        .collect();
+    (dir, files)
 }
 
 /// argv: zone.json, then message files named INDEX.eml. Prints, per signature:

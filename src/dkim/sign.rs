@@ -108,10 +108,11 @@ impl Prepared {
 }
 
 /// The data an RSA or Ed25519 signature covers: the canonical signed fields, then the
-/// DKIM-Signature field itself with an empty `b=` (RFC 6376 3.7).
+/// DKIM-Signature field itself with an empty `b=` (RFC 6376 3.7), as [`unsigned_field`]
+/// writes it.
 struct SignedData<'a> {
     fields: [&'a [u8]; 2],
-    signature: &'a Signature,
+    signature: &'a [u8],
 }
 
 impl Writable for SignedData<'_> {
@@ -119,8 +120,45 @@ impl Writable for SignedData<'_> {
         for part in self.fields {
             writer.write(part);
         }
-        self.signature.write(writer, false);
+        writer.write(self.signature);
     }
+}
+
+/// The relaxed-canonical DKIM-Signature field with `b=` empty, which the signature covers.
+fn unsigned_field(signature: &Signature) -> Vec<u8> {
+    let mut field = Vec::with_capacity(512);
+    signature.write(&mut field, false);
+    tight_values(&field).into_bytes()
+}
+
+/// The field as it is sent, its `b=` and `bh=` values tight against `=` and `;`.
+fn signed_field(signature: &Signature) -> String {
+    tight_values(signature.to_header().as_bytes())
+}
+
+/// mail-auth folds a base64 value wherever the line reaches 76 columns, which may be right
+/// after `b=` or right before the `;` that closes it. Verifiers remove the value of `b=` to
+/// check the signature, but not all remove the whitespace around it: dkimpy keeps a fold
+/// left between the value and its `;` and hashes `b= ;` where the signer hashed `b=;`, and
+/// fails. So no whitespace is left at either end of the `b=` and `bh=` values (folds inside
+/// them stay), in the field sent and in the field signed alike.
+fn tight_values(field: &[u8]) -> String {
+    let text = String::from_utf8_lossy(field);
+    let tags: Vec<&str> = text.split(';').collect();
+    let last = tags.len().saturating_sub(1);
+    tags.iter()
+        .enumerate()
+        .map(|(i, tag)| match tag.split_once('=') {
+            Some((name, value)) if i < last && matches!(name.trim(), "b" | "bh") => {
+                format!(
+                    "{name}={}",
+                    value.trim_matches(|c: char| c.is_ascii_whitespace())
+                )
+            }
+            _ => (*tag).to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(";")
 }
 
 impl Dkim {
@@ -180,10 +218,10 @@ impl Dkim {
                 .key
                 .sign(SignedData {
                     fields: [&prepared.fields.canonical, &own.canonical],
-                    signature: &signature,
+                    signature: &unsigned_field(&signature),
                 })
                 .map_err(|e| SignError::Crypto(e.to_string()))?;
-            fields.extend_from_slice(signature.to_header().as_bytes());
+            fields.extend_from_slice(signed_field(&signature).as_bytes());
         }
         Ok(fields)
     }
@@ -242,8 +280,9 @@ mod tests {
     }
 
     /// Signs the same message with mail-auth's own one-shot signer and with the prepared
-    /// path, at the same time, and expects the very same field: RSA PKCS#1 v1.5 and Ed25519
-    /// signatures are deterministic, so any difference in the signed data would show.
+    /// path, at the same time, and expects the very same field (with its `b=` and `bh=`
+    /// values tight, see [`tight_values`]): RSA PKCS#1 v1.5 and Ed25519 signatures are
+    /// deterministic, so any difference in the signed data would show.
     fn same_as_mail_auth(algorithm: Algorithm, prefix: &str) {
         let (_dir, path) = key_file(algorithm);
         let load = || keys::load(&path, algorithm).expect("loads");
@@ -259,8 +298,25 @@ mod tests {
         let ours = dkim
             .sign(&prepared, prefix.as_bytes(), reference.t)
             .expect("signs");
-        assert_eq!(String::from_utf8_lossy(&ours), reference.to_header());
+        assert_eq!(
+            String::from_utf8_lossy(&ours),
+            tight_values(reference.to_header().as_bytes())
+        );
         assert!(reference.h.iter().any(|h| h == "List-Id"));
+    }
+
+    #[test]
+    fn base64_values_lose_the_folds_at_their_ends_only() {
+        let field = "DKIM-Signature: v=1; a=rsa-sha256; s=s; d=example.org;\r\n\t\
+            h=From:To; t=1; bh=\r\n\tAAAA\r\n\tBBBB=\r\n\t; b=CCCC\r\n\tDDDD==\r\n\t;\r\n";
+        assert_eq!(
+            tight_values(field.as_bytes()),
+            "DKIM-Signature: v=1; a=rsa-sha256; s=s; d=example.org;\r\n\t\
+            h=From:To; t=1; bh=AAAA\r\n\tBBBB=; b=CCCC\r\n\tDDDD==;\r\n"
+        );
+        // An empty b= (the signed form) and other tags are left as they are.
+        let unsigned = "dkim-signature:v=1; h=From:To; bh=AAAA BBBB=; b=;";
+        assert_eq!(tight_values(unsigned.as_bytes()), unsigned);
     }
 
     #[test]
