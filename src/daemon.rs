@@ -15,7 +15,7 @@ use crate::delivery;
 use crate::descriptors;
 use crate::dkim::{Dkim, KeyError};
 use crate::inbound::accept::ListHandler;
-use crate::inbound::{DataBudget, Limits, Protocol, Server};
+use crate::inbound::{DataBudget, Extensions, Limits, Protocol, Server};
 use crate::notices::{Notices, TemplateError};
 use crate::publications::clock::{Clock, SystemClock};
 use crate::publications::render::{self as edition_render, PublicationTemplates};
@@ -84,6 +84,9 @@ impl Daemon {
     ) -> Result<Daemon, DaemonError> {
         let config = Arc::new(config);
         descriptors::warn_if_short(&config);
+        for warning in config.warnings() {
+            tracing::warn!(key = %warning.key, "{warning}");
+        }
         let store = Store::open(&config.database.url, config.database.max_connections).await?;
         let released = store.release_claims_of(&config.delivery.node_name).await?;
         if released > 0 {
@@ -235,7 +238,7 @@ async fn start_mail_listener(
         protocol,
         hostname: config.server.hostname.clone(),
         limits: limits(config, protocol),
-        pipelining: true,
+        extensions: Extensions::ALL,
         handler: Arc::clone(handler),
         budget: Arc::clone(budget),
     });

@@ -11,12 +11,18 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::inbound::{DataBudget, Envelope, Limits, MailHandler, Protocol, Reply, Server};
+use crate::inbound::{
+    DataBudget, Envelope, Extensions, Limits, MailHandler, Protocol, Reply, Server,
+};
 
 /// One message as the sink received it.
 #[derive(Debug, Clone)]
 pub struct Received {
     pub mail_from: String,
+    /// MAIL FROM said SMTPUTF8.
+    pub smtputf8: bool,
+    /// MAIL FROM said BODY=8BITMIME.
+    pub eight_bit_mime: bool,
     pub recipients: Vec<String>,
     pub data: Vec<u8>,
 }
@@ -68,6 +74,8 @@ impl MailHandler for Recorder {
         if self.keep_messages {
             lock(&self.messages).push(Received {
                 mail_from: envelope.mail_from.clone(),
+                smtputf8: envelope.smtputf8,
+                eight_bit_mime: envelope.eight_bit_mime,
                 recipients: envelope.recipients.clone(),
                 data: message,
             });
@@ -88,23 +96,27 @@ impl Sink {
     /// Starts a sink on an ephemeral loopback port. `keep_messages: false` only counts, so
     /// that a benchmark's memory stays flat.
     pub async fn start(keep_messages: bool) -> std::io::Result<Sink> {
-        Sink::launch(keep_messages, Duration::ZERO, true).await
+        Sink::launch(keep_messages, Duration::ZERO, Extensions::ALL).await
     }
 
     /// Like [`Sink::start`], taking `delay` over every message.
     pub async fn start_slow(keep_messages: bool, delay: Duration) -> std::io::Result<Sink> {
-        Sink::launch(keep_messages, delay, true).await
+        Sink::launch(keep_messages, delay, Extensions::ALL).await
     }
 
-    /// Like [`Sink::start`], for a relay that does not offer PIPELINING.
-    pub async fn start_without_pipelining(keep_messages: bool) -> std::io::Result<Sink> {
-        Sink::launch(keep_messages, Duration::ZERO, false).await
+    /// Like [`Sink::start`], offering only `extensions`: a relay without PIPELINING,
+    /// 8BITMIME or SMTPUTF8. It refuses the MAIL parameters of those it does not offer.
+    pub async fn start_offering(
+        keep_messages: bool,
+        extensions: Extensions,
+    ) -> std::io::Result<Sink> {
+        Sink::launch(keep_messages, Duration::ZERO, extensions).await
     }
 
     async fn launch(
         keep_messages: bool,
         delay: Duration,
-        pipelining: bool,
+        extensions: Extensions,
     ) -> std::io::Result<Sink> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
@@ -126,7 +138,7 @@ impl Sink {
                 session_timeout: Duration::from_secs(3600),
                 min_data_rate: 1,
             },
-            pipelining,
+            extensions,
             handler: Arc::clone(&recorder),
             budget: Arc::new(DataBudget::new(1 << 30)),
         });

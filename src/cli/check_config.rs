@@ -16,6 +16,9 @@ pub fn run(path: &Path) -> anyhow::Result<()> {
     if let Some(short) = short {
         println!("warning: {short}");
     }
+    for warning in config.warnings() {
+        println!("warning: {warning}");
+    }
     for (selector, file, algorithm) in crate::dkim::configured_keys(&config.dkim) {
         println!(
             "DKIM: signing as {} with the {} key {file} (selector {selector})",

@@ -520,6 +520,11 @@ impl Config {
         Ok(config)
     }
 
+    /// Settings that work but should be put right, for `check-config` and the log.
+    pub fn warnings(&self) -> Vec<Problem> {
+        validate::warnings(self)
+    }
+
     /// A list, or the list through which a publication is subscribed to.
     pub fn list(&self, name: &str) -> Option<&ListConfig> {
         self.lists

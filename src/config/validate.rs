@@ -270,6 +270,50 @@ fn check_base_url(report: &mut Report, url: &str) {
     }
 }
 
+/// What works but should be put right before members rely on it: `check-config` prints
+/// these and `serve` logs them, neither refuses the configuration.
+pub(super) fn warnings(config: &Config) -> Vec<Problem> {
+    base_url_warning(&config.server.base_url)
+        .into_iter()
+        .collect()
+}
+
+/// Mailbox providers offer one-click unsubscribe (RFC 8058) only for an https URI they can
+/// reach: a plain http address works for the pages, but not for that button. On a loopback
+/// host the address is a trial's or a test's, and nobody outside follows it anyway.
+fn base_url_warning(url: &str) -> Option<Problem> {
+    let rest = url.strip_prefix("http://")?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    if is_loopback(authority) {
+        return None;
+    }
+    Some(Problem {
+        key: "server.base_url".into(),
+        problem: format!("{url:?} is not an https:// address"),
+        fix: format!(
+            "one-click unsubscribe (RFC 8058), the button mailbox providers show, needs a \
+             public https:// URL: put the web listener behind TLS and write base_url = {:?}",
+            format!("https://{rest}")
+        ),
+    })
+}
+
+/// Whether the host of `authority` (`host`, `host:port`, `[v6]:port`) is this machine.
+fn is_loopback(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _port)| host),
+    };
+    let host = host.to_ascii_lowercase();
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 fn check_server_limits(report: &mut Report, server: &ServerConfig) {
     report.at_least(
         "server.max_message_size",

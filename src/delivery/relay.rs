@@ -16,6 +16,7 @@ use lettre::Address;
 use tokio::net::TcpStream;
 
 use crate::config::{RelayConfig, TlsMode};
+use crate::inbound::Extensions;
 
 /// What the relay made of one message for one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,8 +52,9 @@ pub struct RelayClient {
     timeouts: Timeouts,
     /// Set when the connection can no longer be trusted to be in step with the server.
     broken: bool,
-    /// The relay takes MAIL, RCPT and DATA in one go (RFC 2920).
-    pipelining: bool,
+    /// What the relay's EHLO reply offers: PIPELINING (MAIL, RCPT and DATA in one go),
+    /// 8BITMIME and SMTPUTF8.
+    offered: Extensions,
 }
 
 impl RelayClient {
@@ -109,13 +111,15 @@ impl RelayClient {
                     .map_err(|e| fail(e.to_string()))?;
             }
             // lettre keeps no note of PIPELINING: ask again (before AUTH, which a new EHLO
-            // could reset) and read the keywords.
-            let pipelining = connection
-                .command(Ehlo::new(hello.clone()))
-                .await
-                .map_err(|e| fail(e.to_string()))?
-                .message()
-                .any(|keyword| keyword.trim().eq_ignore_ascii_case("PIPELINING"));
+            // could reset) and read every keyword that matters from this one reply, the
+            // last EHLO of the session (after STARTTLS, where a relay may offer more).
+            let offered = Extensions::from_ehlo(
+                connection
+                    .command(Ehlo::new(hello.clone()))
+                    .await
+                    .map_err(|e| fail(e.to_string()))?
+                    .message(),
+            );
             if !relay.username.is_empty() {
                 let credentials = Credentials::new(relay.username.clone(), relay.password.clone());
                 connection
@@ -123,9 +127,9 @@ impl RelayClient {
                     .await
                     .map_err(|e| fail(e.to_string()))?;
             }
-            Ok((connection, pipelining))
+            Ok((connection, offered))
         };
-        let (connection, pipelining) = tokio::time::timeout(setup_timeout, connecting)
+        let (connection, offered) = tokio::time::timeout(setup_timeout, connecting)
             .await
             .map_err(|_| fail(format!("no greeting within {} s", setup_timeout.as_secs())))??;
         Ok(RelayClient {
@@ -136,7 +140,7 @@ impl RelayClient {
                 data_end: Duration::from_secs(relay.data_end_timeout_seconds),
             },
             broken: false,
-            pipelining,
+            offered,
         })
     }
 
@@ -185,6 +189,10 @@ impl RelayClient {
         parts: &[&[u8]],
     ) -> Vec<Option<SendResult>> {
         let all = |result: SendResult| vec![Some(result); recipients.len()];
+        let parameters = match self.parameters(from, recipients, parts) {
+            Ok(parameters) => parameters,
+            Err(refusal) => return all(refusal),
+        };
         let Ok(from) = from.parse::<Address>() else {
             return all(SendResult::Permanent(format!(
                 "invalid sender address {from:?}"
@@ -204,10 +212,6 @@ impl RelayClient {
                     envelope.push(None);
                 }
             }
-        }
-        let mut parameters = Vec::new();
-        if parts.iter().any(|part| !part.is_ascii()) {
-            parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
         let mail = Mail::new(Some(from), parameters).to_string();
         let rcpts: Vec<String> = envelope.iter().flatten().map(Rcpt::to_string).collect();
@@ -269,6 +273,45 @@ impl RelayClient {
             .collect()
     }
 
+    /// The MAIL parameters the message needs (RFC 6152, RFC 6531), or why it cannot go to
+    /// this relay at all: 8-bit text to a relay that did not offer 8BITMIME, UTF-8 in an
+    /// address or a header field to one that did not offer SMTPUTF8. Such a copy is not
+    /// converted (that would break its signatures and change what its author wrote) and is
+    /// never sent unannounced, which a relay may mangle or pass on to servers that cannot
+    /// read it: it fails for good, saying why. The reason names no reply code, so that it
+    /// is never counted against the recipient as a bounce.
+    fn parameters(
+        &self,
+        from: &str,
+        recipients: &[&str],
+        parts: &[&[u8]],
+    ) -> Result<Vec<MailParameter>, SendResult> {
+        let mut parameters = Vec::new();
+        if parts.iter().any(|part| !part.is_ascii()) {
+            if !self.offered.eight_bit_mime {
+                tracing::warn!(
+                    recipients = recipients.len(),
+                    "message not sent: it has 8-bit text and the relay does not offer 8BITMIME"
+                );
+                return Err(SendResult::Permanent(NO_8BITMIME.into()));
+            }
+            parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        let utf8 =
+            !from.is_ascii() || recipients.iter().any(|to| !to.is_ascii()) || header_is_8bit(parts);
+        if utf8 {
+            if !self.offered.smtputf8 {
+                tracing::warn!(
+                    recipients = recipients.len(),
+                    "message not sent: it has UTF-8 in its header or addresses and the relay does not offer SMTPUTF8"
+                );
+                return Err(SendResult::Permanent(NO_SMTPUTF8.into()));
+            }
+            parameters.push(MailParameter::SmtpUtfEight);
+        }
+        Ok(parameters)
+    }
+
     /// Sends MAIL, the RCPTs and DATA and returns their replies in that order: in one write
     /// when the relay offers PIPELINING (RFC 2920), which saves two round trips per copy,
     /// else one command at a time. Stops at the first reply that cannot be had.
@@ -279,7 +322,7 @@ impl RelayClient {
             .collect();
         let last = commands.len() - 1;
         let mut replies = Vec::with_capacity(commands.len());
-        if self.pipelining {
+        if self.offered.pipelining {
             let written = timed(
                 self.timeouts.command,
                 self.connection.command(Raw(&commands)),
@@ -375,6 +418,36 @@ impl RelayClient {
     pub async fn quit(mut self) {
         let _ = timed(self.timeouts.command, self.connection.quit()).await;
     }
+}
+
+/// Why a copy with 8-bit text was not sent, recorded as the delivery's last reply.
+pub const NO_8BITMIME: &str = "not sent: the message has 8-bit text and the relay does not \
+    offer 8BITMIME (RFC 6152); tidings does not convert messages to 7-bit";
+
+/// Why a copy with UTF-8 in its header or envelope was not sent.
+pub const NO_SMTPUTF8: &str = "not sent: the message has UTF-8 in its header fields or \
+    addresses and the relay does not offer SMTPUTF8 (RFC 6531); tidings does not downgrade \
+    internationalised mail";
+
+/// Whether the header section (up to the first empty line) of the message made of `parts`
+/// has a byte above 127: UTF-8 in header fields (RFC 6532), which only SMTPUTF8 carries.
+fn header_is_8bit(parts: &[&[u8]]) -> bool {
+    let mut line_start = true;
+    for part in parts {
+        let mut rest: &[u8] = part;
+        while let Some(&first) = rest.first() {
+            if line_start && matches!(first, b'\r' | b'\n') {
+                return false;
+            }
+            let end = memchr::memchr(b'\n', rest).map_or(rest.len(), |at| at + 1);
+            if !rest[..end].is_ascii() {
+                return true;
+            }
+            line_start = rest[end - 1] == b'\n';
+            rest = &rest[end..];
+        }
+    }
+    false
 }
 
 /// A 452 to RCPT: the relay's limit of recipients per transaction (it is also the code of
@@ -687,7 +760,15 @@ mod tests {
         let message = b"From: a@example.org\r\nSubject: dots\r\n\r\n.one\r\n..two\r\n.\r\nend\r\n";
         for sink in [
             Sink::start(true).await.expect("sink"),
-            Sink::start_without_pipelining(true).await.expect("sink"),
+            Sink::start_offering(
+                true,
+                Extensions {
+                    pipelining: false,
+                    ..Extensions::ALL
+                },
+            )
+            .await
+            .expect("sink"),
         ] {
             sink.script(
                 "gone@example.org",
@@ -730,6 +811,37 @@ mod tests {
             );
             assert!(received.iter().all(|m| m.data == message));
             client.quit().await;
+        }
+    }
+
+    #[test]
+    fn only_the_header_section_decides_on_utf8_however_the_parts_are_cut() {
+        let message = "Subject: plain\r\nFrom: a@example.org\r\n\r\nCafé\r\n".as_bytes();
+        let utf8 = "Subject: Café\r\n\r\nplain\r\n".as_bytes();
+        for cut in 0..=message.len() {
+            assert!(
+                !header_is_8bit(&[&message[..cut], &message[cut..]]),
+                "{cut}"
+            );
+        }
+        for cut in 0..=utf8.len() {
+            assert!(header_is_8bit(&[
+                b"X-Own: 1\r\n",
+                &utf8[..cut],
+                &utf8[cut..]
+            ]));
+        }
+        // A body alone (no header at all) has nothing to announce.
+        assert!(!header_is_8bit(&[b"\r\nCaf\xc3\xa9\r\n"]));
+    }
+
+    #[test]
+    fn a_copy_we_refuse_to_send_is_not_taken_for_the_recipients_bounce() {
+        for reason in [NO_8BITMIME, NO_SMTPUTF8] {
+            assert!(
+                crate::bounces::Failure::from_reply(reason).is_none(),
+                "{reason}"
+            );
         }
     }
 

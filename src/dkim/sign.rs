@@ -18,9 +18,9 @@ use super::keys::Algorithm;
 use crate::message::{Field, ParseError, RawMessage};
 
 /// The fields signed when present: those RFC 6376 5.4.1 recommends, the list headers of
-/// RFC 2369 and RFC 2919, and List-Unsubscribe-Post, which RFC 8058 requires to be signed
-/// together with List-Unsubscribe.
-pub const SIGNED_FIELDS: [&str; 19] = [
+/// RFC 2369 and RFC 2919, List-Unsubscribe-Post, which RFC 8058 requires to be signed
+/// together with List-Unsubscribe, and the Content-Language of editions and notices.
+pub const SIGNED_FIELDS: [&str; 22] = [
     "From",
     "Sender",
     "Reply-To",
@@ -34,12 +34,38 @@ pub const SIGNED_FIELDS: [&str; 19] = [
     "MIME-Version",
     "Content-Type",
     "Content-Transfer-Encoding",
+    "Content-Language",
     "List-Id",
     "List-Post",
     "List-Help",
     "List-Subscribe",
     "List-Unsubscribe",
     "List-Unsubscribe-Post",
+    "List-Owner",
+    "List-Archive",
+];
+
+/// The fields named once more in `h=` than they occur (RFC 6376 8.15): the extra name
+/// stands for an instance that does not exist, so a verifier hashes it as empty, and a field
+/// of that name added anywhere after signing (above the others, where mail programs read
+/// it, as well as below) takes its place and breaks the signature. These are the fields a
+/// reader sees or acts on: who wrote, to whom, about what, and the list's own links.
+pub const OVERSIGNED_FIELDS: [&str; 15] = [
+    "From",
+    "Reply-To",
+    "To",
+    "Cc",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "List-Id",
+    "List-Post",
+    "List-Help",
+    "List-Subscribe",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+    "List-Owner",
+    "List-Archive",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -197,17 +223,19 @@ impl Dkim {
         } else {
             CanonicalFields::of(RawMessage::parse(prefix)?.fields())
         };
-        // The prefix sits above the shared fields, so bottom to top it comes last.
+        // The prefix sits above the shared fields, so bottom to top it comes last; the
+        // oversigned names follow every real instance of theirs.
+        if prepared.fields.names.is_empty() && own.names.is_empty() {
+            return Err(SignError::NothingToSign);
+        }
         let names: Vec<String> = prepared
             .fields
             .names
             .iter()
             .chain(&own.names)
             .cloned()
+            .chain(OVERSIGNED_FIELDS.iter().map(|name| (*name).to_owned()))
             .collect();
-        if names.is_empty() {
-            return Err(SignError::NothingToSign);
-        }
         let mut fields = Vec::with_capacity(self.signers.len() * 600);
         for signer in &self.signers {
             let mut signature = signer.template.clone();
@@ -282,15 +310,20 @@ mod tests {
     /// Signs the same message with mail-auth's own one-shot signer and with the prepared
     /// path, at the same time, and expects the very same field (with its `b=` and `bh=`
     /// values tight, see [`tight_values`]): RSA PKCS#1 v1.5 and Ed25519 signatures are
-    /// deterministic, so any difference in the signed data would show.
+    /// deterministic, so any difference in the signed data would show. mail-auth's list is
+    /// the names present followed by the oversigned ones: it signs the instances of the
+    /// first mention of a name and appends, in order, every mention it has not matched,
+    /// which is the oversigning `h=` of [`Dkim::sign`].
     fn same_as_mail_auth(algorithm: Algorithm, prefix: &str) {
         let (_dir, path) = key_file(algorithm);
         let load = || keys::load(&path, algorithm).expect("loads");
         let whole = format!("{prefix}{SHARED}");
+        let mut listed = present(whole.as_bytes());
+        listed.extend(OVERSIGNED_FIELDS.iter().map(|name| (*name).to_owned()));
         let reference = DkimSigner::from_key(load())
             .domain("lists.example.org")
             .selector("s1")
-            .headers(present(whole.as_bytes()))
+            .headers(listed)
             .sign(whole.as_bytes())
             .expect("mail-auth signs");
         let dkim = Dkim::new("lists.example.org", vec![("s1".into(), load())]);
@@ -303,6 +336,18 @@ mod tests {
             tight_values(reference.to_header().as_bytes())
         );
         assert!(reference.h.iter().any(|h| h == "List-Id"));
+        // Every oversigned name once more than its instances: To twice in the message.
+        let named = |name: &str| {
+            reference
+                .h
+                .iter()
+                .filter(|h| h.eq_ignore_ascii_case(name))
+                .count()
+        };
+        assert_eq!(named("To"), 3, "{:?}", reference.h);
+        assert_eq!(named("From"), 2, "{:?}", reference.h);
+        assert_eq!(named("List-Owner"), 1, "{:?}", reference.h);
+        assert_eq!(named("MIME-Version"), 1, "{:?}", reference.h);
     }
 
     #[test]
@@ -357,8 +402,15 @@ mod tests {
                 .split("h=")
                 .nth(1)
                 .and_then(|h| h.split(';').next());
-            let h = h.expect("h= tag").to_ascii_lowercase();
-            assert!(h.ends_with("list-unsubscribe-post:list-unsubscribe"), "{h}");
+            // Folds may fall anywhere in the list.
+            let h: String = h.expect("h= tag").split_whitespace().collect();
+            let h = h.to_ascii_lowercase();
+            let oversigned = OVERSIGNED_FIELDS.join(":").to_ascii_lowercase();
+            let present = h.strip_suffix(&format!(":{oversigned}"));
+            assert!(
+                present.is_some_and(|p| p.ends_with("list-unsubscribe-post:list-unsubscribe")),
+                "{h}"
+            );
             assert!(
                 !h.contains("x-not-signed") && !h.contains("received"),
                 "{h}"

@@ -244,14 +244,14 @@ impl ListHandler {
 
     /// Commits the kept messages, their bytes once; the replies they earn depend on that
     /// commit.
-    async fn commit(&self, raw: &[u8], kept: Vec<NewMessage>) -> Result<(), Reply> {
+    async fn commit(&self, stored: &Stamped, kept: Vec<NewMessage>) -> Result<(), Reply> {
         if kept.is_empty() {
             return Ok(());
         }
-        match self.store.insert_messages(raw, &kept).await {
+        match self.store.insert_messages(&stored.raw, &kept).await {
             Ok(ids) => {
                 for (message, id) in kept.iter().zip(ids) {
-                    tracing::info!(list = %message.list_name, message_id = %message.message_id, id, kind = ?message.kind, "message accepted");
+                    tracing::info!(list = %message.list_name, message_id = %message.message_id, id, queue_id = %stored.queue_id, kind = ?message.kind, "message accepted");
                 }
                 let is = |kind: MessageKind| kept.iter().any(|m| m.kind == kind);
                 if is(MessageKind::Posting) || is(MessageKind::Owner) || is(MessageKind::Postmaster)
@@ -306,10 +306,11 @@ impl MailHandler for ListHandler {
             };
             verdicts.push(verdict);
         }
+        let stored = Stamped::new(message, envelope, &self.config.server.hostname);
         match envelope.protocol {
-            Protocol::Smtp => self.answer_once(&message, verdicts).await,
+            Protocol::Smtp => self.answer_once(&stored, verdicts).await,
             Protocol::Lmtp => {
-                let replies = self.answer_each(&message, verdicts).await;
+                let replies = self.answer_each(&stored, verdicts).await;
                 // A repeated recipient still gets its own reply (RFC 2033 §4.2), the same as
                 // the first time it was named.
                 of_recipient.iter().map(|&i| replies[i].clone()).collect()
@@ -346,7 +347,7 @@ fn distinct_destinations(
 impl ListHandler {
     /// SMTP has one reply for all recipients: if any list refuses the message, nothing is
     /// kept and the sender learns why; a partial acceptance would need a bounce afterwards.
-    async fn answer_once(&self, raw: &[u8], verdicts: Vec<Verdict>) -> Vec<Reply> {
+    async fn answer_once(&self, stored: &Stamped, verdicts: Vec<Verdict>) -> Vec<Reply> {
         let mut kept = Vec::new();
         let mut refusals: Vec<Reply> = Vec::new();
         for verdict in verdicts {
@@ -365,14 +366,14 @@ impl ListHandler {
                 .join("; ");
             return vec![reply];
         }
-        match self.commit(raw, kept).await {
+        match self.commit(stored, kept).await {
             Ok(()) => vec![Reply::new(250, "2.0.0", "message accepted")],
             Err(reply) => vec![reply],
         }
     }
 
     /// LMTP answers per recipient, so each list decides for itself.
-    async fn answer_each(&self, raw: &[u8], verdicts: Vec<Verdict>) -> Vec<Reply> {
+    async fn answer_each(&self, stored: &Stamped, verdicts: Vec<Verdict>) -> Vec<Reply> {
         let mut kept = Vec::new();
         // `None`: the reply depends on the commit below.
         let replies: Vec<Option<Reply>> = verdicts
@@ -386,7 +387,7 @@ impl ListHandler {
                 Verdict::Refuse(reply) => Some(reply),
             })
             .collect();
-        let committed = self.commit(raw, kept).await;
+        let committed = self.commit(stored, kept).await;
         replies
             .into_iter()
             .map(|reply| {
@@ -396,6 +397,38 @@ impl ListHandler {
                 })
             })
             .collect()
+    }
+}
+
+/// A message as it is stored: the bytes the client sent, byte for byte (authors' DKIM
+/// signatures must still verify), below one trace field of ours (RFC 5321 4.4).
+struct Stamped {
+    raw: Vec<u8>,
+    /// Names the message in the trace field and in the log.
+    queue_id: String,
+}
+
+impl Stamped {
+    /// The field says by whom, how and when the message was taken in, and under which id:
+    /// `Received: by HOST with ESMTP id ID; DATE`. It has no `from` clause, neither the
+    /// client's address nor its HELO name, on any list: every member reads it, and on a
+    /// confidential list the poster's address is theirs alone. The bytes are stored once
+    /// for every list a transaction names, so one field serves all; the client's address
+    /// is kept in the database (the message's `peer`) for the operator.
+    fn new(mut message: Vec<u8>, envelope: &Envelope, hostname: &str) -> Stamped {
+        let queue_id = format!("{:016X}", rand::random::<u64>());
+        let field = format!(
+            "Received: by {hostname} with {} id {queue_id};\r\n\t{}\r\n",
+            envelope.trace_protocol(),
+            chrono::Utc::now().to_rfc2822()
+        );
+        // Room is made at the front of the buffer the message was read into; nothing
+        // after the field changes.
+        message.splice(0..0, field.into_bytes());
+        Stamped {
+            raw: message,
+            queue_id,
+        }
     }
 }
 

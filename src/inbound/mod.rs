@@ -3,9 +3,11 @@
 
 pub mod accept;
 pub mod data;
+pub mod extensions;
 pub mod reply;
 pub mod routing;
 pub mod session;
 
+pub use extensions::Extensions;
 pub use reply::Reply;
 pub use session::{DataBudget, Envelope, Limits, MailHandler, Protocol, Server};

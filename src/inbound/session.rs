@@ -9,13 +9,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use smtp_proto::request::receiver::RequestReceiver;
-use smtp_proto::{Error as ParseError, Request};
+use smtp_proto::{Error as ParseError, MailFrom, Request, MAIL_BODY_8BITMIME, MAIL_SMTPUTF8};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use super::data::DataReader;
+use super::extensions::Extensions;
 use super::reply::Reply;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,10 +31,30 @@ pub struct Envelope {
     pub protocol: Protocol,
     pub peer: SocketAddr,
     pub helo: String,
+    /// The client said EHLO or LHLO, not HELO.
+    pub extended: bool,
     /// Reverse path; empty for the null sender `<>`.
     pub mail_from: String,
+    /// MAIL FROM said SMTPUTF8 (RFC 6531): addresses and header fields may be UTF-8.
+    pub smtputf8: bool,
+    /// MAIL FROM said BODY=8BITMIME (RFC 6152).
+    pub eight_bit_mime: bool,
     /// Accepted recipients, in RCPT order.
     pub recipients: Vec<String>,
+}
+
+impl Envelope {
+    /// The protocol as a `Received:` field names it after `with` (RFC 3848, and RFC 6531
+    /// 3.7.3 for a transaction that said SMTPUTF8).
+    pub fn trace_protocol(&self) -> &'static str {
+        match (self.protocol, self.smtputf8, self.extended) {
+            (Protocol::Lmtp, true, _) => "UTF8LMTP",
+            (Protocol::Lmtp, false, _) => "LMTP",
+            (Protocol::Smtp, _, false) => "SMTP",
+            (Protocol::Smtp, true, true) => "UTF8SMTP",
+            (Protocol::Smtp, false, true) => "ESMTP",
+        }
+    }
 }
 
 /// Decides what a session accepts.
@@ -194,9 +215,9 @@ pub struct Server<H> {
     pub protocol: Protocol,
     pub hostname: String,
     pub limits: Limits,
-    /// Offer PIPELINING (RFC 2920). Always on for tidings' own listeners; the test sink can
-    /// turn it off to stand for a relay without it.
-    pub pipelining: bool,
+    /// What the EHLO or LHLO reply offers: everything on tidings' own listeners; the test
+    /// sink can leave an extension out to stand for a relay without it.
+    pub extensions: Extensions,
     pub handler: Arc<H>,
     /// Shared with the daemon's other mail listener.
     pub budget: Arc<DataBudget>,
@@ -365,7 +386,10 @@ impl<'s, H: MailHandler> Session<'s, H> {
                 protocol: server.protocol,
                 peer,
                 helo: String::new(),
+                extended: false,
                 mail_from: String::new(),
+                smtputf8: false,
+                eight_bit_mime: false,
                 recipients: Vec::new(),
             },
             greeted: false,
@@ -630,6 +654,8 @@ impl<'s, H: MailHandler> Session<'s, H> {
     fn reset_transaction(&mut self) {
         self.in_transaction = false;
         self.envelope.mail_from.clear();
+        self.envelope.smtputf8 = false;
+        self.envelope.eight_bit_mime = false;
         self.envelope.recipients.clear();
     }
 
@@ -644,6 +670,7 @@ impl<'s, H: MailHandler> Session<'s, H> {
             Request::Helo { host } if self.server.protocol == Protocol::Smtp => {
                 self.greeted = true;
                 self.envelope.helo = host;
+                self.envelope.extended = false;
                 self.reset_transaction();
                 Reply::new(250, "", self.server.hostname.clone())
             }
@@ -651,7 +678,7 @@ impl<'s, H: MailHandler> Session<'s, H> {
                 Reply::new(500, "5.5.1", "this is an LMTP server: use LHLO")
             }
             Request::Lhlo { .. } => Reply::new(500, "5.5.1", "this is an SMTP server: use EHLO"),
-            Request::Mail { from } => self.mail(from.address, from.size),
+            Request::Mail { from } => self.mail(from),
             Request::Rcpt { .. } => unreachable!("RCPT is answered by Session::rcpt"),
             Request::Data => self.data(),
             Request::Rset => {
@@ -697,26 +724,47 @@ impl<'s, H: MailHandler> Session<'s, H> {
     fn hello(&mut self, host: String) -> String {
         self.greeted = true;
         self.envelope.helo = host;
+        self.envelope.extended = true;
         self.reset_transaction();
-        let pipelining = if self.server.pipelining {
-            "250-PIPELINING\r\n"
-        } else {
-            ""
-        };
-        format!(
-            "250-{}\r\n{pipelining}250-SIZE {}\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n",
-            self.server.hostname, self.server.limits.max_message_size
-        )
+        let mut keywords: Vec<String> = self
+            .server
+            .extensions
+            .keywords()
+            .map(String::from)
+            .collect();
+        keywords.push(format!("SIZE {}", self.server.limits.max_message_size));
+        keywords.push("ENHANCEDSTATUSCODES".into());
+        let mut reply = format!("250-{}\r\n", self.server.hostname);
+        for (i, keyword) in keywords.iter().enumerate() {
+            let separator = if i + 1 == keywords.len() { ' ' } else { '-' };
+            reply.push_str(&format!("250{separator}{keyword}\r\n"));
+        }
+        reply
     }
 
-    fn mail(&mut self, from: String, size: usize) -> Reply {
+    fn mail(&mut self, from: MailFrom<String>) -> Reply {
         if !self.greeted {
             return Reply::new(503, "5.5.1", "say hello first");
         }
         if self.in_transaction {
             return Reply::new(503, "5.5.1", "nested MAIL command");
         }
-        if size > self.server.limits.max_message_size {
+        let offered = self.server.extensions;
+        let smtputf8 = from.flags & MAIL_SMTPUTF8 != 0;
+        let eight_bit_mime = from.flags & MAIL_BODY_8BITMIME != 0;
+        // RFC 5321 4.1.1.11: a parameter of an extension that was not offered.
+        for (said, offered, parameter) in [
+            (smtputf8, offered.smtputf8, "SMTPUTF8"),
+            (eight_bit_mime, offered.eight_bit_mime, "BODY=8BITMIME"),
+        ] {
+            if said && !offered {
+                return Reply::new(555, "5.5.4", format!("{parameter} was not offered"));
+            }
+        }
+        if let Some(refusal) = unannounced_utf8(&from.address, smtputf8, "sender") {
+            return refusal;
+        }
+        if from.size > self.server.limits.max_message_size {
             return Reply::new(
                 552,
                 "5.3.4",
@@ -727,7 +775,9 @@ impl<'s, H: MailHandler> Session<'s, H> {
             );
         }
         self.in_transaction = true;
-        self.envelope.mail_from = from;
+        self.envelope.mail_from = from.address;
+        self.envelope.smtputf8 = smtputf8;
+        self.envelope.eight_bit_mime = eight_bit_mime;
         Reply::new(250, "2.1.0", "sender OK")
     }
 
@@ -737,6 +787,9 @@ impl<'s, H: MailHandler> Session<'s, H> {
         }
         if self.envelope.recipients.len() >= self.server.limits.max_recipients {
             return Reply::new(452, "4.5.3", "too many recipients in one transaction");
+        }
+        if let Some(refusal) = unannounced_utf8(&to, self.envelope.smtputf8, "recipient") {
+            return refusal;
         }
         match self
             .server
@@ -805,6 +858,18 @@ impl<'s, H: MailHandler> Session<'s, H> {
         }
         (reply.to_string(), Flow::Continue)
     }
+}
+
+/// An address in UTF-8 in a transaction that did not say SMTPUTF8 (RFC 6531 3.5): the
+/// client does not know what it is sending, and a copy of it could not be relayed as given.
+fn unannounced_utf8(address: &str, smtputf8: bool, whose: &str) -> Option<Reply> {
+    (!smtputf8 && !address.is_ascii()).then(|| {
+        Reply::new(
+            553,
+            "5.6.7",
+            format!("a non-ASCII {whose} address needs MAIL FROM:<...> SMTPUTF8"),
+        )
+    })
 }
 
 /// Longest command line taken (RFC 5321 says 512; extensions make longer ones legitimate).

@@ -90,13 +90,7 @@ fn common_headers(masthead: &Masthead) -> Vec<u8> {
         .unwrap_or_default()
         .to_rfc2822();
     let mut out = header_field("Date", &date);
-    out.extend(header_field(
-        "Message-ID",
-        &format!(
-            "<{}.{}@{domain}>",
-            masthead.message_key, masthead.publication
-        ),
-    ));
+    out.extend(header_field("Message-ID", &message_id(masthead)));
     out.extend(address_field(
         "List-Id",
         masthead.title,
@@ -112,10 +106,30 @@ fn common_headers(masthead: &Masthead) -> Vec<u8> {
         &format!("<mailto:{}>", own(masthead, "join")),
     ));
     out.extend(header_field(
+        "List-Owner",
+        &format!("<mailto:{}>", own(masthead, "owner")),
+    ));
+    out.extend(header_field(
         "List-Archive",
         &format!("<{}>", archive_url(masthead.base_url, masthead.publication)),
     ));
     out
+}
+
+/// The key numbers an edition within this database, which starts again at 1 after a
+/// reset; the time and 64 random bits keep the id from being given twice all the same
+/// (RFC 5322 3.6.4), so that readers' programs never take a new edition for one they have.
+/// The id is made once, when the message is built and stored, so a copy sent again after
+/// a failure keeps it.
+fn message_id(masthead: &Masthead) -> String {
+    format!(
+        "<{}.{}.{:x}.{:016x}@{}>",
+        masthead.message_key,
+        masthead.publication,
+        masthead.date_ms.max(0),
+        rand::random::<u64>(),
+        masthead.domain
+    )
 }
 
 /// `NAME@domain`, or `NAME-suffix@domain`.
@@ -235,6 +249,35 @@ mod tests {
             }
         }
         String::from_utf8(bytes).unwrap_or_default()
+    }
+
+    #[test]
+    fn the_same_edition_built_twice_gets_two_message_ids() {
+        let masthead = Masthead {
+            publication: "bulletin",
+            title: "The Bulletin",
+            domain: "lists.example.org",
+            base_url: "https://lists.example.org",
+            message_key: "edition.1.en",
+            date_ms: 1_800_000_000_000,
+        };
+        // What a database reset gives: the same number, language and time.
+        let ids: Vec<String> = (0..2)
+            .map(|_| {
+                let message = edition_message(&masthead, "en", "News", "text", "<p>html</p>");
+                let text = String::from_utf8(message).expect("utf-8");
+                let line = text.lines().find(|l| l.starts_with("Message-ID: "));
+                line.expect("Message-ID").to_owned()
+            })
+            .collect();
+        assert_ne!(ids[0], ids[1]);
+        for id in &ids {
+            assert!(
+                id.starts_with("Message-ID: <edition.1.en.bulletin.1a3185c5000.")
+                    && id.ends_with("@lists.example.org>"),
+                "{id}"
+            );
+        }
     }
 
     #[test]

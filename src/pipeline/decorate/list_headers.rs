@@ -37,6 +37,8 @@ pub(super) fn apply(msg: &mut RawMessage, list: &ListDecoration) {
     msg.append("List-Help", &help);
     let join = format!("<mailto:{}@{domain}>", list.local_part("-join"));
     msg.append("List-Subscribe", &join);
+    let owner = format!("<mailto:{}@{domain}>", list.local_part("-owner"));
+    msg.append("List-Owner", &owner);
     msg.append("Precedence", "list");
     msg.append("X-Loop", &list.posting_address());
 }
