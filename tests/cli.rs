@@ -182,6 +182,44 @@ fn check_config_names_every_problem_and_serve_refuses_to_start() {
 }
 
 #[test]
+fn check_config_warns_of_a_public_base_url_that_is_not_https() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("tidings.toml");
+    let relay = "127.0.0.1:9".parse().expect("addr");
+    let shipped = "base_url = \"https://lists.test.example\"";
+    let cases = [
+        ("http://lists.test.example", true),
+        ("http://lists.test.example:8080/tidings", true),
+        ("https://lists.test.example", false),
+        ("http://127.0.0.1:8080", false),
+        ("http://localhost:8080", false),
+        ("http://[::1]:8080", false),
+    ];
+    for (base_url, warned) in cases {
+        let toml = common::config_toml("sqlite://x.db", relay)
+            .replace(shipped, &format!("base_url = {base_url:?}"));
+        std::fs::write(&path, toml).expect("write");
+        let output = Command::new(env!("CARGO_BIN_EXE_tidings"))
+            .args(["--config", path.to_str().expect("path"), "check-config"])
+            .output()
+            .expect("runs");
+        // A warning, never a refusal.
+        let out = stdout(&output);
+        let warning = out
+            .lines()
+            .find(|l| l.starts_with("warning: server.base_url"));
+        assert_eq!(warning.is_some(), warned, "{base_url}: {out}");
+        if let Some(warning) = warning {
+            assert!(warning.contains("one-click unsubscribe"), "{warning}");
+            assert!(
+                warning.contains("\"https://lists.test.example"),
+                "{warning}"
+            );
+        }
+    }
+}
+
+#[test]
 fn unknown_environment_override_is_refused() {
     let output = Command::new(env!("CARGO_BIN_EXE_tidings"))
         .args([

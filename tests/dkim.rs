@@ -17,10 +17,9 @@ use tidings::store::ImportLine;
 on_both_databases!(postings_and_notices_verify_with_both_keys);
 
 /// A copy as the delivery worker writes it: the reader's own header lines, then the shared
-/// decorated posting. What moves the folds of a signature is the length of its `h=` list,
-/// so copy `i` has `i % 25` Cc fields and, by the bits of `i / 25`, a Sender, a Reply-To,
-/// a Content-Transfer-Encoding and In-Reply-To with References; its subject length varies
-/// too.
+/// decorated posting. Its `h=` list varies in length: copy `i` has `i % 25` Cc fields and,
+/// by the bits of `i / 25`, a Sender, a Reply-To, a Content-Transfer-Encoding and
+/// In-Reply-To with References; its subject length varies too.
 fn matrix_copy(i: usize, domain: &str) -> Vec<u8> {
     let subject: String = "Statement on the Review Conference "
         .chars()
@@ -76,8 +75,9 @@ fn b_columns(copies: &[Vec<u8>]) -> std::collections::BTreeSet<usize> {
         .collect()
 }
 
-/// Folds land at every column: over a thousand copies, with selectors of 1 to 37
-/// characters, two domains, header sets of many sizes and subjects of 0 to 120 characters,
+/// Folds land at many columns, the one dkimpy failed on among them: over a thousand copies,
+/// with selectors of 1 to 37 characters, two domains, header sets of many sizes, subjects
+/// of 0 to 120 characters and signing times of 1 to 10 digits,
 /// each signed with RSA and Ed25519 as the worker signs them, and checked by two
 /// independent verifiers: dkimpy (both keys) and Perl's Mail::DKIM (RSA; Debian's has no
 /// Ed25519).
@@ -130,8 +130,12 @@ fn a_thousand_copies_verify_in_dkimpy_and_mail_dkim() {
             .expect("personal fields")
             + "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n".len();
         let prepared = Prepared::new(&copy[shared_at..]).expect("prepares");
+        // Every `h=` list ends with the same oversigned names, whose folds settle into the
+        // same few places whatever came before: what moves the `b=` value along its line
+        // is now the length of `t=`, 1 to 10 digits.
+        let signed_at = 10u64.pow((i % 10) as u32);
         let mut signed = dkim
-            .sign(&prepared, &copy[..shared_at], 1_780_000_000)
+            .sign(&prepared, &copy[..shared_at], signed_at)
             .expect("signs");
         signed.extend_from_slice(&copy);
         copies.push(signed);
@@ -364,12 +368,24 @@ async fn postings_and_notices_verify_with_both_keys(db: &TestDb) {
     }
 
     // A copy whose unsubscribe link was changed on the way must fail: the field is signed.
+    // So must one with a From, a Subject, a List-Unsubscribe or a Cc added above the rest.
     let first_personal = personal.iter().position(|p| *p).expect("a personal copy");
-    let tampered = String::from_utf8_lossy(&received[first_personal].data)
+    let original = &received[first_personal].data;
+    let mut tampered = vec![String::from_utf8_lossy(original)
         .replacen("/unsubscribe/open/", "/unsubscribe/open/x", 1)
-        .into_bytes();
+        .into_bytes()];
+    tampered.extend(ADDED.iter().map(|field| with_added(field, original)));
     let mut messages: Vec<&[u8]> = received.iter().map(|m| m.data.as_slice()).collect();
-    messages.push(&tampered);
+    messages.extend(tampered.iter().map(Vec::as_slice));
+    let honest = |index: usize| index < received.len();
+    if let Some(verdicts) = mail_dkim_verify(&messages, &keys().records) {
+        let rsa: Vec<_> = verdicts.iter().filter(|v| v.2 == "rsa-sha256").collect();
+        assert_eq!(rsa.len(), messages.len(), "{verdicts:?}");
+        for (index, result, _) in rsa {
+            let expected = if honest(*index) { "pass" } else { "fail" };
+            assert_eq!(result, expected, "Mail::DKIM, message {index}");
+        }
+    }
     let Some(verdicts) = dkimpy_verify(&messages, &keys().records) else {
         h.daemon.shutdown().await;
         return;
@@ -385,20 +401,144 @@ async fn postings_and_notices_verify_with_both_keys(db: &TestDb) {
             for field in ["from", "subject", "date", "message-id", "to"] {
                 assert!(signed.iter().any(|s| s == field), "{field}: {verdict:?}");
             }
+            // Oversigned: each once more than the copy has it.
+            let count = |name: &str| signed.iter().filter(|s| *s == name).count();
+            for field in ["from", "subject", "date", "message-id", "to"] {
+                assert_eq!(count(field), 2, "{field}: {verdict:?}");
+            }
+            for field in ["cc", "list-archive"] {
+                assert!(count(field) >= 1, "{field}: {verdict:?}");
+            }
             if *is_personal {
                 for field in ["list-unsubscribe", "list-unsubscribe-post", "list-id"] {
-                    assert!(signed.iter().any(|s| s == field), "{field}: {verdict:?}");
+                    assert_eq!(count(field), 2, "{field}: {verdict:?}");
                 }
             }
+            // Editions carry List-Archive and Content-Language; postings and editions
+            // List-Owner.
+            let edition = received[index]
+                .recipients
+                .iter()
+                .any(|r| readers.contains(&r.as_str()));
+            let present: &[&str] = match (edition, *is_personal) {
+                (true, _) => &["list-archive", "list-owner"],
+                (false, true) => &["list-owner"],
+                (false, false) => &[],
+            };
+            for field in present {
+                assert_eq!(count(field), 2, "{field}: {verdict:?}");
+            }
+            // Signed where present (editions and notices), not oversigned.
+            let language = count("content-language");
+            assert!(language == 1 || (language == 0 && !edition), "{verdict:?}");
         }
     }
     let tampered: Vec<&str> = verdicts
         .iter()
-        .filter(|v| v.message == received.len())
+        .filter(|v| !honest(v.message))
         .map(|v| v.result.as_str())
         .collect();
-    assert_eq!(tampered, ["fail", "fail"], "{verdicts:?}");
+    assert_eq!(
+        tampered,
+        vec!["fail"; 2 * (1 + ADDED.len())],
+        "{verdicts:?}"
+    );
     h.daemon.shutdown().await;
+}
+
+/// Fields a forger adds above a signed copy, where mail programs read them (a verifier
+/// takes the lowest instance of a name first, RFC 6376 5.4.2, so without oversigning these
+/// would leave the signature valid): another author, another subject, another way to
+/// leave, and a Cc the copy did not have.
+const ADDED: [&str; 4] = [
+    "From: Secretariat <secretariat@coalition.test.example>\r\n",
+    "Subject: Urgent: confirm your membership\r\n",
+    "List-Unsubscribe: <https://evil.example/leave>\r\n",
+    "Cc: outsider@evil.example\r\n",
+];
+
+fn with_added(field: &str, copy: &[u8]) -> Vec<u8> {
+    let mut added = field.as_bytes().to_vec();
+    added.extend_from_slice(copy);
+    added
+}
+
+/// A copy signed as the worker signs it fails in both verifiers once a field of [`ADDED`]
+/// is put above it; the same copy signed by mail-auth with each of its fields named once,
+/// as `h=` was before oversigning, still verifies with the same additions, which is what
+/// oversigning takes away (except an added From in dkimpy, which looks for a From above
+/// the signed one whatever `h=` says).
+#[test]
+fn fields_added_above_a_signed_copy_fail_in_dkimpy_and_mail_dkim() {
+    use mail_auth::common::headers::HeaderWriter;
+    use tidings::dkim::{keys, Algorithm, Dkim, Prepared};
+    let keys = keys();
+    let rsa = || keys::load(&keys.rsa, Algorithm::Rsa).expect("rsa");
+    let dkim = Dkim::new(
+        DOMAIN,
+        vec![
+            (RSA_SELECTOR.to_string(), rsa()),
+            (
+                ED25519_SELECTOR.to_string(),
+                keys::load(&keys.ed25519, Algorithm::Ed25519).expect("ed25519"),
+            ),
+        ],
+    );
+    // Copy 0 of the matrix: no Cc, no Reply-To.
+    let copy = matrix_copy(0, DOMAIN);
+    let mut ours = dkim
+        .sign(&Prepared::new(&copy).expect("prepares"), b"", 1_780_000_000)
+        .expect("signs");
+    ours.extend_from_slice(&copy);
+    let once = [
+        "List-Unsubscribe",
+        "List-Unsubscribe-Post",
+        "From",
+        "To",
+        "Subject",
+        "Date",
+        "Message-ID",
+        "MIME-Version",
+        "Content-Type",
+        "List-Id",
+        "List-Post",
+    ];
+    let unprotected = mail_auth::dkim::DkimSigner::from_key(rsa())
+        .domain(DOMAIN)
+        .selector(RSA_SELECTOR)
+        .headers(once)
+        .sign(&copy)
+        .expect("mail-auth signs");
+    let mut control = unprotected.to_header().into_bytes();
+    control.extend_from_slice(&copy);
+    let mut messages = vec![ours.clone(), control.clone()];
+    for field in ADDED {
+        messages.push(with_added(field, &ours));
+        messages.push(with_added(field, &control));
+    }
+    // Even messages are ours (two signatures), odd ones the control (one, RSA); message 3
+    // is the control with a From added.
+    let passes = |index: usize| index < 2 || index % 2 == 1;
+    let all: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    if let Some(verdicts) = dkimpy_verify(&all, &keys.records) {
+        assert_eq!(verdicts.len(), 3 * (1 + ADDED.len()), "{verdicts:?}");
+        for verdict in &verdicts {
+            let pass = verdict.result == "pass";
+            let expected = passes(verdict.message) && verdict.message != 3;
+            assert_eq!(pass, expected, "dkimpy: {verdict:?}");
+        }
+    }
+    if let Some(verdicts) = mail_dkim_verify(&all, &keys.records) {
+        let rsa: Vec<_> = verdicts.iter().filter(|v| v.2 == "rsa-sha256").collect();
+        assert_eq!(rsa.len(), 2 * (1 + ADDED.len()), "{verdicts:?}");
+        for (index, result, _) in rsa {
+            assert_eq!(
+                result == "pass",
+                passes(*index),
+                "Mail::DKIM, message {index}"
+            );
+        }
+    }
 }
 
 /// Builds an edition of one story, approves it, and waits until the readers have it: each

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use common::{message, Harness, TestDb, DOMAIN, SECRET};
 use mail_parser::MessageParser;
+use tidings::delivery::relay::{NO_8BITMIME, NO_SMTPUTF8};
 use tidings::inbound::routing::{route, Destination};
-use tidings::inbound::Reply;
+use tidings::inbound::{Extensions, Reply};
 use tidings::tokens::{Purpose, Signer};
 
 const SECRETARIAT: &str = "secretariat@coalition.test.example";
@@ -28,7 +29,224 @@ on_both_databases!(
     too_many_recipients_are_sent_at_once_in_further_transactions,
     a_destination_answering_4xx_is_slowed_down_while_others_keep_going,
     a_relay_slower_than_the_data_timeout_defers_the_delivery,
+    internationalised_mail_goes_with_smtputf8_to_a_relay_offering_it,
+    internationalised_mail_fails_clearly_at_a_relay_without_smtputf8,
+    eight_bit_text_is_announced_only_to_a_relay_offering_8bitmime,
 );
+
+/// The `Received:` fields of a message's header, unfolded, top first.
+fn trace_fields(data: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(data);
+    let header = text.split("\r\n\r\n").next().unwrap_or_default();
+    header
+        .replace("\r\n\t", " ")
+        .replace("\r\n ", " ")
+        .split("\r\n")
+        .filter(|line| line.to_ascii_lowercase().starts_with("received:"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Our one trace field, with the protocol it names: `by` this host, an id and a date, and
+/// nothing about the client (no `from`, no address, no HELO name).
+fn assert_private_trace(data: &[u8], protocol: &str) {
+    let trace = trace_fields(data);
+    assert_eq!(trace.len(), 1, "{trace:?}");
+    let prefix = format!("Received: by {DOMAIN} with {protocol} id ");
+    let rest = trace[0].strip_prefix(&prefix);
+    let (id, date) = rest
+        .and_then(|rest| rest.split_once("; "))
+        .unwrap_or_else(|| panic!("{:?}", trace[0]));
+    assert!(
+        id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{id}"
+    );
+    assert!(chrono::DateTime::parse_from_rfc2822(date).is_ok(), "{date}");
+    for revealing in ["from", "127.0.0.1", "client.test.example"] {
+        assert!(
+            !trace[0].contains(revealing),
+            "{revealing} in {:?}",
+            trace[0]
+        );
+    }
+}
+
+/// A posting with UTF-8 in its From (the address too) and Subject, and in its body.
+fn internationalised(to: &str) -> Vec<u8> {
+    format!(
+        "From: José Saramago <josé@ngo-a.example>\r\nTo: {to}\r\nSubject: Café com a equipa\r\n\
+         Message-ID: <{}@ngo-a.example>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\r\nOlá a todos.\r\n",
+        common::rand_suffix()
+    )
+    .into_bytes()
+}
+
+/// ASCII header fields, 8-bit text in the body.
+fn eight_bit_body(to: &str) -> Vec<u8> {
+    format!(
+        "From: Ana <ana@ngo-a.example>\r\nTo: {to}\r\nSubject: Agenda\r\n\
+         Message-ID: <{}@ngo-a.example>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\r\nVemo-nos às 10h.\r\n",
+        common::rand_suffix()
+    )
+    .into_bytes()
+}
+
+/// Sends `message` to the open list with `MAIL FROM:<from> PARAMETERS`, asserting 250.
+async fn post_with(h: &Harness, from: &str, parameters: &str, message: &[u8]) {
+    let mut client = h.smtp().await;
+    let ehlo = client.command("EHLO client.test.example").await;
+    assert!(ehlo.starts_with("250"), "{ehlo}");
+    let mail = client
+        .command(&format!("MAIL FROM:<{from}> {parameters}"))
+        .await;
+    assert!(mail.starts_with("250"), "{mail}");
+    let rcpt = client.command(&format!("RCPT TO:<open@{DOMAIN}>")).await;
+    assert!(rcpt.starts_with("250"), "{rcpt}");
+    let reply = client.data(message, 1).await.remove(0);
+    assert!(reply.starts_with("250"), "{reply}");
+    assert!(h.queue_drained().await, "the queue did not drain");
+}
+
+const ZOE: &str = "zoë@ngo-b.example";
+const READER: &str = "reader@ngo.example";
+
+async fn internationalised_mail_goes_with_smtputf8_to_a_relay_offering_it(db: &TestDb) {
+    let h = Harness::start(db).await;
+    h.subscribe("open", &[ZOE, READER]).await;
+    let mut client = h.smtp().await;
+    let ehlo = client.command("EHLO client.test.example").await;
+    for keyword in ["250-PIPELINING", "250-8BITMIME", "250-SMTPUTF8"] {
+        assert!(ehlo.contains(keyword), "{ehlo}");
+    }
+    // A UTF-8 address in a transaction that did not say SMTPUTF8 (RFC 6531 3.5).
+    let refused = client.command("MAIL FROM:<josé@ngo-a.example>").await;
+    assert!(refused.starts_with("553 5.6.7"), "{refused}");
+    client.command("QUIT").await;
+    let to = format!("open@{DOMAIN}");
+    post_with(
+        &h,
+        "josé@ngo-a.example",
+        "SMTPUTF8 BODY=8BITMIME",
+        &internationalised(&to),
+    )
+    .await;
+    let received = h.sink.messages();
+    let mut recipients: Vec<&str> = received
+        .iter()
+        .flat_map(|m| m.recipients.iter().map(String::as_str))
+        .collect();
+    recipients.sort_unstable();
+    assert_eq!(recipients, [READER, ZOE]);
+    for copy in &received {
+        assert!(copy.smtputf8 && copy.eight_bit_mime, "{copy:?}");
+        let text = String::from_utf8_lossy(&copy.data);
+        assert!(
+            text.contains("\r\nSubject: Café com a equipa\r\n"),
+            "{text}"
+        );
+        assert_private_trace(&copy.data, "UTF8SMTP");
+    }
+    // The same relay gets plain mail without either parameter, to Zoë too: her address
+    // alone asks for SMTPUTF8.
+    post_with(
+        &h,
+        "ana@ngo-a.example",
+        "",
+        &message("ana@ngo-a.example", &to, "Plain", "Hi\r\n"),
+    )
+    .await;
+    let plain: Vec<_> = h.sink.messages().into_iter().skip(received.len()).collect();
+    assert_eq!(plain.len(), 2);
+    for copy in &plain {
+        let to_zoe = copy.recipients == [ZOE];
+        assert_eq!(
+            (copy.smtputf8, copy.eight_bit_mime),
+            (to_zoe, false),
+            "{copy:?}"
+        );
+    }
+    h.daemon.shutdown().await;
+}
+
+async fn internationalised_mail_fails_clearly_at_a_relay_without_smtputf8(db: &TestDb) {
+    let offered = Extensions {
+        smtputf8: false,
+        ..Extensions::ALL
+    };
+    let h = Harness::start_with_relay_offering(db, offered, |toml| toml).await;
+    h.subscribe("open", &[ZOE, READER]).await;
+    let to = format!("open@{DOMAIN}");
+    post_with(
+        &h,
+        "josé@ngo-a.example",
+        "SMTPUTF8",
+        &internationalised(&to),
+    )
+    .await;
+    assert!(h.sink.messages().is_empty(), "nothing went out unannounced");
+    for member in [ZOE, READER] {
+        let (state, _, reply) = h.delivery("open", member).await;
+        assert_eq!((state.as_str(), reply.as_str()), ("failed", NO_SMTPUTF8));
+        // Our refusal to send is not the member's bounce.
+        assert!(h.is_subscribed("open", member).await, "{member}");
+    }
+    // ASCII header fields, 8-bit text: BODY=8BITMIME to the reader; Zoë's address alone
+    // would need SMTPUTF8.
+    post_with(
+        &h,
+        "ana@ngo-a.example",
+        "BODY=8BITMIME",
+        &eight_bit_body(&to),
+    )
+    .await;
+    let received = h.sink.messages();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].recipients, [READER]);
+    assert!(received[0].eight_bit_mime && !received[0].smtputf8);
+    let (state, _, reply) = h.delivery("open", ZOE).await;
+    assert_eq!((state.as_str(), reply.as_str()), ("failed", NO_SMTPUTF8));
+    h.daemon.shutdown().await;
+}
+
+async fn eight_bit_text_is_announced_only_to_a_relay_offering_8bitmime(db: &TestDb) {
+    let offered = Extensions {
+        pipelining: true,
+        eight_bit_mime: false,
+        smtputf8: false,
+    };
+    let h = Harness::start_with_relay_offering(db, offered, |toml| toml).await;
+    h.subscribe("open", &[READER]).await;
+    let to = format!("open@{DOMAIN}");
+    // The sink refuses BODY=8BITMIME, which it did not offer: plain mail goes without it.
+    post_with(
+        &h,
+        "ana@ngo-a.example",
+        "",
+        &message("ana@ngo-a.example", &to, "Plain", "Hi\r\n"),
+    )
+    .await;
+    let received = h.sink.messages();
+    assert_eq!(received.len(), 1);
+    assert!(!received[0].eight_bit_mime && !received[0].smtputf8);
+    assert_eq!(h.delivery("open", READER).await.0, "sent");
+    // 8-bit text is not sent unannounced, nor converted: it fails, saying why.
+    post_with(
+        &h,
+        "ana@ngo-a.example",
+        "BODY=8BITMIME",
+        &eight_bit_body(&to),
+    )
+    .await;
+    assert_eq!(h.sink.messages().len(), 1);
+    let (state, _, reply) = h.delivery("open", READER).await;
+    assert_eq!((state.as_str(), reply.as_str()), ("failed", NO_8BITMIME));
+    assert!(h.is_subscribed("open", READER).await);
+    h.daemon.shutdown().await;
+}
 
 async fn posting_reaches_every_subscriber_with_list_headers(db: &TestDb) {
     let h = Harness::start(db).await;
@@ -79,7 +297,13 @@ async fn posting_reaches_every_subscriber_with_list_headers(db: &TestDb) {
         assert_eq!(header("List-Post"), format!("<mailto:team@{DOMAIN}>"));
         assert!(header("List-Help").contains(&format!("mailto:team-request@{DOMAIN}")));
         assert!(header("List-Subscribe").contains(&format!("mailto:team-join@{DOMAIN}")));
+        assert_eq!(
+            header("List-Owner"),
+            format!("<mailto:team-owner@{DOMAIN}>")
+        );
         assert_eq!(header("Precedence"), "list");
+        // The list is confidential: our trace field says nothing of the poster's machine.
+        assert_private_trace(&copy.data, "ESMTP");
         assert_eq!(
             header("List-Unsubscribe-Post"),
             "List-Unsubscribe=One-Click"
@@ -326,6 +550,7 @@ async fn lmtp_answers_each_recipient(db: &TestDb) {
     let received = h.sink.messages();
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].recipients, ["reader@ngo.example"]);
+    assert_private_trace(&received[0].data, "LMTP");
     h.daemon.shutdown().await;
 }
 

@@ -452,6 +452,47 @@ fn temporary_failure(error: &crate::store::StoreError) -> Reply {
 mod tests {
     use super::*;
 
+    fn envelope(protocol: Protocol, extended: bool, smtputf8: bool) -> Envelope {
+        Envelope {
+            protocol,
+            peer: "203.0.113.5:40000".parse().expect("address"),
+            helo: "laptop.ngo-a.example".into(),
+            extended,
+            mail_from: "ana@ngo-a.example".into(),
+            smtputf8,
+            eight_bit_mime: false,
+            recipients: vec!["team@lists.example.org".into()],
+        }
+    }
+
+    #[test]
+    fn the_trace_field_goes_above_the_bytes_as_sent_and_names_no_client() {
+        let sent = b"From: a@ngo-a.example\r\nSubject: s\r\n\r\nbody\r\n".to_vec();
+        let cases = [
+            (envelope(Protocol::Smtp, true, false), "ESMTP"),
+            (envelope(Protocol::Smtp, false, false), "SMTP"),
+            (envelope(Protocol::Smtp, true, true), "UTF8SMTP"),
+            (envelope(Protocol::Lmtp, true, false), "LMTP"),
+            (envelope(Protocol::Lmtp, true, true), "UTF8LMTP"),
+        ];
+        for (envelope, protocol) in cases {
+            let stored = Stamped::new(sent.clone(), &envelope, "lists.example.org");
+            let text = String::from_utf8(stored.raw).expect("utf-8");
+            let (field, rest) = text.split_once("\r\n\t").expect("folded");
+            assert_eq!(
+                field,
+                format!(
+                    "Received: by lists.example.org with {protocol} id {};",
+                    stored.queue_id
+                )
+            );
+            let (date, message) = rest.split_once("\r\n").expect("one field");
+            assert!(chrono::DateTime::parse_from_rfc2822(date).is_ok(), "{date}");
+            assert_eq!(message.as_bytes(), sent.as_slice());
+            assert!(!text.contains("203.0.113.5") && !text.contains("laptop"));
+        }
+    }
+
     #[test]
     fn a_repeated_destination_is_judged_once() {
         let owner = |list: &str| Ok(Destination::Owner { list: list.into() });

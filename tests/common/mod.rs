@@ -270,6 +270,28 @@ impl Harness {
         clock: std::sync::Arc<dyn tidings::publications::clock::Clock>,
     ) -> Harness {
         let sink = Sink::start(true).await.expect("sink starts");
+        Harness::launch(db, sink, edit, clock).await
+    }
+
+    /// Like [`Harness::start_with`], relaying to a sink that offers only `extensions`.
+    pub async fn start_with_relay_offering(
+        db: &TestDb,
+        extensions: tidings::inbound::Extensions,
+        edit: impl FnOnce(String) -> String,
+    ) -> Harness {
+        let sink = Sink::start_offering(true, extensions)
+            .await
+            .expect("sink starts");
+        let clock = std::sync::Arc::new(tidings::publications::clock::SystemClock);
+        Harness::launch(db, sink, edit, clock).await
+    }
+
+    async fn launch(
+        db: &TestDb,
+        sink: Sink,
+        edit: impl FnOnce(String) -> String,
+        clock: std::sync::Arc<dyn tidings::publications::clock::Clock>,
+    ) -> Harness {
         let dns = dns::DnsServer::start().await;
         let toml = edit(config_toml_with_dns(
             &db.url,
