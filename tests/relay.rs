@@ -95,14 +95,31 @@ fn eight_bit_body(to: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// Posts [`internationalised`] mail from José, who says SMTPUTF8 and `extra` parameters.
+async fn post_internationalised(h: &Harness, extra: &str) {
+    let message = internationalised(&format!("open@{DOMAIN}"));
+    let parameters = format!("SMTPUTF8 {extra}");
+    post_with(h, "josé@ngo-a.example", &parameters, &message).await;
+}
+
+/// Posts ASCII mail from Ana: 8-bit text in its body when `eight_bit`.
+async fn post_from_ana(h: &Harness, eight_bit: bool) {
+    let to = format!("open@{DOMAIN}");
+    let (parameters, message) = if eight_bit {
+        ("BODY=8BITMIME", eight_bit_body(&to))
+    } else {
+        ("", message("ana@ngo-a.example", &to, "Plain", "Hi\r\n"))
+    };
+    post_with(h, "ana@ngo-a.example", parameters, &message).await;
+}
+
 /// Sends `message` to the open list with `MAIL FROM:<from> PARAMETERS`, asserting 250.
 async fn post_with(h: &Harness, from: &str, parameters: &str, message: &[u8]) {
     let mut client = h.smtp().await;
     let ehlo = client.command("EHLO client.test.example").await;
     assert!(ehlo.starts_with("250"), "{ehlo}");
-    let mail = client
-        .command(&format!("MAIL FROM:<{from}> {parameters}"))
-        .await;
+    let mail = format!("MAIL FROM:<{from}> {parameters}");
+    let mail = client.command(mail.trim_end()).await;
     assert!(mail.starts_with("250"), "{mail}");
     let rcpt = client.command(&format!("RCPT TO:<open@{DOMAIN}>")).await;
     assert!(rcpt.starts_with("250"), "{rcpt}");
@@ -126,14 +143,7 @@ async fn internationalised_mail_goes_with_smtputf8_to_a_relay_offering_it(db: &T
     let refused = client.command("MAIL FROM:<josé@ngo-a.example>").await;
     assert!(refused.starts_with("553 5.6.7"), "{refused}");
     client.command("QUIT").await;
-    let to = format!("open@{DOMAIN}");
-    post_with(
-        &h,
-        "josé@ngo-a.example",
-        "SMTPUTF8 BODY=8BITMIME",
-        &internationalised(&to),
-    )
-    .await;
+    post_internationalised(&h, "BODY=8BITMIME").await;
     let received = h.sink.messages();
     let mut recipients: Vec<&str> = received
         .iter()
@@ -152,13 +162,7 @@ async fn internationalised_mail_goes_with_smtputf8_to_a_relay_offering_it(db: &T
     }
     // The same relay gets plain mail without either parameter, to Zoë too: her address
     // alone asks for SMTPUTF8.
-    post_with(
-        &h,
-        "ana@ngo-a.example",
-        "",
-        &message("ana@ngo-a.example", &to, "Plain", "Hi\r\n"),
-    )
-    .await;
+    post_from_ana(&h, false).await;
     let plain: Vec<_> = h.sink.messages().into_iter().skip(received.len()).collect();
     assert_eq!(plain.len(), 2);
     for copy in &plain {
@@ -179,14 +183,7 @@ async fn internationalised_mail_fails_clearly_at_a_relay_without_smtputf8(db: &T
     };
     let h = Harness::start_with_relay_offering(db, offered, |toml| toml).await;
     h.subscribe("open", &[ZOE, READER]).await;
-    let to = format!("open@{DOMAIN}");
-    post_with(
-        &h,
-        "josé@ngo-a.example",
-        "SMTPUTF8",
-        &internationalised(&to),
-    )
-    .await;
+    post_internationalised(&h, "").await;
     assert!(h.sink.messages().is_empty(), "nothing went out unannounced");
     for member in [ZOE, READER] {
         let (state, _, reply) = h.delivery("open", member).await;
@@ -196,13 +193,7 @@ async fn internationalised_mail_fails_clearly_at_a_relay_without_smtputf8(db: &T
     }
     // ASCII header fields, 8-bit text: BODY=8BITMIME to the reader; Zoë's address alone
     // would need SMTPUTF8.
-    post_with(
-        &h,
-        "ana@ngo-a.example",
-        "BODY=8BITMIME",
-        &eight_bit_body(&to),
-    )
-    .await;
+    post_from_ana(&h, true).await;
     let received = h.sink.messages();
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].recipients, [READER]);
@@ -220,27 +211,14 @@ async fn eight_bit_text_is_announced_only_to_a_relay_offering_8bitmime(db: &Test
     };
     let h = Harness::start_with_relay_offering(db, offered, |toml| toml).await;
     h.subscribe("open", &[READER]).await;
-    let to = format!("open@{DOMAIN}");
     // The sink refuses BODY=8BITMIME, which it did not offer: plain mail goes without it.
-    post_with(
-        &h,
-        "ana@ngo-a.example",
-        "",
-        &message("ana@ngo-a.example", &to, "Plain", "Hi\r\n"),
-    )
-    .await;
+    post_from_ana(&h, false).await;
     let received = h.sink.messages();
     assert_eq!(received.len(), 1);
     assert!(!received[0].eight_bit_mime && !received[0].smtputf8);
     assert_eq!(h.delivery("open", READER).await.0, "sent");
     // 8-bit text is not sent unannounced, nor converted: it fails, saying why.
-    post_with(
-        &h,
-        "ana@ngo-a.example",
-        "BODY=8BITMIME",
-        &eight_bit_body(&to),
-    )
-    .await;
+    post_from_ana(&h, true).await;
     assert_eq!(h.sink.messages().len(), 1);
     let (state, _, reply) = h.delivery("open", READER).await;
     assert_eq!((state.as_str(), reply.as_str()), ("failed", NO_8BITMIME));

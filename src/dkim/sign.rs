@@ -15,12 +15,11 @@ use mail_auth::common::headers::{HeaderWriter, Writable, Writer};
 use mail_auth::dkim::{Canonicalization, DkimSigner, Done, Signature};
 
 use super::keys::Algorithm;
-use crate::message::{Field, ParseError, RawMessage};
+use crate::message::{Field, ParseError, RawMessage, LIST_FIELDS};
 
-/// The fields signed when present: those RFC 6376 5.4.1 recommends, the list headers of
-/// RFC 2369 and RFC 2919, List-Unsubscribe-Post, which RFC 8058 requires to be signed
-/// together with List-Unsubscribe, and the Content-Language of editions and notices.
-pub const SIGNED_FIELDS: [&str; 22] = [
+/// The fields signed when present, besides the list fields ([`LIST_FIELDS`]): those RFC
+/// 6376 5.4.1 recommends, and the Content-Language of editions and notices.
+const SIGNED_FIELDS: [&str; 14] = [
     "From",
     "Sender",
     "Reply-To",
@@ -35,22 +34,15 @@ pub const SIGNED_FIELDS: [&str; 22] = [
     "Content-Type",
     "Content-Transfer-Encoding",
     "Content-Language",
-    "List-Id",
-    "List-Post",
-    "List-Help",
-    "List-Subscribe",
-    "List-Unsubscribe",
-    "List-Unsubscribe-Post",
-    "List-Owner",
-    "List-Archive",
 ];
 
-/// The fields named once more in `h=` than they occur (RFC 6376 8.15): the extra name
-/// stands for an instance that does not exist, so a verifier hashes it as empty, and a field
-/// of that name added anywhere after signing (above the others, where mail programs read
-/// it, as well as below) takes its place and breaks the signature. These are the fields a
-/// reader sees or acts on: who wrote, to whom, about what, and the list's own links.
-pub const OVERSIGNED_FIELDS: [&str; 15] = [
+/// The fields named once more in `h=` than they occur (RFC 6376 8.15), besides the list
+/// fields: the extra name stands for an instance that does not exist, so a verifier hashes
+/// it as empty, and a field of that name added anywhere after signing (above the others,
+/// where mail programs read it, as well as below) takes its place and breaks the signature.
+/// These and the list fields are what a reader sees or acts on: who wrote, to whom, about
+/// what, and the list's own links.
+const OVERSIGNED_FIELDS: [&str; 7] = [
     "From",
     "Reply-To",
     "To",
@@ -58,15 +50,19 @@ pub const OVERSIGNED_FIELDS: [&str; 15] = [
     "Subject",
     "Date",
     "Message-ID",
-    "List-Id",
-    "List-Post",
-    "List-Help",
-    "List-Subscribe",
-    "List-Unsubscribe",
-    "List-Unsubscribe-Post",
-    "List-Owner",
-    "List-Archive",
 ];
+
+fn is_signed(field: &Field<'_>) -> bool {
+    SIGNED_FIELDS
+        .iter()
+        .chain(&LIST_FIELDS)
+        .any(|name| field.is(name))
+}
+
+/// Every oversigned name, in the order `h=` ends with them.
+fn oversigned() -> impl Iterator<Item = &'static str> {
+    OVERSIGNED_FIELDS.iter().chain(&LIST_FIELDS).copied()
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
@@ -105,7 +101,7 @@ impl CanonicalFields {
         let chosen: Vec<&Field<'_>> = fields
             .iter()
             .rev()
-            .filter(|field| SIGNED_FIELDS.iter().any(|name| field.is(name)))
+            .filter(|field| is_signed(field))
             .collect();
         let mut canonical = Vec::new();
         Canonicalization::Relaxed.canonicalize_headers(
@@ -234,7 +230,7 @@ impl Dkim {
             .iter()
             .chain(&own.names)
             .cloned()
-            .chain(OVERSIGNED_FIELDS.iter().map(|name| (*name).to_owned()))
+            .chain(oversigned().map(str::to_owned))
             .collect();
         let mut fields = Vec::with_capacity(self.signers.len() * 600);
         for signer in &self.signers {
@@ -299,8 +295,7 @@ mod tests {
         let parsed = RawMessage::parse(message).expect("parses");
         let mut names: Vec<String> = Vec::new();
         for field in parsed.fields() {
-            let signed = SIGNED_FIELDS.iter().any(|n| field.is(n));
-            if signed && !names.iter().any(|n| field.is(n)) {
+            if is_signed(field) && !names.iter().any(|n| field.is(n)) {
                 names.push(field.name().to_owned());
             }
         }
@@ -319,7 +314,7 @@ mod tests {
         let load = || keys::load(&path, algorithm).expect("loads");
         let whole = format!("{prefix}{SHARED}");
         let mut listed = present(whole.as_bytes());
-        listed.extend(OVERSIGNED_FIELDS.iter().map(|name| (*name).to_owned()));
+        listed.extend(oversigned().map(str::to_owned));
         let reference = DkimSigner::from_key(load())
             .domain("lists.example.org")
             .selector("s1")
@@ -405,7 +400,10 @@ mod tests {
             // Folds may fall anywhere in the list.
             let h: String = h.expect("h= tag").split_whitespace().collect();
             let h = h.to_ascii_lowercase();
-            let oversigned = OVERSIGNED_FIELDS.join(":").to_ascii_lowercase();
+            let oversigned = oversigned()
+                .collect::<Vec<_>>()
+                .join(":")
+                .to_ascii_lowercase();
             let present = h.strip_suffix(&format!(":{oversigned}"));
             assert!(
                 present.is_some_and(|p| p.ends_with("list-unsubscribe-post:list-unsubscribe")),

@@ -11,3 +11,16 @@ pub use raw::{Field, ParseError, RawMessage};
 
 #[cfg(test)]
 pub(crate) use build::base64;
+
+/// The fields a list puts on what it sends (RFC 2369, RFC 2919, and RFC 8058's
+/// List-Unsubscribe-Post): a list replaces any it receives, and DKIM signs them.
+pub const LIST_FIELDS: [&str; 8] = [
+    "List-Id",
+    "List-Post",
+    "List-Help",
+    "List-Subscribe",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+    "List-Owner",
+    "List-Archive",
+];

@@ -1,24 +1,12 @@
 //! RFC 2369 / RFC 2919 list headers.
 
 use super::ListDecoration;
-use crate::message::{Field, RawMessage};
-
-/// Headers another list (or the poster) may have set: letting them through
-/// would point our members at someone else's list.
-const REPLACED: &[&str] = &[
-    "List-Id",
-    "List-Post",
-    "List-Help",
-    "List-Subscribe",
-    "List-Unsubscribe",
-    "List-Unsubscribe-Post",
-    "List-Archive",
-    "List-Owner",
-    "Precedence",
-];
+use crate::message::{Field, RawMessage, LIST_FIELDS};
 
 pub(super) fn apply(msg: &mut RawMessage, list: &ListDecoration) {
-    for name in REPLACED {
+    // Another list (or the poster) may have set them: letting them through would point our
+    // members at someone else's list.
+    for name in LIST_FIELDS.iter().chain(&["Precedence"]) {
         msg.remove(name);
     }
     let domain = list.domain_part();
