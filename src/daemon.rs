@@ -91,9 +91,9 @@ impl Daemon {
         }
         let signer = signer(&config, &store).await?;
         let dkim = Dkim::from_config(&config.dkim)?.map(Arc::new);
-        for (selector, algorithm) in dkim.iter().flat_map(|dkim| dkim.selectors()) {
+        for (domain, selector, algorithm) in dkim.iter().flat_map(|dkim| dkim.selectors()) {
             let algorithm = algorithm.name();
-            tracing::info!(domain = %config.dkim.domain, selector, algorithm, "signing with DKIM");
+            tracing::info!(domain, selector, algorithm, "signing with DKIM");
         }
         let notices = Arc::new(Notices::load(Arc::clone(&config))?);
         let dns = Arc::new(Dns::new(&config.dns)?);

@@ -14,7 +14,81 @@ use tidings::publications::editions::{Built, Slot};
 use tidings::publications::ItemInput;
 use tidings::store::ImportLine;
 
-on_both_databases!(postings_and_notices_verify_with_both_keys);
+on_both_databases!(
+    postings_and_notices_verify_with_both_keys,
+    a_bulletin_is_signed_by_the_secretariats_domain_too,
+);
+
+const SECRETARIAT: &str = "secretariat@coalition.test.example";
+
+/// The test configuration signing with the list domain's keys and, through
+/// `[[dkim.keys]]`, with an RSA key of the Secretariat's domain.
+fn with_secretariat_key(toml: String) -> String {
+    format!(
+        "{}\n[[dkim.keys]]\ndomain = \"coalition.test.example\"\nselector = \"coalition\"\n\
+         key_file = {:?}\nalgorithm = \"rsa\"\n",
+        with_dkim(toml),
+        keys().rsa.display().to_string()
+    )
+}
+
+/// DMARC alignment: a bulletin From the Secretariat's domain goes out with a signature of
+/// that domain besides the list domain's, and every signature verifies.
+async fn a_bulletin_is_signed_by_the_secretariats_domain_too(db: &TestDb) {
+    let h = Harness::start_with(db, with_secretariat_key).await;
+    h.subscribe("news", &["reader@ngo.example"]).await;
+    h.write_proven(
+        SECRETARIAT,
+        &format!("news@{DOMAIN}"),
+        "Bulletin",
+        "News\r\n",
+    )
+    .await;
+    // An owner's forward, From an outside domain, is signed by the list domain alone.
+    let question = message(
+        "someone@elsewhere.example",
+        &format!("news-owner@{DOMAIN}"),
+        "Q",
+        "Hi\r\n",
+    );
+    h.send(
+        "someone@elsewhere.example",
+        &format!("news-owner@{DOMAIN}"),
+        &question,
+    )
+    .await;
+    assert!(h.queue_drained().await);
+    let received = h.sink.messages();
+    assert_eq!(received.len(), 2);
+    let mut records = keys().records.clone();
+    let rsa = records[0].1.clone();
+    records.push(("coalition._domainkey.coalition.test.example".into(), rsa));
+    let messages: Vec<&[u8]> = received.iter().map(|m| m.data.as_slice()).collect();
+    let bulletin = received
+        .iter()
+        .position(|m| m.recipients == ["reader@ngo.example"])
+        .expect("the bulletin");
+    let Some(verdicts) = dkimpy_verify(&messages, &records) else {
+        h.daemon.shutdown().await;
+        return;
+    };
+    assert!(verdicts.iter().all(|v| v.result == "pass"), "{verdicts:?}");
+    let selectors = |index: usize| {
+        let mut selectors: Vec<&str> = verdicts
+            .iter()
+            .filter(|v| v.message == index)
+            .map(|v| v.selector.as_str())
+            .collect();
+        selectors.sort();
+        selectors
+    };
+    assert_eq!(
+        selectors(bulletin),
+        ["coalition", ED25519_SELECTOR, RSA_SELECTOR]
+    );
+    assert_eq!(selectors(1 - bulletin), [ED25519_SELECTOR, RSA_SELECTOR]);
+    h.daemon.shutdown().await;
+}
 
 /// A copy as the delivery worker writes it: the reader's own header lines, then the shared
 /// decorated posting. What moves the folds of a signature is the length of its `h=` list,
@@ -83,7 +157,7 @@ fn b_columns(copies: &[Vec<u8>]) -> std::collections::BTreeSet<usize> {
 /// Ed25519).
 #[test]
 fn a_thousand_copies_verify_in_dkimpy_and_mail_dkim() {
-    use tidings::dkim::{keys, Algorithm, Dkim, Prepared};
+    use tidings::dkim::{keys, Algorithm, Dkim, Prepared, SigningKey};
     const COPIES: usize = 1_036;
     let keys = keys();
     let domains = [
@@ -102,17 +176,16 @@ fn a_thousand_copies_verify_in_dkimpy_and_mail_dkim() {
     for (i, domain) in (0..COPIES).map(|i| (i, domains[i % domains.len()])) {
         let selector = "s".repeat(1 + i % 37);
         let ed_selector = format!("{selector}e");
+        let key = |selector: &str, path: &Path, algorithm| SigningKey {
+            domain: domain.into(),
+            selector: selector.into(),
+            key: keys::load(path, algorithm).expect("key loads"),
+        };
         let dkim = Dkim::new(
             domain,
             vec![
-                (
-                    selector.clone(),
-                    keys::load(&keys.rsa, Algorithm::Rsa).expect("rsa"),
-                ),
-                (
-                    ed_selector.clone(),
-                    keys::load(&keys.ed25519, Algorithm::Ed25519).expect("ed25519"),
-                ),
+                key(&selector, &keys.rsa, Algorithm::Rsa),
+                key(&ed_selector, &keys.ed25519, Algorithm::Ed25519),
             ],
         );
         records.push((

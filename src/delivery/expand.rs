@@ -135,7 +135,7 @@ impl Expander {
     /// `authentication::dmarc`); asked once per posting, not per recipient.
     async fn rewrite_from(&self, list: &ListConfig, raw: &[u8]) -> bool {
         let dmarc = &self.config.dmarc;
-        match dmarc.rewrite_from {
+        match list.rewrite_from.unwrap_or(dmarc.rewrite_from) {
             FromRewrite::Always => return true,
             FromRewrite::Never => return false,
             FromRewrite::Policy => {}

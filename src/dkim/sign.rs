@@ -10,7 +10,7 @@
 //! public pieces; what is written here is the choice of fields and the pairing of canonical
 //! headers with the signature header (mail-auth's `SignableMessage`, which is private).
 
-use mail_auth::common::crypto::{DkimKey, HashAlgorithm, SigningKey};
+use mail_auth::common::crypto::{DkimKey, HashAlgorithm, SigningKey as _};
 use mail_auth::common::headers::{HeaderWriter, Writable, Writer};
 use mail_auth::dkim::{Canonicalization, DkimSigner, Done, Signature};
 
@@ -52,9 +52,19 @@ pub enum SignError {
     Crypto(String),
 }
 
-/// The signing keys of one domain: one signature per key on every message.
+/// The signing keys: those of the list domain sign every message, those of another domain
+/// the messages whose From is aligned with it (DMARC's relaxed alignment), so that a
+/// copy sent in the name of the Secretariat's domain passes DMARC for that domain.
 pub struct Dkim {
+    list_domain: String,
     signers: Vec<DkimSigner<DkimKey, Done>>,
+}
+
+/// One private key and where its public half is published.
+pub struct SigningKey {
+    pub domain: String,
+    pub selector: String,
+    pub key: DkimKey,
 }
 
 /// What every copy of one message shares.
@@ -64,6 +74,8 @@ pub struct Prepared {
     /// The signed fields of the message, bottom to top (the order of `h=`), and their
     /// relaxed-canonical form in the same order.
     fields: CanonicalFields,
+    /// The domain of the From address, which chooses the keys besides the list domain's.
+    author_domain: Option<String>,
 }
 
 #[derive(Default)]
@@ -100,11 +112,23 @@ impl Prepared {
     pub fn new(message: &[u8]) -> Result<Prepared, SignError> {
         let parsed = RawMessage::parse(message)?;
         let body = Canonicalization::Relaxed.canonical_body(parsed.body(), 0);
+        let author_domain = parsed
+            .field("From")
+            .and_then(|field| from_domain(field.as_bytes()));
         Ok(Prepared {
             body_hash: HashAlgorithm::Sha256.hash(body).as_ref().to_vec(),
             fields: CanonicalFields::of(parsed.fields()),
+            author_domain,
         })
     }
+}
+
+/// The domain of the address in a From field.
+fn from_domain(field: &[u8]) -> Option<String> {
+    let parsed = mail_parser::MessageParser::default().parse_headers(field)?;
+    let address = parsed.from()?.first()?.address()?;
+    let (_, domain) = address.rsplit_once('@')?;
+    Some(domain.trim().to_ascii_lowercase())
 }
 
 /// The data an RSA or Ed25519 signature covers: the canonical signed fields, then the
@@ -162,29 +186,50 @@ fn tight_values(field: &[u8]) -> String {
 }
 
 impl Dkim {
-    /// One signer per (selector, key), all for `domain`.
-    pub fn new(domain: &str, keys: Vec<(String, DkimKey)>) -> Dkim {
+    /// One signer per key; those of `list_domain` sign every message.
+    pub fn new(list_domain: &str, keys: Vec<SigningKey>) -> Dkim {
         let signers = keys
             .into_iter()
-            .map(|(selector, key)| {
+            .map(|key| {
                 // The template's field list is never used: `sign` sets `h=` per message.
-                DkimSigner::from_key(key)
-                    .domain(domain)
-                    .selector(selector)
+                DkimSigner::from_key(key.key)
+                    .domain(key.domain.to_ascii_lowercase())
+                    .selector(key.selector)
                     .headers(SIGNED_FIELDS)
             })
             .collect();
-        Dkim { signers }
+        Dkim {
+            list_domain: list_domain.to_ascii_lowercase(),
+            signers,
+        }
     }
 
-    /// `(selector, key type)` of each key, for logs.
-    pub fn selectors(&self) -> impl Iterator<Item = (&str, Algorithm)> {
+    /// `(domain, selector, key type)` of each key, for logs.
+    pub fn selectors(&self) -> impl Iterator<Item = (&str, &str, Algorithm)> {
         self.signers.iter().map(|signer| {
             let algorithm = match signer.key {
                 DkimKey::Rsa(_) => Algorithm::Rsa,
                 DkimKey::Ed25519(_) => Algorithm::Ed25519,
             };
-            (signer.template.s.as_str(), algorithm)
+            (
+                signer.template.d.as_str(),
+                signer.template.s.as_str(),
+                algorithm,
+            )
+        })
+    }
+
+    /// The keys that sign a message from `author_domain`: the list domain's, and those of a
+    /// domain aligned with the author's.
+    fn signers_for<'a>(
+        &'a self,
+        author_domain: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a DkimSigner<DkimKey, Done>> {
+        self.signers.iter().filter(move |signer| {
+            let domain = signer.template.d.as_str();
+            domain == self.list_domain
+                || author_domain
+                    .is_some_and(|author| crate::authentication::aligned(domain, author))
         })
     }
 
@@ -209,7 +254,7 @@ impl Dkim {
             return Err(SignError::NothingToSign);
         }
         let mut fields = Vec::with_capacity(self.signers.len() * 600);
-        for signer in &self.signers {
+        for signer in self.signers_for(prepared.author_domain.as_deref()) {
             let mut signature = signer.template.clone();
             signature.bh.clone_from(&prepared.body_hash);
             signature.t = now;
@@ -256,6 +301,43 @@ mod tests {
         <https://lists.example.org/unsubscribe/team/abc>\r\n\
         List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n";
 
+    fn key(domain: &str, selector: &str, key: DkimKey) -> SigningKey {
+        SigningKey {
+            domain: domain.into(),
+            selector: selector.into(),
+            key,
+        }
+    }
+
+    /// Keys of the list domain sign every copy; another domain's key only the copies whose
+    /// From is aligned with it (here `ngo-a.example`, the author's).
+    #[test]
+    fn another_domains_key_signs_only_what_is_aligned_with_it() {
+        let (_dir, path) = key_file(Algorithm::Ed25519);
+        let load = || keys::load(&path, Algorithm::Ed25519).expect("loads");
+        let dkim = Dkim::new(
+            "lists.example.org",
+            vec![
+                key("lists.example.org", "list", load()),
+                key("ngo-a.example", "author", load()),
+                key("elsewhere.example", "other", load()),
+            ],
+        );
+        let domains = |message: &str| {
+            let prepared = Prepared::new(message.as_bytes()).expect("prepares");
+            let fields = dkim.sign(&prepared, b"", 1).expect("signs");
+            String::from_utf8_lossy(&fields)
+                .split("DKIM-Signature:")
+                .filter_map(|s| s.split("d=").nth(1)?.split(';').next().map(str::to_owned))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(domains(SHARED), ["lists.example.org", "ngo-a.example"]);
+        let from_sub = SHARED.replace("ana@ngo-a.example", "ana@mail.ngo-a.example");
+        assert_eq!(domains(&from_sub), ["lists.example.org", "ngo-a.example"]);
+        let from_list = SHARED.replace("ana@ngo-a.example", "team@lists.example.org");
+        assert_eq!(domains(&from_list), ["lists.example.org"]);
+    }
+
     /// A new key in a file, so that the same key can be loaded twice (keys are not Clone).
     fn key_file(algorithm: Algorithm) -> (tempfile::TempDir, std::path::PathBuf) {
         let generated = keys::generate(algorithm).expect("key");
@@ -293,7 +375,10 @@ mod tests {
             .headers(present(whole.as_bytes()))
             .sign(whole.as_bytes())
             .expect("mail-auth signs");
-        let dkim = Dkim::new("lists.example.org", vec![("s1".into(), load())]);
+        let dkim = Dkim::new(
+            "lists.example.org",
+            vec![key("lists.example.org", "s1", load())],
+        );
         let prepared = Prepared::new(SHARED.as_bytes()).expect("prepares");
         let ours = dkim
             .sign(&prepared, prefix.as_bytes(), reference.t)
@@ -341,8 +426,16 @@ mod tests {
         let dkim = Dkim::new(
             "lists.example.org",
             vec![
-                ("r".into(), keys::load(&rsa, Algorithm::Rsa).expect("rsa")),
-                ("e".into(), keys::load(&ed, Algorithm::Ed25519).expect("ed")),
+                key(
+                    "lists.example.org",
+                    "r",
+                    keys::load(&rsa, Algorithm::Rsa).expect("rsa"),
+                ),
+                key(
+                    "lists.example.org",
+                    "e",
+                    keys::load(&ed, Algorithm::Ed25519).expect("ed"),
+                ),
             ],
         );
         let prepared = Prepared::new(SHARED.as_bytes()).expect("prepares");
