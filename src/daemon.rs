@@ -134,7 +134,7 @@ impl Daemon {
             Arc::clone(&config),
             store.clone(),
             signer.clone(),
-            authenticator,
+            Arc::clone(&authenticator),
             signals.clone(),
         ));
         let budget = Arc::new(DataBudget::new(config.server.max_data_memory));
@@ -174,7 +174,7 @@ impl Daemon {
             &config,
             &store,
             &signer,
-            (&notices, &dns),
+            (&notices, &dns, &authenticator),
             dkim.as_ref(),
             &signals,
             &mut tasks,

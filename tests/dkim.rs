@@ -17,7 +17,139 @@ use tidings::store::ImportLine;
 on_both_databases!(
     postings_and_notices_verify_with_both_keys,
     a_bulletin_is_signed_by_the_secretariats_domain_too,
+    postings_are_sealed_with_arc_onto_the_chain_they_bring,
 );
+
+const FORWARDER: &str = "forwarder.example";
+
+/// ARC (RFC 8617): every posting gets the list's set on top of what it brings, `cv=none`
+/// without a chain, `cv=pass` on a valid one and `cv=fail` on a broken one; dkimpy's
+/// `arc_verify` checks the chain of each copy as a receiver would.
+async fn postings_are_sealed_with_arc_onto_the_chain_they_bring(db: &TestDb) {
+    use tidings::dkim::{keys, Algorithm, Sealer};
+    let h = Harness::start_with(db, with_dkim).await;
+    h.subscribe("open", &["reader@ngo.example"]).await;
+    let open = format!("open@{DOMAIN}");
+    let rsa_record = keys().records[0].1.clone();
+    h.dns
+        .txt(&format!("fwd._domainkey.{FORWARDER}"), &rsa_record);
+    let forwarder = Sealer::new(
+        FORWARDER,
+        "fwd",
+        keys::load(&keys().rsa, Algorithm::Rsa).expect("key"),
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let posting = |subject: &str| message("ana@ngo-a.example", &open, subject, "Hello\r\n");
+    let forwarded = |raw: Vec<u8>| {
+        let set = forwarder
+            .seal(
+                &raw,
+                "mx.forwarder.example; dkim=none",
+                mail_auth::arc::ChainValidation::None,
+                now,
+            )
+            .expect("seals")
+            .expect("a set");
+        [set, raw].concat()
+    };
+    // No chain; a valid chain; a chain broken by a change after the forwarder sealed it.
+    let broken = String::from_utf8(forwarded(posting("Broken")))
+        .expect("text")
+        .replace("Subject: Broken", "Subject: Changed")
+        .into_bytes();
+    for raw in [posting("Plain"), forwarded(posting("Forwarded")), broken] {
+        h.send("ana@ngo-a.example", &open, &raw).await;
+    }
+    assert!(h.queue_drained().await);
+    let copies = h.received_by("reader@ngo.example");
+    assert_eq!(copies.len(), 3);
+    let seal_of = |subject: &str| {
+        let copy = copies
+            .iter()
+            .find(|m| m.subject() == Some(subject))
+            .unwrap_or_else(|| panic!("no copy of {subject}"));
+        let raw = String::from_utf8_lossy(copy.raw_message()).into_owned();
+        let seal = raw
+            .split("\r\nARC-Seal:")
+            .nth(1)
+            .or_else(|| raw.split("ARC-Seal:").nth(1))
+            .expect("sealed")
+            .split("\r\n")
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        (raw, seal)
+    };
+    let (plain, plain_seal) = seal_of("Plain");
+    assert!(
+        plain_seal.contains("i=1; a=rsa-sha256") && plain_seal.contains("cv=none"),
+        "{plain_seal}"
+    );
+    let (forwarded, forwarded_seal) = seal_of("Forwarded");
+    assert!(
+        forwarded_seal.contains("i=2;") && forwarded_seal.contains("cv=pass"),
+        "{forwarded_seal}"
+    );
+    let (broken, broken_seal) = seal_of("Changed");
+    assert!(
+        broken_seal.contains("i=2;") && broken_seal.contains("cv=fail"),
+        "{broken_seal}"
+    );
+    assert!(
+        plain.contains("ARC-Authentication-Results: i=1; "),
+        "{plain}"
+    );
+
+    let mut records = keys().records.clone();
+    records.push((format!("fwd._domainkey.{FORWARDER}"), rsa_record));
+    let copies: Vec<&[u8]> = vec![plain.as_bytes(), forwarded.as_bytes(), broken.as_bytes()];
+    if let Some(verdicts) = dkimpy_arc_verify(&copies, &records) {
+        assert_eq!(verdicts, ["pass", "pass", "fail"]);
+    }
+    h.daemon.shutdown().await;
+}
+
+/// The ARC chain validation of each message by dkimpy: `pass`, `fail` or `none`; `None`
+/// (said plainly) when dkimpy is not installed.
+fn dkimpy_arc_verify(messages: &[&[u8]], records: &[(String, String)]) -> Option<Vec<String>> {
+    if !dkimpy_available() {
+        return None;
+    }
+    let (dir, files) = message_files(messages, records);
+    let output = Command::new("python3")
+        .args(["-c", ARC_VERIFY])
+        .arg(dir.path().join("zone.json"))
+        .args(&files)
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    Some(stdout.lines().map(str::to_owned).collect())
+}
+
+/// argv: zone.json, then message files. Prints each one's chain validation.
+const ARC_VERIFY: &str = r#"
+import json, logging, sys
+import dkim
+
+logging.basicConfig(stream=sys.stderr, level=logging.ERROR)
+zone = json.load(open(sys.argv[1]))
+
+def dns(name, timeout=5):
+    value = zone.get(name.decode().rstrip('.').lower())
+    return value.encode() if value else None
+
+for path in sys.argv[2:]:
+    cv, results, reason = dkim.arc_verify(open(path, 'rb').read(), dnsfunc=dns)
+    # dkimpy answers None, not fail, for a chain whose newest seal says cv=fail.
+    print(cv.decode() if cv else 'fail', file=sys.stdout)
+    if cv != b'pass':
+        print(path, reason, results, file=sys.stderr)
+"#;
 
 const SECRETARIAT: &str = "secretariat@coalition.test.example";
 
@@ -523,18 +655,7 @@ struct Verdict {
 /// `None`, said plainly, when python3 with dkimpy and PyNaCl is not installed (`.ci/run`
 /// installs them); in CI that fails instead.
 fn dkimpy_verify(messages: &[&[u8]], records: &[(String, String)]) -> Option<Vec<Verdict>> {
-    let available = Command::new("python3")
-        .args(["-c", "import dkim, nacl.signing"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !available {
-        let why = "python3 with dkimpy and PyNaCl is not available (pip install dkimpy pynacl)";
-        assert!(std::env::var_os("CI").is_none(), "CI needs dkimpy: {why}");
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED third-party DKIM verification: {why}"
-        );
+    if !dkimpy_available() {
         return None;
     }
     let (dir, files) = message_files(messages, records);
@@ -561,6 +682,25 @@ fn dkimpy_verify(messages: &[&[u8]], records: &[(String, String)]) -> Option<Vec
         })
         .collect();
     Some(verdicts)
+}
+
+/// Whether python3 with dkimpy and PyNaCl is installed (`.ci/run` installs them); said
+/// plainly when not, and a failure in CI.
+fn dkimpy_available() -> bool {
+    let available = Command::new("python3")
+        .args(["-c", "import dkim, nacl.signing"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !available {
+        let why = "python3 with dkimpy and PyNaCl is not available (pip install dkimpy pynacl)";
+        assert!(std::env::var_os("CI").is_none(), "CI needs dkimpy: {why}");
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED third-party DKIM verification: {why}"
+        );
+    }
+    available
 }
 
 /// The messages as files named INDEX.eml, and the DNS records as zone.json, in a temporary

@@ -7,6 +7,7 @@
 //! [`dmarc`] answers the other DNS question of a list server: does the author's domain ask
 //! receivers to reject mail that is not aligned with it, as a relayed posting is not?
 
+pub mod arrival;
 pub mod dmarc;
 pub mod dns;
 pub mod results;

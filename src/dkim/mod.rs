@@ -3,9 +3,11 @@
 //! [`keys`] reads, generates and publishes keys; [`sign`] signs each copy, hashing a body
 //! once per message however many recipients it has.
 
+pub mod arc;
 pub mod keys;
 pub mod sign;
 
+pub use arc::Sealer;
 pub use keys::{Algorithm, DnsRecord, GeneratedKey, KeyError};
 pub use sign::{Dkim, Prepared, SignError, SigningKey};
 
@@ -24,6 +26,19 @@ impl Dkim {
                 key: keys::load(Path::new(file), algorithm)?,
             });
         }
-        Ok((!keys.is_empty()).then(|| Dkim::new(&config.domain, keys)))
+        if keys.is_empty() {
+            return Ok(None);
+        }
+        // The list domain's RSA key also seals ARC sets; keys cannot be shared, so it is
+        // read a second time.
+        let sealer = match config.key_file.as_str() {
+            "" => None,
+            file => Some(Sealer::new(
+                &config.domain,
+                &config.selector,
+                keys::load(Path::new(file), Algorithm::Rsa)?,
+            )),
+        };
+        Ok(Some(Dkim::new(&config.domain, keys).with_sealer(sealer)))
     }
 }

@@ -58,6 +58,8 @@ pub enum SignError {
 pub struct Dkim {
     list_domain: String,
     signers: Vec<DkimSigner<DkimKey, Done>>,
+    /// Seals the ARC set of each posting; only with an RSA key of the list domain.
+    sealer: Option<super::Sealer>,
 }
 
 /// One private key and where its public half is published.
@@ -79,19 +81,24 @@ pub struct Prepared {
 }
 
 #[derive(Default)]
-struct CanonicalFields {
-    names: Vec<String>,
-    canonical: Vec<u8>,
+pub(super) struct CanonicalFields {
+    pub(super) names: Vec<String>,
+    pub(super) canonical: Vec<u8>,
 }
 
 impl CanonicalFields {
-    /// Verifiers take repeated fields from the bottom up (RFC 6376 5.4.2), so listing the
-    /// chosen fields bottom to top keeps `h=` and the hashed data in step whatever repeats.
     fn of(fields: &[Field<'_>]) -> CanonicalFields {
+        CanonicalFields::chosen(fields, &SIGNED_FIELDS)
+    }
+
+    /// The fields of `fields` named in `names`. Verifiers take repeated fields from the
+    /// bottom up (RFC 6376 5.4.2), so listing the chosen fields bottom to top keeps `h=`
+    /// and the hashed data in step whatever repeats.
+    pub(super) fn chosen(fields: &[Field<'_>], names: &[&str]) -> CanonicalFields {
         let chosen: Vec<&Field<'_>> = fields
             .iter()
             .rev()
-            .filter(|field| SIGNED_FIELDS.iter().any(|name| field.is(name)))
+            .filter(|field| names.iter().any(|name| field.is(name)))
             .collect();
         let mut canonical = Vec::new();
         Canonicalization::Relaxed.canonicalize_headers(
@@ -201,7 +208,18 @@ impl Dkim {
         Dkim {
             list_domain: list_domain.to_ascii_lowercase(),
             signers,
+            sealer: None,
         }
+    }
+
+    pub fn with_sealer(mut self, sealer: Option<super::Sealer>) -> Dkim {
+        self.sealer = sealer;
+        self
+    }
+
+    /// What seals postings' ARC sets, when a key can.
+    pub fn sealer(&self) -> Option<&super::Sealer> {
+        self.sealer.as_ref()
     }
 
     /// `(domain, selector, key type)` of each key, for logs.
