@@ -94,9 +94,9 @@ impl Daemon {
         }
         let signer = signer(&config, &store).await?;
         let dkim = Dkim::from_config(&config.dkim)?.map(Arc::new);
-        for (selector, algorithm) in dkim.iter().flat_map(|dkim| dkim.selectors()) {
+        for (domain, selector, algorithm) in dkim.iter().flat_map(|dkim| dkim.selectors()) {
             let algorithm = algorithm.name();
-            tracing::info!(domain = %config.dkim.domain, selector, algorithm, "signing with DKIM");
+            tracing::info!(domain, selector, algorithm, "signing with DKIM");
         }
         let notices = Arc::new(Notices::load(Arc::clone(&config))?);
         let dns = Arc::new(Dns::new(&config.dns)?);
@@ -137,7 +137,7 @@ impl Daemon {
             Arc::clone(&config),
             store.clone(),
             signer.clone(),
-            authenticator,
+            Arc::clone(&authenticator),
             signals.clone(),
         ));
         let budget = Arc::new(DataBudget::new(config.server.max_data_memory));
@@ -177,7 +177,7 @@ impl Daemon {
             &config,
             &store,
             &signer,
-            (&notices, &dns),
+            (&notices, &dns, &authenticator),
             dkim.as_ref(),
             &signals,
             &mut tasks,

@@ -14,7 +14,213 @@ use tidings::publications::editions::{Built, Slot};
 use tidings::publications::ItemInput;
 use tidings::store::ImportLine;
 
-on_both_databases!(postings_and_notices_verify_with_both_keys);
+on_both_databases!(
+    postings_and_notices_verify_with_both_keys,
+    a_bulletin_is_signed_by_the_secretariats_domain_too,
+    postings_are_sealed_with_arc_onto_the_chain_they_bring,
+);
+
+const FORWARDER: &str = "forwarder.example";
+
+/// ARC (RFC 8617): every posting gets the list's set on top of what it brings, `cv=none`
+/// without a chain, `cv=pass` on a valid one and `cv=fail` on a broken one; dkimpy's
+/// `arc_verify` checks the chain of each copy as a receiver would.
+async fn postings_are_sealed_with_arc_onto_the_chain_they_bring(db: &TestDb) {
+    use tidings::dkim::{keys, Algorithm, Sealer};
+    let h = Harness::start_with(db, with_dkim).await;
+    h.subscribe("open", &["reader@ngo.example"]).await;
+    let open = format!("open@{DOMAIN}");
+    let rsa_record = keys().records[0].1.clone();
+    h.dns
+        .txt(&format!("fwd._domainkey.{FORWARDER}"), &rsa_record);
+    let forwarder = Sealer::new(
+        FORWARDER,
+        "fwd",
+        keys::load(&keys().rsa, Algorithm::Rsa).expect("key"),
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let posting = |subject: &str| message("ana@ngo-a.example", &open, subject, "Hello\r\n");
+    let forwarded = |raw: Vec<u8>| {
+        let set = forwarder
+            .seal(
+                &raw,
+                "mx.forwarder.example; dkim=none",
+                mail_auth::arc::ChainValidation::None,
+                now,
+            )
+            .expect("seals")
+            .expect("a set");
+        [set, raw].concat()
+    };
+    // No chain; a valid chain; a chain broken by a change after the forwarder sealed it.
+    let broken = String::from_utf8(forwarded(posting("Broken")))
+        .expect("text")
+        .replace("Subject: Broken", "Subject: Changed")
+        .into_bytes();
+    for raw in [posting("Plain"), forwarded(posting("Forwarded")), broken] {
+        h.send("ana@ngo-a.example", &open, &raw).await;
+    }
+    assert!(h.queue_drained().await);
+    let copies = h.received_by("reader@ngo.example");
+    assert_eq!(copies.len(), 3);
+    let seal_of = |subject: &str| {
+        let copy = copies
+            .iter()
+            .find(|m| m.subject() == Some(subject))
+            .unwrap_or_else(|| panic!("no copy of {subject}"));
+        let raw = String::from_utf8_lossy(copy.raw_message()).into_owned();
+        let seal = raw
+            .split("\r\nARC-Seal:")
+            .nth(1)
+            .or_else(|| raw.split("ARC-Seal:").nth(1))
+            .expect("sealed")
+            .split("\r\n")
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        (raw, seal)
+    };
+    let (plain, plain_seal) = seal_of("Plain");
+    assert!(
+        plain_seal.contains("i=1; a=rsa-sha256") && plain_seal.contains("cv=none"),
+        "{plain_seal}"
+    );
+    let (forwarded, forwarded_seal) = seal_of("Forwarded");
+    assert!(
+        forwarded_seal.contains("i=2;") && forwarded_seal.contains("cv=pass"),
+        "{forwarded_seal}"
+    );
+    let (broken, broken_seal) = seal_of("Changed");
+    assert!(
+        broken_seal.contains("i=2;") && broken_seal.contains("cv=fail"),
+        "{broken_seal}"
+    );
+    assert!(
+        plain.contains("ARC-Authentication-Results: i=1; "),
+        "{plain}"
+    );
+
+    let mut records = keys().records.clone();
+    records.push((format!("fwd._domainkey.{FORWARDER}"), rsa_record));
+    let copies: Vec<&[u8]> = vec![plain.as_bytes(), forwarded.as_bytes(), broken.as_bytes()];
+    if let Some(verdicts) = dkimpy_arc_verify(&copies, &records) {
+        assert_eq!(verdicts, ["pass", "pass", "fail"]);
+    }
+    h.daemon.shutdown().await;
+}
+
+/// The ARC chain validation of each message by dkimpy: `pass`, `fail` or `none`; `None`
+/// (said plainly) when dkimpy is not installed.
+fn dkimpy_arc_verify(messages: &[&[u8]], records: &[(String, String)]) -> Option<Vec<String>> {
+    if !dkimpy_available() {
+        return None;
+    }
+    let (dir, files) = message_files(messages, records);
+    let output = Command::new("python3")
+        .args(["-c", ARC_VERIFY])
+        .arg(dir.path().join("zone.json"))
+        .args(&files)
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    Some(stdout.lines().map(str::to_owned).collect())
+}
+
+/// argv: zone.json, then message files. Prints each one's chain validation.
+const ARC_VERIFY: &str = r#"
+import json, logging, sys
+import dkim
+
+logging.basicConfig(stream=sys.stderr, level=logging.ERROR)
+zone = json.load(open(sys.argv[1]))
+
+def dns(name, timeout=5):
+    value = zone.get(name.decode().rstrip('.').lower())
+    return value.encode() if value else None
+
+for path in sys.argv[2:]:
+    cv, results, reason = dkim.arc_verify(open(path, 'rb').read(), dnsfunc=dns)
+    # dkimpy answers None, not fail, for a chain whose newest seal says cv=fail.
+    print(cv.decode() if cv else 'fail', file=sys.stdout)
+    if cv != b'pass':
+        print(path, reason, results, file=sys.stderr)
+"#;
+
+const SECRETARIAT: &str = "secretariat@coalition.test.example";
+
+/// The test configuration signing with the list domain's keys and, through
+/// `[[dkim.keys]]`, with an RSA key of the Secretariat's domain.
+fn with_secretariat_key(toml: String) -> String {
+    format!(
+        "{}\n[[dkim.keys]]\ndomain = \"coalition.test.example\"\nselector = \"coalition\"\n\
+         key_file = {:?}\nalgorithm = \"rsa\"\n",
+        with_dkim(toml),
+        keys().rsa.display().to_string()
+    )
+}
+
+/// DMARC alignment: a bulletin From the Secretariat's domain goes out with a signature of
+/// that domain besides the list domain's, and every signature verifies.
+async fn a_bulletin_is_signed_by_the_secretariats_domain_too(db: &TestDb) {
+    let h = Harness::start_with(db, with_secretariat_key).await;
+    h.subscribe("news", &["reader@ngo.example"]).await;
+    h.write_proven(
+        SECRETARIAT,
+        &format!("news@{DOMAIN}"),
+        "Bulletin",
+        "News\r\n",
+    )
+    .await;
+    // An owner's forward, From an outside domain, is signed by the list domain alone.
+    let question = message(
+        "someone@elsewhere.example",
+        &format!("news-owner@{DOMAIN}"),
+        "Q",
+        "Hi\r\n",
+    );
+    h.send(
+        "someone@elsewhere.example",
+        &format!("news-owner@{DOMAIN}"),
+        &question,
+    )
+    .await;
+    assert!(h.queue_drained().await);
+    let received = h.sink.messages();
+    assert_eq!(received.len(), 2);
+    let mut records = keys().records.clone();
+    let rsa = records[0].1.clone();
+    records.push(("coalition._domainkey.coalition.test.example".into(), rsa));
+    let messages: Vec<&[u8]> = received.iter().map(|m| m.data.as_slice()).collect();
+    let bulletin = received
+        .iter()
+        .position(|m| m.recipients == ["reader@ngo.example"])
+        .expect("the bulletin");
+    let Some(verdicts) = dkimpy_verify(&messages, &records) else {
+        h.daemon.shutdown().await;
+        return;
+    };
+    assert!(verdicts.iter().all(|v| v.result == "pass"), "{verdicts:?}");
+    let selectors = |index: usize| {
+        let mut selectors: Vec<&str> = verdicts
+            .iter()
+            .filter(|v| v.message == index)
+            .map(|v| v.selector.as_str())
+            .collect();
+        selectors.sort();
+        selectors
+    };
+    assert_eq!(
+        selectors(bulletin),
+        ["coalition", ED25519_SELECTOR, RSA_SELECTOR]
+    );
+    assert_eq!(selectors(1 - bulletin), [ED25519_SELECTOR, RSA_SELECTOR]);
+    h.daemon.shutdown().await;
+}
 
 /// A copy as the delivery worker writes it: the reader's own header lines, then the shared
 /// decorated posting. Its `h=` list varies in length: copy `i` has `i % 25` Cc fields and,
@@ -83,7 +289,7 @@ fn b_columns(copies: &[Vec<u8>]) -> std::collections::BTreeSet<usize> {
 /// Ed25519).
 #[test]
 fn a_thousand_copies_verify_in_dkimpy_and_mail_dkim() {
-    use tidings::dkim::{keys, Algorithm, Dkim, Prepared};
+    use tidings::dkim::{Algorithm, Dkim, Prepared};
     const COPIES: usize = 1_036;
     let keys = keys();
     let domains = [
@@ -105,14 +311,8 @@ fn a_thousand_copies_verify_in_dkimpy_and_mail_dkim() {
         let dkim = Dkim::new(
             domain,
             vec![
-                (
-                    selector.clone(),
-                    keys::load(&keys.rsa, Algorithm::Rsa).expect("rsa"),
-                ),
-                (
-                    ed_selector.clone(),
-                    keys::load(&keys.ed25519, Algorithm::Ed25519).expect("ed25519"),
-                ),
+                signing_key(domain, &selector, &keys.rsa, Algorithm::Rsa),
+                signing_key(domain, &ed_selector, &keys.ed25519, Algorithm::Ed25519),
             ],
         );
         records.push((
@@ -176,6 +376,20 @@ fn a_thousand_copies_verify_in_dkimpy_and_mail_dkim() {
             "Mail::DKIM failed {} signatures: {failed:?}",
             failed.len()
         );
+    }
+}
+
+/// A key of the test run, to be published as `selector._domainkey.domain`.
+fn signing_key(
+    domain: &str,
+    selector: &str,
+    path: &Path,
+    algorithm: tidings::dkim::Algorithm,
+) -> tidings::dkim::SigningKey {
+    tidings::dkim::SigningKey {
+        domain: domain.into(),
+        selector: selector.into(),
+        key: tidings::dkim::keys::load(path, algorithm).expect("key loads"),
     }
 }
 
@@ -471,19 +685,11 @@ fn with_added(field: &str, copy: &[u8]) -> Vec<u8> {
 #[test]
 fn fields_added_above_a_signed_copy_fail_in_dkimpy_and_mail_dkim() {
     use mail_auth::common::headers::HeaderWriter;
-    use tidings::dkim::{keys, Algorithm, Dkim, Prepared};
+    use tidings::dkim::{Algorithm, Dkim, Prepared};
     let keys = keys();
-    let rsa = || keys::load(&keys.rsa, Algorithm::Rsa).expect("rsa");
-    let dkim = Dkim::new(
-        DOMAIN,
-        vec![
-            (RSA_SELECTOR.to_string(), rsa()),
-            (
-                ED25519_SELECTOR.to_string(),
-                keys::load(&keys.ed25519, Algorithm::Ed25519).expect("ed25519"),
-            ),
-        ],
-    );
+    let rsa = signing_key(DOMAIN, RSA_SELECTOR, &keys.rsa, Algorithm::Rsa);
+    let ed25519 = signing_key(DOMAIN, ED25519_SELECTOR, &keys.ed25519, Algorithm::Ed25519);
+    let dkim = Dkim::new(DOMAIN, vec![rsa, ed25519]);
     // Copy 0 of the matrix: no Cc, no Reply-To.
     let copy = matrix_copy(0, DOMAIN);
     let mut ours = dkim
@@ -503,7 +709,8 @@ fn fields_added_above_a_signed_copy_fail_in_dkimpy_and_mail_dkim() {
         "List-Id",
         "List-Post",
     ];
-    let unprotected = mail_auth::dkim::DkimSigner::from_key(rsa())
+    let rsa = signing_key(DOMAIN, RSA_SELECTOR, &keys.rsa, Algorithm::Rsa);
+    let unprotected = mail_auth::dkim::DkimSigner::from_key(rsa.key)
         .domain(DOMAIN)
         .selector(RSA_SELECTOR)
         .headers(once)
@@ -590,18 +797,7 @@ struct Verdict {
 /// `None`, said plainly, when python3 with dkimpy and PyNaCl is not installed (`.ci/run`
 /// installs them); in CI that fails instead.
 fn dkimpy_verify(messages: &[&[u8]], records: &[(String, String)]) -> Option<Vec<Verdict>> {
-    let available = Command::new("python3")
-        .args(["-c", "import dkim, nacl.signing"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !available {
-        let why = "python3 with dkimpy and PyNaCl is not available (pip install dkimpy pynacl)";
-        assert!(std::env::var_os("CI").is_none(), "CI needs dkimpy: {why}");
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED third-party DKIM verification: {why}"
-        );
+    if !dkimpy_available() {
         return None;
     }
     let (dir, files) = message_files(messages, records);
@@ -628,6 +824,25 @@ fn dkimpy_verify(messages: &[&[u8]], records: &[(String, String)]) -> Option<Vec
         })
         .collect();
     Some(verdicts)
+}
+
+/// Whether python3 with dkimpy and PyNaCl is installed (`.ci/run` installs them); said
+/// plainly when not, and a failure in CI.
+fn dkimpy_available() -> bool {
+    let available = Command::new("python3")
+        .args(["-c", "import dkim, nacl.signing"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !available {
+        let why = "python3 with dkimpy and PyNaCl is not available (pip install dkimpy pynacl)";
+        assert!(std::env::var_os("CI").is_none(), "CI needs dkimpy: {why}");
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED third-party DKIM verification: {why}"
+        );
+    }
+    available
 }
 
 /// The messages as files named INDEX.eml, and the DNS records as zone.json, in a temporary

@@ -7,6 +7,7 @@
 //! [`dmarc`] answers the other DNS question of a list server: does the author's domain ask
 //! receivers to reject mail that is not aligned with it, as a relayed posting is not?
 
+pub mod arrival;
 pub mod dmarc;
 pub mod dns;
 pub mod results;
@@ -211,20 +212,20 @@ pub fn domain_of(address: &str) -> Option<&str> {
     (domain.contains('.') && !domain.starts_with('.')).then_some(domain)
 }
 
-/// Relaxed alignment, approximated without the public suffix list: equal domains, or one a
-/// subdomain of the other where the parent has at least two labels. It can only err towards
-/// refusing (two sibling subdomains are not treated as aligned).
+/// Relaxed alignment (RFC 7489 §3.1): the two domains have the same organisational domain,
+/// the registrable domain the Public Suffix List gives (`mail.ngo.example.org` and
+/// `lists.ngo.example.org` both belong to `ngo.example.org`; `a.github.io` and `b.github.io`
+/// do not share one).
 pub fn aligned(identity: &str, author: &str) -> bool {
-    let identity = identity.trim_end_matches('.');
-    let author = author.trim_end_matches('.');
-    let is_parent = |parent: &str, child: &str| {
-        parent.contains('.')
-            && child.ends_with(parent)
-            && child[..child.len() - parent.len()].ends_with('.')
-    };
-    identity.eq_ignore_ascii_case(author)
-        || is_parent(identity, author)
-        || is_parent(author, identity)
+    let identity = identity.trim_end_matches('.').to_ascii_lowercase();
+    let author = author.trim_end_matches('.').to_ascii_lowercase();
+    !identity.is_empty() && organisational_domain(&identity) == organisational_domain(&author)
+}
+
+/// The registrable domain of `domain` by the Public Suffix List; a bare public suffix (or a
+/// name the list cannot place) stands for itself.
+pub fn organisational_domain(domain: &str) -> &str {
+    psl::domain_str(domain).unwrap_or(domain)
 }
 
 #[cfg(test)]
@@ -236,9 +237,18 @@ mod tests {
         assert!(aligned("ngo.example", "ngo.example"));
         assert!(aligned("mail.ngo.example", "ngo.example"));
         assert!(aligned("ngo.example", "lists.ngo.example"));
+        assert!(
+            aligned("a.ngo.example", "b.ngo.example"),
+            "siblings share a parent"
+        );
+        assert!(aligned("Mail.NGO.example.", "ngo.example"));
         assert!(!aligned("example", "ngo.example"));
         assert!(!aligned("otherngo.example", "ngo.example"));
         assert!(!aligned("evil.example", "ngo.example"));
+        // Public suffixes of more than one label, from the list itself.
+        assert!(aligned("lists.coalition.org.uk", "coalition.org.uk"));
+        assert!(!aligned("coalition.org.uk", "other.org.uk"));
+        assert!(!aligned("alice.github.io", "bob.github.io"));
     }
 
     fn front(value: &str) -> results::AuthenticationResults {

@@ -10,7 +10,7 @@ use anyhow::{bail, Context};
 use crate::config::{Config, RelayConfig, TlsMode};
 use crate::daemon::Daemon;
 use crate::delivery::relay::{RelayClient, SendResult};
-use crate::dkim::{keys, Algorithm, Dkim, Prepared};
+use crate::dkim::{keys, Algorithm, Dkim, Prepared, SigningKey};
 use crate::publications::editions::{Built, Slot};
 use crate::publications::ItemInput;
 use crate::sink::Sink;
@@ -500,7 +500,12 @@ fn signing_rates(keys: &BenchKeys, message: &[u8]) -> anyhow::Result<Vec<Signing
     let mut rates = Vec::new();
     for algorithm in [Algorithm::Rsa, Algorithm::Ed25519] {
         let key = keys::load(keys.path(algorithm), algorithm)?;
-        let dkim = Dkim::new("bench.example", vec![("bench".into(), key)]);
+        let key = SigningKey {
+            domain: "bench.example".into(),
+            selector: "bench".into(),
+            key,
+        };
+        let dkim = Dkim::new("bench.example", vec![key]);
         let sign_for_a_second = || -> anyhow::Result<u64> {
             let started = Instant::now();
             let mut signed = 0u64;

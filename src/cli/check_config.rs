@@ -19,10 +19,14 @@ pub fn run(path: &Path) -> anyhow::Result<()> {
     for warning in config.warnings() {
         println!("warning: {warning}");
     }
-    for (selector, file, algorithm) in crate::dkim::configured_keys(&config.dkim) {
+    for (domain, selector, file, algorithm) in config.dkim.all_keys() {
+        let which = if domain == config.dkim.domain {
+            "every message"
+        } else {
+            "messages whose From is aligned with it"
+        };
         println!(
-            "DKIM: signing as {} with the {} key {file} (selector {selector})",
-            config.dkim.domain,
+            "DKIM: signing {which} as {domain} with the {} key {file} (selector {selector})",
             algorithm.name()
         );
     }

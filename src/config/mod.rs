@@ -384,12 +384,67 @@ pub struct DkimConfig {
     pub ed25519_selector: String,
     /// PEM file of the Ed25519 private key (PKCS#8).
     pub ed25519_key_file: String,
+    /// Keys of other domains (`[[dkim.keys]]`): a copy whose From is aligned with one of
+    /// them is signed with it too, so that it passes DMARC for its author's domain.
+    pub keys: Vec<DkimKeyConfig>,
+}
+
+/// One signing key of any domain.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DkimKeyConfig {
+    pub domain: String,
+    pub selector: String,
+    pub key_file: String,
+    #[serde(default)]
+    pub algorithm: KeyAlgorithm,
+}
+
+/// The two DKIM key types receivers know: RSA (RFC 6376, everyone) and Ed25519 (RFC 8463,
+/// smaller and faster, not yet checked everywhere).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyAlgorithm {
+    #[default]
+    Rsa,
+    Ed25519,
 }
 
 impl DkimConfig {
     /// Whether any key is configured.
     pub fn enabled(&self) -> bool {
-        !self.key_file.is_empty() || !self.ed25519_key_file.is_empty()
+        !self.key_file.is_empty() || !self.ed25519_key_file.is_empty() || !self.keys.is_empty()
+    }
+
+    /// Every configured key as (domain, selector, key file, algorithm): the list domain's
+    /// keys of `[dkim]` first, then `[[dkim.keys]]`.
+    pub fn all_keys(&self) -> impl Iterator<Item = (&str, &str, &str, KeyAlgorithm)> {
+        [
+            (&self.selector, &self.key_file, KeyAlgorithm::Rsa),
+            (
+                &self.ed25519_selector,
+                &self.ed25519_key_file,
+                KeyAlgorithm::Ed25519,
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, file, _)| !file.is_empty())
+        .map(|(selector, file, algorithm)| {
+            (
+                self.domain.as_str(),
+                selector.as_str(),
+                file.as_str(),
+                algorithm,
+            )
+        })
+        .chain(self.keys.iter().map(|key| {
+            (
+                key.domain.as_str(),
+                key.selector.as_str(),
+                key.key_file.as_str(),
+                key.algorithm,
+            )
+        }))
     }
 }
 
@@ -449,6 +504,9 @@ pub struct ListConfig {
     /// Text added at the end of every posting.
     #[serde(default)]
     pub footer: Option<String>,
+    /// This list's own `[dmarc] rewrite_from`; `None` follows the global setting.
+    #[serde(default)]
+    pub rewrite_from: Option<FromRewrite>,
     /// Senders let through whatever `posting` says (Mailman's accept_these_nonmembers).
     #[serde(default)]
     pub accept_these: AddressPatterns,

@@ -84,6 +84,7 @@ impl PublicationConfig {
             moderators: Vec::new(),
             subject_prefix: None,
             footer: None,
+            rewrite_from: None,
             accept_these: Default::default(),
             hold_these: Default::default(),
             reject_these: Default::default(),

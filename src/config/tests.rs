@@ -668,6 +668,50 @@ fn dkim_key_problems_name_the_file_and_the_keygen_command() {
 }
 
 #[test]
+fn other_domains_keys_are_checked_one_by_one() {
+    let dir = tempfile::tempdir().expect("dir");
+    let missing = dir.path().join("missing.pem").display().to_string();
+    let text = format!(
+        "{MINIMAL}\n[[dkim.keys]]\ndomain = \"coalition.example.org\"\nselector = \"s1\"\n\
+         key_file = {missing:?}\nalgorithm = \"ed25519\"\n\
+         [[dkim.keys]]\ndomain = \"not a domain\"\nselector = \"s1\"\nkey_file = {missing:?}\n\
+         [[dkim.keys]]\ndomain = \"coalition.example.org\"\nselector = \"s1\"\nkey_file = {missing:?}\n"
+    );
+    let found = problems(&text);
+    assert_eq!(
+        keys(&found),
+        [
+            "dkim.keys[0].key_file",
+            "dkim.keys[1].domain",
+            "dkim.keys[1].key_file",
+            "dkim.keys[2].selector",
+            "dkim.keys[2].key_file",
+        ],
+        "{found:?}"
+    );
+    assert!(
+        found[0]
+            .fix
+            .contains("keygen --algorithm ed25519 --selector s1 --out")
+            && found[0].fix.contains("--domain coalition.example.org"),
+        "{found:?}"
+    );
+    assert!(found[3].problem.contains("configured twice"), "{found:?}");
+}
+
+#[test]
+fn a_list_may_have_its_own_from_rewriting() -> Result<(), ConfigError> {
+    let text = MINIMAL.replace(
+        "visibility = \"public\"",
+        "visibility = \"public\"\nrewrite_from = \"always\"",
+    );
+    let config = load(&text, &[])?;
+    assert_eq!(config.lists[0].rewrite_from, Some(FromRewrite::Always));
+    assert_eq!(load(MINIMAL, &[])?.lists[0].rewrite_from, None);
+    Ok(())
+}
+
+#[test]
 fn a_dkim_selector_needs_its_key_file_and_the_reverse() {
     let text = format!(
         "{MINIMAL}\n[dkim]\ndomain = \"not a domain\"\nselector = \"a b\"\ned25519_key_file = \"k.pem\"\n"

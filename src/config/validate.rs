@@ -723,25 +723,90 @@ fn check_dkim(report: &mut Report, dkim: &DkimConfig, server_domain: &str) {
             "give each key its own selector: each has its own DNS record",
         );
     }
-    for (selector, file, algorithm) in dkim::configured_keys(dkim) {
-        if let Err(error) = dkim::keys::load(Path::new(file), algorithm) {
-            // keygen never overwrites: name the file only when it is missing.
-            let missing = matches!(&error, KeyError::Read { source, .. }
-                if source.kind() == std::io::ErrorKind::NotFound);
-            let out = if missing { file } else { "" };
-            report.add(
-                algorithm.key_file_setting(),
-                error.to_string(),
-                format!(
-                    "create a key with `{}` and publish the DNS record it prints, \
-                     or point {} at an existing {} key file",
-                    keygen_command(algorithm, selector, out),
-                    algorithm.key_file_setting(),
-                    algorithm.name()
-                ),
-            );
+    for (selector, file, algorithm) in [
+        (&dkim.selector, &dkim.key_file, Algorithm::Rsa),
+        (
+            &dkim.ed25519_selector,
+            &dkim.ed25519_key_file,
+            Algorithm::Ed25519,
+        ),
+    ] {
+        if !file.is_empty() {
+            let setting = algorithm.key_file_setting();
+            check_key_file(report, setting, (selector, file, algorithm), None);
         }
     }
+    check_other_domains_keys(report, dkim);
+}
+
+/// `[[dkim.keys]]`: each a domain, a selector and a key file that loads, no two alike.
+fn check_other_domains_keys(report: &mut Report, dkim: &DkimConfig) {
+    let mut seen: Vec<(String, String)> = [&dkim.selector, &dkim.ed25519_selector]
+        .into_iter()
+        .filter(|selector| !selector.is_empty())
+        .map(|selector| {
+            (
+                dkim.domain.to_ascii_lowercase(),
+                selector.to_ascii_lowercase(),
+            )
+        })
+        .collect();
+    for (index, key) in dkim.keys.iter().enumerate() {
+        let at = format!("dkim.keys[{index}]");
+        check_dns_name(report, &format!("{at}.domain"), &key.domain);
+        if key.selector.is_empty() || !key.selector.split('.').all(is_dns_label) {
+            report.add(
+                format!("{at}.selector"),
+                format!("{:?} is not a DNS label", key.selector),
+                "use letters, digits and inner hyphens, e.g. \"rsa-202611\"",
+            );
+        }
+        let pair = (
+            key.domain.to_ascii_lowercase(),
+            key.selector.to_ascii_lowercase(),
+        );
+        if seen.contains(&pair) {
+            report.add(
+                format!("{at}.selector"),
+                format!("{} is configured twice for {}", key.selector, key.domain),
+                "give each key its own selector: each has its own DNS record",
+            );
+        }
+        seen.push(pair);
+        let setting = format!("{at}.key_file");
+        let key_of = (key.selector.as_str(), key.key_file.as_str(), key.algorithm);
+        check_key_file(report, &setting, key_of, Some(&key.domain));
+    }
+}
+
+/// Reports a key file that does not load, with the command that makes one (for `domain`
+/// when it is not the list domain).
+fn check_key_file(
+    report: &mut Report,
+    setting: &str,
+    (selector, file, algorithm): (&str, &str, Algorithm),
+    domain: Option<&str>,
+) {
+    let Err(error) = dkim::keys::load(Path::new(file), algorithm) else {
+        return;
+    };
+    // keygen never overwrites: name the file only when it is missing.
+    let missing = matches!(&error, KeyError::Read { source, .. }
+        if source.kind() == std::io::ErrorKind::NotFound);
+    let out = if missing { file } else { "" };
+    let mut keygen = keygen_command(algorithm, selector, out);
+    if let Some(domain) = domain {
+        keygen.push_str(&format!(" --domain {domain}"));
+    }
+    report.add(
+        setting,
+        error.to_string(),
+        format!(
+            "create a key with `{keygen}` and publish the DNS record it prints, \
+             or point {setting} at an existing {} key file",
+            algorithm.name()
+        ),
+    );
 }
 
 /// The `tidings dkim keygen` command line that makes the key a setting asks for.

@@ -4,10 +4,12 @@
 
 use std::sync::Arc;
 
+use crate::authentication::arrival::Origin;
 use crate::authentication::dmarc::{author_policy, AuthorPolicy};
 use crate::authentication::dns::Dns;
-use crate::authentication::domain_of;
+use crate::authentication::{domain_of, Authenticator};
 use crate::config::{Config, FromRewrite, ListConfig, PostingPolicy, UnknownPolicy, Visibility};
+use crate::dkim::Dkim;
 use crate::notices::Notices;
 use crate::pipeline::decorate::{decorate, ListDecoration};
 use crate::pipeline::ParsedMessage;
@@ -15,12 +17,15 @@ use crate::store::{MessageKind, PendingMessage, Store, StoreError};
 
 use crate::signals::Signals;
 
-/// What expansion needs beyond the message: the list's texts and the DNS, for decoration.
+/// What expansion needs beyond the message: the list's texts and the DNS, for decoration,
+/// and the keys and checks that seal a posting's ARC set.
 pub struct Expander {
     pub config: Arc<Config>,
     pub store: Store,
     pub notices: Arc<Notices>,
     pub dns: Arc<Dns>,
+    pub authenticator: Arc<Authenticator>,
+    pub dkim: Option<Arc<Dkim>>,
 }
 
 /// Messages taken from the database at a time.
@@ -128,14 +133,42 @@ impl Expander {
                 &[]
             },
         };
-        decorate(&message.raw, &decoration).map_err(|e| e.to_string())
+        let decorated = decorate(&message.raw, &decoration).map_err(|e| e.to_string())?;
+        Ok(self.sealed(message, decorated).await)
+    }
+
+    /// The decorated posting with the ARC set the list adds on top (RFC 8617), when the
+    /// list domain has an RSA key: what the posting proved on arrival, for receivers who
+    /// would otherwise see only the author's signature broken by the decoration.
+    async fn sealed(&self, message: &PendingMessage, decorated: Vec<u8>) -> Vec<u8> {
+        let Some(sealer) = self.dkim.as_deref().and_then(Dkim::sealer) else {
+            return decorated;
+        };
+        let origin = Origin {
+            client_ip: message.peer.parse().ok(),
+            mail_from: &message.envelope_from,
+        };
+        let arrival = self.authenticator.arrival(&message.raw, origin).await;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        match sealer.seal(&decorated, &arrival.results, arrival.chain, now) {
+            Ok(Some(set)) => [set, decorated].concat(),
+            Ok(None) => decorated,
+            Err(error) => {
+                // Unsealed, the posting still goes out signed: ARC is for the receivers'
+                // benefit of the doubt, not a condition of delivery.
+                tracing::warn!(%error, id = message.id, "cannot seal the posting's ARC set");
+                decorated
+            }
+        }
     }
 
     /// Whether the posting must go out under the list's address (see
     /// `authentication::dmarc`); asked once per posting, not per recipient.
     async fn rewrite_from(&self, list: &ListConfig, raw: &[u8]) -> bool {
         let dmarc = &self.config.dmarc;
-        match dmarc.rewrite_from {
+        match list.rewrite_from.unwrap_or(dmarc.rewrite_from) {
             FromRewrite::Always => return true,
             FromRewrite::Never => return false,
             FromRewrite::Policy => {}

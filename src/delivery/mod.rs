@@ -17,6 +17,7 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 
 use crate::authentication::dns::Dns;
+use crate::authentication::Authenticator;
 use crate::config::Config;
 use crate::dkim::Dkim;
 use crate::notices::Notices;
@@ -29,7 +30,7 @@ pub fn start(
     config: &Arc<Config>,
     store: &Store,
     signer: &Signer,
-    (notices, dns): (&Arc<Notices>, &Arc<Dns>),
+    (notices, dns, authenticator): (&Arc<Notices>, &Arc<Dns>, &Arc<Authenticator>),
     dkim: Option<&Arc<Dkim>>,
     signals: &Signals,
     tasks: &mut JoinSet<()>,
@@ -39,6 +40,8 @@ pub fn start(
         store: store.clone(),
         notices: Arc::clone(notices),
         dns: Arc::clone(dns),
+        authenticator: Arc::clone(authenticator),
+        dkim: dkim.cloned(),
     };
     tasks.spawn(expand::run(expander, signals.clone()));
     let destinations = destinations::Destinations::new(

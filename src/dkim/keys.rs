@@ -8,13 +8,7 @@ use mail_auth::common::crypto::{DkimKey, Ed25519Key, RsaKey, Sha256};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::PrivateKeyDer;
 
-/// The two DKIM key types receivers know: RSA (RFC 6376, everyone) and Ed25519 (RFC 8463,
-/// smaller and faster, not yet checked everywhere).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Algorithm {
-    Rsa,
-    Ed25519,
-}
+pub use crate::config::KeyAlgorithm as Algorithm;
 
 /// Bits of the RSA keys `tidings dkim keygen` makes: RFC 8301 asks for at least 1024 and
 /// recommends 2048; longer keys do not fit one 255-byte DNS string either way and sign

@@ -3,11 +3,13 @@
 //! [`keys`] reads, generates and publishes keys; [`sign`] signs each copy, hashing a body
 //! once per message however many recipients it has.
 
+pub mod arc;
 pub mod keys;
 pub mod sign;
 
+pub use arc::Sealer;
 pub use keys::{Algorithm, DnsRecord, GeneratedKey, KeyError};
-pub use sign::{Dkim, Prepared, SignError};
+pub use sign::{Dkim, Prepared, SignError, SigningKey};
 
 use std::path::Path;
 
@@ -17,24 +19,26 @@ impl Dkim {
     /// The signer the configuration asks for, or `None` when no key is configured.
     pub fn from_config(config: &DkimConfig) -> Result<Option<Dkim>, KeyError> {
         let mut keys = Vec::new();
-        for (selector, file, algorithm) in configured_keys(config) {
-            keys.push((selector.to_owned(), keys::load(Path::new(file), algorithm)?));
+        for (domain, selector, file, algorithm) in config.all_keys() {
+            keys.push(SigningKey {
+                domain: domain.to_owned(),
+                selector: selector.to_owned(),
+                key: keys::load(Path::new(file), algorithm)?,
+            });
         }
-        Ok((!keys.is_empty()).then(|| Dkim::new(&config.domain, keys)))
+        if keys.is_empty() {
+            return Ok(None);
+        }
+        // The list domain's RSA key also seals ARC sets; keys cannot be shared, so it is
+        // read a second time.
+        let sealer = match config.key_file.as_str() {
+            "" => None,
+            file => Some(Sealer::new(
+                &config.domain,
+                &config.selector,
+                keys::load(Path::new(file), Algorithm::Rsa)?,
+            )),
+        };
+        Ok(Some(Dkim::new(&config.domain, keys).with_sealer(sealer)))
     }
-}
-
-/// (selector, key file, algorithm) of each configured key.
-pub fn configured_keys(config: &DkimConfig) -> impl Iterator<Item = (&str, &str, Algorithm)> {
-    [
-        (&config.selector, &config.key_file, Algorithm::Rsa),
-        (
-            &config.ed25519_selector,
-            &config.ed25519_key_file,
-            Algorithm::Ed25519,
-        ),
-    ]
-    .into_iter()
-    .filter(|(_, file, _)| !file.is_empty())
-    .map(|(selector, file, algorithm)| (selector.as_str(), file.as_str(), algorithm))
 }

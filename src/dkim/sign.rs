@@ -10,38 +10,19 @@
 //! public pieces; what is written here is the choice of fields and the pairing of canonical
 //! headers with the signature header (mail-auth's `SignableMessage`, which is private).
 
-use mail_auth::common::crypto::{DkimKey, HashAlgorithm, SigningKey};
+use mail_auth::common::crypto::{DkimKey, HashAlgorithm, SigningKey as _};
 use mail_auth::common::headers::{HeaderWriter, Writable, Writer};
 use mail_auth::dkim::{Canonicalization, DkimSigner, Done, Signature};
 
 use super::keys::Algorithm;
 use crate::message::{Field, ParseError, RawMessage, LIST_FIELDS};
 
-/// The fields signed when present, besides the list fields ([`LIST_FIELDS`]): those RFC
-/// 6376 5.4.1 recommends, and the Content-Language of editions and notices.
-const SIGNED_FIELDS: [&str; 14] = [
-    "From",
-    "Sender",
-    "Reply-To",
-    "To",
-    "Cc",
-    "Subject",
-    "Date",
-    "Message-ID",
-    "In-Reply-To",
-    "References",
-    "MIME-Version",
-    "Content-Type",
-    "Content-Transfer-Encoding",
-    "Content-Language",
-];
-
 /// The fields named once more in `h=` than they occur (RFC 6376 8.15), besides the list
-/// fields: the extra name stands for an instance that does not exist, so a verifier hashes
-/// it as empty, and a field of that name added anywhere after signing (above the others,
-/// where mail programs read it, as well as below) takes its place and breaks the signature.
-/// These and the list fields are what a reader sees or acts on: who wrote, to whom, about
-/// what, and the list's own links.
+/// fields ([`LIST_FIELDS`]): the extra name stands for an instance that does not exist, so
+/// a verifier hashes it as empty, and a field of that name added anywhere after signing
+/// (above the others, where mail programs read it, as well as below) takes its place and
+/// breaks the signature. These and the list fields are what a reader sees or acts on: who
+/// wrote, to whom, about what, and the list's own links.
 const OVERSIGNED_FIELDS: [&str; 7] = [
     "From",
     "Reply-To",
@@ -52,11 +33,26 @@ const OVERSIGNED_FIELDS: [&str; 7] = [
     "Message-ID",
 ];
 
-fn is_signed(field: &Field<'_>) -> bool {
-    SIGNED_FIELDS
+/// The other fields signed where present: the rest of those RFC 6376 5.4.1 recommends, and
+/// the Content-Language of editions and notices.
+const SIGNED_ONCE_FIELDS: [&str; 7] = [
+    "Sender",
+    "In-Reply-To",
+    "References",
+    "MIME-Version",
+    "Content-Type",
+    "Content-Transfer-Encoding",
+    "Content-Language",
+];
+
+/// Every field signed where present; the list fields include List-Unsubscribe-Post, which
+/// RFC 8058 requires to be signed together with List-Unsubscribe.
+fn signed_fields() -> impl Iterator<Item = &'static str> {
+    OVERSIGNED_FIELDS
         .iter()
+        .chain(&SIGNED_ONCE_FIELDS)
         .chain(&LIST_FIELDS)
-        .any(|name| field.is(name))
+        .copied()
 }
 
 /// Every oversigned name, in the order `h=` ends with them.
@@ -74,9 +70,21 @@ pub enum SignError {
     Crypto(String),
 }
 
-/// The signing keys of one domain: one signature per key on every message.
+/// The signing keys: those of the list domain sign every message, those of another domain
+/// the messages whose From is aligned with it (DMARC's relaxed alignment), so that a
+/// copy sent in the name of the Secretariat's domain passes DMARC for that domain.
 pub struct Dkim {
+    list_domain: String,
     signers: Vec<DkimSigner<DkimKey, Done>>,
+    /// Seals the ARC set of each posting; only with an RSA key of the list domain.
+    sealer: Option<super::Sealer>,
+}
+
+/// One private key and where its public half is published.
+pub struct SigningKey {
+    pub domain: String,
+    pub selector: String,
+    pub key: DkimKey,
 }
 
 /// What every copy of one message shares.
@@ -86,22 +94,30 @@ pub struct Prepared {
     /// The signed fields of the message, bottom to top (the order of `h=`), and their
     /// relaxed-canonical form in the same order.
     fields: CanonicalFields,
+    /// The domain of the From address, which chooses the keys besides the list domain's.
+    author_domain: Option<String>,
 }
 
 #[derive(Default)]
-struct CanonicalFields {
-    names: Vec<String>,
-    canonical: Vec<u8>,
+pub(super) struct CanonicalFields {
+    pub(super) names: Vec<String>,
+    pub(super) canonical: Vec<u8>,
 }
 
 impl CanonicalFields {
-    /// Verifiers take repeated fields from the bottom up (RFC 6376 5.4.2), so listing the
-    /// chosen fields bottom to top keeps `h=` and the hashed data in step whatever repeats.
     fn of(fields: &[Field<'_>]) -> CanonicalFields {
+        let names: Vec<&str> = signed_fields().collect();
+        CanonicalFields::chosen(fields, &names)
+    }
+
+    /// The fields of `fields` named in `names`. Verifiers take repeated fields from the
+    /// bottom up (RFC 6376 5.4.2), so listing the chosen fields bottom to top keeps `h=`
+    /// and the hashed data in step whatever repeats.
+    pub(super) fn chosen(fields: &[Field<'_>], names: &[&str]) -> CanonicalFields {
         let chosen: Vec<&Field<'_>> = fields
             .iter()
             .rev()
-            .filter(|field| is_signed(field))
+            .filter(|field| names.iter().any(|name| field.is(name)))
             .collect();
         let mut canonical = Vec::new();
         Canonicalization::Relaxed.canonicalize_headers(
@@ -122,11 +138,23 @@ impl Prepared {
     pub fn new(message: &[u8]) -> Result<Prepared, SignError> {
         let parsed = RawMessage::parse(message)?;
         let body = Canonicalization::Relaxed.canonical_body(parsed.body(), 0);
+        let author_domain = parsed
+            .field("From")
+            .and_then(|field| from_domain(field.as_bytes()));
         Ok(Prepared {
             body_hash: HashAlgorithm::Sha256.hash(body).as_ref().to_vec(),
             fields: CanonicalFields::of(parsed.fields()),
+            author_domain,
         })
     }
+}
+
+/// The domain of the address in a From field.
+fn from_domain(field: &[u8]) -> Option<String> {
+    let parsed = mail_parser::MessageParser::default().parse_headers(field)?;
+    let address = parsed.from()?.first()?.address()?;
+    let (_, domain) = address.rsplit_once('@')?;
+    Some(domain.trim().to_ascii_lowercase())
 }
 
 /// The data an RSA or Ed25519 signature covers: the canonical signed fields, then the
@@ -184,29 +212,61 @@ fn tight_values(field: &[u8]) -> String {
 }
 
 impl Dkim {
-    /// One signer per (selector, key), all for `domain`.
-    pub fn new(domain: &str, keys: Vec<(String, DkimKey)>) -> Dkim {
+    /// One signer per key; those of `list_domain` sign every message.
+    pub fn new(list_domain: &str, keys: Vec<SigningKey>) -> Dkim {
         let signers = keys
             .into_iter()
-            .map(|(selector, key)| {
+            .map(|key| {
                 // The template's field list is never used: `sign` sets `h=` per message.
-                DkimSigner::from_key(key)
-                    .domain(domain)
-                    .selector(selector)
-                    .headers(SIGNED_FIELDS)
+                DkimSigner::from_key(key.key)
+                    .domain(key.domain.to_ascii_lowercase())
+                    .selector(key.selector)
+                    .headers(signed_fields())
             })
             .collect();
-        Dkim { signers }
+        Dkim {
+            list_domain: list_domain.to_ascii_lowercase(),
+            signers,
+            sealer: None,
+        }
     }
 
-    /// `(selector, key type)` of each key, for logs.
-    pub fn selectors(&self) -> impl Iterator<Item = (&str, Algorithm)> {
+    pub fn with_sealer(mut self, sealer: Option<super::Sealer>) -> Dkim {
+        self.sealer = sealer;
+        self
+    }
+
+    /// What seals postings' ARC sets, when a key can.
+    pub fn sealer(&self) -> Option<&super::Sealer> {
+        self.sealer.as_ref()
+    }
+
+    /// `(domain, selector, key type)` of each key, for logs.
+    pub fn selectors(&self) -> impl Iterator<Item = (&str, &str, Algorithm)> {
         self.signers.iter().map(|signer| {
             let algorithm = match signer.key {
                 DkimKey::Rsa(_) => Algorithm::Rsa,
                 DkimKey::Ed25519(_) => Algorithm::Ed25519,
             };
-            (signer.template.s.as_str(), algorithm)
+            (
+                signer.template.d.as_str(),
+                signer.template.s.as_str(),
+                algorithm,
+            )
+        })
+    }
+
+    /// The keys that sign a message from `author_domain`: the list domain's, and those of a
+    /// domain aligned with the author's.
+    fn signers_for<'a>(
+        &'a self,
+        author_domain: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a DkimSigner<DkimKey, Done>> {
+        self.signers.iter().filter(move |signer| {
+            let domain = signer.template.d.as_str();
+            domain == self.list_domain
+                || author_domain
+                    .is_some_and(|author| crate::authentication::aligned(domain, author))
         })
     }
 
@@ -233,7 +293,7 @@ impl Dkim {
             .chain(oversigned().map(str::to_owned))
             .collect();
         let mut fields = Vec::with_capacity(self.signers.len() * 600);
-        for signer in &self.signers {
+        for signer in self.signers_for(prepared.author_domain.as_deref()) {
             let mut signature = signer.template.clone();
             signature.bh.clone_from(&prepared.body_hash);
             signature.t = now;
@@ -280,6 +340,43 @@ mod tests {
         <https://lists.example.org/unsubscribe/team/abc>\r\n\
         List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n";
 
+    fn key(domain: &str, selector: &str, key: DkimKey) -> SigningKey {
+        SigningKey {
+            domain: domain.into(),
+            selector: selector.into(),
+            key,
+        }
+    }
+
+    /// Keys of the list domain sign every copy; another domain's key only the copies whose
+    /// From is aligned with it (here `ngo-a.example`, the author's).
+    #[test]
+    fn another_domains_key_signs_only_what_is_aligned_with_it() {
+        let (_dir, path) = key_file(Algorithm::Ed25519);
+        let load = || keys::load(&path, Algorithm::Ed25519).expect("loads");
+        let dkim = Dkim::new(
+            "lists.example.org",
+            vec![
+                key("lists.example.org", "list", load()),
+                key("ngo-a.example", "author", load()),
+                key("elsewhere.example", "other", load()),
+            ],
+        );
+        let domains = |message: &str| {
+            let prepared = Prepared::new(message.as_bytes()).expect("prepares");
+            let fields = dkim.sign(&prepared, b"", 1).expect("signs");
+            String::from_utf8_lossy(&fields)
+                .split("DKIM-Signature:")
+                .filter_map(|s| s.split("d=").nth(1)?.split(';').next().map(str::to_owned))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(domains(SHARED), ["lists.example.org", "ngo-a.example"]);
+        let from_sub = SHARED.replace("ana@ngo-a.example", "ana@mail.ngo-a.example");
+        assert_eq!(domains(&from_sub), ["lists.example.org", "ngo-a.example"]);
+        let from_list = SHARED.replace("ana@ngo-a.example", "team@lists.example.org");
+        assert_eq!(domains(&from_list), ["lists.example.org"]);
+    }
+
     /// A new key in a file, so that the same key can be loaded twice (keys are not Clone).
     fn key_file(algorithm: Algorithm) -> (tempfile::TempDir, std::path::PathBuf) {
         let generated = keys::generate(algorithm).expect("key");
@@ -295,7 +392,8 @@ mod tests {
         let parsed = RawMessage::parse(message).expect("parses");
         let mut names: Vec<String> = Vec::new();
         for field in parsed.fields() {
-            if is_signed(field) && !names.iter().any(|n| field.is(n)) {
+            let signed = signed_fields().any(|name| field.is(name));
+            if signed && !names.iter().any(|n| field.is(n)) {
                 names.push(field.name().to_owned());
             }
         }
@@ -321,7 +419,10 @@ mod tests {
             .headers(listed)
             .sign(whole.as_bytes())
             .expect("mail-auth signs");
-        let dkim = Dkim::new("lists.example.org", vec![("s1".into(), load())]);
+        let dkim = Dkim::new(
+            "lists.example.org",
+            vec![key("lists.example.org", "s1", load())],
+        );
         let prepared = Prepared::new(SHARED.as_bytes()).expect("prepares");
         let ours = dkim
             .sign(&prepared, prefix.as_bytes(), reference.t)
@@ -381,8 +482,16 @@ mod tests {
         let dkim = Dkim::new(
             "lists.example.org",
             vec![
-                ("r".into(), keys::load(&rsa, Algorithm::Rsa).expect("rsa")),
-                ("e".into(), keys::load(&ed, Algorithm::Ed25519).expect("ed")),
+                key(
+                    "lists.example.org",
+                    "r",
+                    keys::load(&rsa, Algorithm::Rsa).expect("rsa"),
+                ),
+                key(
+                    "lists.example.org",
+                    "e",
+                    keys::load(&ed, Algorithm::Ed25519).expect("ed"),
+                ),
             ],
         );
         let prepared = Prepared::new(SHARED.as_bytes()).expect("prepares");

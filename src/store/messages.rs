@@ -88,6 +88,8 @@ pub struct PendingMessage {
     pub raw: Vec<u8>,
     /// The SMTP client's IP address, empty when it came over LMTP.
     pub peer: String,
+    /// The envelope sender it came with.
+    pub envelope_from: String,
 }
 
 /// A stored message as the operator sees it.
@@ -244,7 +246,7 @@ impl Store {
     /// Oldest accepted messages not yet expanded into deliveries.
     pub async fn pending_messages(&self, limit: i64) -> Result<Vec<PendingMessage>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT m.id, m.list_name, m.kind, m.peer, b.raw FROM {WITH_BODY} \
+            "SELECT m.id, m.list_name, m.kind, m.peer, m.envelope_from, b.raw FROM {WITH_BODY} \
              WHERE m.state = 'accepted' AND m.kind IN ('posting', 'owner', 'postmaster') \
              ORDER BY m.id LIMIT $1"
         )))
@@ -263,6 +265,7 @@ impl Store {
                 kind,
                 raw: row.try_get("raw")?,
                 peer: row.try_get("peer")?,
+                envelope_from: row.try_get("envelope_from")?,
             });
         }
         Ok(pending)

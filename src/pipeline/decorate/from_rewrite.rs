@@ -21,16 +21,22 @@ pub(super) fn apply(msg: &mut RawMessage, list: &ListDecoration) {
     }
 }
 
-/// The author's display name, or the address when there is none.
+/// The author's display name or, when there is none, the address written as
+/// `alice at ngo.example`: a display name that looks like an address (other than the one
+/// the field holds) is what phishing looks like to receivers and readers alike.
 fn author_name(from_field: &[u8]) -> String {
     let parsed = MessageParser::default().parse_headers(from_field);
     let author = parsed
         .as_ref()
         .and_then(|m| m.from())
         .and_then(|from| from.first());
-    author
-        .and_then(|a| a.name().filter(|n| !n.trim().is_empty()))
-        .or_else(|| author.and_then(|a| a.address()))
-        .unwrap_or("someone")
-        .to_string()
+    let name = author.and_then(|a| a.name().filter(|n| !n.trim().is_empty()));
+    let address = || {
+        author
+            .and_then(|a| a.address())
+            .map(|a| a.replacen('@', " at ", 1))
+    };
+    name.map(str::to_owned)
+        .or_else(address)
+        .unwrap_or_else(|| "someone".to_owned())
 }

@@ -520,7 +520,7 @@ fn from_is_rewritten_to_the_list_with_the_author_in_reply_to() {
 }
 
 #[test]
-fn from_rewrite_keeps_the_authors_own_reply_to_and_uses_a_bare_address() {
+fn from_rewrite_keeps_the_authors_own_reply_to_and_spells_out_a_bare_address() {
     let raw =
         b"From: bob@example.org\r\nReply-To: <desk@example.org>\r\nSubject: x\r\n\r\nbody\r\n";
     let list = ListDecoration {
@@ -530,7 +530,10 @@ fn from_rewrite_keeps_the_authors_own_reply_to_and_uses_a_bare_address() {
     let out = run(raw, &list);
     let m = parse(&out);
     let from = m.from().and_then(|f| f.first()).expect("From");
-    assert_eq!(from.name(), Some("bob@example.org via Gender issue team"));
+    assert_eq!(
+        from.name(),
+        Some("bob at example.org via Gender issue team")
+    );
     assert_eq!(values(&out, "Reply-To"), ["<desk@example.org>"]);
 }
 
