@@ -19,6 +19,45 @@ const ORIGINAL_MESSAGE_MARKERS: &[&str] = &[
     "start of returned message",
     "original message as received",
     "message text follows",
+    "unsent message follows",
+    "------- returned message",
+    "original mail as follows",
+    "the original message was received",
+    "content-type: message/rfc822",
+];
+
+/// Header fields that start the quoted original when no marker announces it: a line
+/// starting with one of them, followed by another header line, is the original's header.
+const ORIGINAL_HEADER_FIELDS: &[&str] = &[
+    "received:",
+    "return-path:",
+    "message-id:",
+    "date:",
+    "from:",
+    "to:",
+    "cc:",
+    "subject:",
+    "mime-version:",
+    "content-type:",
+    "reply-to:",
+    "dkim-signature:",
+    "x-",
+];
+
+/// Lines of a notice that name addresses other than the failed ones: the original's sender,
+/// recipients and identifiers, as some notices repeat them.
+const NOT_FAILED_LABELS: &[&str] = &[
+    "from:",
+    "to:",
+    "cc:",
+    "bcc:",
+    "reply-to:",
+    "sender:",
+    "return-path:",
+    "message-id:",
+    "in-reply-to:",
+    "references:",
+    "mail from:",
 ];
 
 /// Words of warnings about mail still being retried.
@@ -81,6 +120,18 @@ const FAILURE_WORDS: &[&str] = &[
     "unknown host",
     "not recognized",
     "not collected",
+    "delivery problems",
+    "non-delivered",
+    "not delivered",
+    "nondeliverable",
+    "non-delivery",
+    "could not deliver",
+    "couldn't be delivered",
+    "mail system error",
+    "failure reasons",
+    "account is disabled",
+    "permission to post",
+    "exceeded",
 ];
 
 /// The notice part of a non-standard bounce.
@@ -102,7 +153,13 @@ pub fn read(text: &str, ignore: &[String]) -> Notice {
     let notice = before_original_message(text);
     let lower = notice.to_ascii_lowercase();
     let mut addresses: Vec<String> = Vec::new();
-    for address in addresses_in(notice) {
+    let failed_lines = notice.lines().filter(|line| {
+        let line = line.trim_start().to_ascii_lowercase();
+        !NOT_FAILED_LABELS
+            .iter()
+            .any(|label| line.starts_with(label))
+    });
+    for address in failed_lines.flat_map(addresses_in) {
         let lowered = address.to_ascii_lowercase();
         let is_role = ["postmaster@", "mailer-daemon@", "root@"]
             .iter()
@@ -118,20 +175,52 @@ pub fn read(text: &str, ignore: &[String]) -> Notice {
         addresses,
         is_warning: warned && !final_words,
         is_final: final_words,
-        reports_failure: final_words || FAILURE_WORDS.iter().any(|w| lower.contains(w)),
+        reports_failure: says_failure(notice),
         text: notice.to_string(),
     }
 }
 
-fn before_original_message(text: &str) -> &str {
+/// Whether `text` (its human-readable parts, or the subject) says that delivery failed.
+pub fn says_failure(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
-    let end = ORIGINAL_MESSAGE_MARKERS
+    FAILURE_WORDS
         .iter()
-        .filter_map(|m| lower.find(m))
+        .chain(FINAL_WORDS)
+        .any(|w| lower.contains(w))
+}
+
+/// The notice without the quoted original that follows it, when there is one.
+pub fn before_original_message(text: &str) -> &str {
+    let lower = text.to_ascii_lowercase();
+    let marked = ORIGINAL_MESSAGE_MARKERS
+        .iter()
+        .filter_map(|m| lower.find(m));
+    let end = marked
+        .chain(original_header(&lower))
         .min()
         .unwrap_or(text.len());
     // `find` on the lowercased copy: ASCII lowercasing keeps byte offsets.
     text.get(..end).unwrap_or(text)
+}
+
+/// Where a quoted original's header starts in a notice that does not announce it: two
+/// header lines in a row, the first at the start of a line after an empty line.
+fn original_header(lower: &str) -> Option<usize> {
+    let is_field = |line: &str| ORIGINAL_HEADER_FIELDS.iter().any(|f| line.starts_with(f));
+    let mut offset = 0;
+    let mut previous_empty = false;
+    let mut lines = lower.split_inclusive('\n').peekable();
+    while let Some(line) = lines.next() {
+        let next_is_field = lines.peek().is_some_and(|next| {
+            is_field(next) || next.starts_with([' ', '\t']) && !next.trim().is_empty()
+        });
+        if previous_empty && is_field(line) && next_is_field {
+            return Some(offset);
+        }
+        previous_empty = line.trim().is_empty();
+        offset += line.len();
+    }
+    None
 }
 
 /// Mail addresses in free text: `local@domain` with a dot in the domain, stripped of the
