@@ -97,7 +97,7 @@ fn original_header(report: &Message, raw: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// The `<…>` items of a header value, or the bare value when it has none.
-fn bracketed(value: &str) -> Vec<String> {
+pub(super) fn bracketed(value: &str) -> Vec<String> {
     let items: Vec<String> = value
         .split('<')
         .skip(1)

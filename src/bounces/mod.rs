@@ -81,7 +81,8 @@ pub fn read(raw: &[u8]) -> Returned {
         .map(|(_, report)| dsn::parse(report))
         .unwrap_or_default();
         if !reported.is_empty() {
-            return Some(Returned::Failures(from_report(reported, &notice)));
+            let senders = senders(&message);
+            return Some(Returned::Failures(from_report(reported, &notice, &senders)));
         }
         if let Some(why) = not_bounces::recognise(&message, &notice) {
             return Some(Returned::NotABounce(why));
@@ -150,20 +151,30 @@ fn notice_text(message: &Message, raw: &[u8]) -> String {
     String::from_utf8_lossy(raw.get(body_start..).unwrap_or_default()).into_owned()
 }
 
-fn from_report(recipients: Vec<dsn::RecipientReport>, notice: &str) -> Vec<Failure> {
+fn from_report(
+    recipients: Vec<dsn::RecipientReport>,
+    notice: &str,
+    senders: &[String],
+) -> Vec<Failure> {
     recipients
         .into_iter()
         .filter_map(|recipient| {
             let detail = recipient.diagnostic.clone().unwrap_or_default();
-            // Without the server's words, the notice's are the best account of the reason.
-            let reason = if detail.trim().is_empty() {
-                scan::before_original_message(notice)
+            let address = recipient.address().map(str::to_string);
+            // When the server's words say nothing of the reason ("550 Rejected"), the
+            // notice's may ("error after EHLO").
+            let reason = if words::read(&detail) == words::Reading::default() {
+                format!("{detail}\n{}", scan::before_original_message(notice))
             } else {
-                &detail
+                detail.clone()
             };
-            let class = status::classify(recipient.status, recipient.action.as_deref(), reason)?;
+            let mut class =
+                status::classify(recipient.status, recipient.action.as_deref(), &reason)?;
+            if class == BounceClass::Mailbox && quotes_a_sender(&detail, senders, &address) {
+                class = BounceClass::Policy;
+            }
             Some(Failure {
-                address: recipient.address().map(str::to_string),
+                address,
                 class,
                 status: recipient.status,
                 detail: one_line(&detail),
@@ -172,12 +183,47 @@ fn from_report(recipients: Vec<dsn::RecipientReport>, notice: &str) -> Vec<Failu
         .collect()
 }
 
+/// Whether a server's reply quotes one of the sender's addresses (other than the failed
+/// recipient's): "550 5.2.0 <list-bounces+…@…> From: domain is invalid" refuses the sender,
+/// whatever its code says.
+fn quotes_a_sender(reply: &str, senders: &[String], failed: &Option<String>) -> bool {
+    let reply = reply.to_ascii_lowercase();
+    senders
+        .iter()
+        .filter(|s| !failed.as_deref().is_some_and(|f| f.eq_ignore_ascii_case(s)))
+        .any(|s| reply.contains(&s.to_ascii_lowercase()))
+}
+
+/// The sender's addresses: where the bounce was sent (the original's envelope sender), and
+/// the returned original's author and envelope sender.
+fn senders(message: &Message) -> Vec<String> {
+    let originals = message.parts.iter().filter_map(|part| match &part.body {
+        PartType::Message(original) => Some(original),
+        _ => None,
+    });
+    let mut senders = addresses(message.to());
+    for original in originals {
+        senders.extend(addresses(original.from()));
+        senders.extend(arf::bracketed(
+            original.header_raw("Return-Path").unwrap_or_default(),
+        ));
+    }
+    senders.retain(|s| s.contains('@'));
+    senders
+}
+
+fn addresses(field: Option<&mail_parser::Address>) -> Vec<String> {
+    field
+        .into_iter()
+        .flat_map(|field| field.iter())
+        .filter_map(|a| a.address().map(str::to_string))
+        .collect()
+}
+
 fn from_notice(message: &Message, text: &str) -> Vec<Failure> {
     let own: Vec<String> = [message.from(), message.to()]
         .into_iter()
-        .flatten()
-        .flat_map(|field| field.iter())
-        .filter_map(|a| a.address().map(str::to_string))
+        .flat_map(addresses)
         .collect();
     let notice = scan::read(text, &own);
     let subject = message.subject().unwrap_or_default();
@@ -194,10 +240,13 @@ fn from_notice(message: &Message, text: &str) -> Vec<Failure> {
     } else {
         None
     };
-    let Some(class) = class else {
+    let Some(mut class) = class else {
         return Vec::new();
     };
     let detail = one_line(&status_line(&notice.text));
+    if class == BounceClass::Mailbox && quotes_a_sender(&detail, &senders(message), &None) {
+        class = BounceClass::Policy;
+    }
     let failure = |address: Option<String>| Failure {
         address,
         class,

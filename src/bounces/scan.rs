@@ -11,7 +11,6 @@ const ORIGINAL_MESSAGE_MARKERS: &[&str] = &[
     "original message follows",
     "----- original message",
     "------ this is a copy of the message",
-    "----- transcript of session follows",
     "--- original message",
     "returned mail follows",
     "unsent message below",
@@ -22,12 +21,12 @@ const ORIGINAL_MESSAGE_MARKERS: &[&str] = &[
     "unsent message follows",
     "------- returned message",
     "original mail as follows",
-    "the original message was received",
     "content-type: message/rfc822",
 ];
 
-/// Header fields that start the quoted original when no marker announces it: a line
-/// starting with one of them, followed by another header line, is the original's header.
+/// Header fields of a quoted original that no marker announces: three header lines in a row
+/// after an empty line, one of them naming the original's sender, recipient, route or
+/// identity ([`ORIGINAL_IDENTITY_FIELDS`]), start the original's header.
 const ORIGINAL_HEADER_FIELDS: &[&str] = &[
     "received:",
     "return-path:",
@@ -43,6 +42,9 @@ const ORIGINAL_HEADER_FIELDS: &[&str] = &[
     "dkim-signature:",
     "x-",
 ];
+
+const ORIGINAL_IDENTITY_FIELDS: &[&str] =
+    &["received:", "return-path:", "message-id:", "from:", "to:"];
 
 /// Lines of a notice that name addresses other than the failed ones: the original's sender,
 /// recipients and identifiers, as some notices repeat them.
@@ -132,6 +134,7 @@ const FAILURE_WORDS: &[&str] = &[
     "account is disabled",
     "permission to post",
     "exceeded",
+    "loop alert",
 ];
 
 /// The notice part of a non-standard bounce.
@@ -154,7 +157,10 @@ pub fn read(text: &str, ignore: &[String]) -> Notice {
     let lower = notice.to_ascii_lowercase();
     let mut addresses: Vec<String> = Vec::new();
     let failed_lines = notice.lines().filter(|line| {
-        let line = line.trim_start().to_ascii_lowercase();
+        // Transcripts quote the commands sent: `>>> MAIL From:<sender>`.
+        let line = line
+            .trim_start_matches([' ', '\t', '>', '<'])
+            .to_ascii_lowercase();
         !NOT_FAILED_LABELS
             .iter()
             .any(|label| line.starts_with(label))
@@ -203,21 +209,33 @@ pub fn before_original_message(text: &str) -> &str {
     text.get(..end).unwrap_or(text)
 }
 
-/// Where a quoted original's header starts in a notice that does not announce it: two
-/// header lines in a row, the first at the start of a line after an empty line.
+/// Where a quoted original's header starts in a notice that does not announce it (see
+/// [`ORIGINAL_HEADER_FIELDS`]).
 fn original_header(lower: &str) -> Option<usize> {
-    let is_field = |line: &str| ORIGINAL_HEADER_FIELDS.iter().any(|f| line.starts_with(f));
+    let starts_with = |line: &str, fields: &[&str]| fields.iter().any(|f| line.starts_with(f));
+    let lines: Vec<&str> = lower.split_inclusive('\n').collect();
     let mut offset = 0;
-    let mut previous_empty = false;
-    let mut lines = lower.split_inclusive('\n').peekable();
-    while let Some(line) = lines.next() {
-        let next_is_field = lines.peek().is_some_and(|next| {
-            is_field(next) || next.starts_with([' ', '\t']) && !next.trim().is_empty()
-        });
-        if previous_empty && is_field(line) && next_is_field {
-            return Some(offset);
+    for (i, line) in lines.iter().enumerate() {
+        let after_empty = i == 0 || lines[i - 1].trim().is_empty();
+        if after_empty && starts_with(line, ORIGINAL_HEADER_FIELDS) {
+            // The block: header lines and their continuation lines.
+            let block: Vec<&str> = lines[i..]
+                .iter()
+                .take_while(|l| {
+                    starts_with(l, ORIGINAL_HEADER_FIELDS)
+                        || l.starts_with([' ', '\t']) && !l.trim().is_empty()
+                })
+                .filter(|l| !l.starts_with([' ', '\t']))
+                .copied()
+                .collect();
+            if block.len() >= 3
+                && block
+                    .iter()
+                    .any(|l| starts_with(l, ORIGINAL_IDENTITY_FIELDS))
+            {
+                return Some(offset);
+            }
         }
-        previous_empty = line.trim().is_empty();
         offset += line.len();
     }
     None

@@ -43,13 +43,16 @@ impl Status {
         })
     }
 
-    /// How much a code says: a sender-side code says most (it decides the class whatever
-    /// else is said), then any code with a subject and detail, then `X.Y.0`, then `X.0.0`.
+    /// How much a code says about a failure: any failure code more than a success code
+    /// (transcripts quote `250 2.1.0 Ok` before the refusal), a sender-side code most (it
+    /// decides the class whatever else is said), then any code with a subject and detail,
+    /// then `X.Y.0`, then `X.0.0`.
     fn specificity(self) -> u8 {
+        let failure = if self.class == 2 { 0 } else { 4 };
         if self.is_about_the_sender() {
-            3
+            failure + 3
         } else {
-            u8::from(self.subject != 0) + u8::from(self.detail != 0)
+            failure + u8::from(self.subject != 0) + u8::from(self.detail != 0)
         }
     }
 

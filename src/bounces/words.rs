@@ -45,6 +45,13 @@ const ABOUT_THE_SENDER: &[&str] = &[
     "members only",
     "mismatches client ip",
     "does not match your ip",
+    ">>> mail from:",
+    "after ehlo",
+    "after helo",
+    "open relay",
+    "groups.google.com",
+    "message rejected",
+    "mail rejected",
 ];
 
 /// Reasons about how or by whom the mail was sent: blocklists, reputation, reverse DNS,
@@ -66,9 +73,6 @@ const SENDER_SIDE: &[&str] = &[
     "sorbs",
     "barracuda",
     "cloudmark",
-    "listed at",
-    "listed in",
-    "listed on",
     "blocked",
     "block",
     "reputation",
@@ -190,6 +194,8 @@ const ABOUT_THE_MESSAGE: &[&str] = &[
     "message size",
     "size limit",
     "exceeds the maximum",
+    "duplicated message-id",
+    "hop count exceeded",
 ];
 
 /// What a reason's words say about whose fault the failure is.
