@@ -25,8 +25,9 @@ const ORIGINAL_MESSAGE_MARKERS: &[&str] = &[
 ];
 
 /// Header fields of a quoted original that no marker announces: three header lines in a row
-/// after an empty line, one of them naming the original's sender, recipient, route or
-/// identity ([`ORIGINAL_IDENTITY_FIELDS`]), start the original's header.
+/// after an empty line, with its route or identity ([`ORIGINAL_IDENTITY_FIELDS`]) or both its
+/// From and To, start the original's header. Some notices show a header of their own
+/// (To, Cc, Date, Subject), which is not the original.
 const ORIGINAL_HEADER_FIELDS: &[&str] = &[
     "received:",
     "return-path:",
@@ -43,8 +44,7 @@ const ORIGINAL_HEADER_FIELDS: &[&str] = &[
     "x-",
 ];
 
-const ORIGINAL_IDENTITY_FIELDS: &[&str] =
-    &["received:", "return-path:", "message-id:", "from:", "to:"];
+const ORIGINAL_IDENTITY_FIELDS: &[&str] = &["received:", "return-path:", "message-id:"];
 
 /// Lines of a notice that name addresses other than the failed ones: the original's sender,
 /// recipients and identifiers, as some notices repeat them.
@@ -135,6 +135,11 @@ const FAILURE_WORDS: &[&str] = &[
     "permission to post",
     "exceeded",
     "loop alert",
+    "not a member",
+    "not member",
+    "mail failure",
+    "delivery failure",
+    "malformed",
 ];
 
 /// The notice part of a non-standard bounce.

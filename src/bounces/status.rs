@@ -172,9 +172,10 @@ pub fn classify(status: Option<Status>, action: Option<&str>, text: &str) -> Opt
         return Some(BounceClass::Temporary);
     }
     let mailbox_code = status.is_about_the_mailbox();
-    Some(if status.is_about_the_sender() || words.about_the_sender {
-        BounceClass::Policy
-    } else if words.sender_side && !(words.mailbox && mailbox_code) {
+    let about_the_sender = status.is_about_the_sender()
+        || words.about_the_sender
+        || (words.sender_side && !(words.mailbox && mailbox_code));
+    Some(if about_the_sender {
         BounceClass::Policy
     } else if mailbox_code || words.mailbox {
         BounceClass::Mailbox
@@ -294,6 +295,42 @@ mod tests {
         assert_eq!(
             classify(None, None, "554 denied: spam"),
             Some(BounceClass::Policy)
+        );
+    }
+
+    #[test]
+    fn the_most_specific_code_and_the_sender_side_win() {
+        let failed =
+            |field: &str, reply: &str| classify(Status::find(field), Some("failed"), reply);
+        assert_eq!(
+            failed("5.1.1", "550 5.7.1 IP address blacklisted by recipient"),
+            Some(BounceClass::Policy),
+            "the reply's own code beats a guessed Status"
+        );
+        assert_eq!(
+            failed("5.0.0", "550 5.1.8 Sender address rejected"),
+            Some(BounceClass::Policy)
+        );
+        assert_eq!(
+            failed(
+                "5.1.1",
+                "550 5.1.1 <a@b.example> - 192.0.2.1 has sent to too many recipients"
+            ),
+            Some(BounceClass::Policy),
+            "a mailbox code given for the sending IP"
+        );
+        assert_eq!(
+            failed(
+                "5.1.1",
+                "antispam.example said: 550 5.1.1 <a@b.example>: Recipient address rejected: User unknown"
+            ),
+            Some(BounceClass::Mailbox),
+            "a mailbox code and mailbox words: the address"
+        );
+        assert_eq!(
+            classify(None, None, "Out: 250 2.1.0 Ok\nOut: 550 5.1.1 No such user"),
+            Some(BounceClass::Mailbox),
+            "success codes quoted in a transcript say nothing"
         );
     }
 }

@@ -87,6 +87,7 @@ const SENDER_SIDE: &[&str] = &[
     "fix reverse",
     "client host",
     "client ip",
+    "ip",
     "your ip",
     "ip address",
     "your host",
