@@ -90,28 +90,20 @@ impl Rates {
     }
 
     fn print(&self, name: &str) {
-        let percent = |n: usize, of: usize| {
+        let rate = |n: usize, of: usize| {
             if of == 0 {
-                "-".to_string()
+                format!("{n}/{of}")
             } else {
-                format!("{:.1} %", n as f64 * 100.0 / of as f64)
+                format!("{n}/{of} ({:.1} %)", n as f64 * 100.0 / of as f64)
             }
         };
         eprintln!(
-            "{name}: counted against member {}/{} ({}), failure found {}/{} ({}), \
-             false failure {}/{} ({}); address failures counted {}/{} ({})",
-            self.sender_counted,
-            self.sender,
-            percent(self.sender_counted, self.sender),
-            self.found,
-            self.bounces,
-            percent(self.found, self.bounces),
-            self.false_failures,
-            self.not_bounces,
-            percent(self.false_failures, self.not_bounces),
-            self.address_counted,
-            self.address,
-            percent(self.address_counted, self.address),
+            "{name}: counted against member {}, failure found {}, false failure {}; \
+             address failures counted {}",
+            rate(self.sender_counted, self.sender),
+            rate(self.found, self.bounces),
+            rate(self.false_failures, self.not_bounces),
+            rate(self.address_counted, self.address),
         );
     }
 

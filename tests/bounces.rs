@@ -33,8 +33,8 @@ fn quick(extra: &'static str) -> impl FnOnce(String) -> String {
     }
 }
 
-/// Posts to the open list and returns the VERP envelope sender of `recipient`'s copy.
-async fn post_and_find_verp(h: &Harness, recipient: &str) -> String {
+/// Posts to the open list and returns `recipient`'s copy as the sink received it.
+async fn post_and_find_copy(h: &Harness, recipient: &str) -> tidings::sink::Received {
     let before = h.sink.messages().len();
     h.write(
         "author@ngo.example",
@@ -43,12 +43,16 @@ async fn post_and_find_verp(h: &Harness, recipient: &str) -> String {
         "Hello\r\n",
     )
     .await;
-    let copies = h.sink.messages();
-    copies[before..]
+    h.sink.messages()[before..]
         .iter()
         .find(|m| m.recipients.iter().any(|r| r == recipient))
-        .map(|m| m.mail_from.clone())
+        .cloned()
         .unwrap_or_else(|| panic!("no copy for {recipient}"))
+}
+
+/// Posts to the open list and returns the VERP envelope sender of `recipient`'s copy.
+async fn post_and_find_verp(h: &Harness, recipient: &str) -> String {
+    post_and_find_copy(h, recipient).await.mail_from
 }
 
 fn report(recipient: &str, status: &str, diagnostic: &str) -> Vec<u8> {
@@ -188,12 +192,7 @@ async fn policy_rejections_do_not_count_and_owners_hear_of_them(db: &TestDb) {
         1,
         "one deliverability notice a day per domain"
     );
-    let report = h
-        .daemon
-        .store
-        .bounce_report(None, 30)
-        .await
-        .expect("report");
+    let report = bounce_report(&h).await;
     assert!(report
         .by_domain
         .iter()
@@ -275,23 +274,6 @@ async fn refusals_by_the_relay_count_like_bounces(db: &TestDb) {
     h.daemon.shutdown().await;
 }
 
-/// Posts to the open list and returns `recipient`'s copy as the sink received it.
-async fn post_and_find_copy(h: &Harness, recipient: &str) -> tidings::sink::Received {
-    let before = h.sink.messages().len();
-    h.write(
-        "author@ngo.example",
-        &format!("open@{DOMAIN}"),
-        "News",
-        "Hello\r\n",
-    )
-    .await;
-    h.sink.messages()[before..]
-        .iter()
-        .find(|m| m.recipients.iter().any(|r| r == recipient))
-        .cloned()
-        .unwrap_or_else(|| panic!("no copy for {recipient}"))
-}
-
 /// A provider's abuse report (RFC 5965) about `original`, with the envelope sender it
 /// says the original had, if any.
 fn abuse_report(original: &[u8], original_mail_from: Option<&str>) -> Vec<u8> {
@@ -318,13 +300,17 @@ fn mail_to(h: &Harness, address: &str) -> usize {
     h.received_by(address).len()
 }
 
-async fn complaints(h: &Harness) -> Vec<(String, i64)> {
+/// `tidings bounces` over the last 30 days, for every list.
+async fn bounce_report(h: &Harness) -> tidings::store::BounceReport {
     h.daemon
         .store
         .bounce_report(None, 30)
         .await
         .expect("report")
-        .complaints
+}
+
+async fn complaints(h: &Harness) -> Vec<(String, i64)> {
+    bounce_report(h).await.complaints
 }
 
 async fn a_complaint_to_the_verp_address_unsubscribes_at_once(db: &TestDb) {
@@ -424,12 +410,7 @@ async fn dmarc_reports_and_auto_replies_change_nothing(db: &TestDb) {
     assert!(h.is_subscribed("open", DEAD).await);
     assert_eq!(score_of(&h, DEAD).await, None, "nothing counted");
     assert!(complaints(&h).await.is_empty());
-    let report = h
-        .daemon
-        .store
-        .bounce_report(None, 30)
-        .await
-        .expect("report");
+    let report = bounce_report(&h).await;
     assert!(report.by_domain.is_empty(), "{:?}", report.by_domain);
     h.daemon.shutdown().await;
 }
