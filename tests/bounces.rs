@@ -1,6 +1,8 @@
 //! Bounces over loopback SMTP: a report sent to a copy's VERP address is traced back to the
 //! member; address failures raise the score up to disabling, policy rejections do not and
 //! are reported to the owners; the re-enable link works; unanswered members are removed.
+//! Complaints (abuse reports) unsubscribe their member at once, whether they come to the
+//! copy's VERP address or are forwarded; DMARC reports and auto-replies change nothing.
 
 mod common;
 
@@ -16,6 +18,9 @@ on_both_databases!(
     policy_rejections_do_not_count_and_owners_hear_of_them,
     unanswered_disabled_members_are_removed,
     refusals_by_the_relay_count_like_bounces,
+    a_complaint_to_the_verp_address_unsubscribes_at_once,
+    forwarded_complaints_find_the_copy_from_its_header,
+    dmarc_reports_and_auto_replies_change_nothing,
 );
 
 /// The test config with a quick threshold: two address failures, both counted the same day.
@@ -28,8 +33,8 @@ fn quick(extra: &'static str) -> impl FnOnce(String) -> String {
     }
 }
 
-/// Posts to the open list and returns the VERP envelope sender of `recipient`'s copy.
-async fn post_and_find_verp(h: &Harness, recipient: &str) -> String {
+/// Posts to the open list and returns `recipient`'s copy as the sink received it.
+async fn post_and_find_copy(h: &Harness, recipient: &str) -> tidings::sink::Received {
     let before = h.sink.messages().len();
     h.write(
         "author@ngo.example",
@@ -38,12 +43,16 @@ async fn post_and_find_verp(h: &Harness, recipient: &str) -> String {
         "Hello\r\n",
     )
     .await;
-    let copies = h.sink.messages();
-    copies[before..]
+    h.sink.messages()[before..]
         .iter()
         .find(|m| m.recipients.iter().any(|r| r == recipient))
-        .map(|m| m.mail_from.clone())
+        .cloned()
         .unwrap_or_else(|| panic!("no copy for {recipient}"))
+}
+
+/// Posts to the open list and returns the VERP envelope sender of `recipient`'s copy.
+async fn post_and_find_verp(h: &Harness, recipient: &str) -> String {
+    post_and_find_copy(h, recipient).await.mail_from
 }
 
 fn report(recipient: &str, status: &str, diagnostic: &str) -> Vec<u8> {
@@ -183,12 +192,7 @@ async fn policy_rejections_do_not_count_and_owners_hear_of_them(db: &TestDb) {
         1,
         "one deliverability notice a day per domain"
     );
-    let report = h
-        .daemon
-        .store
-        .bounce_report(None, 30)
-        .await
-        .expect("report");
+    let report = bounce_report(&h).await;
     assert!(report
         .by_domain
         .iter()
@@ -267,5 +271,146 @@ async fn refusals_by_the_relay_count_like_bounces(db: &TestDb) {
     assert_eq!(notices, 1, "one deliverability notice for the domain");
 
     later_posting_skips_the_disabled(&h).await;
+    h.daemon.shutdown().await;
+}
+
+/// A provider's abuse report (RFC 5965) about `original`, with the envelope sender it
+/// says the original had, if any.
+fn abuse_report(original: &[u8], original_mail_from: Option<&str>) -> Vec<u8> {
+    let mail_from = original_mail_from
+        .map(|m| format!("Original-Mail-From: <{m}>\r\n"))
+        .unwrap_or_default();
+    let mut report = format!(
+        "From: Feedback Loop <fbl@feedback.ngo.example>\r\nTo: abuse-desk@ngo.example\r\n\
+         Subject: Complaint about message from 192.0.2.25\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=feedback-report; boundary=\"f\"\r\n\r\n\
+         --f\r\nContent-Type: text/plain\r\n\r\nThe recipient marked this message as spam.\r\n\
+         --f\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\n\
+         User-Agent: NgoFBL/1.0\r\nVersion: 1\r\n{mail_from}Source-IP: 192.0.2.25\r\n\r\n\
+         --f\r\nContent-Type: message/rfc822\r\n\r\n"
+    )
+    .into_bytes();
+    report.extend_from_slice(original);
+    report.extend_from_slice(b"\r\n--f--\r\n");
+    report
+}
+
+/// How many messages `address` received.
+fn mail_to(h: &Harness, address: &str) -> usize {
+    h.received_by(address).len()
+}
+
+/// `tidings bounces` over the last 30 days, for every list.
+async fn bounce_report(h: &Harness) -> tidings::store::BounceReport {
+    h.daemon
+        .store
+        .bounce_report(None, 30)
+        .await
+        .expect("report")
+}
+
+async fn complaints(h: &Harness) -> Vec<(String, i64)> {
+    bounce_report(h).await.complaints
+}
+
+async fn a_complaint_to_the_verp_address_unsubscribes_at_once(db: &TestDb) {
+    let h = Harness::start_with(db, quick("")).await;
+    h.subscribe("open", &[DEAD, ALIVE]).await;
+    let copy = post_and_find_copy(&h, DEAD).await;
+    let received = mail_to(&h, DEAD);
+    h.send(
+        "fbl@feedback.ngo.example",
+        &copy.mail_from,
+        &abuse_report(&copy.data, Some(&copy.mail_from)),
+    )
+    .await;
+    assert!(h.queue_drained().await);
+    assert!(!h.is_subscribed("open", DEAD).await, "unsubscribed at once");
+    assert!(h.is_subscribed("open", ALIVE).await);
+    assert_eq!(complaints(&h).await, [("open".to_string(), 1)]);
+    assert_eq!(mail_to(&h, DEAD), received, "a complainer gets no goodbye");
+    later_posting_skips_the_disabled(&h).await;
+    h.daemon.shutdown().await;
+}
+
+/// A complaint forwarded to `LIST-bounces@` carries no token in its address: the copy is
+/// found from the original's List-Unsubscribe token, or from its VERP Return-Path.
+async fn forwarded_complaints_find_the_copy_from_its_header(db: &TestDb) {
+    let h = Harness::start_with(db, quick("")).await;
+    let third = "third@ngo.example";
+    h.subscribe("open", &[DEAD, ALIVE, third]).await;
+    let bounces = format!("open-bounces@{DOMAIN}");
+
+    // The copy as the member's provider returns it: List-Unsubscribe names the member.
+    let copy = post_and_find_copy(&h, DEAD).await;
+    h.send(
+        "fbl@feedback.ngo.example",
+        &bounces,
+        &abuse_report(&copy.data, None),
+    )
+    .await;
+    assert!(h.queue_drained().await);
+    assert!(!h.is_subscribed("open", DEAD).await);
+
+    // A copy stripped of its List-Unsubscribe: the Return-Path its provider added names it.
+    let copy = post_and_find_copy(&h, third).await;
+    let text = String::from_utf8(copy.data.clone()).expect("utf-8");
+    let mut lines: Vec<&str> = text.split("\r\n").collect();
+    while let Some(at) = lines.iter().position(|l| l.starts_with("List-Unsubscribe")) {
+        lines.remove(at);
+        while lines.get(at).is_some_and(|l| l.starts_with(' ')) {
+            lines.remove(at);
+        }
+    }
+    let original = format!(
+        "Return-Path: <{}>\r\n{}",
+        copy.mail_from,
+        lines.join("\r\n")
+    );
+    h.send(
+        "fbl@feedback.ngo.example",
+        &bounces,
+        &abuse_report(original.as_bytes(), None),
+    )
+    .await;
+    assert!(h.queue_drained().await);
+    assert!(!h.is_subscribed("open", third).await);
+    assert!(h.is_subscribed("open", ALIVE).await);
+    assert_eq!(complaints(&h).await, [("open".to_string(), 2)]);
+    h.daemon.shutdown().await;
+}
+
+/// Neither a DMARC aggregate report nor an out-of-office reply to a copy's bounce address
+/// is a bounce or a complaint: sent as often as two bounces would disable the member, they
+/// change nothing.
+async fn dmarc_reports_and_auto_replies_change_nothing(db: &TestDb) {
+    let h = Harness::start_with(db, quick("")).await;
+    h.subscribe("open", &[DEAD, ALIVE]).await;
+    let dmarc = format!(
+        "From: noreply-dmarc-support@google.com\r\nTo: dmarc@{DOMAIN}\r\n\
+         Subject: Report domain: {DOMAIN} Submitter: google.com Report-ID: 1234567890\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"d\"\r\n\r\n\
+         --d\r\nContent-Type: text/plain\r\n\r\nAggregate report: some messages failed.\r\n\
+         --d\r\nContent-Type: application/zip; name=\"google.com!{DOMAIN}!1795824000!1795910399.zip\"\r\n\
+         Content-Disposition: attachment; filename=\"google.com!{DOMAIN}!1795824000!1795910399.zip\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\nUEsDBBQAAAAIAA==\r\n--d--\r\n"
+    );
+    let away = format!(
+        "From: <{DEAD}>\r\nTo: open@{DOMAIN}\r\nSubject: Automatic reply: News\r\n\
+         Auto-Submitted: auto-replied\r\n\r\nI am away until Monday; your message failed to \
+         reach me in time and will not be forwarded.\r\n"
+    );
+    for _ in 0..2 {
+        let verp = post_and_find_verp(&h, DEAD).await;
+        h.send("noreply-dmarc-support@google.com", &verp, dmarc.as_bytes())
+            .await;
+        h.send("", &verp, away.as_bytes()).await;
+        assert!(h.queue_drained().await);
+    }
+    assert!(h.is_subscribed("open", DEAD).await);
+    assert_eq!(score_of(&h, DEAD).await, None, "nothing counted");
+    assert!(complaints(&h).await.is_empty());
+    let report = bounce_report(&h).await;
+    assert!(report.by_domain.is_empty(), "{:?}", report.by_domain);
     h.daemon.shutdown().await;
 }

@@ -1,8 +1,12 @@
 //! What tidings does with a bounce: the VERP token names the delivery (so the member and the
 //! list are known whatever the bounce's format), the bounce itself says what failed and how
-//! ([`super::analyse`]), and the membership follows: a mailbox failure raises the member's
+//! ([`super::read`]), and the membership follows: a mailbox failure raises the member's
 //! score and may disable their deliveries; a policy rejection is reported to the list's
 //! owners as a deliverability problem; anything else is only logged.
+//!
+//! A complaint (an abuse report from a provider's feedback loop) unsubscribes its member at
+//! once, as every sender of bulk mail must: whoever marks the list's mail as spam is not to
+//! get more of it, not even a goodbye.
 //!
 //! Disabled members are sent re-enable notices with a link, and removed after the last one
 //! goes unanswered.
@@ -12,11 +16,14 @@ use serde_json::json;
 use crate::config::{Config, ListConfig};
 use crate::inbound::routing::{self, Destination};
 use crate::notices::{Automatic, Notice, Notices};
-use crate::store::{BounceEvent, BouncedDelivery, ReceivedCommand, ScoreOutcome, Store};
+use crate::store::{
+    BounceEvent, BouncedDelivery, ComplaintEvent, ReceivedCommand, ScoreOutcome, Store,
+};
 use crate::subscriptions::{Result, Subscriptions};
-use crate::tokens::Purpose;
+use crate::tokens::{Purpose, Signer};
 
-use super::{analyse, BounceClass, Failure};
+use super::arf::Complaint;
+use super::{read, BounceClass, Failure, Returned};
 
 const DAY_MS: i64 = 24 * 3_600_000;
 
@@ -48,20 +55,29 @@ pub async fn housekeeping(subscriptions: &Subscriptions) -> Result<()> {
 
 /// Handles one bounce; returns a note on what it did, for `tidings shunt`-style records.
 async fn process(subscriptions: &Subscriptions, bounce: &ReceivedCommand) -> Result<String> {
-    let config = subscriptions.config();
-    let delivery_id = match routing::route(&bounce.recipient, config, subscriptions.signer()) {
-        Ok(Destination::Bounces {
-            delivery_id: Some(id),
-            ..
-        }) => id,
-        _ => return Ok("no VERP token: kept for the owners, not scored".into()),
+    let delivery_id = match routing::route(
+        &bounce.recipient,
+        subscriptions.config(),
+        subscriptions.signer(),
+    ) {
+        Ok(Destination::Bounces { delivery_id, .. }) => delivery_id,
+        _ => None,
+    };
+    let failures = match read(&bounce.raw) {
+        Returned::Failures(failures) => failures,
+        Returned::Complaint(complaint) => {
+            return complain(subscriptions, delivery_id, &complaint).await
+        }
+        Returned::NotABounce(why) => return Ok(format!("not a bounce: {why}")),
+    };
+    let Some(delivery_id) = delivery_id else {
+        return Ok("no VERP token: kept for the owners, not scored".into());
     };
     let Some(delivery) = subscriptions.store().bounced_delivery(delivery_id).await? else {
         return Ok("the delivery it names is gone".into());
     };
-    let failures = analyse(&bounce.raw);
     let Some(failure) = pick(&failures, &delivery.recipient) else {
-        return Ok("reports no failure (an auto-reply?)".into());
+        return Ok("reports no failure".into());
     };
     let outcome = apply(
         subscriptions.config(),
@@ -74,6 +90,93 @@ async fn process(subscriptions: &Subscriptions, bounce: &ReceivedCommand) -> Res
     let status = failure.status.map(|s| s.to_string()).unwrap_or_default();
     tracing::info!(list = %delivery.list_name, delivery_id, class = failure.class.as_str(), status = %status, ?outcome, "bounce processed");
     Ok(format!("{} {status}: {outcome:?}", failure.class.as_str()))
+}
+
+/// Counts a complaint for its list and unsubscribes the member it names, without a goodbye.
+async fn complain(
+    subscriptions: &Subscriptions,
+    delivery_id: Option<i64>,
+    complaint: &Complaint,
+) -> Result<String> {
+    let store = subscriptions.store();
+    let Some((list, member_id)) = complainer(subscriptions, delivery_id, complaint).await? else {
+        return Ok("a complaint that names no copy of ours: kept for the owners".into());
+    };
+    let member = match member_id {
+        Some(id) => store.member(id).await?,
+        None => None,
+    };
+    let address = member.as_ref().map(|m| m.address.as_str());
+    let event = ComplaintEvent {
+        list_name: &list,
+        member: member_id.zip(address),
+        domain: address
+            .and_then(crate::authentication::domain_of)
+            .unwrap_or(""),
+        feedback_type: &complaint.feedback_type,
+    };
+    let removed = store.record_complaint(&event).await?;
+    tracing::info!(list = %list, member_id, feedback_type = %complaint.feedback_type, removed, "complaint counted");
+    Ok(format!(
+        "complaint ({}): {}",
+        complaint.feedback_type,
+        if removed {
+            "member unsubscribed"
+        } else {
+            "no subscription to end"
+        }
+    ))
+}
+
+/// The list and member a complaint is about: the delivery named by the VERP address it came
+/// to or by the original's envelope sender, or else the member named by the original's
+/// List-Unsubscribe token. Tokens are signed: a forged report names no one.
+async fn complainer(
+    subscriptions: &Subscriptions,
+    delivery_id: Option<i64>,
+    complaint: &Complaint,
+) -> Result<Option<(String, Option<i64>)>> {
+    let (config, signer) = (subscriptions.config(), subscriptions.signer());
+    let named = complaint.senders.iter().filter_map(|sender| {
+        match routing::route(sender, config, signer) {
+            Ok(Destination::Bounces {
+                delivery_id: Some(id),
+                ..
+            }) => Some(id),
+            _ => None,
+        }
+    });
+    for id in delivery_id.into_iter().chain(named) {
+        if let Some(delivery) = subscriptions.store().bounced_delivery(id).await? {
+            return Ok(Some((delivery.list_name, delivery.member_id)));
+        }
+    }
+    Ok(complaint
+        .unsubscribe
+        .iter()
+        .find_map(|target| unsubscribe_token(target, config, signer))
+        .map(|(list, member_id)| (list, Some(member_id))))
+}
+
+/// The list and member a List-Unsubscribe target names: the mailto `LIST-leave+TOKEN@`, or
+/// the one-click URL `…/unsubscribe/LIST/TOKEN`.
+fn unsubscribe_token(target: &str, config: &Config, signer: &Signer) -> Option<(String, i64)> {
+    if let Ok(Destination::Leave {
+        list,
+        member_id: Some(id),
+    }) = routing::route(target, config, signer)
+    {
+        return Some((list, id));
+    }
+    let (_, path) = target.split_once("/unsubscribe/")?;
+    let (list, token) = path.split_once('/')?;
+    let list = config.list(list)?;
+    let id = signer.verify_id(
+        Purpose::Unsubscribe,
+        &list.name,
+        token.trim_end_matches('/'),
+    )?;
+    Some((list.name.clone(), id))
 }
 
 /// What a failure of one delivery does, whether a bounce reported it or the relay refused

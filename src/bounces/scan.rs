@@ -11,7 +11,6 @@ const ORIGINAL_MESSAGE_MARKERS: &[&str] = &[
     "original message follows",
     "----- original message",
     "------ this is a copy of the message",
-    "----- transcript of session follows",
     "--- original message",
     "returned mail follows",
     "unsent message below",
@@ -19,6 +18,48 @@ const ORIGINAL_MESSAGE_MARKERS: &[&str] = &[
     "start of returned message",
     "original message as received",
     "message text follows",
+    "unsent message follows",
+    "------- returned message",
+    "original mail as follows",
+    "content-type: message/rfc822",
+];
+
+/// Header fields of a quoted original that no marker announces: three header lines in a row
+/// after an empty line, with its route or identity ([`ORIGINAL_IDENTITY_FIELDS`]) or both its
+/// From and To, start the original's header. Some notices show a header of their own
+/// (To, Cc, Date, Subject), which is not the original.
+const ORIGINAL_HEADER_FIELDS: &[&str] = &[
+    "received:",
+    "return-path:",
+    "message-id:",
+    "date:",
+    "from:",
+    "to:",
+    "cc:",
+    "subject:",
+    "mime-version:",
+    "content-type:",
+    "reply-to:",
+    "dkim-signature:",
+    "x-",
+];
+
+const ORIGINAL_IDENTITY_FIELDS: &[&str] = &["received:", "return-path:", "message-id:"];
+
+/// Lines of a notice that name addresses other than the failed ones: the original's sender,
+/// recipients and identifiers, as some notices repeat them.
+const NOT_FAILED_LABELS: &[&str] = &[
+    "from:",
+    "to:",
+    "cc:",
+    "bcc:",
+    "reply-to:",
+    "sender:",
+    "return-path:",
+    "message-id:",
+    "in-reply-to:",
+    "references:",
+    "mail from:",
 ];
 
 /// Words of warnings about mail still being retried.
@@ -81,6 +122,24 @@ const FAILURE_WORDS: &[&str] = &[
     "unknown host",
     "not recognized",
     "not collected",
+    "delivery problems",
+    "non-delivered",
+    "not delivered",
+    "nondeliverable",
+    "non-delivery",
+    "could not deliver",
+    "couldn't be delivered",
+    "mail system error",
+    "failure reasons",
+    "account is disabled",
+    "permission to post",
+    "exceeded",
+    "loop alert",
+    "not a member",
+    "not member",
+    "mail failure",
+    "delivery failure",
+    "malformed",
 ];
 
 /// The notice part of a non-standard bounce.
@@ -102,7 +161,16 @@ pub fn read(text: &str, ignore: &[String]) -> Notice {
     let notice = before_original_message(text);
     let lower = notice.to_ascii_lowercase();
     let mut addresses: Vec<String> = Vec::new();
-    for address in addresses_in(notice) {
+    let failed_lines = notice.lines().filter(|line| {
+        // Transcripts quote the commands sent: `>>> MAIL From:<sender>`.
+        let line = line
+            .trim_start_matches([' ', '\t', '>', '<'])
+            .to_ascii_lowercase();
+        !NOT_FAILED_LABELS
+            .iter()
+            .any(|label| line.starts_with(label))
+    });
+    for address in failed_lines.flat_map(addresses_in) {
         let lowered = address.to_ascii_lowercase();
         let is_role = ["postmaster@", "mailer-daemon@", "root@"]
             .iter()
@@ -118,20 +186,64 @@ pub fn read(text: &str, ignore: &[String]) -> Notice {
         addresses,
         is_warning: warned && !final_words,
         is_final: final_words,
-        reports_failure: final_words || FAILURE_WORDS.iter().any(|w| lower.contains(w)),
+        reports_failure: says_failure(notice),
         text: notice.to_string(),
     }
 }
 
-fn before_original_message(text: &str) -> &str {
+/// Whether `text` (its human-readable parts, or the subject) says that delivery failed.
+pub fn says_failure(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
-    let end = ORIGINAL_MESSAGE_MARKERS
+    FAILURE_WORDS
         .iter()
-        .filter_map(|m| lower.find(m))
+        .chain(FINAL_WORDS)
+        .any(|w| lower.contains(w))
+}
+
+/// The notice without the quoted original that follows it, when there is one.
+pub fn before_original_message(text: &str) -> &str {
+    let lower = text.to_ascii_lowercase();
+    let marked = ORIGINAL_MESSAGE_MARKERS
+        .iter()
+        .filter_map(|m| lower.find(m));
+    let end = marked
+        .chain(original_header(&lower))
         .min()
         .unwrap_or(text.len());
     // `find` on the lowercased copy: ASCII lowercasing keeps byte offsets.
     text.get(..end).unwrap_or(text)
+}
+
+/// Where a quoted original's header starts in a notice that does not announce it (see
+/// [`ORIGINAL_HEADER_FIELDS`]).
+fn original_header(lower: &str) -> Option<usize> {
+    let starts_with = |line: &str, fields: &[&str]| fields.iter().any(|f| line.starts_with(f));
+    let lines: Vec<&str> = lower.split_inclusive('\n').collect();
+    let mut offset = 0;
+    for (i, line) in lines.iter().enumerate() {
+        let after_empty = i == 0 || lines[i - 1].trim().is_empty();
+        if after_empty && starts_with(line, ORIGINAL_HEADER_FIELDS) {
+            // The block: header lines and their continuation lines.
+            let block: Vec<&str> = lines[i..]
+                .iter()
+                .take_while(|l| {
+                    starts_with(l, ORIGINAL_HEADER_FIELDS)
+                        || l.starts_with([' ', '\t']) && !l.trim().is_empty()
+                })
+                .filter(|l| !l.starts_with([' ', '\t']))
+                .copied()
+                .collect();
+            if block.len() >= 3
+                && block
+                    .iter()
+                    .any(|l| starts_with(l, ORIGINAL_IDENTITY_FIELDS))
+            {
+                return Some(offset);
+            }
+        }
+        offset += line.len();
+    }
+    None
 }
 
 /// Mail addresses in free text: `local@domain` with a dot in the domain, stripped of the

@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use super::words;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Status {
     /// 2 (success), 4 (persistent transient failure) or 5 (permanent failure).
@@ -23,6 +25,11 @@ impl Status {
     /// The first enhanced status code in `text`, standing alone (not part of an IP address
     /// or a version number).
     pub fn find(text: &str) -> Option<Status> {
+        Status::find_with_rest(text).map(|(status, _)| status)
+    }
+
+    /// The first code in `text` and the text after it.
+    fn find_with_rest(text: &str) -> Option<(Status, &str)> {
         let bytes = text.as_bytes();
         (0..bytes.len()).find_map(|start| {
             let boundary_before = start == 0
@@ -30,8 +37,43 @@ impl Status {
             if !boundary_before || !matches!(bytes[start], b'2' | b'4' | b'5') {
                 return None;
             }
-            Status::at(&text[start..])
+            let status = Status::at(&text[start..])?;
+            // A code is at least five ASCII bytes ("5.1.1"): the rest starts past them.
+            Some((status, text.get(start + 5..).unwrap_or("")))
         })
+    }
+
+    /// How much a code says about a failure: any failure code more than a success code
+    /// (transcripts quote `250 2.1.0 Ok` before the refusal), a sender-side code most (it
+    /// decides the class whatever else is said), then any code with a subject and detail,
+    /// then `X.Y.0`, then `X.0.0`.
+    fn specificity(self) -> u8 {
+        let failure = if self.class == 2 { 0 } else { 4 };
+        if self.is_about_the_sender() {
+            failure + 3
+        } else {
+            failure + u8::from(self.subject != 0) + u8::from(self.detail != 0)
+        }
+    }
+
+    /// Security and policy (X.7.x), a bad or refused sender address (X.1.7, X.1.8).
+    pub fn is_about_the_sender(self) -> bool {
+        self.class != 2
+            && (self.subject == 7 || (self.subject == 1 && matches!(self.detail, 7 | 8)))
+    }
+
+    /// The address: bad mailbox or domain (X.1.1 to X.1.6), mailbox disabled or full
+    /// (X.2.1, X.2.2), no route to the domain (X.4.4).
+    fn is_about_the_mailbox(self) -> bool {
+        matches!(
+            (self.subject, self.detail),
+            (1, 1..=6) | (2, 1) | (2, 2) | (4, 4)
+        )
+    }
+
+    /// The message: too big for the mailbox (X.2.3), for the system (X.3.4), its content (X.6.x).
+    fn is_about_the_message(self) -> bool {
+        matches!((self.subject, self.detail), (6, _) | (2, 3) | (3, 4))
     }
 
     fn at(text: &str) -> Option<Status> {
@@ -89,30 +131,14 @@ impl BounceClass {
     }
 }
 
-/// Words the big providers use when they refuse mail for who sent it rather than for whom
-/// it was meant (Gmail, Microsoft, Yahoo, Spamhaus-based filters...).
-const POLICY_WORDS: &[&str] = &[
-    "spam",
-    "unsolicited",
-    "blocked",
-    "blocklist",
-    "block list",
-    "blacklist",
-    "denylist",
-    "dnsbl",
-    "spamhaus",
-    "reputation",
-    "dmarc",
-    "policy",
-    "banned",
-    "access denied",
-    "not authorized to send",
-    "authentication",
-    "rate limit",
-];
-
 /// Classifies one failure from its status code (when there is one), the report's action,
-/// and the server's words.
+/// and the server's words (`text`, its diagnostic).
+///
+/// The most specific code wins: one the server wrote into its own reply beats the report's
+/// `Status:` field, which reporting MTAs often fill with a generic `5.0.0` or a guessed
+/// `5.1.1`. A refusal about the sender (its code or its words) is a policy matter whatever
+/// the code says; only when the words also say the address does not work, with a mailbox
+/// code, does the code decide.
 pub fn classify(status: Option<Status>, action: Option<&str>, text: &str) -> Option<BounceClass> {
     if matches!(action, Some("delivered" | "relayed" | "expanded")) {
         return None;
@@ -120,9 +146,13 @@ pub fn classify(status: Option<Status>, action: Option<&str>, text: &str) -> Opt
     if action == Some("delayed") {
         return Some(BounceClass::Temporary);
     }
-    let words = text.to_ascii_lowercase();
-    let says_policy = POLICY_WORDS.iter().any(|w| words.contains(w));
-    let mut status = status.or_else(|| reply_code_status(&words));
+    let words = words::read(text);
+    let mut status = match (most_specific(text), status) {
+        (Some(own), Some(field)) if field.specificity() > own.specificity() => Some(field),
+        (Some(own), _) => Some(own),
+        (None, field) => field,
+    }
+    .or_else(|| reply_code_status(text));
     // The reporting server gave up: whatever the code, the failure is final (RFC 3464 §2.3.3).
     if action == Some("failed") {
         status = status.map(|s| Status {
@@ -130,22 +160,44 @@ pub fn classify(status: Option<Status>, action: Option<&str>, text: &str) -> Opt
             ..s
         });
     }
-    let Some(status) = status else {
-        return Some(if says_policy {
-            BounceClass::Policy
-        } else {
-            BounceClass::Mailbox
-        });
-    };
-    Some(match (status.class, status.subject, status.detail) {
-        (2, _, _) => return None,
-        (4, _, _) => BounceClass::Temporary,
-        (_, 7, _) => BounceClass::Policy,
-        (_, 1, _) | (_, 2, 1) | (_, 2, 2) | (_, 4, 4) => BounceClass::Mailbox,
-        (_, 6, _) | (_, 2, 3) | (_, 3, 4) => BounceClass::Message,
-        _ if says_policy => BounceClass::Policy,
-        _ => BounceClass::Mailbox,
+    let status = status.unwrap_or(Status {
+        class: 5,
+        subject: 0,
+        detail: 0,
+    });
+    if status.class == 2 {
+        return None;
+    }
+    if status.class == 4 {
+        return Some(BounceClass::Temporary);
+    }
+    let mailbox_code = status.is_about_the_mailbox();
+    let about_the_sender = status.is_about_the_sender()
+        || words.about_the_sender
+        || (words.sender_side && !(words.mailbox && mailbox_code));
+    Some(if about_the_sender {
+        BounceClass::Policy
+    } else if mailbox_code || words.mailbox {
+        BounceClass::Mailbox
+    } else if status.is_about_the_message() || words.message {
+        BounceClass::Message
+    } else {
+        BounceClass::Mailbox
     })
+}
+
+/// The most specific enhanced code in a server's words: several appear when a reply is
+/// quoted with its continuation lines or a relay adds its own.
+fn most_specific(text: &str) -> Option<Status> {
+    let mut best: Option<Status> = None;
+    let mut rest = text;
+    while let Some((status, after)) = Status::find_with_rest(rest) {
+        if best.is_none_or(|b| status.specificity() > b.specificity()) {
+            best = Some(status);
+        }
+        rest = after;
+    }
+    best
 }
 
 /// A basic SMTP reply code (`550`, `452`) where no enhanced code is given: its first digit
@@ -243,6 +295,42 @@ mod tests {
         assert_eq!(
             classify(None, None, "554 denied: spam"),
             Some(BounceClass::Policy)
+        );
+    }
+
+    #[test]
+    fn the_most_specific_code_and_the_sender_side_win() {
+        let failed =
+            |field: &str, reply: &str| classify(Status::find(field), Some("failed"), reply);
+        assert_eq!(
+            failed("5.1.1", "550 5.7.1 IP address blacklisted by recipient"),
+            Some(BounceClass::Policy),
+            "the reply's own code beats a guessed Status"
+        );
+        assert_eq!(
+            failed("5.0.0", "550 5.1.8 Sender address rejected"),
+            Some(BounceClass::Policy)
+        );
+        assert_eq!(
+            failed(
+                "5.1.1",
+                "550 5.1.1 <a@b.example> - 192.0.2.1 has sent to too many recipients"
+            ),
+            Some(BounceClass::Policy),
+            "a mailbox code given for the sending IP"
+        );
+        assert_eq!(
+            failed(
+                "5.1.1",
+                "antispam.example said: 550 5.1.1 <a@b.example>: Recipient address rejected: User unknown"
+            ),
+            Some(BounceClass::Mailbox),
+            "a mailbox code and mailbox words: the address"
+        );
+        assert_eq!(
+            classify(None, None, "Out: 250 2.1.0 Ok\nOut: 550 5.1.1 No such user"),
+            Some(BounceClass::Mailbox),
+            "success codes quoted in a transcript say nothing"
         );
     }
 }

@@ -1,6 +1,6 @@
-//! `tidings bounces [LIST]`: members with a bounce score or disabled for bouncing, and the
+//! `tidings bounces [LIST]`: members with a bounce score or disabled for bouncing, the
 //! failures of the last days by destination domain, policy rejections apart from address
-//! failures.
+//! failures, and the complaints of the last days per list.
 
 use clap::Args;
 
@@ -10,7 +10,7 @@ use crate::config::Config;
 pub struct BouncesArgs {
     /// Only this list.
     pub list: Option<String>,
-    /// Failures of how many past days to count by domain.
+    /// Failures and complaints of how many past days to count.
     #[arg(long, default_value_t = 30)]
     pub days: i64,
 }
@@ -56,6 +56,16 @@ pub async fn run(config: &Config, args: BouncesArgs) -> anyhow::Result<()> {
         if !detail.is_empty() {
             println!("  {:<24} {:<30}        last: {detail}", "", "");
         }
+    }
+    println!(
+        "\nComplaints of the last {} days (each member unsubscribed at once):",
+        args.days
+    );
+    if report.complaints.is_empty() {
+        println!("  (none)");
+    }
+    for (list, count) in &report.complaints {
+        println!("  {list:<24} {count:>5}");
     }
     Ok(())
 }

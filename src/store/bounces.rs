@@ -1,8 +1,10 @@
-//! Bounce records: the failures classified for each list, members' scores, and members
-//! disabled for bouncing until they re-enable themselves or are removed.
+//! Bounce records: the failures classified for each list, members' scores, members
+//! disabled for bouncing until they re-enable themselves or are removed, and recipients'
+//! complaints.
 
 use sqlx::Row;
 
+use super::members::unsubscribe_in;
 use super::{now_ms, Result, Store};
 use crate::bounces::score::{self, ScoreState};
 use crate::config::BouncesConfig;
@@ -56,6 +58,19 @@ pub struct BounceReport {
     pub scores: Vec<(String, String, i64, String, i64)>,
     /// (list, destination domain, class, count, last detail)
     pub by_domain: Vec<(String, String, String, i64, String)>,
+    /// (list, complaints) over the same days, lists without any left out.
+    pub complaints: Vec<(String, i64)>,
+}
+
+/// A recipient's complaint, as counted.
+#[derive(Debug, Clone)]
+pub struct ComplaintEvent<'a> {
+    pub list_name: &'a str,
+    /// The member the complaint names (id, address), when a token named one.
+    pub member: Option<(i64, &'a str)>,
+    /// The complainer's domain.
+    pub domain: &'a str,
+    pub feedback_type: &'a str,
 }
 
 impl Store {
@@ -106,6 +121,29 @@ impl Store {
         };
         tx.commit().await?;
         Ok(outcome)
+    }
+
+    /// Counts a complaint and removes its member from the list at once, in one transaction:
+    /// a complainer must not get the next posting. True when the member was subscribed.
+    pub async fn record_complaint(&self, event: &ComplaintEvent<'_>) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO complaints (list_name, member_id, domain, feedback_type, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(event.list_name)
+        .bind(event.member.map(|(id, _)| id))
+        .bind(event.domain)
+        .bind(event.feedback_type)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        let removed = match event.member {
+            Some((_, address)) => unsubscribe_in(&mut tx, event.list_name, address).await?,
+            None => false,
+        };
+        tx.commit().await?;
+        Ok(removed)
     }
 
     /// Disabled members whose next re-enable notice (`notices_sent < max`) or removal
@@ -205,7 +243,23 @@ impl Store {
             ))
         })
         .collect::<Result<Vec<_>>>()?;
-        Ok(BounceReport { scores, by_domain })
+        let complaints = sqlx::query(
+            "SELECT list_name, COUNT(*) AS n FROM complaints \
+             WHERE created_at >= $1 AND ($2 = '' OR list_name = $2) \
+             GROUP BY list_name ORDER BY list_name",
+        )
+        .bind(since)
+        .bind(list)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("list_name")?, r.try_get("n")?)))
+        .collect::<Result<Vec<_>>>()?;
+        Ok(BounceReport {
+            scores,
+            by_domain,
+            complaints,
+        })
     }
 }
 

@@ -17,7 +17,9 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Connection, Executor};
 
-pub use bounces::{BounceEvent, BounceReport, BouncedDelivery, DisabledMember, ScoreOutcome};
+pub use bounces::{
+    BounceEvent, BounceReport, BouncedDelivery, ComplaintEvent, DisabledMember, ScoreOutcome,
+};
 pub use deliveries::{ClaimedDelivery, DeliveryOutcome, QueueCounts};
 pub use members::{ImportLine, Member, MemberAdded};
 pub use messages::{MessageKind, NewMessage, PendingMessage, ReceivedCommand, StoredMessage};
