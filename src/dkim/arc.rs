@@ -19,29 +19,18 @@ use mail_auth::AuthenticatedMessage;
 use super::sign::{CanonicalFields, SignError};
 use crate::message::RawMessage;
 
-/// The fields an `ARC-Message-Signature` covers, where present: those of the posting as
-/// every reader gets it. Not List-Unsubscribe, which each copy adds for its own reader.
-const SEALED_FIELDS: [&str; 19] = [
-    "From",
-    "Sender",
-    "Reply-To",
-    "To",
-    "Cc",
-    "Subject",
-    "Date",
-    "Message-ID",
-    "In-Reply-To",
-    "References",
-    "MIME-Version",
-    "Content-Type",
-    "Content-Transfer-Encoding",
-    "Content-Language",
-    "List-Id",
-    "List-Post",
-    "List-Help",
-    "List-Subscribe",
-    "List-Owner",
-];
+/// The fields each copy adds for its own reader (its unsubscribe links), after the posting
+/// was sealed: the `ARC-Message-Signature` leaves them out, and names no field twice, so
+/// that they may be added.
+const PER_COPY_FIELDS: [&str; 2] = ["List-Unsubscribe", "List-Unsubscribe-Post"];
+
+/// The fields an `ARC-Message-Signature` covers, where present: those DKIM signs, but for
+/// the reader's own.
+fn sealed_fields() -> Vec<&'static str> {
+    super::sign::signed_fields()
+        .filter(|name| !PER_COPY_FIELDS.contains(name))
+        .collect()
+}
 
 /// RFC 8617 §4.2.1: no more than 50 sets.
 const MAX_INSTANCE: u32 = 50;
@@ -129,7 +118,7 @@ impl Sealer {
         now: u64,
     ) -> Result<String, SignError> {
         let parsed = RawMessage::parse(message)?;
-        let fields = CanonicalFields::chosen(parsed.fields(), &SEALED_FIELDS);
+        let fields = CanonicalFields::chosen(parsed.fields(), &sealed_fields());
         if fields.names.is_empty() {
             return Err(SignError::NothingToSign);
         }

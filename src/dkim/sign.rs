@@ -47,7 +47,7 @@ const SIGNED_ONCE_FIELDS: [&str; 7] = [
 
 /// Every field signed where present; the list fields include List-Unsubscribe-Post, which
 /// RFC 8058 requires to be signed together with List-Unsubscribe.
-fn signed_fields() -> impl Iterator<Item = &'static str> {
+pub(super) fn signed_fields() -> impl Iterator<Item = &'static str> {
     OVERSIGNED_FIELDS
         .iter()
         .chain(&SIGNED_ONCE_FIELDS)
