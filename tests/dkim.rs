@@ -118,17 +118,28 @@ fn dkimpy_arc_verify(messages: &[&[u8]], records: &[(String, String)]) -> Option
     if !dkimpy_available() {
         return None;
     }
+    let (stdout, _) = run_verifier(("python3", "-c", ARC_VERIFY), messages, records);
+    Some(stdout.lines().map(str::to_owned).collect())
+}
+
+/// Runs a verifier `(interpreter, flag, script)` over the messages, given the zone file
+/// then one file per message; its standard output and error.
+fn run_verifier(
+    (interpreter, flag, script): (&str, &str, &str),
+    messages: &[&[u8]],
+    records: &[(String, String)],
+) -> (String, String) {
     let (dir, files) = message_files(messages, records);
-    let output = Command::new("python3")
-        .args(["-c", ARC_VERIFY])
+    let output = Command::new(interpreter)
+        .args([flag, script])
         .arg(dir.path().join("zone.json"))
         .args(&files)
         .output()
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+        .unwrap_or_else(|error| panic!("{interpreter} runs: {error}"));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(output.status.success(), "{stdout}{stderr}");
-    Some(stdout.lines().map(str::to_owned).collect())
+    (stdout, stderr)
 }
 
 /// argv: zone.json, then message files. Prints each one's chain validation.
@@ -414,16 +425,7 @@ fn mail_dkim_verify(
         let _ = writeln!(std::io::stderr(), "SKIPPED Mail::DKIM verification: {why}");
         return None;
     }
-    let (dir, files) = message_files(messages, records);
-    let output = Command::new("perl")
-        .args(["-e", MAIL_DKIM_VERIFY])
-        .arg(dir.path().join("zone.json"))
-        .args(&files)
-        .output()
-        .expect("perl runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stdout}{stderr}");
+    let (stdout, stderr) = run_verifier(("perl", "-e", MAIL_DKIM_VERIFY), messages, records);
     Some(
         stdout
             .lines()
@@ -800,16 +802,7 @@ fn dkimpy_verify(messages: &[&[u8]], records: &[(String, String)]) -> Option<Vec
     if !dkimpy_available() {
         return None;
     }
-    let (dir, files) = message_files(messages, records);
-    let output = Command::new("python3")
-        .args(["-c", VERIFY])
-        .arg(dir.path().join("zone.json"))
-        .args(&files)
-        .output()
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stdout}{stderr}");
+    let (stdout, stderr) = run_verifier(("python3", "-c", VERIFY), messages, records);
     let verdicts = stdout
         .lines()
         .map(|line| {
