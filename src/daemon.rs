@@ -20,9 +20,10 @@ use crate::notices::{Notices, TemplateError};
 use crate::publications::clock::{Clock, SystemClock};
 use crate::publications::render::{self as edition_render, PublicationTemplates};
 use crate::publications::{self, Publications};
+use crate::runner;
 use crate::signals::Signals;
 use crate::store::{Store, StoreError};
-use crate::subscriptions::{runner, Subscriptions};
+use crate::subscriptions::Subscriptions;
 use crate::tokens::{generate_secret, Signer};
 use crate::web;
 
@@ -185,7 +186,6 @@ impl Daemon {
         tasks.spawn(runner::run(
             subscriptions,
             Arc::clone(&publications),
-            signer.clone(),
             signals.clone(),
         ));
         tasks.spawn(publications::scheduler::run(

@@ -197,7 +197,13 @@ visibility = "public"
 owners = ["secretariat@example.org"]
 "#
         );
-        Config::from_toml(&text, Path::new("test.toml"), Vec::new()).expect("valid")
+        Config::from_toml(
+            &text,
+            Path::new("test.toml"),
+            Vec::new(),
+            &crate::dkim::keys::Files,
+        )
+        .expect("valid")
     }
 
     #[test]
@@ -243,7 +249,12 @@ owners = ["secretariat@example.org"]
     #[test]
     fn the_shipped_configuration_fits_a_limit_of_1024() {
         let shipped = include_str!("../config/tidings.toml");
-        let config = Config::from_toml(shipped, Path::new("tidings.toml"), Vec::new());
+        let config = Config::from_toml(
+            shipped,
+            Path::new("tidings.toml"),
+            Vec::new(),
+            &crate::dkim::keys::Files,
+        );
         let budget = Budget::of(&config.expect("the shipped file is valid"));
         assert_eq!(budget.check(1024), None, "{budget:?}");
     }

@@ -51,8 +51,13 @@ async fn a_generated_secret_is_kept_across_restarts(db: &TestDb) {
     let relay = "127.0.0.1:9".parse().expect("addr");
     let text = common::config_toml(&db.url, relay)
         .replace(&format!("secret = \"{}\"", common::SECRET), "secret = \"\"");
-    let config =
-        Config::from_toml(&text, std::path::Path::new("t.toml"), Vec::new()).expect("valid");
+    let config = Config::from_toml(
+        &text,
+        std::path::Path::new("t.toml"),
+        Vec::new(),
+        &tidings::dkim::keys::Files,
+    )
+    .expect("valid");
     let token = {
         let store = Store::open(&db.url, 2).await.expect("store");
         let signer = daemon::signer(&config, &store).await.expect("signer");

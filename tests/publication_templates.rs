@@ -474,7 +474,9 @@ fn a_publication_or_language_not_loaded_is_an_error() {
 fn the_shipped_configuration_finds_its_templates() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/tidings.toml");
     let text = std::fs::read_to_string(&path).unwrap();
-    let config = tidings::config::Config::from_toml(&text, &path, Vec::new()).unwrap();
+    let config =
+        tidings::config::Config::from_toml(&text, &path, Vec::new(), &tidings::dkim::keys::Files)
+            .unwrap();
     PublicationTemplates::load(&templates_dir(), &config.publications).unwrap();
 }
 

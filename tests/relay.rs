@@ -8,8 +8,8 @@ use std::time::Duration;
 use common::{message, Harness, TestDb, DOMAIN, SECRET};
 use mail_parser::MessageParser;
 use tidings::delivery::relay::{NO_8BITMIME, NO_SMTPUTF8};
-use tidings::inbound::routing::{route, Destination};
 use tidings::inbound::{Extensions, Reply};
+use tidings::links::Destination;
 use tidings::tokens::{Purpose, Signer};
 
 const SECRETARIAT: &str = "secretariat@coalition.test.example";
@@ -301,7 +301,7 @@ async fn posting_reaches_every_subscriber_with_list_headers(db: &TestDb) {
         );
 
         // The envelope sender is a VERP address that routes back to this very delivery.
-        match route(&copy.mail_from, &config, &signer) {
+        match config.links(&signer).route(&copy.mail_from, &config) {
             Ok(Destination::Bounces {
                 list,
                 delivery_id: Some(delivery_id),

@@ -15,7 +15,8 @@ use mail_auth::spf::verify::SpfParameters;
 use mail_auth::{AuthenticatedMessage, AuthenticationResults, DkimResult};
 
 use super::dns::Lookup;
-use super::{domain_of, results, Authenticator};
+use super::{results, Authenticator};
+use crate::address::domain_of;
 
 /// The verdict on a posting as it arrived.
 #[derive(Debug, Clone, PartialEq, Eq)]

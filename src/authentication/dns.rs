@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -56,7 +56,10 @@ impl Dns {
                 (ResolverConfig::from_name_servers(Vec::new()), ResolverOpts::default())
             })
         } else {
-            let servers = config.servers.iter().filter_map(|s| name_server(s));
+            let servers = config
+                .servers
+                .iter()
+                .filter_map(|s| DnsConfig::name_server(s));
             (
                 ResolverConfig::from_name_servers(servers.map(udp_and_tcp).collect()),
                 ResolverOpts::default(),
@@ -128,16 +131,6 @@ impl Dns {
     }
 }
 
-/// `ip` or `ip:port` (`[v6]:port`), port 53 by default.
-pub fn name_server(text: &str) -> Option<SocketAddr> {
-    let text = text.trim();
-    text.parse::<SocketAddr>().ok().or_else(|| {
-        text.parse::<IpAddr>()
-            .ok()
-            .map(|ip| SocketAddr::new(ip, 53))
-    })
-}
-
 fn udp_and_tcp(address: SocketAddr) -> NameServerConfig {
     let connection = |mut config: ConnectionConfig| {
         config.port = address.port();
@@ -154,15 +147,6 @@ fn udp_and_tcp(address: SocketAddr) -> NameServerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn name_servers_with_and_without_ports() {
-        assert_eq!(name_server("127.0.0.1"), "127.0.0.1:53".parse().ok());
-        assert_eq!(name_server("127.0.0.1:5353"), "127.0.0.1:5353".parse().ok());
-        assert_eq!(name_server("[::1]:5353"), "[::1]:5353".parse().ok());
-        assert_eq!(name_server("::1"), "[::1]:53".parse().ok());
-        assert_eq!(name_server("ns.example.org"), None);
-    }
 
     #[tokio::test]
     async fn a_failed_name_is_not_tried_again_for_a_while() {

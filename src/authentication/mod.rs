@@ -18,6 +18,7 @@ use std::sync::Arc;
 use mail_auth::spf::verify::SpfParameters;
 use mail_auth::{AuthenticatedMessage, DkimResult, SpfResult};
 
+use crate::address::{aligned, domain_of};
 use crate::config::AuthenticationConfig;
 use crate::message::RawMessage;
 
@@ -206,50 +207,9 @@ fn vouches_for(results: &results::AuthenticationResults, author_domain: &str) ->
     })
 }
 
-/// The domain of an address (`a@b` → `b`), or of a bare domain or `@domain` identity.
-pub fn domain_of(address: &str) -> Option<&str> {
-    let domain = address.rsplit_once('@').map_or(address, |(_, d)| d).trim();
-    (domain.contains('.') && !domain.starts_with('.')).then_some(domain)
-}
-
-/// Relaxed alignment (RFC 7489 §3.1): the two domains have the same organisational domain,
-/// the registrable domain the Public Suffix List gives (`mail.ngo.example.org` and
-/// `lists.ngo.example.org` both belong to `ngo.example.org`; `a.github.io` and `b.github.io`
-/// do not share one).
-pub fn aligned(identity: &str, author: &str) -> bool {
-    let identity = identity.trim_end_matches('.').to_ascii_lowercase();
-    let author = author.trim_end_matches('.').to_ascii_lowercase();
-    !identity.is_empty() && organisational_domain(&identity) == organisational_domain(&author)
-}
-
-/// The registrable domain of `domain` by the Public Suffix List; a bare public suffix (or a
-/// name the list cannot place) stands for itself.
-pub fn organisational_domain(domain: &str) -> &str {
-    psl::domain_str(domain).unwrap_or(domain)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn alignment_is_relaxed_but_never_crosses_registrable_domains() {
-        assert!(aligned("ngo.example", "ngo.example"));
-        assert!(aligned("mail.ngo.example", "ngo.example"));
-        assert!(aligned("ngo.example", "lists.ngo.example"));
-        assert!(
-            aligned("a.ngo.example", "b.ngo.example"),
-            "siblings share a parent"
-        );
-        assert!(aligned("Mail.NGO.example.", "ngo.example"));
-        assert!(!aligned("example", "ngo.example"));
-        assert!(!aligned("otherngo.example", "ngo.example"));
-        assert!(!aligned("evil.example", "ngo.example"));
-        // Public suffixes of more than one label, from the list itself.
-        assert!(aligned("lists.coalition.org.uk", "coalition.org.uk"));
-        assert!(!aligned("coalition.org.uk", "other.org.uk"));
-        assert!(!aligned("alice.github.io", "bob.github.io"));
-    }
 
     fn front(value: &str) -> results::AuthenticationResults {
         results::parse(value).expect("parses")

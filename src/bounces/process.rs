@@ -14,16 +14,15 @@
 use serde_json::json;
 
 use crate::config::{Config, ListConfig};
-use crate::inbound::routing::{self, Destination};
+use crate::links::Destination;
 use crate::notices::{Automatic, Notice, Notices};
 use crate::store::{
     BounceEvent, BouncedDelivery, ComplaintEvent, ReceivedCommand, ScoreOutcome, Store,
 };
 use crate::subscriptions::{Result, Subscriptions};
-use crate::tokens::{Purpose, Signer};
 
 use super::arf::Complaint;
-use super::{read, BounceClass, Failure, Returned};
+use super::{read, score, BounceClass, Failure, Returned};
 
 const DAY_MS: i64 = 24 * 3_600_000;
 
@@ -55,11 +54,10 @@ pub async fn housekeeping(subscriptions: &Subscriptions) -> Result<()> {
 
 /// Handles one bounce; returns a note on what it did, for `tidings shunt`-style records.
 async fn process(subscriptions: &Subscriptions, bounce: &ReceivedCommand) -> Result<String> {
-    let delivery_id = match routing::route(
-        &bounce.recipient,
-        subscriptions.config(),
-        subscriptions.signer(),
-    ) {
+    let delivery_id = match subscriptions
+        .links()
+        .route(&bounce.recipient, subscriptions.config())
+    {
         Ok(Destination::Bounces { delivery_id, .. }) => delivery_id,
         _ => None,
     };
@@ -110,9 +108,7 @@ async fn complain(
     let event = ComplaintEvent {
         list_name: &list,
         member: member_id.zip(address),
-        domain: address
-            .and_then(crate::authentication::domain_of)
-            .unwrap_or(""),
+        domain: address.and_then(crate::address::domain_of).unwrap_or(""),
         feedback_type: &complaint.feedback_type,
     };
     let removed = store.record_complaint(&event).await?;
@@ -136,16 +132,17 @@ async fn complainer(
     delivery_id: Option<i64>,
     complaint: &Complaint,
 ) -> Result<Option<(String, Option<i64>)>> {
-    let (config, signer) = (subscriptions.config(), subscriptions.signer());
-    let named = complaint.senders.iter().filter_map(|sender| {
-        match routing::route(sender, config, signer) {
+    let (config, links) = (subscriptions.config(), subscriptions.links());
+    let named = complaint
+        .senders
+        .iter()
+        .filter_map(|sender| match links.route(sender, config) {
             Ok(Destination::Bounces {
                 delivery_id: Some(id),
                 ..
             }) => Some(id),
             _ => None,
-        }
-    });
+        });
     for id in delivery_id.into_iter().chain(named) {
         if let Some(delivery) = subscriptions.store().bounced_delivery(id).await? {
             return Ok(Some((delivery.list_name, delivery.member_id)));
@@ -154,29 +151,8 @@ async fn complainer(
     Ok(complaint
         .unsubscribe
         .iter()
-        .find_map(|target| unsubscribe_token(target, config, signer))
+        .find_map(|target| links.unsubscribe_target(target, config))
         .map(|(list, member_id)| (list, Some(member_id))))
-}
-
-/// The list and member a List-Unsubscribe target names: the mailto `LIST-leave+TOKEN@`, or
-/// the one-click URL `…/unsubscribe/LIST/TOKEN`.
-fn unsubscribe_token(target: &str, config: &Config, signer: &Signer) -> Option<(String, i64)> {
-    if let Ok(Destination::Leave {
-        list,
-        member_id: Some(id),
-    }) = routing::route(target, config, signer)
-    {
-        return Some((list, id));
-    }
-    let (_, path) = target.split_once("/unsubscribe/")?;
-    let (list, token) = path.split_once('/')?;
-    let list = config.list(list)?;
-    let id = signer.verify_id(
-        Purpose::Unsubscribe,
-        &list.name,
-        token.trim_end_matches('/'),
-    )?;
-    Some((list.name.clone(), id))
 }
 
 /// What a failure of one delivery does, whether a bounce reported it or the relay refused
@@ -189,7 +165,7 @@ pub async fn apply(
     delivery: &BouncedDelivery,
     failure: &Failure,
 ) -> Result<ScoreOutcome> {
-    let domain = crate::authentication::domain_of(&delivery.recipient).unwrap_or("");
+    let domain = crate::address::domain_of(&delivery.recipient).unwrap_or("");
     let status = failure.status.map(|s| s.to_string()).unwrap_or_default();
     let event = BounceEvent {
         list_name: &delivery.list_name,
@@ -200,7 +176,8 @@ pub async fn apply(
         status: &status,
         detail: &failure.detail,
     };
-    let outcome = store.record_bounce(&event, &config.bounces).await?;
+    let rescore = |state, now| score::rescore(state, now, &config.bounces);
+    let outcome = store.record_bounce(&event, &rescore).await?;
     if failure.class == BounceClass::Policy {
         if let Some(list) = config.list(&delivery.list_name) {
             report_policy_rejection(store, notices, list, domain, &status, &failure.detail).await?;
@@ -256,11 +233,9 @@ async fn reenable_reminders(subscriptions: &Subscriptions) -> Result<()> {
             tracing::info!(list = %list.name, member_id = member.member_id, "member removed after unanswered re-enable notices");
             continue;
         }
-        let token =
-            subscriptions
-                .signer()
-                .sign(Purpose::Reenable, &list.name, &[member.member_id as u64]);
-        let url = reenable_url(&subscriptions.config().server.base_url, &list.name, &token);
+        let url = subscriptions
+            .links()
+            .reenable_url(&list.name, member.member_id);
         let notice = Notice {
             name: "bounce_disabled",
             list,
@@ -285,8 +260,4 @@ async fn reenable_reminders(subscriptions: &Subscriptions) -> Result<()> {
             .await?;
     }
     Ok(())
-}
-
-pub fn reenable_url(base_url: &str, list: &str, token: &str) -> String {
-    format!("{}/reenable/{list}/{token}", base_url.trim_end_matches('/'))
 }

@@ -4,21 +4,19 @@
 //! failed once a month ago and works since is a good address).
 
 use crate::config::BouncesConfig;
+use crate::store::ScoreState;
 
 const DAY_MS: i64 = 24 * 3_600_000;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ScoreState {
-    pub score: i64,
-    /// Days since the epoch (UTC) of the last scored bounce.
-    pub day: i64,
-    /// Points given on that day.
-    pub day_points: i64,
-    pub last_bounce_at: i64,
+/// The score after one more mailbox failure at `now`, and whether it disables the member's
+/// deliveries: the store's [`crate::store::Rescore`].
+pub fn rescore(state: ScoreState, now: i64, config: &BouncesConfig) -> (ScoreState, bool) {
+    let after = add_bounce(state, now, config);
+    (after, reaches_threshold(after, config))
 }
 
 /// The state after one more mailbox failure at `now`.
-pub fn add_bounce(state: ScoreState, now: i64, config: &BouncesConfig) -> ScoreState {
+fn add_bounce(state: ScoreState, now: i64, config: &BouncesConfig) -> ScoreState {
     let decay_ms = config.decay_days as i64 * DAY_MS;
     let fresh = state.last_bounce_at > 0 && now - state.last_bounce_at <= decay_ms;
     let mut next = if fresh { state } else { ScoreState::default() };
@@ -35,7 +33,7 @@ pub fn add_bounce(state: ScoreState, now: i64, config: &BouncesConfig) -> ScoreS
     next
 }
 
-pub fn reaches_threshold(state: ScoreState, config: &BouncesConfig) -> bool {
+fn reaches_threshold(state: ScoreState, config: &BouncesConfig) -> bool {
     state.score >= config.score_threshold as i64
 }
 

@@ -599,7 +599,12 @@ sections = ["News", "Campaigns", "Events"]
         batch = args.batch,
         pool = args.connections + 4,
     );
-    Ok(Config::from_toml(&text, Path::new("<bench>"), Vec::new())?)
+    Ok(Config::from_toml(
+        &text,
+        Path::new("<bench>"),
+        Vec::new(),
+        &crate::dkim::keys::Files,
+    )?)
 }
 
 /// Posts the benchmark message through the daemon's SMTP listener, as a member would.

@@ -4,7 +4,7 @@ use crate::config::Config;
 use crate::descriptors::{self, Budget};
 
 pub fn run(path: &Path) -> anyhow::Result<()> {
-    let config = Config::load(path)?;
+    let config = Config::load(path, &crate::dkim::keys::Files)?;
     println!(
         "{}: OK, {} lists for {}",
         path.display(),

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use clap::Subcommand;
 
-use crate::config::{is_dns_label, Config};
+use crate::address::is_dns_label;
+use crate::config::Config;
 use crate::dkim::keys::{self, Algorithm, RSA_BITS};
 use crate::dkim::DnsRecord;
 
@@ -43,7 +44,7 @@ pub fn run(config_path: &Path, command: DkimCommand) -> anyhow::Result<()> {
 fn keygen(config_path: &Path, args: KeygenArgs) -> anyhow::Result<()> {
     let domain = match args.domain {
         Some(domain) => domain,
-        None => Config::load(config_path)
+        None => Config::load(config_path, &crate::dkim::keys::Files)
             .map(|config| config.dkim.domain)
             .with_context(|| {
                 format!(

@@ -1,6 +1,7 @@
 use std::collections::HashMap;
 
 use crate::config::Config;
+use crate::links::{self, Role};
 
 pub async fn run(config: &Config) -> anyhow::Result<()> {
     let store = super::open_store(config).await?;
@@ -13,7 +14,7 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     for list in config.lists.iter().chain(&config.publication_lists) {
         println!(
             "{:<40} {:<12} {:<9} {:<12} {:<4} {:>11}  {}",
-            format!("{}@{}", list.name, config.server.domain),
+            links::address(&list.name, Role::Post, &config.server.domain),
             format!("{:?}", list.visibility).to_lowercase(),
             format!("{:?}", list.posting).to_lowercase(),
             format!("{:?}", list.subscription).to_lowercase(),

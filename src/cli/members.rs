@@ -11,7 +11,7 @@ use crate::store::{ImportLine, MemberAdded};
 
 use super::SkippedLines;
 
-use crate::notices::templates::LANGUAGES;
+use crate::config::LANGUAGES;
 
 #[derive(Debug, Subcommand)]
 pub enum MembersCommand {

@@ -105,7 +105,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn load_config(path: &Path) -> anyhow::Result<Config> {
     // The error lists every problem; the caller prints it as is.
-    Ok(Config::load(path)?)
+    Ok(Config::load(path, &crate::dkim::keys::Files)?)
 }
 
 async fn open_store(config: &Config) -> anyhow::Result<Store> {

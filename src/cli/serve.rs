@@ -59,7 +59,7 @@ pub async fn run(path: &Path, mut config: Config) -> anyhow::Result<()> {
 /// The configuration file as it is now, with what cannot change live taken from `running`;
 /// `None` (and the problems logged) when it is not valid.
 fn reload(path: &Path, running: &Config) -> Option<Config> {
-    let mut new = match Config::load(path) {
+    let mut new = match Config::load(path, &crate::dkim::keys::Files) {
         Ok(new) => new,
         Err(error) => {
             tracing::error!(%error, "configuration not reloaded; the running one stays");

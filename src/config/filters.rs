@@ -7,8 +7,8 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::validate::{is_address, is_dns_name};
 use super::ListConfig;
+use crate::address::{self, is_dns_name};
 
 /// What a list does with a posting whose sender one of its filters names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,7 +99,7 @@ impl Matcher {
                 Err(format!("{entry:?} does not name a domain after the @"))
             };
         }
-        if is_address(entry) {
+        if address::check(entry).is_ok() {
             Ok(Matcher::Address(entry.to_ascii_lowercase()))
         } else {
             Err(format!(

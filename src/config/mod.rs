@@ -14,10 +14,17 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::links::{Directory, Links};
+use crate::tokens::Signer;
+
 pub use filters::{AddressPatterns, AttachmentAction, SenderAction};
 pub use publications::{Approval, PublicationConfig};
-pub(crate) use validate::is_dns_label;
 pub use validate::{ConfigError, EnvProblem, Problem};
+
+/// The languages a list, a member or a publication may be set to: those tidings ships
+/// templates for (`templates/messages/LANG`). Templates in another language can be added
+/// by creating its directory; `Templates::has_language` reports what was actually loaded.
+pub const LANGUAGES: [&str; 5] = ["en", "fr", "es", "pt", "ar"];
 
 /// The whole configuration, as read from the file and the environment, after validation.
 #[derive(Clone, Serialize, Deserialize)]
@@ -256,6 +263,18 @@ pub struct DnsConfig {
     pub failure_cache_seconds: u64,
 }
 
+impl DnsConfig {
+    /// A name server written `ip` or `ip:port` (`[v6]:port`), port 53 by default.
+    pub fn name_server(text: &str) -> Option<SocketAddr> {
+        let text = text.trim();
+        text.parse::<SocketAddr>().ok().or_else(|| {
+            text.parse::<std::net::IpAddr>()
+                .ok()
+                .map(|ip| SocketAddr::new(ip, 53))
+        })
+    }
+}
+
 impl Default for DnsConfig {
     fn default() -> Self {
         DnsConfig {
@@ -410,6 +429,40 @@ pub enum KeyAlgorithm {
     Ed25519,
 }
 
+impl KeyAlgorithm {
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyAlgorithm::Rsa => "RSA",
+            KeyAlgorithm::Ed25519 => "Ed25519",
+        }
+    }
+
+    /// The setting a key file of this type goes into.
+    pub fn key_file_setting(self) -> &'static str {
+        match self {
+            KeyAlgorithm::Rsa => "dkim.key_file",
+            KeyAlgorithm::Ed25519 => "dkim.ed25519_key_file",
+        }
+    }
+}
+
+/// Reads the key files the configuration names. Validation asks it, so that a key that
+/// cannot be used is reported along with every other problem, while reading keys stays the
+/// signer's business (`dkim::keys::Files` is the reader).
+pub trait KeyFiles {
+    /// Why `file` cannot be used as a key of `algorithm`, or `None` when it can.
+    fn problem(&self, file: &Path, algorithm: KeyAlgorithm) -> Option<KeyProblem>;
+}
+
+/// A key file that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyProblem {
+    /// What is wrong, naming the file.
+    pub message: String,
+    /// The file does not exist, so that `tidings dkim keygen` may create it.
+    pub missing: bool,
+}
+
 impl DkimConfig {
     /// Whether any key is configured.
     pub fn enabled(&self) -> bool {
@@ -534,13 +587,14 @@ pub struct ListConfig {
 }
 
 impl Config {
-    /// Reads the file, applies the `TIDINGS_*` environment overrides and validates the result.
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    /// Reads the file, applies the `TIDINGS_*` environment overrides and validates the
+    /// result, the key files it names read by `keys`.
+    pub fn load(path: &Path, keys: &dyn KeyFiles) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::from_toml(&text, path, std::env::vars())
+        Self::from_toml(&text, path, std::env::vars(), keys)
     }
 
     /// Parses TOML text, applies overrides from `vars` (name, value) and validates.
@@ -548,6 +602,7 @@ impl Config {
         text: &str,
         path: &Path,
         vars: impl IntoIterator<Item = (String, String)>,
+        keys: &dyn KeyFiles,
     ) -> Result<Config, ConfigError> {
         let mut value: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             path: path.to_path_buf(),
@@ -569,7 +624,7 @@ impl Config {
                 .map(|name| name.to_string_lossy().into_owned())
                 .unwrap_or_else(|_| "tidings".into());
         }
-        validate::validate(&config, path)?;
+        validate::validate(&config, path, keys)?;
         config.publication_lists = config
             .publications
             .iter()
@@ -589,6 +644,11 @@ impl Config {
             .iter()
             .chain(&self.publication_lists)
             .find(|l| l.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The addresses and links of this daemon, signed with `signer`.
+    pub fn links<'a>(&'a self, signer: &'a Signer) -> Links<'a> {
+        Links::new(&self.server.domain, &self.server.base_url, signer)
     }
 
     /// The address mail to `postmaster@` and `abuse@` is forwarded to: `server.postmaster`,
@@ -618,6 +678,20 @@ impl Config {
         } else {
             value.parse().ok()
         }
+    }
+}
+
+impl Directory for Config {
+    fn list(&self, name: &str) -> Option<&str> {
+        Config::list(self, name).map(|list| list.name.as_str())
+    }
+
+    fn publication(&self, name: &str) -> Option<&str> {
+        Config::publication(self, name).map(|publication| publication.name.as_str())
+    }
+
+    fn postmaster_list(&self) -> Option<&str> {
+        self.lists.first().map(|list| list.name.as_str())
     }
 }
 

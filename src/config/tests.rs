@@ -21,7 +21,7 @@ owners = ["secretariat@example.org"]
 
 fn load(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
     let vars = vars.iter().map(|(k, v)| (k.to_string(), v.to_string()));
-    Config::from_toml(text, Path::new(PATH), vars)
+    Config::from_toml(text, Path::new(PATH), vars, &crate::dkim::keys::Files)
 }
 
 fn problems(text: &str) -> Vec<Problem> {
@@ -399,7 +399,8 @@ fn a_file_without_lists_is_refused() {
 
 #[test]
 fn addresses_and_names_are_checked() {
-    use validate::{is_address, is_dns_name};
+    use crate::address::is_dns_name;
+    let is_address = |address: &str| crate::address::check(address).is_ok();
     assert!(is_address("team-gender-chair@coalition.example.org"));
     assert!(is_address("o'brien+lists@example.org"));
     for bad in [
@@ -749,4 +750,14 @@ fn command_limits_are_positive_and_overridable() -> Result<(), ConfigError> {
     )?;
     assert_eq!(config.subscriptions.requests_per_sender_per_hour, 25);
     Ok(())
+}
+
+#[test]
+fn name_servers_with_and_without_ports() {
+    let name_server = DnsConfig::name_server;
+    assert_eq!(name_server("127.0.0.1"), "127.0.0.1:53".parse().ok());
+    assert_eq!(name_server("127.0.0.1:5353"), "127.0.0.1:5353".parse().ok());
+    assert_eq!(name_server("[::1]:5353"), "[::1]:5353".parse().ok());
+    assert_eq!(name_server("::1"), "[::1]:53".parse().ok());
+    assert_eq!(name_server("ns.example.org"), None);
 }

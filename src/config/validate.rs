@@ -6,16 +6,18 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use crate::notices::templates::LANGUAGES;
+use super::LANGUAGES;
 
 mod posting_filters;
+mod publications;
 
 use super::{
     defaults, BouncesConfig, Config, DatabaseConfig, DeliveryConfig, DkimConfig, DnsConfig,
-    ListConfig, ModerationConfig, PostingPolicy, RelayConfig, ServerConfig, SubscriptionsConfig,
-    Visibility,
+    KeyAlgorithm, KeyFiles, ListConfig, ModerationConfig, PostingPolicy, RelayConfig, ServerConfig,
+    SubscriptionsConfig, Visibility,
 };
-use crate::dkim::{self, Algorithm, KeyError};
+use crate::address::{self, is_dns_label, is_dns_name};
+use crate::links::{Role, RESERVED_NAMES};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -67,18 +69,13 @@ fn lines(items: impl Iterator<Item = String>) -> String {
     items.collect::<Vec<_>>().join("\n")
 }
 
-/// Suffixes that form a list's administrative addresses (`LIST-owner@domain`, ...). A list
-/// whose name ends with one would shadow, or be shadowed by, another list's address.
-pub(super) const RESERVED_SUFFIXES: [&str; 7] = [
-    "-request", "-join", "-leave", "-owner", "-bounces", "-confirm", "-submit",
-];
-
-/// Mailboxes that RFC 5321 and RFC 2142 expect to reach a person, not a list.
-pub(super) const RESERVED_NAMES: [&str; 3] = ["postmaster", "abuse", "mailer-daemon"];
-
 const EXAMPLE_ADDRESS: &str = "secretariat@example.org";
 
-pub(super) fn validate(config: &Config, path: &Path) -> Result<(), ConfigError> {
+pub(super) fn validate(
+    config: &Config,
+    path: &Path,
+    keys: &dyn KeyFiles,
+) -> Result<(), ConfigError> {
     let mut report = Report::default();
     check_secret(&mut report, &config.secret);
     check_server(&mut report, &config.server);
@@ -95,10 +92,10 @@ pub(super) fn validate(config: &Config, path: &Path) -> Result<(), ConfigError> 
     check_dns(&mut report, &config.dns);
     check_front_mtas(&mut report, &config.authentication.front_mta_addresses);
     check_bounces(&mut report, &config.bounces);
-    check_dkim(&mut report, &config.dkim, &config.server.domain);
+    check_dkim(&mut report, &config.dkim, &config.server.domain, keys);
     check_lists(&mut report, &config.lists);
     posting_filters::check(&mut report, config);
-    super::publications::check(&mut report, &config.publications, &config.lists);
+    publications::check(&mut report, &config.publications, &config.lists);
     report.finish(path)
 }
 
@@ -366,7 +363,7 @@ fn check_server_limits(report: &mut Report, server: &ServerConfig) {
         1,
         defaults::min_data_rate(),
     );
-    if !server.postmaster.is_empty() && !is_address(&server.postmaster) {
+    if !server.postmaster.is_empty() && address::check(&server.postmaster).is_err() {
         report.add(
             "server.postmaster",
             format!("{:?} is not an email address", server.postmaster),
@@ -642,7 +639,7 @@ fn check_front_mtas(report: &mut Report, addresses: &[String]) {
 
 fn check_dns(report: &mut Report, dns: &DnsConfig) {
     for (index, server) in dns.servers.iter().enumerate() {
-        if crate::authentication::dns::name_server(server).is_none() {
+        if DnsConfig::name_server(server).is_none() {
             report.add(
                 format!("dns.servers[{index}]"),
                 format!("{server:?} is not an IP address or IP address and port"),
@@ -669,7 +666,7 @@ fn check_dns(report: &mut Report, dns: &DnsConfig) {
 
 /// Key files are read here, not only at start, so that `check-config` reports a missing or
 /// unusable key along with every other problem.
-fn check_dkim(report: &mut Report, dkim: &DkimConfig, server_domain: &str) {
+fn check_dkim(report: &mut Report, dkim: &DkimConfig, server_domain: &str, keys: &dyn KeyFiles) {
     // By default the domain is server.domain, whose problems are reported already.
     if dkim.domain != server_domain {
         check_dns_name(report, "dkim.domain", &dkim.domain);
@@ -679,13 +676,13 @@ fn check_dkim(report: &mut Report, dkim: &DkimConfig, server_domain: &str) {
             "dkim.selector",
             &dkim.selector,
             &dkim.key_file,
-            Algorithm::Rsa,
+            KeyAlgorithm::Rsa,
         ),
         (
             "dkim.ed25519_selector",
             &dkim.ed25519_selector,
             &dkim.ed25519_key_file,
-            Algorithm::Ed25519,
+            KeyAlgorithm::Ed25519,
         ),
     ];
     for (selector_key, selector, file, algorithm) in pairs {
@@ -724,23 +721,23 @@ fn check_dkim(report: &mut Report, dkim: &DkimConfig, server_domain: &str) {
         );
     }
     for (selector, file, algorithm) in [
-        (&dkim.selector, &dkim.key_file, Algorithm::Rsa),
+        (&dkim.selector, &dkim.key_file, KeyAlgorithm::Rsa),
         (
             &dkim.ed25519_selector,
             &dkim.ed25519_key_file,
-            Algorithm::Ed25519,
+            KeyAlgorithm::Ed25519,
         ),
     ] {
         if !file.is_empty() {
             let setting = algorithm.key_file_setting();
-            check_key_file(report, setting, (selector, file, algorithm), None);
+            check_key_file(report, keys, setting, (selector, file, algorithm), None);
         }
     }
-    check_other_domains_keys(report, dkim);
+    check_other_domains_keys(report, dkim, keys);
 }
 
 /// `[[dkim.keys]]`: each a domain, a selector and a key file that loads, no two alike.
-fn check_other_domains_keys(report: &mut Report, dkim: &DkimConfig) {
+fn check_other_domains_keys(report: &mut Report, dkim: &DkimConfig, keys: &dyn KeyFiles) {
     let mut seen: Vec<(String, String)> = [&dkim.selector, &dkim.ed25519_selector]
         .into_iter()
         .filter(|selector| !selector.is_empty())
@@ -775,7 +772,7 @@ fn check_other_domains_keys(report: &mut Report, dkim: &DkimConfig) {
         seen.push(pair);
         let setting = format!("{at}.key_file");
         let key_of = (key.selector.as_str(), key.key_file.as_str(), key.algorithm);
-        check_key_file(report, &setting, key_of, Some(&key.domain));
+        check_key_file(report, keys, &setting, key_of, Some(&key.domain));
     }
 }
 
@@ -783,24 +780,23 @@ fn check_other_domains_keys(report: &mut Report, dkim: &DkimConfig) {
 /// when it is not the list domain).
 fn check_key_file(
     report: &mut Report,
+    keys: &dyn KeyFiles,
     setting: &str,
-    (selector, file, algorithm): (&str, &str, Algorithm),
+    (selector, file, algorithm): (&str, &str, KeyAlgorithm),
     domain: Option<&str>,
 ) {
-    let Err(error) = dkim::keys::load(Path::new(file), algorithm) else {
+    let Some(problem) = keys.problem(Path::new(file), algorithm) else {
         return;
     };
     // keygen never overwrites: name the file only when it is missing.
-    let missing = matches!(&error, KeyError::Read { source, .. }
-        if source.kind() == std::io::ErrorKind::NotFound);
-    let out = if missing { file } else { "" };
+    let out = if problem.missing { file } else { "" };
     let mut keygen = keygen_command(algorithm, selector, out);
     if let Some(domain) = domain {
         keygen.push_str(&format!(" --domain {domain}"));
     }
     report.add(
         setting,
-        error.to_string(),
+        problem.message,
         format!(
             "create a key with `{keygen}` and publish the DNS record it prints, \
              or point {setting} at an existing {} key file",
@@ -810,9 +806,9 @@ fn check_key_file(
 }
 
 /// The `tidings dkim keygen` command line that makes the key a setting asks for.
-fn keygen_command(algorithm: Algorithm, selector: &str, file: &str) -> String {
+fn keygen_command(algorithm: KeyAlgorithm, selector: &str, file: &str) -> String {
     let mut command = String::from("tidings dkim keygen");
-    if algorithm == Algorithm::Ed25519 {
+    if algorithm == KeyAlgorithm::Ed25519 {
         command.push_str(" --algorithm ed25519");
     }
     if !selector.is_empty() {
@@ -862,7 +858,7 @@ pub(super) fn check_list_name(report: &mut Report, at: &str, name: &str, lists: 
     let key = format!("{at}.name");
     if let Some((problem, fix)) = name_syntax_problem(name) {
         report.add(key, problem, fix);
-    } else if let Some(suffix) = RESERVED_SUFFIXES.iter().find(|s| name.ends_with(*s)) {
+    } else if let Some(suffix) = reserved_suffix(name) {
         let base = &name[..name.len() - suffix.len()];
         let problem = if lists.iter().any(|l| l.name.eq_ignore_ascii_case(base)) {
             format!("{name:?} is the {suffix} address of list {base:?}")
@@ -871,7 +867,7 @@ pub(super) fn check_list_name(report: &mut Report, at: &str, name: &str, lists: 
         };
         let fix = format!(
             "rename the list; names may not end with {}",
-            RESERVED_SUFFIXES.join(", ")
+            Role::SUFFIXED.map(Role::suffix).join(", ")
         );
         report.add(key, problem, fix);
     } else if RESERVED_NAMES.contains(&name) {
@@ -881,6 +877,15 @@ pub(super) fn check_list_name(report: &mut Report, at: &str, name: &str, lists: 
             "choose another name",
         );
     }
+}
+
+/// The suffix of a list's own address (`LIST-owner@domain`, ...) that `name` ends with: a
+/// list so named would shadow, or be shadowed by, another list's address.
+fn reserved_suffix(name: &str) -> Option<&'static str> {
+    Role::SUFFIXED
+        .map(Role::suffix)
+        .into_iter()
+        .find(|suffix| name.ends_with(suffix))
 }
 
 /// Why `name` is not a usable lowercase local part, with a fix, or `None` when it is.
@@ -964,7 +969,7 @@ fn check_people(report: &mut Report, at: &str, list: &ListConfig) {
     let example = list
         .owners
         .iter()
-        .find(|a| is_address(a))
+        .find(|a| address::check(a).is_ok())
         .map_or(EXAMPLE_ADDRESS, String::as_str);
     if list.posting == PostingPolicy::Announce && list.posters.is_empty() {
         report.add(
@@ -991,7 +996,7 @@ fn check_people(report: &mut Report, at: &str, list: &ListConfig) {
 
 pub(super) fn check_addresses(report: &mut Report, at: &str, field: &str, addresses: &[String]) {
     for (index, address) in addresses.iter().enumerate() {
-        if !is_address(address) {
+        if address::check(address).is_err() {
             report.add(
                 format!("{at}.{field}[{index}]"),
                 format!("{address:?} is not an email address"),
@@ -999,42 +1004,4 @@ pub(super) fn check_addresses(report: &mut Report, at: &str, field: &str, addres
             );
         }
     }
-}
-
-/// A plausible `local@domain` address: a dot-atom local part (quoted forms are not accepted)
-/// and a fully qualified domain name.
-pub(super) fn is_address(address: &str) -> bool {
-    address
-        .rsplit_once('@')
-        .is_some_and(|(local, domain)| is_local_part(local) && is_dns_name(domain))
-}
-
-fn is_local_part(local: &str) -> bool {
-    const SPECIALS: &[u8] = b"!#$%&'*+-/=?^_`{|}~.";
-    (1..=64).contains(&local.len())
-        && !local.starts_with('.')
-        && !local.ends_with('.')
-        && !local.contains("..")
-        && local
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || SPECIALS.contains(&b))
-}
-
-/// A fully qualified DNS name: at least two labels of letters, digits and inner hyphens, and a
-/// top-level label that is not all digits (so that an IPv4 address does not pass).
-pub(super) fn is_dns_name(name: &str) -> bool {
-    let labels: Vec<&str> = name.split('.').collect();
-    let tld_ok = labels
-        .last()
-        .is_some_and(|tld| !tld.bytes().all(|b| b.is_ascii_digit()));
-    name.len() <= 253 && labels.len() >= 2 && tld_ok && labels.iter().all(|l| is_dns_label(l))
-}
-
-pub(crate) fn is_dns_label(label: &str) -> bool {
-    (1..=63).contains(&label.len())
-        && !label.starts_with('-')
-        && !label.ends_with('-')
-        && label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }

@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
+use crate::address::domain_of;
 use crate::authentication::arrival::Origin;
 use crate::authentication::dmarc::{author_policy, AuthorPolicy};
 use crate::authentication::dns::Dns;
-use crate::authentication::{domain_of, Authenticator};
+use crate::authentication::Authenticator;
 use crate::config::{Config, FromRewrite, ListConfig, PostingPolicy, UnknownPolicy, Visibility};
 use crate::dkim::Dkim;
 use crate::notices::Notices;
@@ -116,7 +117,6 @@ impl Expander {
             list_name: &list.name,
             display_name: &list.display_name,
             domain: &config.server.domain,
-            base_url: &config.server.base_url,
             posting_allowed_to_all_members: list.posting != PostingPolicy::Announce,
             subject_prefix: list.subject_prefix.as_deref(),
             footer: list.footer.as_deref(),

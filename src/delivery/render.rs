@@ -2,9 +2,8 @@
 //! and the envelope sender differ per recipient, so nothing is re-parsed or re-encoded.
 
 use crate::config::Config;
-use crate::inbound::routing::verp_address;
 use crate::store::ClaimedDelivery;
-use crate::tokens::{Purpose, Signer};
+use crate::tokens::Signer;
 
 pub struct Personalised {
     /// `LIST-bounces+TOKEN@domain`: a bounce names the delivery it is about.
@@ -17,25 +16,25 @@ pub struct Personalised {
 }
 
 pub fn personalise(delivery: &ClaimedDelivery, config: &Config, signer: &Signer) -> Personalised {
-    let domain = &config.server.domain;
+    let links = config.links(signer);
     let list = &delivery.list_name;
-    let envelope_from = verp_address(list, delivery.id, domain, signer);
+    let envelope_from = links.verp(list, delivery.id);
     let mut headers = Vec::new();
     let mut body_link = None;
     if let Some(member_id) = delivery.member_id {
-        let token = signer.sign(Purpose::Unsubscribe, list, &[member_id as u64]);
-        let url = unsubscribe_url(&config.server.base_url, list, &token);
+        let unsubscribe = links.unsubscribe(list, member_id);
         // RFC 2369 and RFC 8058: a mailto for mail clients, an https URL for one-click.
         headers.extend_from_slice(
             format!(
-                "List-Unsubscribe: <mailto:{list}-leave+{token}@{domain}?subject=unsubscribe>,\r\n <{url}>\r\n\
-                 List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+                "List-Unsubscribe: <mailto:{}?subject=unsubscribe>,\r\n <{}>\r\n\
+                 List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+                unsubscribe.address, unsubscribe.url
             )
             .as_bytes(),
         );
         // Publications take no postings: a personal copy of theirs is an edition.
         if config.publication(list).is_some() {
-            body_link = Some(crate::publications::mime::encoded_link(&url));
+            body_link = Some(crate::publications::mime::encoded_link(&unsubscribe.url));
         }
     }
     Personalised {
@@ -64,12 +63,4 @@ impl Personalised {
         parts.push(rest);
         parts
     }
-}
-
-/// The one-click unsubscribe URL of a member's token.
-pub fn unsubscribe_url(base_url: &str, list: &str, token: &str) -> String {
-    format!(
-        "{}/unsubscribe/{list}/{token}",
-        base_url.trim_end_matches('/')
-    )
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::bounces::{self, Failure};
 use crate::config::Config;
 use crate::dkim::{Dkim, Prepared};
+use crate::links::{self, Role};
 use crate::store::{now_ms, BouncedDelivery, ClaimedDelivery, DeliveryOutcome, Store};
 use crate::tokens::Signer;
 
@@ -16,7 +17,6 @@ use super::destinations::{domain_of, Destinations};
 use super::expiry::{self, Expired};
 use super::relay::{RelayClient, SendResult};
 use super::{render, retry};
-use crate::inbound::routing::bounce_address;
 use crate::notices::Notices;
 use crate::signals::Signals;
 
@@ -198,7 +198,7 @@ impl Worker {
         let (envelope_from, parts) = match &copy {
             Some(copy) => (copy.envelope_from.clone(), copy.parts(&message.bytes)),
             None => (
-                bounce_address(&first.list_name, &self.config.server.domain),
+                links::address(&first.list_name, Role::Bounces, &self.config.server.domain),
                 vec![message.bytes.as_slice()],
             ),
         };

@@ -8,6 +8,8 @@ use mail_auth::common::crypto::{DkimKey, Ed25519Key, RsaKey, Sha256};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::PrivateKeyDer;
 
+use crate::config::{KeyFiles, KeyProblem};
+
 pub use crate::config::KeyAlgorithm as Algorithm;
 
 /// Bits of the RSA keys `tidings dkim keygen` makes: RFC 8301 asks for at least 1024 and
@@ -16,13 +18,6 @@ pub use crate::config::KeyAlgorithm as Algorithm;
 pub const RSA_BITS: usize = 2048;
 
 impl Algorithm {
-    pub fn name(self) -> &'static str {
-        match self {
-            Algorithm::Rsa => "RSA",
-            Algorithm::Ed25519 => "Ed25519",
-        }
-    }
-
     /// The `k=` tag of the DNS record.
     fn dns_tag(self) -> &'static str {
         match self {
@@ -31,19 +26,25 @@ impl Algorithm {
         }
     }
 
-    /// The setting a key file of this type goes into.
-    pub fn key_file_setting(self) -> &'static str {
-        match self {
-            Algorithm::Rsa => "dkim.key_file",
-            Algorithm::Ed25519 => "dkim.ed25519_key_file",
-        }
-    }
-
     fn other(self) -> Algorithm {
         match self {
             Algorithm::Rsa => Algorithm::Ed25519,
             Algorithm::Ed25519 => Algorithm::Rsa,
         }
+    }
+}
+
+/// The key files a configuration names, as validation reads them.
+pub struct Files;
+
+impl KeyFiles for Files {
+    fn problem(&self, file: &Path, algorithm: Algorithm) -> Option<KeyProblem> {
+        let error = load(file, algorithm).err()?;
+        Some(KeyProblem {
+            missing: matches!(&error, KeyError::Read { source, .. }
+                if source.kind() == std::io::ErrorKind::NotFound),
+            message: error.to_string(),
+        })
     }
 }
 

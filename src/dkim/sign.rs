@@ -265,8 +265,7 @@ impl Dkim {
         self.signers.iter().filter(move |signer| {
             let domain = signer.template.d.as_str();
             domain == self.list_domain
-                || author_domain
-                    .is_some_and(|author| crate::authentication::aligned(domain, author))
+                || author_domain.is_some_and(|author| crate::address::aligned(domain, author))
         })
     }
 

@@ -16,9 +16,9 @@ use crate::signals::Signals;
 use crate::store::{MessageKind, NewMessage, Store};
 use crate::tokens::Signer;
 
-use super::routing::{self, Destination};
 use super::session::{Envelope, MailHandler, Protocol};
 use super::Reply;
+use crate::links::Destination;
 
 pub struct ListHandler {
     config: Arc<Config>,
@@ -235,9 +235,15 @@ impl ListHandler {
         Ok(outsiders)
     }
 
+    /// Which of our addresses `recipient` is, or the reply that refuses it.
+    fn route(&self, recipient: &str) -> Result<Destination, Reply> {
+        let links = self.config.links(&self.signer);
+        Ok(links.route(recipient, &*self.config)?)
+    }
+
     fn is_own_address(&self, list: &ListConfig, address: &str) -> bool {
         matches!(
-            routing::route(address, &self.config, &self.signer),
+            self.route(address),
             Ok(destination) if destination.list().eq_ignore_ascii_case(&list.name)
         )
     }
@@ -271,7 +277,7 @@ impl ListHandler {
 
 impl MailHandler for ListHandler {
     async fn check_recipient(&self, _envelope: &Envelope, recipient: &str) -> Result<(), Reply> {
-        routing::route(recipient, &self.config, &self.signer).map(|_| ())
+        self.route(recipient).map(|_| ())
     }
 
     async fn take_message(&self, envelope: &Envelope, message: Vec<u8>) -> Vec<Reply> {
@@ -292,7 +298,7 @@ impl MailHandler for ListHandler {
         let routed = envelope
             .recipients
             .iter()
-            .map(|recipient| routing::route(recipient, &self.config, &self.signer));
+            .map(|recipient| self.route(recipient));
         let (distinct, of_recipient) = distinct_destinations(routed);
         let mut verdicts = Vec::with_capacity(distinct.len());
         for (first, destination) in distinct {

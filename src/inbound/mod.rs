@@ -1,11 +1,11 @@
-//! Mail coming in: SMTP and LMTP listeners ([`session`]), which of our addresses a recipient
-//! is ([`routing`]), and what the daemon does with a message once it has it ([`accept`]).
+//! Mail coming in: SMTP and LMTP listeners ([`session`]), which refuse every recipient that
+//! is none of our addresses ([`crate::links::Links::route`]), and what the daemon does with a
+//! message once it has it ([`accept`]).
 
 pub mod accept;
 pub mod data;
 pub mod extensions;
 pub mod reply;
-pub mod routing;
 pub mod session;
 
 pub use extensions::Extensions;

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::links::Unroutable;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     pub code: u16,
@@ -26,6 +28,20 @@ impl Reply {
     /// The reply as sent on the wire (the client reads it as text).
     pub fn as_bytes(&self) -> Vec<u8> {
         self.to_string().into_bytes()
+    }
+}
+
+/// A recipient that is none of our addresses: permanent, but for the postmaster address of a
+/// daemon that has no list yet, which a reload may give one.
+impl From<Unroutable> for Reply {
+    fn from(unroutable: Unroutable) -> Reply {
+        let status = match unroutable {
+            Unroutable::NotAnAddress => "5.1.3",
+            Unroutable::OtherDomain { .. } | Unroutable::Newsletter { .. } => "5.7.1",
+            Unroutable::NoSuchList { .. } | Unroutable::Forged { .. } => "5.1.1",
+            Unroutable::NoPostmaster => return Reply::new(451, "4.3.0", unroutable.to_string()),
+        };
+        Reply::new(550, status, unroutable.to_string())
     }
 }
 

@@ -9,12 +9,11 @@ use mail_parser::MessageParser;
 use serde_json::json;
 
 use crate::config::ListConfig;
-use crate::inbound::routing::confirm_address;
+use crate::links::Question;
 use crate::notices::{Automatic, Notice};
 use crate::store::{now_ms, StoredMessage};
 use crate::subscriptions::commands::Answer;
 use crate::subscriptions::{Result, Subscriptions};
-use crate::tokens::Purpose;
 
 const DAY_MS: i64 = 24 * 3_600_000;
 
@@ -113,14 +112,10 @@ async fn notify_moderators(
     list: &ListConfig,
     held: &StoredMessage,
 ) -> Result<()> {
-    let config = subscriptions.config();
-    let moderate_address = confirm_address(
-        &list.name,
-        Purpose::Moderate,
-        held.id,
-        &config.server.domain,
-        subscriptions.signer(),
-    );
+    let moderate_address =
+        subscriptions
+            .links()
+            .answer_address(&list.name, Question::Moderate, held.id);
     let moderators = if list.moderators.is_empty() {
         &list.owners
     } else {
@@ -145,7 +140,7 @@ async fn notify_moderators(
             "cli_approve": format!("tidings held approve {}", held.id),
             "cli_reject": format!("tidings held reject {} --reason \"...\"", held.id),
             "cli_discard": format!("tidings held discard {}", held.id),
-            "expires_days": config.moderation.held_expiry_days,
+            "expires_days": subscriptions.config().moderation.held_expiry_days,
         }),
     };
     Ok(subscriptions

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use crate::config::{Config, ListConfig, PostingPolicy, Visibility};
+use crate::links::{self, Role};
 use crate::store::{Store, StoreError};
 
 pub use templates::{TemplateError, Templates};
@@ -93,16 +94,17 @@ impl Notices {
         let domain = &self.config.server.domain;
         let to = match notice.recipients.as_slice() {
             [one] => one.clone(),
-            _ => format!("{}-owner@{domain}", notice.list.name),
+            _ => links::address(&notice.list.name, Role::Owner, domain),
         };
         Ok(mime::assemble(&mime::Envelope {
             from_name: &notice.list.display_name,
-            from: &format!("{}-request@{domain}", notice.list.name),
+            from: &links::address(&notice.list.name, Role::Request, domain),
             to: &to,
             reply_to: notice.reply_to.as_deref(),
             list_id: &format!(
-                "{} <{}.{domain}>",
-                notice.list.display_name, notice.list.name
+                "{} <{}>",
+                notice.list.display_name,
+                links::list_id(&notice.list.name, domain)
             ),
             domain,
             automatic: notice.automatic,
@@ -159,11 +161,11 @@ impl Notices {
                 "name": name,
                 "display_name": list.display_name,
                 "description": list.description,
-                "address": format!("{name}@{domain}"),
-                "request_address": format!("{name}-request@{domain}"),
-                "join_address": format!("{name}-join@{domain}"),
-                "leave_address": format!("{name}-leave@{domain}"),
-                "owner_address": format!("{name}-owner@{domain}"),
+                "address": links::address(name, Role::Post, domain),
+                "request_address": links::address(name, Role::Request, domain),
+                "join_address": links::address(name, Role::Join, domain),
+                "leave_address": links::address(name, Role::Leave, domain),
+                "owner_address": links::address(name, Role::Owner, domain),
                 "members_may_post": list.posting != PostingPolicy::Announce,
                 "confidential": list.visibility == Visibility::Confidential,
             }),

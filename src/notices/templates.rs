@@ -23,10 +23,6 @@ use std::path::{Path, PathBuf};
 use handlebars::Handlebars;
 use serde_json::Value;
 
-/// The languages tidings ships templates for. Others can be added by creating
-/// a directory; `has_language` reports what was actually loaded.
-pub const LANGUAGES: [&str; 5] = ["en", "fr", "es", "pt", "ar"];
-
 /// Every email notice; each has a subject, a plain-text and an HTML template.
 pub const NOTICES: [&str; 16] = [
     "confirm_subscribe",
@@ -48,7 +44,7 @@ pub const NOTICES: [&str; 16] = [
 ];
 
 /// Notices to a publication's editors, in the publication's fallback language. Shipped in
-/// every language of [`LANGUAGES`]; only English is required, as for the others.
+/// every language of [`crate::config::LANGUAGES`]; only English is required, as for the others.
 pub const EDITOR_NOTICES: [&str; 4] = [
     "item_received",
     "edition_preview",

@@ -9,6 +9,7 @@ pub mod parts;
 pub mod rules;
 
 use crate::config::{ListConfig, PostingPolicy, Visibility};
+use crate::links::{self, Role};
 
 pub use parse::{Malformed, ParsedMessage};
 
@@ -50,12 +51,12 @@ pub fn counts_outsiders(list: &ListConfig, insider: bool, authenticated: Option<
 impl Posting<'_> {
     /// The list's address, `name@domain`.
     pub fn list_address(&self) -> String {
-        format!("{}@{}", self.list.name, self.domain)
+        links::address(&self.list.name, Role::Post, self.domain)
     }
 
     /// The RFC 2919 list identifier, `name.domain`.
     pub fn list_id(&self) -> String {
-        format!("{}.{}", self.list.name, self.domain)
+        links::list_id(&self.list.name, self.domain)
     }
 
     /// The From address, empty when there is none.

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use crate::config::PublicationConfig;
+use crate::links::{self, archive_url, edition_url, feed_url, Role};
 
 use super::editions::sections;
 use super::render::{ArchiveView, ArchivedEdition};
@@ -14,20 +15,6 @@ use super::{Publications, Result};
 /// Editions in the feed, newest first. Feed readers only look for what is new; the archive
 /// page lists them all.
 const FEED_EDITIONS: usize = 50;
-
-/// The page listing the publication's past editions.
-pub fn archive_url(base_url: &str, publication: &str) -> String {
-    format!("{base_url}/p/{publication}/")
-}
-
-pub fn feed_url(base_url: &str, publication: &str) -> String {
-    format!("{base_url}/p/{publication}/feed.xml")
-}
-
-/// An edition's web page in one language.
-pub fn edition_url(base_url: &str, publication: &str, number: i64, lang: &str) -> String {
-    format!("{base_url}/p/{publication}/{number}/{lang}")
-}
 
 impl Publications {
     /// The page of the publication's sent editions, newest first, in its fallback language.
@@ -63,7 +50,7 @@ impl Publications {
             time_zone: publication.time_zone.clone(),
             editions,
             feed_url: feed_url(base_url, &publication.name),
-            join_address: format!("{}-join@{}", publication.name, self.config.server.domain),
+            join_address: links::address(&publication.name, Role::Join, &self.config.server.domain),
             not_found,
         };
         Ok(self.templates.render_archive(&view)?)

@@ -9,11 +9,9 @@
 use serde_json::json;
 
 use crate::config::PublicationConfig;
-use crate::inbound::routing::confirm_address;
+use crate::links::{self, Question, Role};
 use crate::store::{Edition, EditionInserted, EditionMessage, EditionRender, Item, NewEdition};
-use crate::tokens::Purpose;
 
-use super::archive::edition_url;
 use super::mime::{self, Masthead};
 use super::render::{EditionView, ItemView, Rendered, SectionView, UNSUBSCRIBE_PLACEHOLDER};
 use super::{PublicationError, Publications, Result};
@@ -165,7 +163,7 @@ impl Publications {
             date_ms,
             time_zone: publication.time_zone.clone(),
             sections: sections(publication, language, items),
-            web_url: edition_url(base_url, &publication.name, number, language),
+            web_url: links::edition_url(base_url, &publication.name, number, language),
             unsubscribe_url: UNSUBSCRIBE_PLACEHOLDER.to_string(),
         };
         Ok(self.templates.render(&view)?)
@@ -193,8 +191,8 @@ impl Publications {
     /// leaving by mail, confirmed by the address itself.
     fn generic_unsubscribe_link(&self, publication: &PublicationConfig) -> String {
         format!(
-            "mailto:{}-leave@{}?subject=unsubscribe",
-            publication.name, self.config.server.domain
+            "mailto:{}?subject=unsubscribe",
+            links::address(&publication.name, Role::Leave, &self.config.server.domain)
         )
     }
 
@@ -204,12 +202,10 @@ impl Publications {
         let edition = self.waiting_edition(id).await?;
         let renders = self.store.edition_renders(id).await?;
         let domain = &self.config.server.domain;
-        let approve_address = confirm_address(
+        let approve_address = self.config.links(&self.signer).answer_address(
             &publication.name,
-            Purpose::Edition,
+            Question::Edition,
             id,
-            domain,
-            &self.signer,
         );
         let generic = self.generic_unsubscribe_link(publication);
         let languages: Vec<(String, String, String)> = renders
@@ -248,7 +244,7 @@ impl Publications {
         let message = mime::preview_message(
             &self.masthead(publication, &format!("preview.{id}"), self.clock.now_ms()),
             (
-                &format!("{}-owner@{domain}", publication.name),
+                &links::address(&publication.name, Role::Owner, domain),
                 &approve_address,
             ),
             (&instructions.subject, &instructions.text),

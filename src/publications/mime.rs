@@ -5,8 +5,8 @@
 
 use crate::message::{address_field, header_field};
 
-use super::archive::archive_url;
 use super::render::UNSUBSCRIBE_PLACEHOLDER;
+use crate::links::{self, archive_url, Role};
 
 /// Longest encoded line before the soft line break (RFC 2045 allows 76 with the `=`).
 const QP_WIDTH: usize = 75;
@@ -45,7 +45,7 @@ pub fn preview_message(
     (subject, instructions): (&str, &str),
     languages: &[(&str, &str, &str)],
 ) -> Vec<u8> {
-    let mut out = address_field("From", masthead.title, &own(masthead, "owner"));
+    let mut out = address_field("From", masthead.title, &own(masthead, Role::Owner));
     out.extend(header_field("To", to));
     out.extend(header_field("Reply-To", reply_to));
     out.extend(header_field("Subject", subject));
@@ -73,10 +73,10 @@ pub fn preview_message(
 }
 
 fn headers(masthead: &Masthead, subject: &str) -> Vec<u8> {
-    let mut out = address_field("From", masthead.title, &own(masthead, ""));
+    let mut out = address_field("From", masthead.title, &own(masthead, Role::Post));
     // Readers' replies reach the editors; the publication's own address takes no mail.
-    out.extend(header_field("Reply-To", &own(masthead, "owner")));
-    out.extend(header_field("To", &own(masthead, "")));
+    out.extend(header_field("Reply-To", &own(masthead, Role::Owner)));
+    out.extend(header_field("To", &own(masthead, Role::Post)));
     out.extend(header_field("Subject", subject));
     out.extend(common_headers(masthead));
     out.extend(header_field("Precedence", "list"));
@@ -85,7 +85,6 @@ fn headers(masthead: &Masthead, subject: &str) -> Vec<u8> {
 
 /// Date, Message-ID and the list headers of RFC 2369 and RFC 2919.
 fn common_headers(masthead: &Masthead) -> Vec<u8> {
-    let domain = masthead.domain;
     let date = chrono::DateTime::from_timestamp_millis(masthead.date_ms)
         .unwrap_or_default()
         .to_rfc2822();
@@ -94,20 +93,20 @@ fn common_headers(masthead: &Masthead) -> Vec<u8> {
     out.extend(address_field(
         "List-Id",
         masthead.title,
-        &format!("{}.{domain}", masthead.publication),
+        &links::list_id(masthead.publication, masthead.domain),
     ));
     out.extend(header_field("List-Post", "NO"));
     out.extend(header_field(
         "List-Help",
-        &format!("<mailto:{}?subject=help>", own(masthead, "request")),
+        &format!("<mailto:{}?subject=help>", own(masthead, Role::Request)),
     ));
     out.extend(header_field(
         "List-Subscribe",
-        &format!("<mailto:{}>", own(masthead, "join")),
+        &format!("<mailto:{}>", own(masthead, Role::Join)),
     ));
     out.extend(header_field(
         "List-Owner",
-        &format!("<mailto:{}>", own(masthead, "owner")),
+        &format!("<mailto:{}>", own(masthead, Role::Owner)),
     ));
     out.extend(header_field(
         "List-Archive",
@@ -132,14 +131,9 @@ fn message_id(masthead: &Masthead) -> String {
     )
 }
 
-/// `NAME@domain`, or `NAME-suffix@domain`.
-fn own(masthead: &Masthead, suffix: &str) -> String {
-    let (name, domain) = (masthead.publication, masthead.domain);
-    if suffix.is_empty() {
-        format!("{name}@{domain}")
-    } else {
-        format!("{name}-{suffix}@{domain}")
-    }
+/// The publication's address of `role`.
+fn own(masthead: &Masthead, role: Role) -> String {
+    links::address(masthead.publication, role, masthead.domain)
 }
 
 fn boundary(key: &str) -> String {

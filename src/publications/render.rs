@@ -28,6 +28,7 @@ use serde_json::{json, Value};
 
 use super::markdown::{self, Direction, LinkList};
 use crate::config::PublicationConfig;
+use crate::links::{self, Role};
 use crate::notices::templates::{normalise_line_ends, one_line, RTL_LANGUAGES};
 
 /// Everything a template sees for one edition in one language.
@@ -466,8 +467,8 @@ impl PublicationTemplates {
                     .map(|l| (l.clone(), sample.web_url.clone()))
                     .collect(),
             }],
-            feed_url: format!("https://example.org/p/{}/feed.xml", publication.name),
-            join_address: format!("{}-join@example.org", publication.name),
+            feed_url: links::feed_url(SAMPLE_BASE_URL, &publication.name),
+            join_address: links::address(&publication.name, Role::Join, SAMPLE_DOMAIN),
             not_found: true,
         };
         let mut result = self.render_archive(&view);
@@ -685,6 +686,10 @@ fn tidy_text(text: &str) -> String {
 
 /// The edition rendered at start-up to try the templates: every kind of section and item
 /// content the templates may meet.
+/// Where the sample edition that templates are checked against says it lives.
+const SAMPLE_BASE_URL: &str = "https://example.org";
+const SAMPLE_DOMAIN: &str = "example.org";
+
 fn sample(publication: &PublicationConfig, lang: &str) -> EditionView {
     let item = |n: usize| ItemView {
         title: format!("Sample item {n}"),
@@ -710,7 +715,7 @@ fn sample(publication: &PublicationConfig, lang: &str) -> EditionView {
                 items: Vec::new(),
             },
         ],
-        web_url: format!("https://example.org/p/{}/1/{lang}", publication.name),
+        web_url: links::edition_url(SAMPLE_BASE_URL, &publication.name, 1, lang),
         unsubscribe_url: UNSUBSCRIBE_PLACEHOLDER.to_owned(),
     }
 }

@@ -6,8 +6,22 @@ use sqlx::Row;
 
 use super::members::unsubscribe_in;
 use super::{now_ms, Result, Store};
-use crate::bounces::score::{self, ScoreState};
-use crate::config::BouncesConfig;
+
+/// A member's bounce score as stored; how a failure changes it is the bounce policy's
+/// business ([`Rescore`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScoreState {
+    pub score: i64,
+    /// Days since the epoch (UTC) of the last scored bounce.
+    pub day: i64,
+    /// Points given on that day.
+    pub day_points: i64,
+    pub last_bounce_at: i64,
+}
+
+/// The score after one more mailbox failure at a time (ms), and whether it disables the
+/// member's deliveries.
+pub type Rescore<'a> = &'a (dyn Fn(ScoreState, i64) -> (ScoreState, bool) + Sync);
 
 /// The delivery a VERP bounce names.
 #[derive(Debug, Clone)]
@@ -90,13 +104,13 @@ impl Store {
         .transpose()
     }
 
-    /// Logs the failure and, for a mailbox failure of a member, raises their score, disabling
-    /// their deliveries at the threshold. One transaction, so that two bounces processed at
-    /// once by two daemons cannot both read the old score.
+    /// Logs the failure and, for a mailbox failure of a member, raises their score as
+    /// `rescore` says, disabling their deliveries when it says so. One transaction, so that
+    /// two bounces processed at once by two daemons cannot both read the old score.
     pub async fn record_bounce(
         &self,
         event: &BounceEvent<'_>,
-        config: &BouncesConfig,
+        rescore: Rescore<'_>,
     ) -> Result<ScoreOutcome> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
@@ -115,7 +129,7 @@ impl Store {
         .await?;
         let outcome = match (event.counts, event.member_id) {
             (true, Some(member_id)) => {
-                score_in(&mut tx, event.list_name, member_id, now, config).await?
+                score_in(&mut tx, event.list_name, member_id, now, rescore).await?
             }
             _ => ScoreOutcome::NotCounted,
         };
@@ -268,7 +282,7 @@ async fn score_in(
     list: &str,
     member_id: i64,
     now: i64,
-    config: &BouncesConfig,
+    rescore: Rescore<'_>,
 ) -> Result<ScoreOutcome> {
     let row = sqlx::query(
         "SELECT bounce_score, bounce_day, bounce_day_points, last_bounce_at, status \
@@ -291,8 +305,7 @@ async fn score_in(
         day_points: row.try_get("bounce_day_points")?,
         last_bounce_at: row.try_get("last_bounce_at")?,
     };
-    let after = score::add_bounce(before, now, config);
-    let disable = score::reaches_threshold(after, config);
+    let (after, disable) = rescore(before, now);
     sqlx::query(
         "UPDATE subscriptions SET bounce_score = $1, bounce_day = $2, bounce_day_points = $3, \
          last_bounce_at = $4, status = $5, disabled_at = $6, reenable_notices = 0, last_notice_at = 0 \

@@ -18,7 +18,8 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Connection, Executor};
 
 pub use bounces::{
-    BounceEvent, BounceReport, BouncedDelivery, ComplaintEvent, DisabledMember, ScoreOutcome,
+    BounceEvent, BounceReport, BouncedDelivery, ComplaintEvent, DisabledMember, Rescore,
+    ScoreOutcome, ScoreState,
 };
 pub use deliveries::{ClaimedDelivery, DeliveryOutcome, QueueCounts};
 pub use members::{ImportLine, Member, MemberAdded};

@@ -6,7 +6,7 @@
 //! the message is kept but what was recognised: a command word and a valid argument.
 
 use crate::address;
-use crate::notices::templates::LANGUAGES;
+use crate::config::LANGUAGES;
 
 /// Commands one message may carry; more are ignored.
 pub const MAX_COMMANDS: usize = 10;

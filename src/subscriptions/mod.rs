@@ -7,17 +7,16 @@
 
 pub mod automatic;
 pub mod commands;
-pub mod runner;
 
 use std::sync::Arc;
 
 use serde_json::json;
 
 use crate::config::{Config, ListConfig, SubscriptionPolicy};
-use crate::inbound::routing::confirm_address;
+use crate::links::{Links, Question};
 use crate::notices::{Automatic, Notice, NoticeError, Notices};
 use crate::store::{Member, Request, RequestKind, RequestLimits, RequestOpened, Store, StoreError};
-use crate::tokens::{Purpose, Signer};
+use crate::tokens::Signer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SubscriptionError {
@@ -64,7 +63,7 @@ pub struct Subscriptions {
     notices: Arc<Notices>,
 }
 
-const HOUR_MS: i64 = 3_600_000;
+pub(crate) const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
 
 impl Subscriptions {
@@ -148,17 +147,7 @@ impl Subscriptions {
     }
 
     async fn send_confirmation(&self, list: &ListConfig, request: &Request) -> Result<()> {
-        let domain = &self.config.server.domain;
-        let token = self
-            .signer
-            .sign(Purpose::Confirm, &list.name, &[request.id as u64]);
-        let reply_to = confirm_address(
-            &list.name,
-            Purpose::Confirm,
-            request.id,
-            domain,
-            &self.signer,
-        );
+        let (reply_to, confirm_url) = self.links().confirmation(&list.name, request.id);
         let name = match request.kind {
             RequestKind::Subscribe => "confirm_subscribe",
             RequestKind::Unsubscribe => "confirm_unsubscribe",
@@ -173,7 +162,7 @@ impl Subscriptions {
             automatic: Automatic::Replied,
             extra: json!({
                 "confirm_address": reply_to,
-                "confirm_url": confirm_url(&self.config.server.base_url, &list.name, &token),
+                "confirm_url": confirm_url,
                 "expires_days": self.config.subscriptions.confirmation_lifetime_days,
             }),
         };
@@ -241,14 +230,9 @@ impl Subscriptions {
     }
 
     async fn ask_owners(&self, list: &ListConfig, request: &Request) -> Result<()> {
-        let domain = &self.config.server.domain;
-        let approve_address = confirm_address(
-            &list.name,
-            Purpose::Approve,
-            request.id,
-            domain,
-            &self.signer,
-        );
+        let approve_address =
+            self.links()
+                .answer_address(&list.name, Question::Approve, request.id);
         let extra = json!({
             "request_id": request.id,
             "requester": request.address,
@@ -311,10 +295,12 @@ impl Subscriptions {
 
     /// The one-click unsubscribe URL of a member, as in List-Unsubscribe.
     pub fn unsubscribe_url(&self, list: &ListConfig, member: &Member) -> String {
-        let token = self
-            .signer
-            .sign(Purpose::Unsubscribe, &list.name, &[member.id as u64]);
-        crate::delivery::render::unsubscribe_url(&self.config.server.base_url, &list.name, &token)
+        self.links().unsubscribe(&list.name, member.id).url
+    }
+
+    /// The addresses and links of this daemon, signed with its secret.
+    pub fn links(&self) -> Links<'_> {
+        self.config.links(&self.signer)
     }
 
     /// Sends notice `name` to `address`, about it, in `language`.
@@ -372,9 +358,4 @@ impl Subscriptions {
             .await?;
         Ok(Some(member))
     }
-}
-
-/// The confirmation page of a request token.
-pub fn confirm_url(base_url: &str, list: &str, token: &str) -> String {
-    format!("{}/confirm/{list}/{token}", base_url.trim_end_matches('/'))
 }

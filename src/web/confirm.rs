@@ -9,9 +9,9 @@ use axum::response::Response;
 use serde_json::json;
 
 use crate::config::ListConfig;
+use crate::links::{page_url, Page};
 use crate::store::{now_ms, Request};
-use crate::subscriptions::{confirm_url, Confirmed, Subscriptions};
-use crate::tokens::Purpose;
+use crate::subscriptions::{Confirmed, Subscriptions};
 
 use super::page::{self, Spent};
 use super::unsubscribe::{internal, signed_link};
@@ -24,7 +24,8 @@ pub async fn show(
         Ok(found) => found,
         Err(response) => return response,
     };
-    let action_url = confirm_url(&subscriptions.config().server.base_url, &list.name, &token);
+    let base_url = &subscriptions.config().server.base_url;
+    let action_url = page_url(base_url, Page::Confirm, &list.name, &token);
     page::render(
         &subscriptions,
         StatusCode::OK,
@@ -68,7 +69,7 @@ async fn waiting_request<'s>(
     list: &str,
     token: &str,
 ) -> Result<(&'s ListConfig, Request), Response> {
-    let Some((list, request_id)) = signed_link(subscriptions, Purpose::Confirm, list, token) else {
+    let Some((list, request_id)) = signed_link(subscriptions, Page::Confirm, list, token) else {
         return Err(page::forged(subscriptions));
     };
     let request = match subscriptions.store().request(request_id).await {

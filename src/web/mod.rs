@@ -19,6 +19,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::links::{published, Page};
 use crate::publications::Publications;
 use crate::subscriptions::Subscriptions;
 
@@ -30,23 +31,23 @@ pub fn router(subscriptions: Arc<Subscriptions>, publications: Arc<Publications>
         publications,
     };
     let published = Router::new()
-        .route("/p/{name}", get(publications::without_slash))
-        .route("/p/{name}/", get(publications::index))
-        .route("/p/{name}/feed.xml", get(publications::feed))
-        .route("/p/{name}/{number}/{lang}", get(publications::edition))
+        .route(published::BARE, get(publications::without_slash))
+        .route(published::ARCHIVE, get(publications::index))
+        .route(published::FEED, get(publications::feed))
+        .route(published::EDITION, get(publications::edition))
         .with_state(pages);
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route(
-            "/unsubscribe/{list}/{token}",
+            Page::Unsubscribe.route(),
             get(unsubscribe::show).post(unsubscribe::one_click),
         )
         .route(
-            "/confirm/{list}/{token}",
+            Page::Confirm.route(),
             get(confirm::show).post(confirm::confirm),
         )
         .route(
-            "/reenable/{list}/{token}",
+            Page::Reenable.route(),
             get(reenable::show).post(reenable::reenable),
         )
         .with_state(subscriptions)

@@ -11,7 +11,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::config::PublicationConfig;
-use crate::publications::archive::archive_url;
+use crate::links::archive_url;
 use crate::publications::Publications;
 use crate::subscriptions::Subscriptions;
 

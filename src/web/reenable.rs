@@ -8,9 +8,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
 
-use crate::bounces::process::reenable_url;
+use crate::links::{page_url, Page};
 use crate::subscriptions::Subscriptions;
-use crate::tokens::Purpose;
 
 use super::page::{self, Spent};
 use super::unsubscribe::{internal, signed_link};
@@ -19,8 +18,7 @@ pub async fn show(
     State(subscriptions): State<Arc<Subscriptions>>,
     Path((list, token)): Path<(String, String)>,
 ) -> Response {
-    let Some((list, member_id)) = signed_link(&subscriptions, Purpose::Reenable, &list, &token)
-    else {
+    let Some((list, member_id)) = signed_link(&subscriptions, Page::Reenable, &list, &token) else {
         return page::forged(&subscriptions);
     };
     let member = match subscriptions.store().member(member_id).await {
@@ -28,7 +26,8 @@ pub async fn show(
         Ok(None) => return page::spent(&subscriptions, list, Spent::Used),
         Err(error) => return internal(&error),
     };
-    let action_url = reenable_url(&subscriptions.config().server.base_url, &list.name, &token);
+    let base_url = &subscriptions.config().server.base_url;
+    let action_url = page_url(base_url, Page::Reenable, &list.name, &token);
     page::render(
         &subscriptions,
         StatusCode::OK,
@@ -43,8 +42,7 @@ pub async fn reenable(
     State(subscriptions): State<Arc<Subscriptions>>,
     Path((list, token)): Path<(String, String)>,
 ) -> Response {
-    let Some((list, member_id)) = signed_link(&subscriptions, Purpose::Reenable, &list, &token)
-    else {
+    let Some((list, member_id)) = signed_link(&subscriptions, Page::Reenable, &list, &token) else {
         return page::forged(&subscriptions);
     };
     let store = subscriptions.store();

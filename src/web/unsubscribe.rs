@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
 
+use crate::links::{page_url, Page};
 use crate::subscriptions::Subscriptions;
-use crate::tokens::Purpose;
 
 use super::page::{self, Spent};
 
@@ -17,7 +17,8 @@ pub async fn show(
     State(subscriptions): State<Arc<Subscriptions>>,
     Path((list, token)): Path<(String, String)>,
 ) -> Response {
-    let Some((list, member_id)) = verify(&subscriptions, &list, &token) else {
+    let Some((list, member_id)) = signed_link(&subscriptions, Page::Unsubscribe, &list, &token)
+    else {
         return page::forged(&subscriptions);
     };
     let member = match subscriptions.store().member(member_id).await {
@@ -25,8 +26,9 @@ pub async fn show(
         Ok(None) => return page::spent(&subscriptions, list, Spent::Used),
         Err(error) => return internal(&error),
     };
-    let action_url = crate::delivery::render::unsubscribe_url(
+    let action_url = page_url(
         &subscriptions.config().server.base_url,
+        Page::Unsubscribe,
         &list.name,
         &token,
     );
@@ -44,7 +46,8 @@ pub async fn one_click(
     State(subscriptions): State<Arc<Subscriptions>>,
     Path((list, token)): Path<(String, String)>,
 ) -> Response {
-    let Some((list, member_id)) = verify(&subscriptions, &list, &token) else {
+    let Some((list, member_id)) = signed_link(&subscriptions, Page::Unsubscribe, &list, &token)
+    else {
         return page::forged(&subscriptions);
     };
     if let Err(error) = subscriptions.leave_by_token(list, member_id).await {
@@ -65,27 +68,15 @@ pub async fn one_click(
     )
 }
 
-fn verify<'s>(
-    subscriptions: &'s Subscriptions,
-    list: &str,
-    token: &str,
-) -> Option<(&'s crate::config::ListConfig, i64)> {
-    signed_link(subscriptions, Purpose::Unsubscribe, list, token)
-}
-
 /// The list a link names and the id its token carries (a member, a request), when the token
-/// is genuine for that list and use. The token is checked before the list is looked up
-/// (list names are lowercase, and tokens are signed for that spelling), so that a forged
-/// link costs the same whether or not its list exists.
+/// is genuine for that list and page.
 pub(super) fn signed_link<'s>(
     subscriptions: &'s Subscriptions,
-    purpose: Purpose,
+    page: Page,
     list: &str,
     token: &str,
 ) -> Option<(&'s crate::config::ListConfig, i64)> {
-    let id = subscriptions
-        .signer()
-        .verify_id(purpose, &list.to_ascii_lowercase(), token)?;
+    let id = subscriptions.links().verify_page(page, list, token)?;
     Some((subscriptions.config().list(list)?, id))
 }
 

@@ -239,6 +239,7 @@ pub fn config(db_url: &str, relay: SocketAddr) -> Config {
         &config_toml(db_url, relay),
         Path::new("test.toml"),
         Vec::new(),
+        &tidings::dkim::keys::Files,
     )
     .expect("test config is valid")
 }
@@ -298,8 +299,13 @@ impl Harness {
             sink.addr,
             &dns.addr.to_string(),
         ));
-        let config = Config::from_toml(&toml, Path::new("test.toml"), Vec::new())
-            .expect("test config is valid");
+        let config = Config::from_toml(
+            &toml,
+            Path::new("test.toml"),
+            Vec::new(),
+            &tidings::dkim::keys::Files,
+        )
+        .expect("test config is valid");
         let daemon = Daemon::start_with_clock(config, clock)
             .await
             .expect("daemon starts");
@@ -313,7 +319,13 @@ impl Harness {
 
     /// The configuration the daemon runs.
     pub fn config(&self) -> Config {
-        Config::from_toml(&self.toml, Path::new("test.toml"), Vec::new()).expect("valid")
+        Config::from_toml(
+            &self.toml,
+            Path::new("test.toml"),
+            Vec::new(),
+            &tidings::dkim::keys::Files,
+        )
+        .expect("valid")
     }
 
     pub async fn subscribe(&self, list: &str, addresses: &[&str]) {

@@ -1,3 +1,4 @@
+use crate::config::LANGUAGES;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

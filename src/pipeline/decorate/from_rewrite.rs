@@ -5,6 +5,7 @@
 use mail_parser::MessageParser;
 
 use super::ListDecoration;
+use crate::links::Role;
 use crate::message::{Field, RawMessage};
 
 pub(super) fn apply(msg: &mut RawMessage, list: &ListDecoration) {
@@ -13,7 +14,7 @@ pub(super) fn apply(msg: &mut RawMessage, list: &ListDecoration) {
     };
     let author_name = author_name(from.as_bytes());
     let display = format!("{author_name} via {}", list.display_name);
-    msg.replace_field(Field::address("From", &display, &list.posting_address()));
+    msg.replace_field(Field::address("From", &display, &list.address(Role::Post)));
     // An author who set Reply-To chose where replies go; otherwise they go to the author,
     // with the original field's bytes, since re-encoding could only lose something.
     if msg.field("Reply-To").is_none() {

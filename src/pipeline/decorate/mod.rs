@@ -8,6 +8,7 @@ mod list_headers;
 mod subject_prefix;
 mod untrusted_results;
 
+use crate::links::{self, Role};
 use crate::message::{ParseError, RawMessage};
 
 pub struct ListDecoration<'a> {
@@ -17,8 +18,6 @@ pub struct ListDecoration<'a> {
     pub display_name: &'a str,
     /// E.g. "lists.example.org".
     pub domain: &'a str,
-    /// E.g. "https://lists.example.org".
-    pub base_url: &'a str,
     /// False for announce-only lists, which get `List-Post: NO`.
     pub posting_allowed_to_all_members: bool,
     /// E.g. "[team-gender]".
@@ -34,31 +33,9 @@ pub struct ListDecoration<'a> {
 }
 
 impl ListDecoration<'_> {
-    /// `base_url` without trailing slashes, ready for appending paths.
-    pub fn base_url_trimmed(&self) -> &str {
-        self.base_url.trim().trim_end_matches('/')
+    fn address(&self, role: Role) -> String {
+        links::address(self.list_name, role, self.domain)
     }
-
-    fn posting_address(&self) -> String {
-        format!("{}@{}", self.local_part(""), self.domain_part())
-    }
-
-    /// `list_name` plus a suffix such as "-request", cleaned so it cannot
-    /// break out of the `<mailto:...>` it is placed in. Real validation of
-    /// names happens where the list is configured.
-    fn local_part(&self, suffix: &str) -> String {
-        format!("{}{suffix}", addr_token(self.list_name))
-    }
-
-    fn domain_part(&self) -> String {
-        addr_token(self.domain)
-    }
-}
-
-fn addr_token(s: &str) -> String {
-    s.chars()
-        .filter(|c| !c.is_whitespace() && !c.is_control() && !matches!(c, '<' | '>' | '@'))
-        .collect()
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -100,7 +77,7 @@ fn ensure_message_id(msg: &mut RawMessage, raw: &[u8], list: &ListDecoration) {
         "<{:016x}.{:016x}@{}>",
         fnv1a64(raw, FNV_OFFSET),
         fnv1a64(raw, FNV_OFFSET_ALT),
-        list.domain_part()
+        list.domain
     );
     msg.replace("Message-ID", &id);
 }

@@ -8,7 +8,6 @@ fn list() -> ListDecoration<'static> {
         list_name: "team-gender",
         display_name: "Gender issue team",
         domain: "lists.example.org",
-        base_url: "https://lists.example.org/",
         posting_allowed_to_all_members: true,
         subject_prefix: Some("[team-gender]"),
         footer: None,
@@ -481,11 +480,6 @@ fn headers_only_message_gets_footer() {
 fn unparseable_message_is_an_error() {
     assert!(decorate(b"", &list()).is_err());
     assert!(decorate(b"not a message at all\r\n", &list()).is_err());
-}
-
-#[test]
-fn base_url_is_trimmed() {
-    assert_eq!(list().base_url_trimmed(), "https://lists.example.org");
 }
 
 #[test]

@@ -1,6 +1,9 @@
-//! Carries out email commands: messages to `LIST-request@`, `-join@`, `-leave@` and
-//! `-confirm+TOKEN@`, committed by the inbound side and taken here one by one, as Mailman's
-//! command runner does. Each message ends `processed` or `ignored`, with the reason.
+//! Carries out the mail sent to the daemon itself rather than to a list's members:
+//! commands to `LIST-request@`, `-join@` and `-leave@`, replies to `-confirm+TOKEN@` that
+//! confirm a request or decide on a held posting or an edition, and editors' items to
+//! `-submit@`. The inbound side commits them and they are taken here one by one, as
+//! Mailman's command runner does; each ends `processed` or `ignored`, with the reason. Between
+//! batches the runner also does the housekeeping of moderation and bounces.
 
 use std::sync::Arc;
 
@@ -9,21 +12,21 @@ use serde_json::json;
 
 use crate::address;
 use crate::config::ListConfig;
-use crate::inbound::routing::{self, Destination};
+use crate::links::Destination;
 use crate::notices::Automatic;
 use crate::signals::Signals;
 use crate::store::{RateLimit, ReceivedCommand, RequestKind};
-use crate::tokens::Signer;
 
-use super::commands::{self, Answer, Command};
-use super::{automatic, Requested, Result, Subscriptions, HOUR_MS};
 use crate::publications::{PublicationError, Publications};
+use crate::subscriptions::commands::{self, Answer, Command};
+use crate::subscriptions::{
+    automatic, Requested, Result, SubscriptionError, Subscriptions, HOUR_MS,
+};
 use crate::{bounces, moderation};
 
 pub async fn run(
     subscriptions: Arc<Subscriptions>,
     publications: Arc<Publications>,
-    signer: Signer,
     signals: Signals,
 ) {
     let mut shutdown = signals.shutdown.clone();
@@ -48,7 +51,7 @@ pub async fn run(
         }
         for command in received {
             let services = (&*subscriptions, &*publications);
-            let (state, note) = match process(services, &signer, &command).await {
+            let (state, note) = match process(services, &command).await {
                 Ok(Handled::Processed) => ("processed", String::new()),
                 Ok(Handled::Ignored(reason)) => {
                     tracing::info!(list = %command.list_name, id = command.id, reason, "command message ignored");
@@ -73,7 +76,6 @@ enum Handled {
 
 async fn process(
     (subscriptions, publications): (&Subscriptions, &Publications),
-    signer: &Signer,
     received: &ReceivedCommand,
 ) -> Result<Handled> {
     // A parser panic must not stop the runner; the message is then ignored, not retried.
@@ -90,7 +92,7 @@ async fn process(
         return Ok(Handled::Ignored("no usable From address"));
     };
     let config = subscriptions.config();
-    let Ok(destination) = routing::route(&received.recipient, config, signer) else {
+    let Ok(destination) = subscriptions.links().route(&received.recipient, config) else {
         return Ok(Handled::Ignored("address no longer valid"));
     };
     let requester = Requester::of(received, &destination);
@@ -422,7 +424,7 @@ async fn approve_by_reply(
     };
     match subscriptions.decide(request_id, approve, &reason).await {
         Ok(_) => Ok(Handled::Processed),
-        Err(super::SubscriptionError::NotAwaitingApproval { .. }) => {
+        Err(SubscriptionError::NotAwaitingApproval { .. }) => {
             Ok(Handled::Ignored("request already decided"))
         }
         Err(error) => Err(error),
@@ -492,10 +494,10 @@ async fn approve_edition(
     }
 }
 
-fn publication_failure(error: PublicationError) -> super::SubscriptionError {
+fn publication_failure(error: PublicationError) -> SubscriptionError {
     match error {
         PublicationError::Store(error) => error.into(),
         PublicationError::Notice(error) => error.into(),
-        other => super::SubscriptionError::Publication(other.to_string()),
+        other => SubscriptionError::Publication(other.to_string()),
     }
 }

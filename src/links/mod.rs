@@ -1,0 +1,310 @@
+//! Every address and link tidings makes, and the reading of them back ([`route`]). Nothing
+//! else formats them, so the scheme below is the whole of it:
+//!
+//! | address                      | what it is                                              |
+//! |------------------------------|---------------------------------------------------------|
+//! | `LIST@domain`                | a posting                                               |
+//! | `LIST-request@domain`        | email commands (`subscribe`, `help`…)                   |
+//! | `LIST-join@`, `LIST-leave@`  | subscribe and leave in one message                      |
+//! | `LIST-leave+TOKEN@domain`    | the List-Unsubscribe mailto; the token names the member |
+//! | `LIST-owner@domain`          | the list's owners                                       |
+//! | `LIST-bounces@domain`        | bounces of mail sent to several recipients at once      |
+//! | `LIST-bounces+TOKEN@domain`  | VERP: the token names one delivery                      |
+//! | `LIST-confirm+TOKEN@domain`  | a reply that answers a request, a held posting, an edition |
+//! | `PUBLICATION-submit@domain`  | an editor's item for the next edition                   |
+//! | `postmaster@`, `abuse@`      | forwarded to the postmaster (RFC 5321 §4.5.1, RFC 2142) |
+//!
+//! and under `base_url`: `/unsubscribe/LIST/TOKEN`, `/confirm/LIST/TOKEN`,
+//! `/reenable/LIST/TOKEN`, and a publication's `/p/NAME/`, `/p/NAME/feed.xml` and
+//! `/p/NAME/N/LANG`. Tokens are signed ([`crate::tokens`]) for one list and one use.
+//!
+//! This module knows the scheme and nothing of the configuration: [`route`] asks a
+//! [`Directory`] which names are lists, so that configuration can check list names against
+//! the reserved ones here without the two depending on each other.
+
+mod route;
+#[cfg(test)]
+mod tests;
+
+use crate::tokens::{Purpose, Signer};
+
+pub use route::{Destination, Directory, Unroutable};
+
+/// The addresses of a list, each a suffix of its name (as in Mailman), and `-submit` of
+/// publications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Post,
+    Request,
+    Join,
+    Leave,
+    Owner,
+    Bounces,
+    Confirm,
+    Submit,
+}
+
+impl Role {
+    /// The roles whose address adds a suffix to the list's name, in the order routing tries
+    /// them.
+    pub const SUFFIXED: [Role; 7] = [
+        Role::Request,
+        Role::Join,
+        Role::Leave,
+        Role::Owner,
+        Role::Bounces,
+        Role::Confirm,
+        Role::Submit,
+    ];
+
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Role::Post => "",
+            Role::Request => "-request",
+            Role::Join => "-join",
+            Role::Leave => "-leave",
+            Role::Owner => "-owner",
+            Role::Bounces => "-bounces",
+            Role::Confirm => "-confirm",
+            Role::Submit => "-submit",
+        }
+    }
+}
+
+/// Local parts every mail domain must answer (RFC 5321 §4.5.1, RFC 2142), routed to the
+/// postmaster.
+pub const ROLE_ADDRESSES: [&str; 2] = ["postmaster", "abuse"];
+
+/// Names no list may take: the role addresses, which must reach a person, and the sender
+/// name of bounces.
+pub const RESERVED_NAMES: [&str; 3] = ["postmaster", "abuse", "mailer-daemon"];
+
+/// `NAME@domain`, or `NAME-suffix@domain` for `role`. Names and domains are validated where
+/// they are configured; what cannot stand in an address is dropped all the same, so that
+/// nothing built here can break out of the `<mailto:…>` or header it is placed in.
+pub fn address(name: &str, role: Role, domain: &str) -> String {
+    format!("{}{}@{}", clean(name), role.suffix(), clean(domain))
+}
+
+/// The RFC 2919 list identifier, `NAME.domain`.
+pub fn list_id(name: &str, domain: &str) -> String {
+    format!("{}.{}", clean(name), clean(domain))
+}
+
+fn clean(part: &str) -> String {
+    part.chars()
+        .filter(|c| !c.is_whitespace() && !c.is_control() && !matches!(c, '<' | '>' | '@'))
+        .collect()
+}
+
+/// The web pages a signed link opens, each answering one kind of token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    /// The one-click unsubscribe of List-Unsubscribe (RFC 8058); the token names a member.
+    Unsubscribe,
+    /// The confirmation of a request; the token names the request.
+    Confirm,
+    /// Deliveries turned back on for a member disabled for bouncing.
+    Reenable,
+}
+
+impl Page {
+    /// The route the web listener serves the page under (axum's syntax).
+    pub fn route(self) -> &'static str {
+        match self {
+            Page::Unsubscribe => "/unsubscribe/{list}/{token}",
+            Page::Confirm => "/confirm/{list}/{token}",
+            Page::Reenable => "/reenable/{list}/{token}",
+        }
+    }
+
+    fn segment(self) -> &'static str {
+        match self {
+            Page::Unsubscribe => "unsubscribe",
+            Page::Confirm => "confirm",
+            Page::Reenable => "reenable",
+        }
+    }
+
+    fn purpose(self) -> Purpose {
+        match self {
+            Page::Unsubscribe => Purpose::Unsubscribe,
+            Page::Confirm => Purpose::Confirm,
+            Page::Reenable => Purpose::Reenable,
+        }
+    }
+}
+
+/// The page's link carrying `token`, as the page itself posts its form back to.
+pub fn page_url(base_url: &str, page: Page, list: &str, token: &str) -> String {
+    format!("{}/{}/{list}/{token}", base(base_url), page.segment())
+}
+
+/// Routes of a publication's pages on the web listener (axum's syntax).
+pub mod published {
+    /// `/p/NAME` without the slash, redirected to the archive.
+    pub const BARE: &str = "/p/{name}";
+    pub const ARCHIVE: &str = "/p/{name}/";
+    pub const FEED: &str = "/p/{name}/feed.xml";
+    pub const EDITION: &str = "/p/{name}/{number}/{lang}";
+}
+
+/// The page listing a publication's sent editions.
+pub fn archive_url(base_url: &str, publication: &str) -> String {
+    format!("{}/p/{publication}/", base(base_url))
+}
+
+/// The publication's Atom feed.
+pub fn feed_url(base_url: &str, publication: &str) -> String {
+    format!("{}/p/{publication}/feed.xml", base(base_url))
+}
+
+/// An edition's web page in one language.
+pub fn edition_url(base_url: &str, publication: &str, number: i64, lang: &str) -> String {
+    format!("{}/p/{publication}/{number}/{lang}", base(base_url))
+}
+
+/// `base_url` ready for a path: configuration refuses a trailing slash, and one left by a
+/// hand-made configuration (a test's, a tool's) must not double it.
+fn base(base_url: &str) -> &str {
+    base_url.trim().trim_end_matches('/')
+}
+
+/// What a reply to `LIST-confirm+TOKEN@` answers: each question is its own token purpose,
+/// so a token given for one is worthless for another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Question {
+    /// The requester, confirming a subscription or unsubscription request.
+    Confirm,
+    /// An owner, approving a request that waits for approval.
+    Approve,
+    /// A moderator, deciding on a held posting.
+    Moderate,
+    /// An editor, approving an edition.
+    Edition,
+}
+
+impl Question {
+    const ALL: [Question; 4] = [
+        Question::Confirm,
+        Question::Approve,
+        Question::Moderate,
+        Question::Edition,
+    ];
+
+    fn purpose(self) -> Purpose {
+        match self {
+            Question::Confirm => Purpose::Confirm,
+            Question::Approve => Purpose::Approve,
+            Question::Moderate => Purpose::Moderate,
+            Question::Edition => Purpose::Edition,
+        }
+    }
+}
+
+/// A member's two ways out of a list (RFC 2369, RFC 8058), signed once.
+pub struct Unsubscribe {
+    /// `LIST-leave+TOKEN@domain`, for mail clients.
+    pub address: String,
+    /// `…/unsubscribe/LIST/TOKEN`, for one click.
+    pub url: String,
+}
+
+/// The addresses and links that carry a signed token, for the daemon's domain and web
+/// address.
+#[derive(Clone, Copy)]
+pub struct Links<'a> {
+    domain: &'a str,
+    base_url: &'a str,
+    signer: &'a Signer,
+}
+
+impl<'a> Links<'a> {
+    pub fn new(domain: &'a str, base_url: &'a str, signer: &'a Signer) -> Links<'a> {
+        Links {
+            domain,
+            base_url,
+            signer,
+        }
+    }
+
+    /// `LIST-bounces+TOKEN@domain`: the envelope sender of one delivery, whose bounce names
+    /// it (VERP).
+    pub fn verp(&self, list: &str, delivery_id: i64) -> String {
+        let token = self.sign(Purpose::Verp, list, delivery_id);
+        self.with_token(list, Role::Bounces, &token)
+    }
+
+    /// `LIST-confirm+TOKEN@domain`, the address a reply to which answers `question` about
+    /// `id` (a request, a held posting, an edition).
+    pub fn answer_address(&self, list: &str, question: Question, id: i64) -> String {
+        let token = self.sign(question.purpose(), list, id);
+        self.with_token(list, Role::Confirm, &token)
+    }
+
+    /// The two ways to confirm a request, by reply and by link, with one token.
+    pub fn confirmation(&self, list: &str, request_id: i64) -> (String, String) {
+        let token = self.sign(Purpose::Confirm, list, request_id);
+        (
+            self.with_token(list, Role::Confirm, &token),
+            page_url(self.base_url, Page::Confirm, list, &token),
+        )
+    }
+
+    pub fn unsubscribe(&self, list: &str, member_id: i64) -> Unsubscribe {
+        let token = self.sign(Purpose::Unsubscribe, list, member_id);
+        Unsubscribe {
+            address: self.with_token(list, Role::Leave, &token),
+            url: page_url(self.base_url, Page::Unsubscribe, list, &token),
+        }
+    }
+
+    /// The link of the notices sent to a member disabled for bouncing.
+    pub fn reenable_url(&self, list: &str, member_id: i64) -> String {
+        let token = self.sign(Purpose::Reenable, list, member_id);
+        page_url(self.base_url, Page::Reenable, list, &token)
+    }
+
+    /// The id a page's token carries when it is genuine for `list` and that page. The
+    /// token is checked before anyone looks the list up (list names are lowercase, and
+    /// tokens are signed for that spelling), so that a forged link costs the same whether or
+    /// not its list exists.
+    pub fn verify_page(&self, page: Page, list: &str, token: &str) -> Option<i64> {
+        self.signer
+            .verify_id(page.purpose(), &list.to_ascii_lowercase(), token)
+    }
+
+    /// The list and member a List-Unsubscribe target names, the mailto `LIST-leave+TOKEN@`
+    /// or the one-click URL `…/unsubscribe/LIST/TOKEN`, when its token is genuine.
+    pub fn unsubscribe_target(
+        &self,
+        target: &str,
+        lists: &impl Directory,
+    ) -> Option<(String, i64)> {
+        if let Ok(Destination::Leave {
+            list,
+            member_id: Some(id),
+        }) = self.route(target, lists)
+        {
+            return Some((list, id));
+        }
+        let marker = format!("/{}/", Page::Unsubscribe.segment());
+        let (_, path) = target.split_once(&marker)?;
+        let (list, token) = path.split_once('/')?;
+        let list = lists.list(list)?;
+        let id = self.verify_page(Page::Unsubscribe, list, token.trim_end_matches('/'))?;
+        Some((list.to_owned(), id))
+    }
+
+    fn sign(&self, purpose: Purpose, list: &str, id: i64) -> String {
+        self.signer.sign(purpose, list, &[id as u64])
+    }
+
+    fn with_token(&self, list: &str, role: Role, token: &str) -> String {
+        address(
+            &format!("{list}{}+{token}", role.suffix()),
+            Role::Post,
+            self.domain,
+        )
+    }
+}
