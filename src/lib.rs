@@ -5,6 +5,28 @@
 //! discard / reject; decoration adds the list's headers and footer) → [`store`] (committed
 //! before the 250) → [`delivery`] (expansion into one queued delivery per subscriber, workers
 //! that send through the relay, retries).
+//!
+//! Modules are layered: each uses only modules of the layers above it in this list, never
+//! one of its own layer or below, so that there are no circles and each can be read
+//! knowing only what it stands on. `layering_tests` holds the code to this table.
+//!
+//! 1. Ground, using no other module: [`address`] (the address grammar, domains),
+//!    [`message`] (editing a raw message's header), [`signals`] (waking and stopping
+//!    stages), [`store`] (the database), [`tokens`] (signed tokens).
+//! 2. [`links`]: every address and link tidings makes, and their reading back.
+//! 3. [`config`]: the configuration, plain data; checks that need more are asked of the
+//!    layers below through traits ([`config::KeyFiles`], [`links::Directory`] the other way).
+//! 4. What messages are made of and checked with: [`authentication`] (SPF, DKIM, DMARC,
+//!    ARC on arrival), [`dkim`] (signing and sealing), [`notices`] (templated messages to
+//!    people), [`descriptors`] (the file-descriptor budget).
+//! 5. The lists' and newsletters' own rules: [`pipeline`] (a posting's fate and
+//!    decoration), [`subscriptions`], [`publications`].
+//! 6. What acts on those: [`bounces`], [`moderation`], [`inbound`] (the SMTP/LMTP
+//!    listeners).
+//! 7. The workers: [`delivery`], [`runner`] (mail to the lists' own addresses), [`web`],
+//!    [`sink`] (a relay that keeps what it is sent, for tests and benchmarks).
+//! 8. [`daemon`]: starts and stops the services.
+//! 9. [`cli`]: the commands.
 
 pub mod address;
 pub mod authentication;
@@ -29,3 +51,6 @@ pub mod store;
 pub mod subscriptions;
 pub mod tokens;
 pub mod web;
+
+#[cfg(test)]
+mod layering_tests;
