@@ -73,6 +73,32 @@ pub async fn signer(config: &Config, store: &Store) -> Result<Signer, StoreError
     Ok(Signer::new(&secret))
 }
 
+/// What the services are started from, each built once and shared.
+struct Parts {
+    config: Arc<Config>,
+    store: Store,
+    signer: Signer,
+    dkim: Option<Arc<Dkim>>,
+    notices: Arc<Notices>,
+    dns: Arc<Dns>,
+    authenticator: Arc<Authenticator>,
+    subscriptions: Arc<Subscriptions>,
+    publications: Arc<Publications>,
+    signals: Signals,
+    clock: Arc<dyn Clock>,
+}
+
+/// A service of the daemon: the tasks it starts from the shared parts.
+type Service = fn(&Parts, &mut JoinSet<()>);
+
+/// Every service but the listeners (which bind first, so that a port in use stops the start
+/// before anything runs). Adding one is adding a line.
+const SERVICES: [(&str, Service); 3] = [
+    ("delivery", start_delivery),
+    ("command runner", start_runner),
+    ("publication scheduler", start_scheduler),
+];
+
 impl Daemon {
     pub async fn start(config: Config) -> Result<Daemon, DaemonError> {
         Daemon::start_with_clock(config, Arc::new(SystemClock)).await
@@ -88,6 +114,49 @@ impl Daemon {
         for warning in config.warnings() {
             tracing::warn!(key = %warning.key, "{warning}");
         }
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let parts = Parts::build(config, clock, shutdown_rx).await?;
+        let mut tasks = JoinSet::new();
+        let budget = Arc::new(DataBudget::new(parts.config.server.max_data_memory));
+        let [smtp_addr, lmtp_addr] = start_mail_listeners(&parts, &budget, &mut tasks).await?;
+        let http_addr = start_web(&parts, &mut tasks).await?;
+        for (name, start) in SERVICES {
+            start(&parts, &mut tasks);
+            tracing::debug!(service = name, "started");
+        }
+        Ok(Daemon {
+            smtp_addr,
+            lmtp_addr,
+            http_addr,
+            store: parts.store,
+            publications: parts.publications,
+            data_budget: budget,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// Stops accepting, lets workers finish the transaction in hand, and waits for them.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        let drained = tokio::time::timeout(Duration::from_secs(30), async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("some tasks did not stop within 30 s; their claims will be retried");
+            self.tasks.abort_all();
+        }
+        self.store.close().await;
+    }
+}
+
+impl Parts {
+    async fn build(
+        config: Arc<Config>,
+        clock: Arc<dyn Clock>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Parts, DaemonError> {
         let store = Store::open(&config.database.url, config.database.max_connections).await?;
         let released = store.release_claims_of(&config.delivery.node_name).await?;
         if released > 0 {
@@ -112,12 +181,11 @@ impl Daemon {
             signer.clone(),
             Arc::clone(&notices),
         ));
-        let (shutdown, shutdown_rx) = watch::channel(false);
         let signals = Signals {
             accepted: Arc::new(Notify::new()),
             queued: Arc::new(Notify::new()),
             commands: Arc::new(Notify::new()),
-            shutdown: shutdown_rx.clone(),
+            shutdown,
             poll_interval: Duration::from_millis(config.delivery.poll_interval_ms),
         };
         let templates = PublicationTemplates::load(
@@ -133,91 +201,93 @@ impl Daemon {
             clock: Arc::clone(&clock),
             queued: Some(Arc::clone(&signals.queued)),
         }));
-        let mut tasks = JoinSet::new();
-        let handler = Arc::new(ListHandler::new(
-            Arc::clone(&config),
-            store.clone(),
-            signer.clone(),
-            Arc::clone(&authenticator),
-            signals.clone(),
-        ));
-        let budget = Arc::new(DataBudget::new(config.server.max_data_memory));
-        let smtp_addr = start_mail_listener(
-            ("smtp_listen", &config.server.smtp_listen),
-            Protocol::Smtp,
-            (&config, &handler, &budget),
-            &shutdown_rx,
-            &mut tasks,
-        )
-        .await?;
-        let lmtp_addr = start_mail_listener(
-            ("lmtp_listen", &config.server.lmtp_listen),
-            Protocol::Lmtp,
-            (&config, &handler, &budget),
-            &shutdown_rx,
-            &mut tasks,
-        )
-        .await?;
-        let http_addr = match Config::listen_addr(&config.server.http_listen) {
-            Some(addr) => {
-                let listener = bind("http_listen", addr).await?;
-                let local = listener.local_addr().ok();
-                tracing::info!(addr = ?local, "listening for HTTP");
-                tasks.spawn(web::serve(
-                    listener,
-                    Arc::clone(&subscriptions),
-                    Arc::clone(&publications),
-                    web::Limits::of(&config.server),
-                    shutdown_rx.clone(),
-                ));
-                local
-            }
-            None => None,
-        };
-        delivery::start(
-            &config,
-            &store,
-            &signer,
-            (&notices, &dns, &authenticator),
-            dkim.as_ref(),
-            &signals,
-            &mut tasks,
-        );
-        tasks.spawn(runner::run(
-            subscriptions,
-            Arc::clone(&publications),
-            signals.clone(),
-        ));
-        tasks.spawn(publications::scheduler::run(
-            Arc::clone(&publications),
-            clock,
-            signals.clone(),
-        ));
-        Ok(Daemon {
-            smtp_addr,
-            lmtp_addr,
-            http_addr,
+        Ok(Parts {
+            config,
             store,
+            signer,
+            dkim,
+            notices,
+            dns,
+            authenticator,
+            subscriptions,
             publications,
-            data_budget: budget,
-            shutdown,
-            tasks,
+            signals,
+            clock,
         })
     }
+}
 
-    /// Stops accepting, lets workers finish the transaction in hand, and waits for them.
-    pub async fn shutdown(mut self) {
-        let _ = self.shutdown.send(true);
-        let drained = tokio::time::timeout(Duration::from_secs(30), async {
-            while self.tasks.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_err() {
-            tracing::warn!("some tasks did not stop within 30 s; their claims will be retried");
-            self.tasks.abort_all();
-        }
-        self.store.close().await;
-    }
+fn start_delivery(parts: &Parts, tasks: &mut JoinSet<()>) {
+    delivery::start(
+        &parts.config,
+        &parts.store,
+        &parts.signer,
+        (&parts.notices, &parts.dns, &parts.authenticator),
+        parts.dkim.as_ref(),
+        &parts.signals,
+        tasks,
+    );
+}
+
+fn start_runner(parts: &Parts, tasks: &mut JoinSet<()>) {
+    tasks.spawn(runner::run(
+        Arc::clone(&parts.subscriptions),
+        Arc::clone(&parts.publications),
+        parts.signals.clone(),
+    ));
+}
+
+fn start_scheduler(parts: &Parts, tasks: &mut JoinSet<()>) {
+    tasks.spawn(publications::scheduler::run(
+        Arc::clone(&parts.publications),
+        Arc::clone(&parts.clock),
+        parts.signals.clone(),
+    ));
+}
+
+/// The SMTP and LMTP listeners, each unless its setting is empty; their addresses.
+async fn start_mail_listeners(
+    parts: &Parts,
+    budget: &Arc<DataBudget>,
+    tasks: &mut JoinSet<()>,
+) -> Result<[Option<SocketAddr>; 2], DaemonError> {
+    let config = &parts.config;
+    let handler = Arc::new(ListHandler::new(
+        Arc::clone(config),
+        parts.store.clone(),
+        parts.signer.clone(),
+        Arc::clone(&parts.authenticator),
+        parts.signals.clone(),
+    ));
+    let shutdown = &parts.signals.shutdown;
+    let smtp = ("smtp_listen", config.server.smtp_listen.as_str());
+    let lmtp = ("lmtp_listen", config.server.lmtp_listen.as_str());
+    let with = (config.as_ref(), &handler, budget);
+    Ok([
+        start_mail_listener(smtp, Protocol::Smtp, with, shutdown, tasks).await?,
+        start_mail_listener(lmtp, Protocol::Lmtp, with, shutdown, tasks).await?,
+    ])
+}
+
+/// The HTTP listener, unless its setting is empty; its address.
+async fn start_web(
+    parts: &Parts,
+    tasks: &mut JoinSet<()>,
+) -> Result<Option<SocketAddr>, DaemonError> {
+    let Some(addr) = Config::listen_addr(&parts.config.server.http_listen) else {
+        return Ok(None);
+    };
+    let listener = bind("http_listen", addr).await?;
+    let local = listener.local_addr().ok();
+    tracing::info!(addr = ?local, "listening for HTTP");
+    tasks.spawn(web::serve(
+        listener,
+        Arc::clone(&parts.subscriptions),
+        Arc::clone(&parts.publications),
+        web::Limits::of(&parts.config.server),
+        parts.signals.shutdown.clone(),
+    ));
+    Ok(local)
 }
 
 /// Binds one SMTP or LMTP listener (unless its setting is empty) and starts serving it.
