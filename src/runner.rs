@@ -78,38 +78,105 @@ async fn process(
     (subscriptions, publications): (&Subscriptions, &Publications),
     received: &ReceivedCommand,
 ) -> Result<Handled> {
+    let admitted = match admit(subscriptions, received).await? {
+        Ok(admitted) => admitted,
+        Err(reason) => return Ok(Handled::Ignored(reason)),
+    };
+    let Admitted {
+        message,
+        sender,
+        destination,
+        requester,
+    } = admitted;
+    let list = subscriptions.list(destination.list())?;
+    let reply = || Reply::new(list, &sender, &message, received);
+    match destination {
+        Destination::Join { .. } | Destination::Leave { .. } | Destination::Confirm { .. } => {
+            self_service(subscriptions, list, &sender, destination).await?;
+        }
+        Destination::Request { .. } => {
+            execute_commands(subscriptions, &requester, list, &sender, &message).await?
+        }
+        Destination::Moderate { message_id, .. } => {
+            return moderate_by_reply(subscriptions, reply(), message_id).await;
+        }
+        Destination::Approve { request_id, .. } => {
+            return approve_by_reply(subscriptions, reply(), request_id).await;
+        }
+        Destination::Submit { .. } => return submit_item(publications, reply()).await,
+        Destination::ApproveEdition { edition_id, .. } => {
+            return approve_edition((subscriptions, publications), reply(), edition_id).await;
+        }
+        Destination::Post { .. }
+        | Destination::Owner { .. }
+        | Destination::Bounces { .. }
+        | Destination::Postmaster { .. } => {
+            return Ok(Handled::Ignored("not a command address"));
+        }
+    }
+    Ok(Handled::Processed)
+}
+
+/// A command message worth carrying out, and whom it counts against.
+struct Admitted<'a> {
+    message: Message<'a>,
+    sender: String,
+    destination: Destination,
+    requester: Requester<'a>,
+}
+
+/// The message, parsed, when it is a command from a person to an address that still
+/// exists, within the requester's allowance; otherwise why it is ignored.
+async fn admit<'a>(
+    subscriptions: &Subscriptions,
+    received: &'a ReceivedCommand,
+) -> Result<std::result::Result<Admitted<'a>, &'static str>> {
     // A parser panic must not stop the runner; the message is then ignored, not retried.
     let parsed = std::panic::catch_unwind(|| MessageParser::default().parse(&received.raw))
         .ok()
         .flatten();
     let Some(message) = parsed else {
-        return Ok(Handled::Ignored("unparseable message"));
+        return Ok(Err("unparseable message"));
     };
     if let Some(reason) = automatic::automatic(&message, &received.envelope_from) {
-        return Ok(Handled::Ignored(reason));
+        return Ok(Err(reason));
     }
     let Some(sender) = sender(&message) else {
-        return Ok(Handled::Ignored("no usable From address"));
+        return Ok(Err("no usable From address"));
     };
     let config = subscriptions.config();
     let Ok(destination) = subscriptions.links().route(&received.recipient, config) else {
-        return Ok(Handled::Ignored("address no longer valid"));
+        return Ok(Err("address no longer valid"));
     };
     let requester = Requester::of(received, &destination);
     // The message itself counts once; it pays for its first command that writes.
     if !requester.take(subscriptions).await? {
-        return Ok(Handled::Ignored("client IP or envelope sender rate limit"));
+        return Ok(Err("client IP or envelope sender rate limit"));
     }
-    let list = subscriptions.list(destination.list())?;
+    Ok(Ok(Admitted {
+        message,
+        sender,
+        destination,
+        requester,
+    }))
+}
+
+/// Joining, leaving and confirming by mail, each one message to its own address.
+async fn self_service(
+    subscriptions: &Subscriptions,
+    list: &ListConfig,
+    sender: &str,
+    destination: Destination,
+) -> Result<()> {
     match destination {
         Destination::Join { .. } => {
-            let language = subscriptions.language_for(list, &sender).await?;
+            let language = subscriptions.language_for(list, sender).await?;
             let requested = subscriptions
-                .request(list, RequestKind::Subscribe, &sender, &language)
+                .request(list, RequestKind::Subscribe, sender, &language)
                 .await?;
             if requested == Requested::Closed {
                 let results = vec![result_of("join", "closed", "")];
-                reply(subscriptions, list, &sender, &language, results).await?;
+                reply(subscriptions, list, sender, &language, results).await?;
             }
         }
         Destination::Leave {
@@ -121,42 +188,19 @@ async fn process(
         Destination::Leave {
             member_id: None, ..
         } => {
-            let language = subscriptions.language_for(list, &sender).await?;
+            let language = subscriptions.language_for(list, sender).await?;
             subscriptions
-                .request(list, RequestKind::Unsubscribe, &sender, &language)
+                .request(list, RequestKind::Unsubscribe, sender, &language)
                 .await?;
         }
         Destination::Confirm { request_id, .. } => {
             let outcome = subscriptions.confirm(list, request_id).await?;
             tracing::info!(list = %list.name, request = request_id, ?outcome, "confirmation by reply");
         }
-        Destination::Moderate { message_id, .. } => {
-            let reply = Reply::new(list, &sender, &message, received);
-            return moderate_by_reply(subscriptions, reply, message_id).await;
-        }
-        Destination::Approve { request_id, .. } => {
-            let reply = Reply::new(list, &sender, &message, received);
-            return approve_by_reply(subscriptions, reply, request_id).await;
-        }
-        Destination::Request { .. } => {
-            execute_commands(subscriptions, &requester, list, &sender, &message).await?
-        }
-        Destination::Submit { .. } => {
-            let item = Reply::new(list, &sender, &message, received);
-            return submit_item(publications, item).await;
-        }
-        Destination::ApproveEdition { edition_id, .. } => {
-            let reply = Reply::new(list, &sender, &message, received);
-            return approve_edition((subscriptions, publications), reply, edition_id).await;
-        }
-        Destination::Post { .. }
-        | Destination::Owner { .. }
-        | Destination::Bounces { .. }
-        | Destination::Postmaster { .. } => {
-            return Ok(Handled::Ignored("not a command address"));
-        }
+        // The other addresses are not self-service; `process` sends none of them here.
+        _ => {}
     }
-    Ok(Handled::Processed)
+    Ok(())
 }
 
 /// The author's address: commands always apply to whoever sent them.

@@ -8,6 +8,7 @@ use clap::Subcommand;
 
 use crate::config::Config;
 use crate::publications::editions::{Built, Slot};
+use crate::publications::Publications;
 
 #[derive(Debug, Subcommand)]
 pub enum EditionsCommand {
@@ -37,95 +38,115 @@ pub enum EditionsCommand {
 
 pub async fn run(config: Config, command: EditionsCommand) -> anyhow::Result<()> {
     let publications = super::publications(&Arc::new(config)).await?;
-    let store = publications.store();
     match command {
-        EditionsCommand::List { publication } => {
-            // A mistyped name is an error, not an empty list.
-            let publication = publication
-                .as_deref()
-                .map(|name| publications.publication(name))
-                .transpose()?;
-            let editions = store.editions(publication.map(|p| p.name.as_str())).await?;
-            if editions.is_empty() {
-                println!("(no editions)");
-            }
-            for edition in editions {
-                println!(
-                    "{:>6}  {:<16} {:>5} {:<9} {:<18} {}",
-                    edition.id,
-                    edition.publication,
-                    edition
-                        .number
-                        .map(|n| n.to_string())
-                        .unwrap_or_else(|| "-".into()),
-                    edition.kind,
-                    edition.state,
-                    date(edition.scheduled_at)
-                );
-            }
-        }
-        EditionsCommand::Show { id } => {
-            let edition = store
-                .edition(id)
-                .await?
-                .with_context(|| format!("no edition {id}; `tidings editions list` shows them"))?;
-            println!(
-                "id:          {}\npublication: {}\nnumber:      {}\nkind:        {}\nstate:       {}\nscheduled:   {}\nsent:        {}",
-                edition.id,
-                edition.publication,
-                edition.number.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
-                edition.kind,
-                edition.state,
-                date(edition.scheduled_at),
-                edition.sent_at.map(date).unwrap_or_else(|| "-".into())
-            );
-            for render in store.edition_renders(id).await? {
-                println!("language:    {}  {}", render.language, render.subject);
-            }
-            for item in store.edition_items(id).await? {
-                println!(
-                    "item {:>6}:  {} [{}] {}",
-                    item.id, item.language, item.section, item.title
-                );
-            }
-        }
+        EditionsCommand::List { publication } => list(&publications, publication.as_deref()).await,
+        EditionsCommand::Show { id } => show(&publications, id).await,
         EditionsCommand::Preview {
             publication,
             lang,
             out,
-        } => {
-            let publication = publications.publication(&publication)?;
-            let rendered = publications.preview(publication, &lang).await?;
-            match out {
-                Some(path) => {
-                    std::fs::write(&path, &rendered.html)
-                        .with_context(|| format!("cannot write {}", path.display()))?;
-                    println!("{}: {}", path.display(), rendered.subject);
-                }
-                None => print!("{}", rendered.html),
-            }
-        }
-        EditionsCommand::Build { publication } => {
-            let publication = publications.publication(&publication)?;
-            match publications.build(publication, Slot::Special).await? {
-                Built::Edition { id, number, queued: None } => println!(
-                    "edition {id} (No. {number}) built; the editors have the preview: `tidings editions approve {id}` sends it"
-                ),
-                Built::Edition { id, number, queued: Some(queued) } => {
-                    println!("edition {id} (No. {number}) built and queued for {queued} subscribers")
-                }
-                Built::Empty | Built::AlreadyBuilt => {
-                    anyhow::bail!("no items are waiting for {}: nothing to build", publication.name)
-                }
-            }
-        }
+        } => preview(&publications, &publication, &lang, out).await,
+        EditionsCommand::Build { publication } => build(&publications, &publication).await,
         EditionsCommand::Approve { id } | EditionsCommand::Send { id } => {
             let queued = publications.approve(id).await?;
             println!("edition {id} queued for {queued} subscribers");
+            Ok(())
         }
         EditionsCommand::Cancel { id } => {
             publications.cancel(id).await?;
             println!("edition {id} cancelled; its items wait for the next edition");
+            Ok(())
+        }
+    }
+}
+
+async fn list(publications: &Publications, publication: Option<&str>) -> anyhow::Result<()> {
+    // A mistyped name is an error, not an empty list.
+    let publication = publication
+        .map(|name| publications.publication(name))
+        .transpose()?;
+    let editions = publications
+        .store()
+        .editions(publication.map(|p| p.name.as_str()))
+        .await?;
+    if editions.is_empty() {
+        println!("(no editions)");
+    }
+    for edition in editions {
+        println!(
+            "{:>6}  {:<16} {:>5} {:<9} {:<18} {}",
+            edition.id,
+            edition.publication,
+            edition
+                .number
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "-".into()),
+            edition.kind,
+            edition.state,
+            date(edition.scheduled_at)
+        );
+    }
+    Ok(())
+}
+
+async fn show(publications: &Publications, id: i64) -> anyhow::Result<()> {
+    let store = publications.store();
+    let edition = store
+        .edition(id)
+        .await?
+        .with_context(|| format!("no edition {id}; `tidings editions list` shows them"))?;
+    println!(
+        "id:          {}\npublication: {}\nnumber:      {}\nkind:        {}\nstate:       {}\nscheduled:   {}\nsent:        {}",
+        edition.id,
+        edition.publication,
+        edition.number.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+        edition.kind,
+        edition.state,
+        date(edition.scheduled_at),
+        edition.sent_at.map(date).unwrap_or_else(|| "-".into())
+    );
+    for render in store.edition_renders(id).await? {
+        println!("language:    {}  {}", render.language, render.subject);
+    }
+    for item in store.edition_items(id).await? {
+        println!(
+            "item {:>6}:  {} [{}] {}",
+            item.id, item.language, item.section, item.title
+        );
+    }
+    Ok(())
+}
+
+async fn preview(
+    publications: &Publications,
+    publication: &str,
+    lang: &str,
+    out: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let publication = publications.publication(publication)?;
+    let rendered = publications.preview(publication, lang).await?;
+    match out {
+        Some(path) => {
+            std::fs::write(&path, &rendered.html)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            println!("{}: {}", path.display(), rendered.subject);
+        }
+        None => print!("{}", rendered.html),
+    }
+    Ok(())
+}
+
+async fn build(publications: &Publications, publication: &str) -> anyhow::Result<()> {
+    let publication = publications.publication(publication)?;
+    match publications.build(publication, Slot::Special).await? {
+        Built::Edition { id, number, queued: None } => println!(
+            "edition {id} (No. {number}) built; the editors have the preview: `tidings editions approve {id}` sends it"
+        ),
+        Built::Edition { id, number, queued: Some(queued) } => {
+            println!("edition {id} (No. {number}) built and queued for {queued} subscribers")
+        }
+        Built::Empty | Built::AlreadyBuilt => {
+            anyhow::bail!("no items are waiting for {}: nothing to build", publication.name)
         }
     }
     Ok(())

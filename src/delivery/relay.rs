@@ -38,6 +38,91 @@ pub struct ConnectError {
     pub reason: String,
 }
 
+impl ConnectError {
+    fn of(relay: &RelayConfig, reason: impl ToString) -> ConnectError {
+        ConnectError {
+            host: relay.host.clone(),
+            port: relay.port,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// The connection to the relay, greeted, over TLS when `tls = "tls"`.
+async fn open(
+    relay: &RelayConfig,
+    hello: &ClientId,
+    connect_timeout: Duration,
+) -> Result<AsyncSmtpConnection, ConnectError> {
+    let fail = |error: lettre::transport::smtp::Error| ConnectError::of(relay, error);
+    if relay.tls == TlsMode::Tls {
+        // Implicit TLS goes through lettre's own connector, which does not expose the
+        // socket: these connections run without TCP_NODELAY.
+        let address = (relay.host.as_str(), relay.port);
+        let tls = Some(tls_parameters(relay)?);
+        return AsyncSmtpConnection::connect_tokio1(
+            address,
+            Some(connect_timeout),
+            hello,
+            tls,
+            None,
+        )
+        .await
+        .map_err(fail);
+    }
+    let stream = tokio::time::timeout(
+        connect_timeout,
+        TcpStream::connect((relay.host.as_str(), relay.port)),
+    )
+    .await
+    .map_err(|_| {
+        let seconds = relay.connect_timeout_seconds;
+        ConnectError::of(relay, format!("no connection within {seconds} s"))
+    })?
+    .map_err(|error| ConnectError::of(relay, error))?;
+    stream
+        .set_nodelay(true)
+        .map_err(|error| ConnectError::of(relay, error))?;
+    AsyncSmtpConnection::connect_with_transport(Box::new(stream), hello)
+        .await
+        .map_err(fail)
+}
+
+/// STARTTLS when asked for, what the relay offers, and AUTH when a user is configured.
+async fn negotiate(
+    connection: &mut AsyncSmtpConnection,
+    relay: &RelayConfig,
+    hello: &ClientId,
+) -> Result<Extensions, ConnectError> {
+    let fail = |error: lettre::transport::smtp::Error| ConnectError::of(relay, error);
+    if relay.tls == TlsMode::Starttls {
+        connection
+            .starttls(tls_parameters(relay)?, hello)
+            .await
+            .map_err(fail)?;
+    }
+    // lettre keeps no note of PIPELINING: ask again (before AUTH, which a new EHLO could
+    // reset) and read every keyword that matters from this one reply, the last EHLO of the
+    // session (after STARTTLS, where a relay may offer more).
+    let ehlo = connection
+        .command(Ehlo::new(hello.clone()))
+        .await
+        .map_err(fail)?;
+    let offered = Extensions::from_ehlo(ehlo.message());
+    if !relay.username.is_empty() {
+        let credentials = Credentials::new(relay.username.clone(), relay.password.clone());
+        connection
+            .auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
+            .await
+            .map_err(fail)?;
+    }
+    Ok(offered)
+}
+
+fn tls_parameters(relay: &RelayConfig) -> Result<TlsParameters, ConnectError> {
+    TlsParameters::new(relay.host.clone()).map_err(|error| ConnectError::of(relay, error))
+}
+
 /// How long the relay may take to answer, after RFC 5321 §4.5.3.2: MAIL and RCPT (and
 /// RSET, QUIT) 5 minutes, DATA 2 minutes, and the message itself (sent in one go here, so
 /// its blocks and the final reply share one limit) 10 minutes.
@@ -62,76 +147,24 @@ impl RelayClient {
         relay: &RelayConfig,
         hello_name: &str,
     ) -> Result<RelayClient, ConnectError> {
-        let fail = |reason: String| ConnectError {
-            host: relay.host.clone(),
-            port: relay.port,
-            reason,
-        };
         let connect_timeout = Duration::from_secs(relay.connect_timeout_seconds);
         // The greeting, EHLO, STARTTLS and AUTH once the socket is open.
         let setup_timeout = connect_timeout + Duration::from_secs(relay.greeting_timeout_seconds);
         let hello = ClientId::Domain(hello_name.to_string());
-        let tls = || TlsParameters::new(relay.host.clone()).map_err(|e| fail(e.to_string()));
-        let connecting = async {
-            let mut connection = match relay.tls {
-                // Implicit TLS goes through lettre's own connector, which does not expose the
-                // socket: these connections run without TCP_NODELAY.
-                TlsMode::Tls => AsyncSmtpConnection::connect_tokio1(
-                    (relay.host.as_str(), relay.port),
-                    Some(connect_timeout),
-                    &hello,
-                    Some(tls()?),
-                    None,
-                )
-                .await
-                .map_err(|e| fail(e.to_string()))?,
-                TlsMode::None | TlsMode::Starttls => {
-                    let stream = tokio::time::timeout(
-                        connect_timeout,
-                        TcpStream::connect((relay.host.as_str(), relay.port)),
-                    )
-                    .await
-                    .map_err(|_| {
-                        fail(format!(
-                            "no connection within {} s",
-                            relay.connect_timeout_seconds
-                        ))
-                    })?
-                    .map_err(|e| fail(e.to_string()))?;
-                    stream.set_nodelay(true).map_err(|e| fail(e.to_string()))?;
-                    AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello)
-                        .await
-                        .map_err(|e| fail(e.to_string()))?
-                }
-            };
-            if relay.tls == TlsMode::Starttls {
-                connection
-                    .starttls(tls()?, &hello)
-                    .await
-                    .map_err(|e| fail(e.to_string()))?;
-            }
-            // lettre keeps no note of PIPELINING: ask again (before AUTH, which a new EHLO
-            // could reset) and read every keyword that matters from this one reply, the
-            // last EHLO of the session (after STARTTLS, where a relay may offer more).
-            let offered = Extensions::from_ehlo(
-                connection
-                    .command(Ehlo::new(hello.clone()))
-                    .await
-                    .map_err(|e| fail(e.to_string()))?
-                    .message(),
-            );
-            if !relay.username.is_empty() {
-                let credentials = Credentials::new(relay.username.clone(), relay.password.clone());
-                connection
-                    .auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
-                    .await
-                    .map_err(|e| fail(e.to_string()))?;
-            }
+        let setup = async {
+            let mut connection = open(relay, &hello, connect_timeout).await?;
+            let offered = negotiate(&mut connection, relay, &hello).await?;
             Ok((connection, offered))
         };
-        let (connection, offered) = tokio::time::timeout(setup_timeout, connecting)
-            .await
-            .map_err(|_| fail(format!("no greeting within {} s", setup_timeout.as_secs())))??;
+        let (connection, offered) =
+            tokio::time::timeout(setup_timeout, setup)
+                .await
+                .map_err(|_| {
+                    ConnectError::of(
+                        relay,
+                        format!("no greeting within {} s", setup_timeout.as_secs()),
+                    )
+                })??;
         Ok(RelayClient {
             connection,
             timeouts: Timeouts {
@@ -189,31 +222,11 @@ impl RelayClient {
         parts: &[&[u8]],
     ) -> Vec<Option<SendResult>> {
         let all = |result: SendResult| vec![Some(result); recipients.len()];
-        let parameters = match self.parameters(from, recipients, parts) {
-            Ok(parameters) => parameters,
+        let mail = match self.mail_command(from, recipients, parts) {
+            Ok(mail) => mail,
             Err(refusal) => return all(refusal),
         };
-        let Ok(from) = from.parse::<Address>() else {
-            return all(SendResult::Permanent(format!(
-                "invalid sender address {from:?}"
-            )));
-        };
-        // Inner `None`: accepted at RCPT, waiting for the answer to DATA; outer `None`: no
-        // room in this transaction.
-        let mut results: Vec<Option<Option<SendResult>>> = vec![None; recipients.len()];
-        let mut envelope = Vec::with_capacity(recipients.len());
-        for (slot, to) in results.iter_mut().zip(recipients) {
-            match to.parse::<Address>() {
-                Ok(to) => envelope.push(Some(Rcpt::new(to, vec![]))),
-                Err(_) => {
-                    *slot = Some(Some(SendResult::Permanent(format!(
-                        "invalid address {to:?}"
-                    ))));
-                    envelope.push(None);
-                }
-            }
-        }
-        let mail = Mail::new(Some(from), parameters).to_string();
+        let (mut results, envelope) = rcpt_commands(recipients);
         let rcpts: Vec<String> = envelope.iter().flatten().map(Rcpt::to_string).collect();
         let replies = self.envelope(&mail, &rcpts).await;
         if let Some(lost) = replies.iter().find_map(connection_lost) {
@@ -229,22 +242,7 @@ impl RelayClient {
             self.abandon(data_may_follow).await;
             return all(refused);
         }
-        let mut accepted = 0;
-        let mut rcpt_replies = rcpt_replies.iter();
-        for (slot, rcpt) in results.iter_mut().zip(&envelope) {
-            if rcpt.is_none() {
-                continue;
-            }
-            let Some(reply) = rcpt_replies.next() else {
-                break;
-            };
-            if accepted > 0 && is_too_many_recipients(reply) {
-                continue;
-            }
-            let failure = classify(reply);
-            accepted += usize::from(failure.is_none());
-            *slot = Some(failure);
-        }
+        let accepted = settle_recipients(&mut results, &envelope, rcpt_replies);
         let outcome = match (accepted, data.first()) {
             (0, _) => {
                 // Every recipient was refused: close the transaction so the connection goes on.
@@ -261,16 +259,23 @@ impl RelayClient {
                 .unwrap_or(SendResult::ConnectionLost("no reply to DATA".into())),
             (_, None) => SendResult::ConnectionLost("no reply to DATA".into()),
         };
-        // Over a lost connection, those not tried yet wait for the next attempt too.
-        let lost = matches!(outcome, SendResult::ConnectionLost(_));
-        results
-            .into_iter()
-            .map(|slot| match slot {
-                Some(result) => Some(result.unwrap_or_else(|| outcome.clone())),
-                None if lost => Some(outcome.clone()),
-                None => None,
-            })
-            .collect()
+        spread(results, outcome)
+    }
+
+    /// `MAIL FROM` with the parameters the message needs, or why it cannot be sent here.
+    fn mail_command(
+        &self,
+        from: &str,
+        recipients: &[&str],
+        parts: &[&[u8]],
+    ) -> Result<String, SendResult> {
+        let parameters = self.parameters(from, recipients, parts)?;
+        let Ok(from) = from.parse::<Address>() else {
+            return Err(SendResult::Permanent(format!(
+                "invalid sender address {from:?}"
+            )));
+        };
+        Ok(Mail::new(Some(from), parameters).to_string())
     }
 
     /// The MAIL parameters the message needs (RFC 6152, RFC 6531), or why it cannot go to
@@ -457,6 +462,69 @@ fn is_too_many_recipients(answer: &Answer) -> bool {
         Ok(Err(error)) => error.status().is_some_and(|code| code.to_string() == "452"),
         _ => false,
     }
+}
+
+/// Results so far, per recipient (inner `None`: accepted at RCPT, waiting for the answer to
+/// DATA; outer `None`: no room in this transaction), and the RCPT command of each recipient
+/// whose address can be sent to at all.
+#[allow(clippy::type_complexity)]
+fn rcpt_commands(recipients: &[&str]) -> (Vec<Option<Option<SendResult>>>, Vec<Option<Rcpt>>) {
+    recipients
+        .iter()
+        .map(|to| match to.parse::<Address>() {
+            Ok(address) => (None, Some(Rcpt::new(address, vec![]))),
+            Err(_) => (
+                Some(Some(SendResult::Permanent(format!(
+                    "invalid address {to:?}"
+                )))),
+                None,
+            ),
+        })
+        .unzip()
+}
+
+/// Reads the RCPT replies into the results, and says how many recipients were accepted. A
+/// 452 after some were accepted means no room in this transaction (RFC 5321 §4.5.3.1.10):
+/// that recipient waits for the next one.
+fn settle_recipients(
+    results: &mut [Option<Option<SendResult>>],
+    envelope: &[Option<Rcpt>],
+    rcpt_replies: &[Answer],
+) -> usize {
+    let mut accepted = 0;
+    let mut rcpt_replies = rcpt_replies.iter();
+    for (slot, rcpt) in results.iter_mut().zip(envelope) {
+        if rcpt.is_none() {
+            continue;
+        }
+        let Some(reply) = rcpt_replies.next() else {
+            break;
+        };
+        if accepted > 0 && is_too_many_recipients(reply) {
+            continue;
+        }
+        let failure = classify(reply);
+        accepted += usize::from(failure.is_none());
+        *slot = Some(failure);
+    }
+    accepted
+}
+
+/// Each recipient's result: its own, or the transaction's outcome for those accepted at RCPT.
+/// Over a lost connection, those not tried yet wait for the next attempt too.
+fn spread(
+    results: Vec<Option<Option<SendResult>>>,
+    outcome: SendResult,
+) -> Vec<Option<SendResult>> {
+    let lost = matches!(outcome, SendResult::ConnectionLost(_));
+    results
+        .into_iter()
+        .map(|slot| match slot {
+            Some(result) => Some(result.unwrap_or_else(|| outcome.clone())),
+            None if lost => Some(outcome.clone()),
+            None => None,
+        })
+        .collect()
 }
 
 /// What a command's answer means for the recipients it concerns; `None` for success.

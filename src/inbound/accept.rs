@@ -29,6 +29,9 @@ pub struct ListHandler {
     signals: Signals,
 }
 
+/// A message kept, of this kind, held for moderation with the reason when there is one.
+type Kept = (MessageKind, Option<String>);
+
 /// What one recipient makes of a message.
 enum Verdict {
     Keep(NewMessage),
@@ -73,69 +76,28 @@ impl ListHandler {
         intake: &Intake<'_>,
         (recipient, destination): (&str, Destination),
     ) -> Verdict {
-        let message_id = &intake.parsed.message_id;
-        let mut hold_reason = None;
-        let kind = match destination {
-            Destination::Post { ref list } => match self.judge_posting(list, intake).await {
-                Ok(Decision::Accept) => MessageKind::Posting,
-                Ok(Decision::Hold { rule, reason }) => {
-                    tracing::info!(list = %list, message_id = %message_id, rule, reason, "posting held for moderation");
-                    hold_reason = Some(reason.to_string());
-                    MessageKind::Posting
-                }
-                Ok(Decision::Discard { rule, reason }) => {
-                    tracing::info!(list = %list, message_id = %message_id, rule, %reason, "posting discarded");
-                    if let Err(error) = self.store.count_dropped(list, rule).await {
-                        tracing::warn!(%error, list = %list, "cannot count a dropped posting");
-                    }
-                    return Verdict::Drop;
-                }
-                Ok(Decision::Reject {
-                    rule,
-                    status,
-                    reason,
-                }) => {
-                    tracing::info!(list = %list, message_id = %message_id, rule, "posting refused");
-                    return Verdict::Refuse(Reply::new(550, status, reason));
-                }
-                Err(refusal) => return Verdict::Refuse(refusal),
-            },
-            Destination::Submit { ref list } => {
-                let editor = self
-                    .config
-                    .publication(list)
-                    .is_some_and(|p| p.is_editor(intake.author()));
-                if !editor {
-                    tracing::info!(publication = %list, message_id = %message_id, "item refused: not from an editor");
-                    return Verdict::Refuse(Reply::new(
-                        550,
-                        "5.7.1",
-                        format!("only the editors of {list} may submit items"),
-                    ));
-                }
-                // An item is published under the coalition's name: an editor's From alone
-                // is not enough, the rest waits for the editors to vouch for it.
-                if self.proof(intake).await.is_none() {
-                    tracing::info!(publication = %list, message_id = %message_id, "item held: its author is not proven");
-                    hold_reason = Some("unauthenticated".to_string());
-                }
-                MessageKind::Command
-            }
+        let kept = match &destination {
+            Destination::Post { list } => self.posting(list, intake).await,
+            Destination::Submit { list } => self.item(list, intake).await,
             Destination::Approve { .. }
             | Destination::Moderate { .. }
             | Destination::ApproveEdition { .. } => {
                 // Decisions are carried out by the command runner only with a proof, which
                 // is taken here, where the connection is known.
                 self.proof(intake).await;
-                MessageKind::Command
+                Ok((MessageKind::Command, None))
             }
-            Destination::Owner { .. } => MessageKind::Owner,
-            Destination::Postmaster { .. } => MessageKind::Postmaster,
-            Destination::Bounces { .. } => MessageKind::Bounce,
+            Destination::Owner { .. } => Ok((MessageKind::Owner, None)),
+            Destination::Postmaster { .. } => Ok((MessageKind::Postmaster, None)),
+            Destination::Bounces { .. } => Ok((MessageKind::Bounce, None)),
             Destination::Request { .. }
             | Destination::Join { .. }
             | Destination::Leave { .. }
-            | Destination::Confirm { .. } => MessageKind::Command,
+            | Destination::Confirm { .. } => Ok((MessageKind::Command, None)),
+        };
+        let (kind, hold_reason) = match kept {
+            Ok(kept) => kept,
+            Err(verdict) => return verdict,
         };
         let envelope = intake.envelope;
         let proof = intake.proof.get().copied().flatten();
@@ -143,7 +105,7 @@ impl ListHandler {
             list_name: destination.list().to_string(),
             kind,
             envelope_from: envelope.mail_from.clone(),
-            message_id: message_id.clone(),
+            message_id: intake.parsed.message_id.clone(),
             // Over LMTP the client is the front MTA, not the sender's machine.
             peer: match envelope.protocol {
                 Protocol::Smtp => envelope.peer.ip().to_string(),
@@ -153,6 +115,59 @@ impl ListHandler {
             hold_reason,
             proof: proof.map(Proof::as_str).unwrap_or_default().to_string(),
         })
+    }
+
+    /// A posting is kept (perhaps held, with the reason), or dropped, or refused.
+    async fn posting(&self, list: &str, intake: &Intake<'_>) -> Result<Kept, Verdict> {
+        let message_id = &intake.parsed.message_id;
+        match self.judge_posting(list, intake).await {
+            Ok(Decision::Accept) => Ok((MessageKind::Posting, None)),
+            Ok(Decision::Hold { rule, reason }) => {
+                tracing::info!(list = %list, message_id = %message_id, rule, reason, "posting held for moderation");
+                Ok((MessageKind::Posting, Some(reason.to_string())))
+            }
+            Ok(Decision::Discard { rule, reason }) => {
+                tracing::info!(list = %list, message_id = %message_id, rule, %reason, "posting discarded");
+                if let Err(error) = self.store.count_dropped(list, rule).await {
+                    tracing::warn!(%error, list = %list, "cannot count a dropped posting");
+                }
+                Err(Verdict::Drop)
+            }
+            Ok(Decision::Reject {
+                rule,
+                status,
+                reason,
+            }) => {
+                tracing::info!(list = %list, message_id = %message_id, rule, "posting refused");
+                Err(Verdict::Refuse(Reply::new(550, status, reason)))
+            }
+            Err(refusal) => Err(Verdict::Refuse(refusal)),
+        }
+    }
+
+    /// An editor's item is kept, held while its author is not proven; anyone else's is
+    /// refused.
+    async fn item(&self, publication: &str, intake: &Intake<'_>) -> Result<Kept, Verdict> {
+        let message_id = &intake.parsed.message_id;
+        let editor = self
+            .config
+            .publication(publication)
+            .is_some_and(|p| p.is_editor(intake.author()));
+        if !editor {
+            tracing::info!(publication = %publication, message_id = %message_id, "item refused: not from an editor");
+            return Err(Verdict::Refuse(Reply::new(
+                550,
+                "5.7.1",
+                format!("only the editors of {publication} may submit items"),
+            )));
+        }
+        // An item is published under the coalition's name: an editor's From alone is not
+        // enough, the rest waits for the editors to vouch for it.
+        if self.proof(intake).await.is_none() {
+            tracing::info!(publication = %publication, message_id = %message_id, "item held: its author is not proven");
+            return Ok((MessageKind::Command, Some("unauthenticated".to_string())));
+        }
+        Ok((MessageKind::Command, None))
     }
 
     async fn judge_posting(&self, list: &str, intake: &Intake<'_>) -> Result<Decision, Reply> {

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -434,102 +435,124 @@ impl<'s, H: MailHandler> Session<'s, H> {
         out: &mut W,
     ) -> std::io::Result<Flow> {
         loop {
-            match &mut self.phase {
-                Phase::Commands { .. } => {
-                    if bytes.len() == 0 {
-                        return Ok(Flow::Continue);
-                    }
-                    if skip_overlong_command(bytes) {
-                        let reply = Reply::new(500, "5.5.2", "command line too long");
-                        let (reply, flow) = self.count_error(reply);
-                        out.write_all(reply.as_bytes()).await?;
-                        if flow == Flow::Close {
-                            return Ok(flow);
-                        }
-                        continue;
-                    }
-                    let request = match self.requests.ingest(bytes) {
-                        Ok(request) => Ok(request.into_owned()),
-                        Err(ParseError::NeedsMoreData { .. }) => return Ok(Flow::Continue),
-                        Err(error) => Err(error),
-                    };
-                    if matches!(self.phase, Phase::Commands { .. }) {
-                        self.await_commands();
-                    }
-                    let (reply, flow) = match request {
-                        Ok(Request::Rcpt { to }) => {
-                            let reply = self.rcpt(to.address).await;
-                            self.count_error(reply)
-                        }
-                        Ok(request) => self.command(request),
-                        Err(error) => self.parse_error(error),
-                    };
-                    out.write_all(reply.as_bytes()).await?;
-                    if flow == Flow::Close {
-                        return Ok(flow);
-                    }
-                }
-                Phase::Data { .. } => {
-                    if let Err(refusal) = self.make_room(bytes.as_slice()) {
-                        self.discard_rest(refusal, false, out).await?;
-                        continue;
-                    }
-                    let Phase::Data {
-                        reader, message, ..
-                    } = &mut self.phase
-                    else {
-                        unreachable!("phase checked above")
-                    };
-                    let start = message.len();
-                    let done = reader.ingest(bytes, message);
-                    let refusal = self.limit_refusal(start);
-                    if let Some(refusal) = refusal {
-                        self.discard_rest(refusal, done, out).await?;
-                    } else if done {
-                        let Phase::Data { message, .. } = std::mem::replace(
-                            &mut self.phase,
-                            Phase::Commands {
-                                due: Instant::now(),
-                            },
-                        ) else {
-                            unreachable!("phase checked above")
-                        };
-                        let replies = self
-                            .server
-                            .handler
-                            .take_message(&self.envelope, message)
-                            .await;
-                        self.reservation.release();
-                        self.await_commands();
-                        for reply in replies {
-                            out.write_all(reply.to_string().as_bytes()).await?;
-                        }
-                        self.reset_transaction();
-                    } else {
-                        return Ok(Flow::Continue);
-                    }
-                }
-                Phase::Discarding {
-                    reader,
-                    refusal,
-                    read,
-                    ..
-                } => {
-                    let before = bytes.len();
-                    // Read to the end of the data, keeping nothing.
-                    let mut scratch = Vec::new();
-                    let done = reader.ingest(bytes, &mut scratch);
-                    *read += before - bytes.len();
-                    if !done {
-                        return Ok(Flow::Continue);
-                    }
-                    let refusal = refusal.clone();
-                    self.await_commands();
-                    self.answer_every_recipient(&refusal, out).await?;
-                    self.reset_transaction();
-                }
+            let step = match &self.phase {
+                Phase::Commands { .. } => self.ingest_command(bytes, out).await?,
+                Phase::Data { .. } => self.ingest_data(bytes, out).await?,
+                Phase::Discarding { .. } => self.ingest_discarded(bytes, out).await?,
+            };
+            if let ControlFlow::Break(flow) = step {
+                return Ok(flow);
             }
         }
+    }
+
+    /// Answers the next command, if the bytes hold a whole one.
+    async fn ingest_command<W: AsyncWriteExt + Unpin>(
+        &mut self,
+        bytes: &mut std::slice::Iter<'_, u8>,
+        out: &mut W,
+    ) -> std::io::Result<ControlFlow<Flow>> {
+        if bytes.len() == 0 {
+            return Ok(ControlFlow::Break(Flow::Continue));
+        }
+        if skip_overlong_command(bytes) {
+            let reply = Reply::new(500, "5.5.2", "command line too long");
+            let (reply, flow) = self.count_error(reply);
+            out.write_all(reply.as_bytes()).await?;
+            return Ok(stop_if_closing(flow));
+        }
+        let request = match self.requests.ingest(bytes) {
+            Ok(request) => Ok(request.into_owned()),
+            Err(ParseError::NeedsMoreData { .. }) => return Ok(ControlFlow::Break(Flow::Continue)),
+            Err(error) => Err(error),
+        };
+        self.await_commands();
+        let (reply, flow) = match request {
+            Ok(Request::Rcpt { to }) => {
+                let reply = self.rcpt(to.address).await;
+                self.count_error(reply)
+            }
+            Ok(request) => self.command(request),
+            Err(error) => self.parse_error(error),
+        };
+        out.write_all(reply.as_bytes()).await?;
+        Ok(stop_if_closing(flow))
+    }
+
+    /// Takes the message's bytes, within its limits; at the end of the data, hands the
+    /// message over and answers for it.
+    async fn ingest_data<W: AsyncWriteExt + Unpin>(
+        &mut self,
+        bytes: &mut std::slice::Iter<'_, u8>,
+        out: &mut W,
+    ) -> std::io::Result<ControlFlow<Flow>> {
+        if let Err(refusal) = self.make_room(bytes.as_slice()) {
+            self.discard_rest(refusal, false, out).await?;
+            return Ok(ControlFlow::Continue(()));
+        }
+        let Phase::Data {
+            reader, message, ..
+        } = &mut self.phase
+        else {
+            unreachable!("called in the data phase")
+        };
+        let start = message.len();
+        let done = reader.ingest(bytes, message);
+        if let Some(refusal) = self.limit_refusal(start) {
+            self.discard_rest(refusal, done, out).await?;
+            return Ok(ControlFlow::Continue(()));
+        }
+        if !done {
+            return Ok(ControlFlow::Break(Flow::Continue));
+        }
+        let commands = Phase::Commands {
+            due: Instant::now(),
+        };
+        let Phase::Data { message, .. } = std::mem::replace(&mut self.phase, commands) else {
+            unreachable!("called in the data phase")
+        };
+        let replies = self
+            .server
+            .handler
+            .take_message(&self.envelope, message)
+            .await;
+        self.reservation.release();
+        self.await_commands();
+        for reply in replies {
+            out.write_all(reply.to_string().as_bytes()).await?;
+        }
+        self.reset_transaction();
+        Ok(ControlFlow::Continue(()))
+    }
+
+    /// Reads a refused message to the end of its data, keeping nothing, then answers each
+    /// recipient.
+    async fn ingest_discarded<W: AsyncWriteExt + Unpin>(
+        &mut self,
+        bytes: &mut std::slice::Iter<'_, u8>,
+        out: &mut W,
+    ) -> std::io::Result<ControlFlow<Flow>> {
+        let Phase::Discarding {
+            reader,
+            refusal,
+            read,
+            ..
+        } = &mut self.phase
+        else {
+            unreachable!("called while discarding")
+        };
+        let before = bytes.len();
+        let mut scratch = Vec::new();
+        let done = reader.ingest(bytes, &mut scratch);
+        *read += before - bytes.len();
+        if !done {
+            return Ok(ControlFlow::Break(Flow::Continue));
+        }
+        let refusal = refusal.clone();
+        self.await_commands();
+        self.answer_every_recipient(&refusal, out).await?;
+        self.reset_transaction();
+        Ok(ControlFlow::Continue(()))
     }
 
     /// Makes room in the message for the bytes of `incoming`, within this session's share
@@ -877,6 +900,14 @@ const MAX_COMMAND_LINE: usize = 4096;
 
 /// smtp-proto limits a command line only when it spans reads: a long line that arrives
 /// whole is skipped here, up to its end.
+/// Reads on after a reply, unless it closed the session.
+fn stop_if_closing(flow: Flow) -> ControlFlow<Flow> {
+    match flow {
+        Flow::Close => ControlFlow::Break(Flow::Close),
+        Flow::Continue => ControlFlow::Continue(()),
+    }
+}
+
 fn skip_overlong_command(bytes: &mut std::slice::Iter<'_, u8>) -> bool {
     let rest = bytes.as_slice();
     let line = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
