@@ -71,6 +71,21 @@ fn lines(items: impl Iterator<Item = String>) -> String {
 
 const EXAMPLE_ADDRESS: &str = "secretariat@example.org";
 
+/// Requires each named setting of a section to be at least 1, suggesting its default:
+/// `at_least_one!(report, "relay", relay, default, [pool_size, ...])`.
+macro_rules! at_least_one {
+    ($report:expr, $section:literal, $settings:expr, $default:expr, [$($field:ident),+ $(,)?]) => {
+        $(
+            $report.at_least(
+                concat!($section, ".", stringify!($field)),
+                $settings.$field as u64,
+                1,
+                $default.$field as u64,
+            );
+        )+
+    };
+}
+
 pub(super) fn validate(
     config: &Config,
     path: &Path,
@@ -423,43 +438,20 @@ fn check_relay(report: &mut Report, relay: &RelayConfig) {
         256,
         default.pool_size as u64,
     );
-    report.at_least(
-        "relay.max_recipients_per_transaction",
-        relay.max_recipients_per_transaction as u64,
-        1,
-        default.max_recipients_per_transaction as u64,
+    at_least_one!(
+        report,
+        "relay",
+        relay,
+        default,
+        [
+            max_recipients_per_transaction,
+            connect_timeout_seconds,
+            greeting_timeout_seconds,
+            command_timeout_seconds,
+            data_start_timeout_seconds,
+            data_end_timeout_seconds,
+        ]
     );
-    report.at_least(
-        "relay.connect_timeout_seconds",
-        relay.connect_timeout_seconds,
-        1,
-        default.connect_timeout_seconds,
-    );
-    let timeouts = [
-        (
-            "greeting_timeout_seconds",
-            relay.greeting_timeout_seconds,
-            default.greeting_timeout_seconds,
-        ),
-        (
-            "command_timeout_seconds",
-            relay.command_timeout_seconds,
-            default.command_timeout_seconds,
-        ),
-        (
-            "data_start_timeout_seconds",
-            relay.data_start_timeout_seconds,
-            default.data_start_timeout_seconds,
-        ),
-        (
-            "data_end_timeout_seconds",
-            relay.data_end_timeout_seconds,
-            default.data_end_timeout_seconds,
-        ),
-    ];
-    for (key, value, default) in timeouts {
-        report.at_least(&format!("relay.{key}"), value, 1, default);
-    }
     check_relay_credentials(report, relay);
 }
 
@@ -482,80 +474,37 @@ fn check_relay_credentials(report: &mut Report, relay: &RelayConfig) {
 
 fn check_subscriptions(report: &mut Report, subscriptions: &SubscriptionsConfig) {
     let default = SubscriptionsConfig::default();
-    let settings = [
-        (
-            "confirmation_lifetime_days",
-            subscriptions.confirmation_lifetime_days,
-            default.confirmation_lifetime_days,
-        ),
-        (
-            "confirmations_per_address_per_day",
-            subscriptions.confirmations_per_address_per_day,
-            default.confirmations_per_address_per_day,
-        ),
-        (
-            "replies_per_address_per_hour",
-            subscriptions.replies_per_address_per_hour,
-            default.replies_per_address_per_hour,
-        ),
-        (
-            "requests_per_ip_per_hour",
-            subscriptions.requests_per_ip_per_hour,
-            default.requests_per_ip_per_hour,
-        ),
-        (
-            "requests_per_sender_per_hour",
-            subscriptions.requests_per_sender_per_hour,
-            default.requests_per_sender_per_hour,
-        ),
-        (
-            "max_pending_per_list",
-            subscriptions.max_pending_per_list,
-            default.max_pending_per_list,
-        ),
-    ];
-    for (key, value, default) in settings {
-        report.at_least(&format!("subscriptions.{key}"), value, 1, default);
-    }
+    at_least_one!(
+        report,
+        "subscriptions",
+        subscriptions,
+        default,
+        [
+            confirmation_lifetime_days,
+            confirmations_per_address_per_day,
+            replies_per_address_per_hour,
+            requests_per_ip_per_hour,
+            requests_per_sender_per_hour,
+            max_pending_per_list,
+        ]
+    );
 }
 
 fn check_delivery(report: &mut Report, delivery: &DeliveryConfig) {
     let default = DeliveryConfig::default();
-    report.at_least(
-        "delivery.retry_initial_seconds",
-        delivery.retry_initial_seconds,
-        1,
-        default.retry_initial_seconds,
-    );
-    report.at_least(
-        "delivery.destination_concurrency",
-        delivery.destination_concurrency as u64,
-        1,
-        default.destination_concurrency as u64,
-    );
-    report.at_least(
-        "delivery.destination_backoff_seconds",
-        delivery.destination_backoff_seconds,
-        1,
-        default.destination_backoff_seconds,
-    );
-    report.at_least(
-        "delivery.lease_seconds",
-        delivery.lease_seconds,
-        1,
-        default.lease_seconds,
-    );
-    report.at_least(
-        "delivery.batch_size",
-        delivery.batch_size as u64,
-        1,
-        default.batch_size as u64,
-    );
-    report.at_least(
-        "delivery.poll_interval_ms",
-        delivery.poll_interval_ms,
-        1,
-        default.poll_interval_ms,
+    at_least_one!(
+        report,
+        "delivery",
+        delivery,
+        default,
+        [
+            retry_initial_seconds,
+            destination_concurrency,
+            destination_backoff_seconds,
+            lease_seconds,
+            batch_size,
+            poll_interval_ms,
+        ]
     );
     check_not_longer(
         report,
@@ -605,23 +554,13 @@ fn check_database(report: &mut Report, database: &DatabaseConfig) {
 
 fn check_bounces(report: &mut Report, bounces: &BouncesConfig) {
     let default = BouncesConfig::default();
-    let at_least_one = [
-        (
-            "score_threshold",
-            bounces.score_threshold,
-            default.score_threshold,
-        ),
-        ("daily_cap", bounces.daily_cap, default.daily_cap),
-        ("decay_days", bounces.decay_days, default.decay_days),
-        (
-            "notice_interval_days",
-            bounces.notice_interval_days,
-            default.notice_interval_days,
-        ),
-    ];
-    for (key, value, default) in at_least_one {
-        report.at_least(&format!("bounces.{key}"), value, 1, default);
-    }
+    at_least_one!(
+        report,
+        "bounces",
+        bounces,
+        default,
+        [score_threshold, daily_cap, decay_days, notice_interval_days]
+    );
 }
 
 fn check_front_mtas(report: &mut Report, addresses: &[String]) {
