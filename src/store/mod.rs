@@ -23,7 +23,9 @@ pub use bounces::{
 };
 pub use deliveries::{ClaimedDelivery, DeliveryOutcome, QueueCounts};
 pub use members::{ImportLine, Member, MemberAdded};
-pub use messages::{MessageKind, NewMessage, PendingMessage, ReceivedCommand, StoredMessage};
+pub use messages::{
+    MessageKind, NewMessage, PendingMessage, ReceivedCommand, StoredMessage, UnknownMessageKind,
+};
 pub use organisations::Organisation;
 pub use publications::{
     Edition, EditionInserted, EditionMessage, EditionRender, Item, ItemChanges, NewEdition, NewItem,
