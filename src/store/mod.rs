@@ -11,6 +11,9 @@ mod rate;
 mod requests;
 mod settings;
 
+#[cfg(test)]
+mod schema_tests;
+
 use std::str::FromStr;
 use std::time::Duration;
 
