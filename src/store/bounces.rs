@@ -2,19 +2,20 @@
 //! disabled for bouncing until they re-enable themselves or are removed, and recipients'
 //! complaints.
 
-use sqlx::Row;
-
 use super::members::unsubscribe_in;
 use super::{now_ms, Result, Store};
 
 /// A member's bounce score as stored; how a failure changes it is the bounce policy's
 /// business ([`Rescore`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct ScoreState {
+    #[sqlx(rename = "bounce_score")]
     pub score: i64,
     /// Days since the epoch (UTC) of the last scored bounce.
+    #[sqlx(rename = "bounce_day")]
     pub day: i64,
     /// Points given on that day.
+    #[sqlx(rename = "bounce_day_points")]
     pub day_points: i64,
     pub last_bounce_at: i64,
 }
@@ -24,7 +25,7 @@ pub struct ScoreState {
 pub type Rescore<'a> = &'a (dyn Fn(ScoreState, i64) -> (ScoreState, bool) + Sync);
 
 /// The delivery a VERP bounce names.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct BouncedDelivery {
     pub list_name: String,
     pub member_id: Option<i64>,
@@ -56,12 +57,13 @@ pub enum ScoreOutcome {
 }
 
 /// A member disabled for bouncing, due for a re-enable notice or for removal.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DisabledMember {
     pub list_name: String,
     pub member_id: i64,
     pub address: String,
     pub language: String,
+    #[sqlx(rename = "reenable_notices")]
     pub notices_sent: i64,
 }
 
@@ -89,19 +91,12 @@ pub struct ComplaintEvent<'a> {
 
 impl Store {
     pub async fn bounced_delivery(&self, delivery_id: i64) -> Result<Option<BouncedDelivery>> {
-        let row =
-            sqlx::query("SELECT list_name, member_id, recipient FROM deliveries WHERE id = $1")
+        Ok(
+            sqlx::query_as("SELECT list_name, member_id, recipient FROM deliveries WHERE id = $1")
                 .bind(delivery_id)
                 .fetch_optional(&self.pool)
-                .await?;
-        row.map(|row| {
-            Ok(BouncedDelivery {
-                list_name: row.try_get("list_name")?,
-                member_id: row.try_get("member_id")?,
-                recipient: row.try_get("recipient")?,
-            })
-        })
-        .transpose()
+                .await?,
+        )
     }
 
     /// Logs the failure and, for a mailbox failure of a member, raises their score as
@@ -163,25 +158,14 @@ impl Store {
     /// Disabled members whose next re-enable notice (`notices_sent < max`) or removal
     /// (`notices_sent >= max`) is due: their last notice is older than `interval_ms`.
     pub async fn disabled_members_due(&self, interval_ms: i64) -> Result<Vec<DisabledMember>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT s.list_name, s.member_id, m.address, m.language, s.reenable_notices \
              FROM subscriptions s JOIN members m ON m.id = s.member_id \
              WHERE s.status = 'disabled' AND s.last_notice_at <= $1 ORDER BY s.id",
         )
         .bind(now_ms() - interval_ms)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(DisabledMember {
-                    list_name: row.try_get("list_name")?,
-                    member_id: row.try_get("member_id")?,
-                    address: row.try_get("address")?,
-                    language: row.try_get("language")?,
-                    notices_sent: row.try_get("reenable_notices")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     pub async fn reenable_notice_sent(&self, list: &str, member_id: i64) -> Result<()> {
@@ -216,7 +200,7 @@ impl Store {
     /// last `days`, for one list or all.
     pub async fn bounce_report(&self, list: Option<&str>, days: i64) -> Result<BounceReport> {
         let list = list.unwrap_or("");
-        let scores = sqlx::query(
+        let scores = sqlx::query_as(
             "SELECT s.list_name, m.address, s.bounce_score, s.status, s.last_bounce_at \
              FROM subscriptions s JOIN members m ON m.id = s.member_id \
              WHERE (s.bounce_score > 0 OR s.status = 'disabled') AND ($1 = '' OR s.list_name = $1) \
@@ -224,51 +208,26 @@ impl Store {
         )
         .bind(list)
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok((
-                r.try_get("list_name")?,
-                r.try_get("address")?,
-                r.try_get("bounce_score")?,
-                r.try_get("status")?,
-                r.try_get("last_bounce_at")?,
-            ))
-        })
-        .collect::<Result<Vec<_>>>()?;
+        .await?;
         let since = now_ms() - days * 24 * 3_600_000;
-        let by_domain = sqlx::query(
-            "SELECT list_name, domain, class, COUNT(*) AS n, MAX(detail) AS detail \
+        let by_domain = sqlx::query_as(
+            "SELECT list_name, domain, class, COUNT(*) AS n, MAX(detail) \
              FROM bounce_events WHERE created_at >= $1 AND ($2 = '' OR list_name = $2) \
              GROUP BY list_name, domain, class ORDER BY list_name, n DESC, domain",
         )
         .bind(since)
         .bind(list)
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok((
-                r.try_get("list_name")?,
-                r.try_get("domain")?,
-                r.try_get("class")?,
-                r.try_get("n")?,
-                r.try_get("detail")?,
-            ))
-        })
-        .collect::<Result<Vec<_>>>()?;
-        let complaints = sqlx::query(
-            "SELECT list_name, COUNT(*) AS n FROM complaints \
+        .await?;
+        let complaints = sqlx::query_as(
+            "SELECT list_name, COUNT(*) FROM complaints \
              WHERE created_at >= $1 AND ($2 = '' OR list_name = $2) \
              GROUP BY list_name ORDER BY list_name",
         )
         .bind(since)
         .bind(list)
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get("list_name")?, r.try_get("n")?)))
-        .collect::<Result<Vec<_>>>()?;
+        .await?;
         Ok(BounceReport {
             scores,
             by_domain,
@@ -284,26 +243,16 @@ async fn score_in(
     now: i64,
     rescore: Rescore<'_>,
 ) -> Result<ScoreOutcome> {
-    let row = sqlx::query(
-        "SELECT bounce_score, bounce_day, bounce_day_points, last_bounce_at, status \
-         FROM subscriptions WHERE list_name = $1 AND member_id = $2",
+    let before: Option<ScoreState> = sqlx::query_as(
+        "SELECT bounce_score, bounce_day, bounce_day_points, last_bounce_at \
+         FROM subscriptions WHERE list_name = $1 AND member_id = $2 AND status = 'active'",
     )
     .bind(list)
     .bind(member_id)
     .fetch_optional(&mut **tx)
     .await?;
-    let Some(row) = row else {
+    let Some(before) = before else {
         return Ok(ScoreOutcome::NotCounted);
-    };
-    let status: String = row.try_get("status")?;
-    if status != "active" {
-        return Ok(ScoreOutcome::NotCounted);
-    }
-    let before = ScoreState {
-        score: row.try_get("bounce_score")?,
-        day: row.try_get("bounce_day")?,
-        day_points: row.try_get("bounce_day_points")?,
-        last_bounce_at: row.try_get("last_bounce_at")?,
     };
     let (after, disable) = rescore(before, now);
     sqlx::query(

@@ -6,12 +6,12 @@
 //! Workers claim rows in batches; in PostgreSQL `FOR UPDATE SKIP LOCKED` lets several daemons
 //! share one queue, and a lease that runs out hands a dead daemon's claims to the others.
 
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
 use super::{now_ms, Backend, Result, Store};
 
 /// A delivery a worker now owns until its lease runs out.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ClaimedDelivery {
     pub id: i64,
     pub message_id: i64,
@@ -83,7 +83,7 @@ impl Store {
              RETURNING id, message_id, list_name, member_id, recipient, attempts, created_at"
         );
         let mut tx = self.begin_write().await?;
-        let rows = sqlx::query(AssertSqlSafe(sql))
+        let mut claimed: Vec<ClaimedDelivery> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(now)
             .bind(now + lease_ms)
             .bind(limit)
@@ -91,20 +91,6 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?;
         tx.commit().await?;
-        let mut claimed = rows
-            .iter()
-            .map(|row| {
-                Ok(ClaimedDelivery {
-                    id: row.try_get("id")?,
-                    message_id: row.try_get("message_id")?,
-                    list_name: row.try_get("list_name")?,
-                    member_id: row.try_get("member_id")?,
-                    recipient: row.try_get("recipient")?,
-                    attempts: row.try_get("attempts")?,
-                    created_at: row.try_get("created_at")?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
         // RETURNING gives no order; sending in queue order keeps a message's copies together.
         claimed.sort_by_key(|d| (d.message_id, d.id));
         Ok(claimed)
@@ -211,17 +197,14 @@ impl Store {
     }
 
     pub async fn queue_counts(&self) -> Result<Vec<QueueCounts>> {
-        let rows = sqlx::query(
-            "SELECT list_name, state, COUNT(*) AS n FROM deliveries GROUP BY list_name, state \
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT list_name, state, COUNT(*) FROM deliveries GROUP BY list_name, state \
              ORDER BY list_name",
         )
         .fetch_all(&self.pool)
         .await?;
         let mut counts: Vec<QueueCounts> = Vec::new();
-        for row in rows {
-            let list_name: String = row.try_get("list_name")?;
-            let state: String = row.try_get("state")?;
-            let n: i64 = row.try_get("n")?;
+        for (list_name, state, n) in rows {
             if counts.last().is_none_or(|c| c.list_name != list_name) {
                 counts.push(QueueCounts {
                     list_name,
@@ -243,22 +226,12 @@ impl Store {
 
     /// Deliveries of one list with their state and last reply, newest first (tests, CLI).
     pub async fn deliveries_of(&self, list: &str) -> Result<Vec<(String, String, i64, String)>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT recipient, state, attempts, last_reply FROM deliveries WHERE list_name = $1 \
              ORDER BY id DESC",
         )
         .bind(list)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok((
-                    row.try_get("recipient")?,
-                    row.try_get("state")?,
-                    row.try_get("attempts")?,
-                    row.try_get("last_reply")?,
-                ))
-            })
-            .collect()
+        .await?)
     }
 }

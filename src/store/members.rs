@@ -2,16 +2,18 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
 use super::{now_ms, Result, Store};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Member {
     pub id: i64,
     pub address: String,
     pub display_name: String,
     pub language: String,
+    /// The subscription's status, when the member was read as one list's; empty otherwise.
+    #[sqlx(default)]
     pub status: String,
 }
 
@@ -88,26 +90,21 @@ impl Store {
 
     /// A member by id, whatever their lists (`status` is empty here).
     pub async fn member(&self, member_id: i64) -> Result<Option<Member>> {
-        let row =
-            sqlx::query("SELECT id, address, display_name, language FROM members WHERE id = $1")
+        Ok(
+            sqlx::query_as("SELECT id, address, display_name, language FROM members WHERE id = $1")
                 .bind(member_id)
                 .fetch_optional(&self.pool)
-                .await?;
-        row.as_ref()
-            .map(|row| member_from(row, String::new()))
-            .transpose()
+                .await?,
+        )
     }
 
     pub async fn member_by_address(&self, address: &str) -> Result<Option<Member>> {
-        let row = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT id, address, display_name, language FROM members WHERE address = $1",
         )
         .bind(address)
         .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref()
-            .map(|row| member_from(row, String::new()))
-            .transpose()
+        .await?)
     }
 
     /// The language of an address's notices, if tidings knows the address.
@@ -132,17 +129,14 @@ impl Store {
     }
 
     pub async fn members_of(&self, list: &str) -> Result<Vec<Member>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT m.id, m.address, m.display_name, m.language, s.status \
              FROM subscriptions s JOIN members m ON m.id = s.member_id \
              WHERE s.list_name = $1 ORDER BY m.address",
         )
         .bind(list)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| member_from(row, row.try_get("status")?))
-            .collect()
+        .await?)
     }
 
     /// Whether `address` has an active subscription to `list`.
@@ -160,26 +154,13 @@ impl Store {
 
     /// Active subscribers per list, for `tidings lists`.
     pub async fn subscriber_counts(&self) -> Result<Vec<(String, i64)>> {
-        let rows = sqlx::query(
-            "SELECT list_name, COUNT(*) AS n FROM subscriptions WHERE status = 'active' \
+        Ok(sqlx::query_as(
+            "SELECT list_name, COUNT(*) FROM subscriptions WHERE status = 'active' \
              GROUP BY list_name",
         )
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| Ok((row.try_get("list_name")?, row.try_get("n")?)))
-            .collect()
+        .await?)
     }
-}
-
-fn member_from(row: &sqlx::any::AnyRow, status: String) -> Result<Member> {
-    Ok(Member {
-        id: row.try_get("id")?,
-        address: row.try_get("address")?,
-        display_name: row.try_get("display_name")?,
-        language: row.try_get("language")?,
-        status,
-    })
 }
 
 /// Subscribes `address` to `list` inside a transaction, creating the member when new.
@@ -230,19 +211,14 @@ async fn member_ids(
 ) -> Result<HashMap<String, i64>> {
     let numbers: Vec<String> = (1..=lines.len()).map(|n| format!("${n}")).collect();
     let sql = format!(
-        "SELECT id, address FROM members WHERE address IN ({})",
+        "SELECT address, id FROM members WHERE address IN ({})",
         numbers.join(", ")
     );
-    let mut query = sqlx::query(AssertSqlSafe(sql));
+    let mut query = sqlx::query_as(AssertSqlSafe(sql));
     for line in lines {
         query = query.bind(&line.address);
     }
-    query
-        .fetch_all(&mut **tx)
-        .await?
-        .iter()
-        .map(|row| Ok((row.try_get("address")?, row.try_get("id")?)))
-        .collect()
+    Ok(query.fetch_all(&mut **tx).await?.into_iter().collect())
 }
 
 /// Subscribes the members to `list`; returns the ids of those who were not subscribed yet.
@@ -266,16 +242,11 @@ async fn insert_subscriptions(
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let mut query = sqlx::query(AssertSqlSafe(sql)).bind(list).bind(now);
+    let mut query = sqlx::query_scalar(AssertSqlSafe(sql)).bind(list).bind(now);
     for id in ids.values() {
         query = query.bind(id);
     }
-    query
-        .fetch_all(&mut **tx)
-        .await?
-        .iter()
-        .map(|row| Ok(row.try_get("member_id")?))
-        .collect()
+    Ok(query.fetch_all(&mut **tx).await?.into_iter().collect())
 }
 
 pub(super) async fn subscribe_in(

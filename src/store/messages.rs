@@ -6,7 +6,7 @@
 //! transaction, so a crash between the two simply expands it again at the next start.
 //! Bounces wait in `unprocessed` for the bounce processor.
 
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
 use super::{now_ms, Result, Store};
 
@@ -38,18 +38,6 @@ impl MessageKind {
         }
     }
 
-    fn parse(text: &str) -> Option<MessageKind> {
-        match text {
-            "posting" => Some(MessageKind::Posting),
-            "owner" => Some(MessageKind::Owner),
-            "bounce" => Some(MessageKind::Bounce),
-            "command" => Some(MessageKind::Command),
-            "notice" => Some(MessageKind::Notice),
-            "postmaster" => Some(MessageKind::Postmaster),
-            _ => None,
-        }
-    }
-
     fn initial_state(self) -> &'static str {
         match self {
             MessageKind::Posting | MessageKind::Owner | MessageKind::Postmaster => "accepted",
@@ -57,6 +45,27 @@ impl MessageKind {
             MessageKind::Command => "received",
             // Notices are queued ready-made, with their deliveries.
             MessageKind::Notice => "expanded",
+        }
+    }
+}
+
+/// A stored kind that is none of [`MessageKind`]'s.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown message kind {0:?}")]
+pub struct UnknownMessageKind(String);
+
+impl TryFrom<String> for MessageKind {
+    type Error = UnknownMessageKind;
+
+    fn try_from(text: String) -> std::result::Result<MessageKind, UnknownMessageKind> {
+        match text.as_str() {
+            "posting" => Ok(MessageKind::Posting),
+            "owner" => Ok(MessageKind::Owner),
+            "bounce" => Ok(MessageKind::Bounce),
+            "command" => Ok(MessageKind::Command),
+            "notice" => Ok(MessageKind::Notice),
+            "postmaster" => Ok(MessageKind::Postmaster),
+            _ => Err(UnknownMessageKind(text)),
         }
     }
 }
@@ -80,10 +89,11 @@ pub struct NewMessage {
 }
 
 /// An accepted message waiting to be expanded into deliveries.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PendingMessage {
     pub id: i64,
     pub list_name: String,
+    #[sqlx(try_from = "String")]
     pub kind: MessageKind,
     pub raw: Vec<u8>,
     /// The SMTP client's IP address, empty when it came over LMTP.
@@ -93,7 +103,7 @@ pub struct PendingMessage {
 }
 
 /// A stored message as the operator sees it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StoredMessage {
     pub id: i64,
     pub list_name: String,
@@ -108,26 +118,12 @@ pub struct StoredMessage {
     pub raw: Vec<u8>,
 }
 
-/// The columns [`stored_from`] reads.
+/// The columns of a [`StoredMessage`].
 const STORED: &str =
     "m.id, m.list_name, m.kind, m.state, m.envelope_from, m.error, m.received_at, m.proof, b.raw";
 
-fn stored_from(row: &sqlx::any::AnyRow) -> Result<StoredMessage> {
-    Ok(StoredMessage {
-        id: row.try_get("id")?,
-        list_name: row.try_get("list_name")?,
-        kind: row.try_get("kind")?,
-        state: row.try_get("state")?,
-        envelope_from: row.try_get("envelope_from")?,
-        error: row.try_get("error")?,
-        received_at: row.try_get("received_at")?,
-        proof: row.try_get("proof")?,
-        raw: row.try_get("raw")?,
-    })
-}
-
 /// An email command message waiting to be carried out.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ReceivedCommand {
     pub id: i64,
     pub list_name: String,
@@ -232,43 +228,26 @@ impl Store {
 
     /// Postings dropped since `since_day` (days since the epoch): (list, reason, count).
     pub async fn dropped_counts(&self, since_day: i64) -> Result<Vec<(String, String, i64)>> {
-        let rows = sqlx::query(
-            "SELECT list_name, reason AS state, CAST(SUM(count) AS BIGINT) AS n \
+        Ok(sqlx::query_as(
+            "SELECT list_name, reason, CAST(SUM(count) AS BIGINT) \
              FROM dropped_postings WHERE day >= $1 \
              GROUP BY list_name, reason ORDER BY list_name, reason",
         )
         .bind(since_day)
         .fetch_all(&self.pool)
-        .await?;
-        counts_per_list(&rows)
+        .await?)
     }
 
     /// Oldest accepted messages not yet expanded into deliveries.
     pub async fn pending_messages(&self, limit: i64) -> Result<Vec<PendingMessage>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
             "SELECT m.id, m.list_name, m.kind, m.peer, m.envelope_from, b.raw FROM {WITH_BODY} \
              WHERE m.state = 'accepted' AND m.kind IN ('posting', 'owner', 'postmaster') \
              ORDER BY m.id LIMIT $1"
         )))
         .bind(limit)
         .fetch_all(&self.pool)
-        .await?;
-        let mut pending = Vec::with_capacity(rows.len());
-        for row in rows {
-            let kind: String = row.try_get("kind")?;
-            let Some(kind) = MessageKind::parse(&kind) else {
-                continue;
-            };
-            pending.push(PendingMessage {
-                id: row.try_get("id")?,
-                list_name: row.try_get("list_name")?,
-                kind,
-                raw: row.try_get("raw")?,
-                peer: row.try_get("peer")?,
-                envelope_from: row.try_get("envelope_from")?,
-            });
-        }
-        Ok(pending)
+        .await?)
     }
 
     /// Stores the decorated message and creates one delivery per active subscriber, in one
@@ -373,7 +352,7 @@ impl Store {
         state: &str,
         limit: i64,
     ) -> Result<Vec<ReceivedCommand>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
             "SELECT m.id, m.list_name, m.envelope_from, m.peer, m.recipient, m.proof, b.raw \
              FROM {WITH_BODY} WHERE m.kind = $1 AND m.state = $2 ORDER BY m.id LIMIT $3"
         )))
@@ -381,20 +360,7 @@ impl Store {
         .bind(state)
         .bind(limit)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(ReceivedCommand {
-                    id: row.try_get("id")?,
-                    list_name: row.try_get("list_name")?,
-                    envelope_from: row.try_get("envelope_from")?,
-                    peer: row.try_get("peer")?,
-                    recipient: row.try_get("recipient")?,
-                    raw: row.try_get("raw")?,
-                    proof: row.try_get("proof")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// Marks a message as done with (`processed`, `ignored`), with a note for the operator.
@@ -416,13 +382,12 @@ impl Store {
 
     /// Messages in `state` (`held`, `held_new`, `shunted` ...), oldest first.
     pub async fn messages_in_state(&self, state: &str) -> Result<Vec<StoredMessage>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {STORED} FROM {WITH_BODY} WHERE m.state = $1 ORDER BY m.id"
         )))
         .bind(state)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(stored_from).collect()
+        .await?)
     }
 
     /// Ids of the messages in `state` received before `cutoff` (epoch ms): a cheap question
@@ -462,13 +427,12 @@ impl Store {
     }
 
     pub async fn message(&self, id: i64) -> Result<Option<StoredMessage>> {
-        let row = sqlx::query(AssertSqlSafe(format!(
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {STORED} FROM {WITH_BODY} WHERE m.id = $1"
         )))
         .bind(id)
         .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(stored_from).transpose()
+        .await?)
     }
 
     /// Lets a held message go on: a posting to expansion, an item (a command message) to the
@@ -541,27 +505,13 @@ impl Store {
 
     /// Messages per state, for `tidings queue`.
     pub async fn message_counts(&self) -> Result<Vec<(String, String, i64)>> {
-        let rows = sqlx::query(
-            "SELECT list_name, state, COUNT(*) AS n FROM messages GROUP BY list_name, state \
+        Ok(sqlx::query_as(
+            "SELECT list_name, state, COUNT(*) FROM messages GROUP BY list_name, state \
              ORDER BY list_name, state",
         )
         .fetch_all(&self.pool)
-        .await?;
-        counts_per_list(&rows)
+        .await?)
     }
-}
-
-/// (list, state or reason, count) from rows with the columns `list_name`, `state` and `n`.
-fn counts_per_list(rows: &[sqlx::any::AnyRow]) -> Result<Vec<(String, String, i64)>> {
-    rows.iter()
-        .map(|row| {
-            Ok((
-                row.try_get("list_name")?,
-                row.try_get("state")?,
-                row.try_get("n")?,
-            ))
-        })
-        .collect()
 }
 
 /// Moves the message from `accepted` to `expanded`, with its decorated copy if it differs

@@ -11,6 +11,9 @@ mod rate;
 mod requests;
 mod settings;
 
+#[cfg(test)]
+mod schema_tests;
+
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -23,7 +26,9 @@ pub use bounces::{
 };
 pub use deliveries::{ClaimedDelivery, DeliveryOutcome, QueueCounts};
 pub use members::{ImportLine, Member, MemberAdded};
-pub use messages::{MessageKind, NewMessage, PendingMessage, ReceivedCommand, StoredMessage};
+pub use messages::{
+    MessageKind, NewMessage, PendingMessage, ReceivedCommand, StoredMessage, UnknownMessageKind,
+};
 pub use organisations::Organisation;
 pub use publications::{
     Edition, EditionInserted, EditionMessage, EditionRender, Item, ItemChanges, NewEdition, NewItem,

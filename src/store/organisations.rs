@@ -2,18 +2,18 @@
 //! subscription policy: an address of a member organisation's domain, or one of its listed
 //! contacts, is admitted without an owner's approval.
 
-use sqlx::Row;
-
 use super::{now_ms, Result, Store};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Organisation {
     pub name: String,
     pub country: String,
     pub region: String,
     /// Email domains, lowercase.
+    #[sqlx(skip)]
     pub domains: Vec<String>,
     /// Contact addresses, normalised.
+    #[sqlx(skip)]
     pub contacts: Vec<String>,
 }
 
@@ -84,31 +84,25 @@ impl Store {
     }
 
     pub async fn organisations(&self) -> Result<Vec<Organisation>> {
-        let rows = sqlx::query("SELECT id, name, country, region FROM organisations ORDER BY name")
-            .fetch_all(&self.pool)
-            .await?;
-        let mut organisations = Vec::with_capacity(rows.len());
-        for row in rows {
-            let id: i64 = row.try_get("id")?;
-            let domains = sqlx::query_scalar(
-                "SELECT domain FROM organisation_domains WHERE organisation_id = $1 ORDER BY domain",
+        let mut organisations: Vec<Organisation> =
+            sqlx::query_as("SELECT name, country, region FROM organisations ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?;
+        for organisation in &mut organisations {
+            organisation.domains = sqlx::query_scalar(
+                "SELECT d.domain FROM organisation_domains d JOIN organisations o ON o.id = d.organisation_id \
+                 WHERE o.name = $1 ORDER BY d.domain",
             )
-            .bind(id)
+            .bind(&organisation.name)
             .fetch_all(&self.pool)
             .await?;
-            let contacts = sqlx::query_scalar(
-                "SELECT address FROM organisation_contacts WHERE organisation_id = $1 ORDER BY address",
+            organisation.contacts = sqlx::query_scalar(
+                "SELECT c.address FROM organisation_contacts c JOIN organisations o ON o.id = c.organisation_id \
+                 WHERE o.name = $1 ORDER BY c.address",
             )
-            .bind(id)
+            .bind(&organisation.name)
             .fetch_all(&self.pool)
             .await?;
-            organisations.push(Organisation {
-                name: row.try_get("name")?,
-                country: row.try_get("country")?,
-                region: row.try_get("region")?,
-                domains,
-                contacts,
-            });
         }
         Ok(organisations)
     }

@@ -6,11 +6,11 @@
 //! race for it. Edition states: `empty` (nothing to send; the slot is spent),
 //! `awaiting_approval`, `sent` (queued for delivery), `cancelled`.
 
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
 use super::{now_ms, Result, Store, StoreError};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Item {
     pub id: i64,
     pub publication: String,
@@ -48,7 +48,7 @@ pub struct ItemChanges {
     pub translation_key: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Edition {
     pub id: i64,
     pub publication: String,
@@ -63,7 +63,7 @@ pub struct Edition {
 }
 
 /// One language of an edition as rendered when it was built.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct EditionRender {
     pub language: String,
     pub subject: String,
@@ -110,36 +110,6 @@ const ITEM_COLUMNS: &str = "id, publication, language, translation_key, section,
 const EDITION_COLUMNS: &str =
     "id, publication, scheduled_at, kind, number, state, note, created_at, sent_at";
 
-fn item_from(row: &sqlx::any::AnyRow) -> Result<Item> {
-    Ok(Item {
-        id: row.try_get("id")?,
-        publication: row.try_get("publication")?,
-        language: row.try_get("language")?,
-        translation_key: row.try_get("translation_key")?,
-        section: row.try_get("section")?,
-        title: row.try_get("title")?,
-        body: row.try_get("body")?,
-        author: row.try_get("author")?,
-        state: row.try_get("state")?,
-        edition_id: row.try_get("edition_id")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-fn edition_from(row: &sqlx::any::AnyRow) -> Result<Edition> {
-    Ok(Edition {
-        id: row.try_get("id")?,
-        publication: row.try_get("publication")?,
-        scheduled_at: row.try_get("scheduled_at")?,
-        kind: row.try_get("kind")?,
-        number: row.try_get("number")?,
-        state: row.try_get("state")?,
-        note: row.try_get("note")?,
-        created_at: row.try_get("created_at")?,
-        sent_at: row.try_get("sent_at")?,
-    })
-}
-
 fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
 }
@@ -166,11 +136,10 @@ impl Store {
 
     pub async fn item(&self, id: i64) -> Result<Option<Item>> {
         let sql = format!("SELECT {ITEM_COLUMNS} FROM items WHERE id = $1");
-        let row = sqlx::query(AssertSqlSafe(sql))
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
             .bind(id)
             .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(item_from).transpose()
+            .await?)
     }
 
     /// Items of a publication (every publication when `None`), oldest first; only those
@@ -185,21 +154,19 @@ impl Store {
             "SELECT {ITEM_COLUMNS} FROM items WHERE ($1 = '' OR publication = $1) {filter} \
              ORDER BY id"
         );
-        let rows = sqlx::query(AssertSqlSafe(sql))
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
             .bind(publication.unwrap_or(""))
             .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(item_from).collect()
+            .await?)
     }
 
     /// The items an edition carries.
     pub async fn edition_items(&self, edition_id: i64) -> Result<Vec<Item>> {
         let sql = format!("SELECT {ITEM_COLUMNS} FROM items WHERE edition_id = $1 ORDER BY id");
-        let rows = sqlx::query(AssertSqlSafe(sql))
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
             .bind(edition_id)
             .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(item_from).collect()
+            .await?)
     }
 
     /// Changes an item still waiting for an edition; false when it is not (any more).
@@ -342,11 +309,10 @@ impl Store {
 
     pub async fn edition(&self, id: i64) -> Result<Option<Edition>> {
         let sql = format!("SELECT {EDITION_COLUMNS} FROM editions WHERE id = $1");
-        let row = sqlx::query(AssertSqlSafe(sql))
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
             .bind(id)
             .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(edition_from).transpose()
+            .await?)
     }
 
     /// Editions of a publication (every publication when `None`), oldest first.
@@ -355,32 +321,20 @@ impl Store {
             "SELECT {EDITION_COLUMNS} FROM editions WHERE ($1 = '' OR publication = $1) \
              ORDER BY scheduled_at, id"
         );
-        let rows = sqlx::query(AssertSqlSafe(sql))
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
             .bind(publication.unwrap_or(""))
             .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(edition_from).collect()
+            .await?)
     }
 
     pub async fn edition_renders(&self, edition_id: i64) -> Result<Vec<EditionRender>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT language, subject, html, text, web_html FROM edition_renders \
              WHERE edition_id = $1 ORDER BY language",
         )
         .bind(edition_id)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(EditionRender {
-                    language: row.try_get("language")?,
-                    subject: row.try_get("subject")?,
-                    html: row.try_get("html")?,
-                    text: row.try_get("text")?,
-                    web_html: row.try_get("web_html")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// Cancels an edition waiting for approval: its items wait for the next edition again
@@ -464,7 +418,7 @@ impl Store {
         &self,
         publication: &str,
     ) -> Result<Vec<(i64, Vec<String>, i64, i64)>> {
-        let rows = sqlx::query(
+        let rows: Vec<(i64, Option<i64>, Option<i64>, String)> = sqlx::query_as(
             "SELECT e.id, e.number, e.sent_at, r.language FROM editions e \
              JOIN edition_renders r ON r.edition_id = e.id \
              WHERE e.publication = $1 AND e.state = 'sent' ORDER BY e.number DESC, r.language",
@@ -473,15 +427,13 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let mut published: Vec<(i64, Vec<String>, i64, i64)> = Vec::new();
-        for row in rows {
-            let id: i64 = row.try_get("id")?;
-            let language: String = row.try_get("language")?;
+        for (id, number, sent_at, language) in rows {
             match published.last_mut() {
                 Some(last) if last.3 == id => last.1.push(language),
                 _ => published.push((
-                    row.try_get::<Option<i64>, _>("number")?.unwrap_or(0),
+                    number.unwrap_or(0),
                     vec![language],
-                    row.try_get::<Option<i64>, _>("sent_at")?.unwrap_or(0),
+                    sent_at.unwrap_or(0),
                     id,
                 )),
             }
@@ -496,7 +448,7 @@ impl Store {
         number: i64,
         lang: &str,
     ) -> Result<Option<(String, String)>> {
-        let row = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT r.subject, r.web_html FROM editions e \
              JOIN edition_renders r ON r.edition_id = e.id \
              WHERE e.publication = $1 AND e.number = $2 AND r.language = $3 AND e.state = 'sent'",
@@ -505,9 +457,7 @@ impl Store {
         .bind(number)
         .bind(lang)
         .fetch_optional(&self.pool)
-        .await?;
-        row.map(|row| Ok((row.try_get("subject")?, row.try_get("web_html")?)))
-            .transpose()
+        .await?)
     }
 
     /// The subject of every sent edition in every language: (edition id, language,
@@ -516,23 +466,14 @@ impl Store {
         &self,
         publication: &str,
     ) -> Result<Vec<(i64, String, String)>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT e.id, r.language, r.subject FROM editions e \
              JOIN edition_renders r ON r.edition_id = e.id \
              WHERE e.publication = $1 AND e.state = 'sent'",
         )
         .bind(publication)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok((
-                    row.try_get("id")?,
-                    row.try_get("language")?,
-                    row.try_get("subject")?,
-                ))
-            })
-            .collect()
+        .await?)
     }
 }
 

@@ -3,7 +3,7 @@
 //! A request moves on only from the state it is expected in, so that every confirmation
 //! token and every approval works once.
 
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
 use super::rate::{self, RateLimit};
 use super::{now_ms, Result, Store};
@@ -21,8 +21,11 @@ impl RequestKind {
             RequestKind::Unsubscribe => "unsubscribe",
         }
     }
+}
 
-    fn parse(text: &str) -> RequestKind {
+/// A kind as stored, which [`RequestKind::as_str`] wrote.
+impl From<String> for RequestKind {
+    fn from(text: String) -> RequestKind {
         if text == "unsubscribe" {
             RequestKind::Unsubscribe
         } else {
@@ -31,10 +34,11 @@ impl RequestKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Request {
     pub id: i64,
     pub list_name: String,
+    #[sqlx(try_from = "String")]
     pub kind: RequestKind,
     pub address: String,
     pub language: String,
@@ -97,7 +101,7 @@ impl Store {
             window_ms: limits.confirmations_window_ms,
         };
         let mut tx = self.begin_write().await?;
-        let existing = sqlx::query(AssertSqlSafe(format!(
+        let existing: Option<Request> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM requests WHERE address = $1 AND list_name = $2 AND kind = $3 \
              AND state = 'confirming' AND expires_at > $4 ORDER BY id DESC LIMIT 1"
         )))
@@ -107,12 +111,12 @@ impl Store {
         .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
-        if let Some(row) = existing {
+        if let Some(request) = existing {
             if !rate::take(&mut tx, &confirmation).await? {
                 return Ok(RequestOpened::AddressLimited);
             }
             tx.commit().await?;
-            return Ok(RequestOpened::Open(request_from(&row)?));
+            return Ok(RequestOpened::Open(request));
         }
         let pending: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM requests WHERE list_name = $1 \
@@ -128,7 +132,7 @@ impl Store {
         if !rate::take(&mut tx, &confirmation).await? {
             return Ok(RequestOpened::AddressLimited);
         }
-        let row = sqlx::query(AssertSqlSafe(format!(
+        let request = sqlx::query_as(AssertSqlSafe(format!(
             "INSERT INTO requests (list_name, kind, address, language, state, created_at, \
              expires_at, updated_at) VALUES ($1, $2, $3, $4, 'confirming', $5, $6, $5) \
              RETURNING {COLUMNS}"
@@ -142,17 +146,16 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(RequestOpened::Open(request_from(&row)?))
+        Ok(RequestOpened::Open(request))
     }
 
     pub async fn request(&self, id: i64) -> Result<Option<Request>> {
-        let row = sqlx::query(AssertSqlSafe(format!(
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM requests WHERE id = $1"
         )))
         .bind(id)
         .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(request_from).transpose()
+        .await?)
     }
 
     /// Moves a request from `from` to `to`; with `apply`, also makes the change it asks for
@@ -207,29 +210,13 @@ impl Store {
 
     /// Requests still waiting (unexpired confirmations and approvals), oldest first.
     pub async fn pending_requests(&self, list: Option<&str>) -> Result<Vec<Request>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM requests WHERE ($1 = '' OR list_name = $1) \
              AND ((state = 'confirming' AND expires_at > $2) OR state = 'approving') ORDER BY id"
         )))
         .bind(list.unwrap_or(""))
         .bind(now_ms())
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(request_from).collect()
+        .await?)
     }
-}
-
-fn request_from(row: &sqlx::any::AnyRow) -> Result<Request> {
-    let kind: String = row.try_get("kind")?;
-    Ok(Request {
-        id: row.try_get("id")?,
-        list_name: row.try_get("list_name")?,
-        kind: RequestKind::parse(&kind),
-        address: row.try_get("address")?,
-        language: row.try_get("language")?,
-        state: row.try_get("state")?,
-        reason: row.try_get("reason")?,
-        created_at: row.try_get("created_at")?,
-        expires_at: row.try_get("expires_at")?,
-    })
 }

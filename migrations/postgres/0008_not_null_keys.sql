@@ -1,0 +1,3 @@
+-- The SQLite migration of this number makes the text primary keys of settings,
+-- organisation_domains and organisation_contacts NOT NULL, as PostgreSQL's primary keys
+-- always are: nothing changes here.
