@@ -12,7 +12,7 @@ const LAYERS: [&[&str]; 9] = [
     &["authentication", "descriptors", "dkim", "notices"],
     &["pipeline", "publications", "subscriptions"],
     &["bounces", "inbound", "moderation"],
-    &["delivery", "runner", "sink", "web"],
+    &["delivery", "runner", "web"],
     &["daemon"],
     &["cli"],
 ];

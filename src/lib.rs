@@ -23,10 +23,12 @@
 //!    decoration), [`subscriptions`], [`publications`].
 //! 6. What acts on those: [`bounces`], [`moderation`], [`inbound`] (the SMTP/LMTP
 //!    listeners).
-//! 7. The workers: [`delivery`], [`runner`] (mail to the lists' own addresses), [`web`],
-//!    [`sink`] (a relay that keeps what it is sent, for tests and benchmarks).
+//! 7. The workers: [`delivery`], [`runner`] (mail to the lists' own addresses), [`web`].
 //! 8. [`daemon`]: starts and stops the services.
 //! 9. [`cli`]: the commands.
+//!
+//! What only tests and benchmarks need (the loopback sink they relay into, the
+//! `tidings-bench` program) is the workspace crate `testkit/`, outside the daemon's binary.
 
 pub mod address;
 pub mod authentication;
@@ -46,7 +48,6 @@ pub mod pipeline;
 pub mod publications;
 pub mod runner;
 pub mod signals;
-pub mod sink;
 pub mod store;
 pub mod subscriptions;
 pub mod tokens;

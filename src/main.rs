@@ -1,65 +1,6 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    limit_malloc_arenas();
     let cli = tidings::cli::Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TIDINGS_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("tidings: cannot start the async runtime: {error}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(tidings::cli::run(cli)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("tidings: {}", report(&error));
-            std::process::ExitCode::FAILURE
-        }
-    }
-}
-
-/// glibc gives threads their own malloc arenas, up to eight per core, and memory freed in an
-/// arena stays resident. The daemon's threads (SQLite connections, the blocking pool that
-/// signs) left a 30,000-copy fan-out at 58 MB of RSS for a live heap of 15 MB; with one
-/// arena per core it peaked at 40 MB, at the same rate. An operator's MALLOC_ARENA_MAX wins.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn limit_malloc_arenas() {
-    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
-        return;
-    }
-    let cores = std::thread::available_parallelism().map_or(2, usize::from);
-    let arenas = libc::c_int::try_from(cores.max(2)).unwrap_or(libc::c_int::MAX);
-    // SAFETY: mallopt only changes a tuning parameter of glibc's allocator, and runs here
-    // before any other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, arenas);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn limit_malloc_arenas() {}
-
-/// The error and its causes on one line. Many errors already quote their cause in their own
-/// message; a cause whose text is already there is not repeated.
-fn report(error: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in error.chain() {
-        let message = cause.to_string();
-        if text.contains(&message) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&message);
-    }
-    text
+    tidings::cli::process::run("tidings", tidings::cli::run(cli))
 }

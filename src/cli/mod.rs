@@ -1,7 +1,6 @@
 //! The `tidings` command: one file per command group. Every command but `serve` works on the
 //! same database while the daemon runs.
 
-mod bench;
 mod bounces;
 mod check_config;
 mod csv_lines;
@@ -12,6 +11,7 @@ mod items;
 mod lists;
 mod members;
 mod orgs;
+pub mod process;
 mod queue;
 mod requests;
 mod serve;
@@ -80,8 +80,6 @@ pub enum Command {
     /// DKIM signing keys: `keygen` writes one and prints its DNS record.
     #[command(subcommand)]
     Dkim(dkim::DkimCommand),
-    /// Measure fan-out: one posting to N subscribers into a loopback SMTP sink.
-    Bench(bench::BenchArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -99,7 +97,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Items(command) => items::run(load_config(&cli.config)?, command).await,
         Command::Editions(command) => editions::run(load_config(&cli.config)?, command).await,
         Command::Dkim(command) => dkim::run(&cli.config, command),
-        Command::Bench(args) => bench::run(args).await,
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod capture;
 pub mod dns;
 pub mod process;
+pub mod publication_fixtures;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -13,12 +14,30 @@ use std::time::Duration;
 
 use tidings::config::Config;
 use tidings::daemon::Daemon;
-use tidings::sink::Sink;
+use tidings_testkit::sink::Sink;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 pub const DOMAIN: &str = "lists.test.example";
 pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
+/// The Bulletin's editor in [`BULLETIN`].
+pub const EDITOR: &str = "editor@coalition.test.example";
+
+/// The Bulletin, as the publication tests configure it: three languages, every second
+/// month at 09:00 in Amsterdam, each edition waiting for [`EDITOR`]'s approval.
+pub const BULLETIN: &str = r#"
+[[publications]]
+name = "bulletin"
+title = "The Bulletin"
+description = "News from the coalition"
+languages = ["en", "fr", "es"]
+fallback_language = "en"
+schedule = "0 0 9 1 1/2 *"
+time_zone = "Europe/Amsterdam"
+approval = "manual"
+editors = ["editor@coalition.test.example"]
+sections = ["News", "Events"]
+"#;
 
 /// Runs each named async test body once on SQLite and once on PostgreSQL.
 #[macro_export]
@@ -120,6 +139,22 @@ impl TestDb {
             }
         }
     }
+}
+
+/// Asks `check` every 50 ms until it answers, for at most 15 s: what the tests wait for
+/// happens on other tasks, and a test must neither sleep blindly nor hang.
+pub async fn eventually<T, F, Fut>(mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..300 {
+        if let Some(answer) = check().await {
+            return Some(answer);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
 }
 
 pub fn rand_suffix() -> String {
@@ -469,8 +504,9 @@ impl Harness {
 
     /// Waits (at most 15 s) until the queue has nothing left to do.
     pub async fn queue_drained(&self) -> bool {
-        for _ in 0..300 {
-            let messages = self.daemon.store.message_counts().await.expect("counts");
+        let store = &self.daemon.store;
+        eventually(|| async move {
+            let messages = store.message_counts().await.expect("counts");
             let accepted = messages.iter().any(|(_, state, _)| {
                 [
                     "accepted",
@@ -481,18 +517,31 @@ impl Harness {
                 ]
                 .contains(&state.as_str())
             });
-            let unfinished = self
-                .daemon
-                .store
-                .unfinished_deliveries()
-                .await
-                .expect("queue");
-            if !accepted && unfinished == 0 {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            let unfinished = store.unfinished_deliveries().await.expect("queue");
+            (!accepted && unfinished == 0).then_some(())
+        })
+        .await
+        .is_some()
+    }
+
+    /// The list's deliveries (recipient, state, attempts, last reply) once `settled` holds
+    /// for them, waiting at most 15 s; as last seen otherwise.
+    pub async fn deliveries_when(
+        &self,
+        list: &str,
+        settled: impl Fn(&[(String, String, i64, String)]) -> bool,
+    ) -> Vec<(String, String, i64, String)> {
+        let store = &self.daemon.store;
+        let settled = &settled;
+        let seen = eventually(|| async move {
+            let deliveries = store.deliveries_of(list).await.expect("deliveries");
+            settled(&deliveries).then_some(deliveries)
+        })
+        .await;
+        match seen {
+            Some(deliveries) => deliveries,
+            None => store.deliveries_of(list).await.expect("deliveries"),
         }
-        false
     }
 }
 

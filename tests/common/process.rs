@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use tidings::sink::Sink;
+use tidings_testkit::sink::Sink;
 
 use super::{config_toml, TestDb};
 

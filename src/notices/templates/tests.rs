@@ -451,7 +451,7 @@ fn html_templates_never_use_triple_stash() {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             // Publication templates insert their items' rendered Markdown unescaped, on
-            // purpose; tests/publication_templates.rs checks them.
+            // purpose; tests/it/publication_templates.rs checks them.
             if path.ends_with("publications") {
                 continue;
             }

@@ -1,0 +1,30 @@
+//! tidings' integration tests, in one binary so that the whole dependency tree is linked
+//! once: each module is one area, run against real sockets on loopback and, where storage is
+//! involved, on both SQLite and PostgreSQL (see `common::on_both_databases`).
+//!
+//! Run one area with a filter, e.g. `cargo test --test it relay::` or
+//! `cargo test --test it bounce_samples -- --nocapture`.
+
+// First, so that its `on_both_databases!` is in scope in every module after it.
+#[macro_use]
+#[path = "../common/mod.rs"]
+mod common;
+
+mod bounce_corpus;
+mod bounce_samples;
+mod bounces;
+mod cli;
+mod confidential;
+mod crash;
+mod dkim;
+mod hostile;
+mod limits;
+mod moderation;
+mod policies;
+mod publication_templates;
+mod publication_web;
+mod publications;
+mod relay;
+mod screenshots;
+mod signals;
+mod subscriptions;
