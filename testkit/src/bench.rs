@@ -201,7 +201,7 @@ impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "tidings bench: {} subscribers, {}-byte posting, {}, {} relay connections",
+            "tidings-bench: {} subscribers, {}-byte posting, {}, {} relay connections",
             self.subscribers, self.size, self.backend, self.connections
         )?;
         writeln!(
