@@ -257,6 +257,10 @@ async fn start_mail_listeners(
         parts.store.clone(),
         parts.signer.clone(),
         Arc::clone(&parts.authenticator),
+        parts
+            .dkim
+            .as_ref()
+            .is_some_and(|dkim| dkim.sealer().is_some()),
         parts.signals.clone(),
     ));
     let shutdown = &parts.signals.shutdown;

@@ -17,6 +17,7 @@ use mail_auth::{AuthenticatedMessage, AuthenticationResults, DkimResult};
 use super::dns::Lookup;
 use super::{results, Authenticator};
 use crate::address::domain_of;
+use crate::store::StoredArrival;
 
 /// The verdict on a posting as it arrived.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +27,35 @@ pub struct Arrival {
     /// What the ARC chain the posting already carried comes to, for the `cv=` of the set
     /// added to it: none without a chain, pass for a valid one, fail for a broken one.
     pub chain: ChainValidation,
+}
+
+impl Arrival {
+    /// As the store keeps it with the posting, from acceptance to expansion.
+    pub fn stored(&self) -> StoredArrival {
+        let chain = match self.chain {
+            ChainValidation::None => "none",
+            ChainValidation::Pass => "pass",
+            ChainValidation::Fail => "fail",
+        };
+        StoredArrival {
+            results: self.results.clone(),
+            chain: chain.to_string(),
+        }
+    }
+
+    /// Back from the store. A chain it cannot read counts as broken: RFC 8617 gives a
+    /// doubtful chain no credit.
+    pub fn from_stored(stored: StoredArrival) -> Arrival {
+        let chain = match stored.chain.as_str() {
+            "none" => ChainValidation::None,
+            "pass" => ChainValidation::Pass,
+            _ => ChainValidation::Fail,
+        };
+        Arrival {
+            results: stored.results,
+            chain,
+        }
+    }
 }
 
 /// Where a posting came from, as the store keeps it.
@@ -147,5 +177,33 @@ impl Authenticator {
             .strip_prefix("Authentication-Results: ")
             .unwrap_or(&header)
             .to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_verdict_comes_back_from_the_store_as_it_went_in() {
+        for chain in [
+            ChainValidation::None,
+            ChainValidation::Pass,
+            ChainValidation::Fail,
+        ] {
+            let arrival = Arrival {
+                results: "mx.example; dkim=pass header.d=example.org".into(),
+                chain,
+            };
+            assert_eq!(Arrival::from_stored(arrival.stored()), arrival);
+        }
+        let unreadable = StoredArrival {
+            results: "mx.example; none".into(),
+            chain: "maybe".into(),
+        };
+        assert_eq!(
+            Arrival::from_stored(unreadable).chain,
+            ChainValidation::Fail
+        );
     }
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::address::domain_of;
-use crate::authentication::arrival::Origin;
+use crate::authentication::arrival::{Arrival, Origin};
 use crate::authentication::dmarc::{author_policy, AuthorPolicy};
 use crate::authentication::dns::Dns;
 use crate::authentication::Authenticator;
@@ -121,7 +121,7 @@ impl Expander {
             subject_prefix: list.subject_prefix.as_deref(),
             footer: list.footer.as_deref(),
             confidentiality_notice: notice.as_deref(),
-            rewrite_from: self.rewrite_from(list, &message.raw).await,
+            rewrite_from: self.rewrite_from(list, message).await,
             // A trusted id on mail that did not come through the front MTA is the sender's
             // own claim: pass none of them on.
             trusted_authserv_ids: if config
@@ -144,11 +144,18 @@ impl Expander {
         let Some(sealer) = self.dkim.as_deref().and_then(Dkim::sealer) else {
             return decorated;
         };
-        let origin = Origin {
-            client_ip: message.peer.parse().ok(),
-            mail_from: &message.envelope_from,
+        let arrival = match message.arrival() {
+            Some(stored) => Arrival::from_stored(stored),
+            // Accepted before the list had a key to seal with (or before arrivals were
+            // kept): checked now, as late as that.
+            None => {
+                let origin = Origin {
+                    client_ip: message.peer.parse().ok(),
+                    mail_from: &message.envelope_from,
+                };
+                self.authenticator.arrival(&message.raw, origin).await
+            }
         };
-        let arrival = self.authenticator.arrival(&message.raw, origin).await;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -166,14 +173,18 @@ impl Expander {
 
     /// Whether the posting must go out under the list's address (see
     /// `authentication::dmarc`); asked once per posting, not per recipient.
-    async fn rewrite_from(&self, list: &ListConfig, raw: &[u8]) -> bool {
+    async fn rewrite_from(&self, list: &ListConfig, message: &PendingMessage) -> bool {
         let dmarc = &self.config.dmarc;
         match list.rewrite_from.unwrap_or(dmarc.rewrite_from) {
             FromRewrite::Always => return true,
             FromRewrite::Never => return false,
             FromRewrite::Policy => {}
         }
-        let author = ParsedMessage::parse(raw).ok().and_then(|p| p.from);
+        // Read at acceptance; parsed again only for a posting accepted before that was kept.
+        let author = match &message.author {
+            Some(author) => Some(author.clone()),
+            None => ParsedMessage::parse(&message.raw).ok().and_then(|p| p.from),
+        };
         let Some(domain) = author.as_deref().and_then(domain_of) else {
             return false;
         };

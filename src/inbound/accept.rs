@@ -9,11 +9,12 @@ use std::sync::Arc;
 
 use tokio::sync::OnceCell;
 
+use crate::authentication::arrival::Origin;
 use crate::authentication::{Authenticator, Connection, Proof};
 use crate::config::{Config, ListConfig};
 use crate::pipeline::{self, Decision, ParsedMessage, Posting};
 use crate::signals::Signals;
-use crate::store::{MessageKind, NewMessage, Store};
+use crate::store::{MessageKind, NewMessage, Store, StoredArrival};
 use crate::tokens::Signer;
 
 use super::session::{Envelope, MailHandler, Protocol};
@@ -25,6 +26,9 @@ pub struct ListHandler {
     store: Store,
     signer: Signer,
     authenticator: Arc<Authenticator>,
+    /// Whether postings will be sealed with an ARC set, which carries what they proved on
+    /// arrival: then that is checked here, as they arrive, and kept with them.
+    seals: bool,
     /// Wakes the stage that takes each kind of message as soon as one is committed.
     signals: Signals,
 }
@@ -40,12 +44,14 @@ enum Verdict {
 }
 
 /// One message being taken in, with what every recipient's verdict shares: the author's
-/// proof is looked up (DNS, at most once) only when some recipient needs it.
+/// proof and the verdict on its arrival are looked up (DNS, at most once each) only when
+/// some recipient needs them.
 struct Intake<'a> {
     envelope: &'a Envelope,
     raw: &'a [u8],
     parsed: &'a ParsedMessage,
     proof: OnceCell<Option<Proof>>,
+    arrival: OnceCell<StoredArrival>,
 }
 
 impl Intake<'_> {
@@ -60,6 +66,7 @@ impl ListHandler {
         store: Store,
         signer: Signer,
         authenticator: Arc<Authenticator>,
+        seals: bool,
         signals: Signals,
     ) -> ListHandler {
         ListHandler {
@@ -67,6 +74,7 @@ impl ListHandler {
             store,
             signer,
             authenticator,
+            seals,
             signals,
         }
     }
@@ -99,6 +107,11 @@ impl ListHandler {
             Ok(kept) => kept,
             Err(verdict) => return verdict,
         };
+        let arrival = if kind == MessageKind::Posting && self.seals {
+            Some(self.arrival(intake).await)
+        } else {
+            None
+        };
         let envelope = intake.envelope;
         let proof = intake.proof.get().copied().flatten();
         Verdict::Keep(NewMessage {
@@ -114,6 +127,8 @@ impl ListHandler {
             recipient: recipient.to_string(),
             hold_reason,
             proof: proof.map(Proof::as_str).unwrap_or_default().to_string(),
+            author: intake.author().to_string(),
+            arrival,
         })
     }
 
@@ -208,10 +223,7 @@ impl ListHandler {
             .proof
             .get_or_init(|| async {
                 let envelope = intake.envelope;
-                let client_ip = match envelope.protocol {
-                    Protocol::Smtp => Some(envelope.peer.ip()),
-                    Protocol::Lmtp => None,
-                };
+                let client_ip = client_ip(envelope);
                 let connection = Connection {
                     client_ip,
                     helo: &envelope.helo,
@@ -226,6 +238,25 @@ impl ListHandler {
                 proof
             })
             .await
+    }
+
+    /// The verdict on the message as it arrived, for the ARC set sealed on it, asked once
+    /// per message: checked now, when the signatures and the sender's DNS are as the
+    /// author's servers left them, not when the posting is approved days later.
+    async fn arrival(&self, intake: &Intake<'_>) -> StoredArrival {
+        intake
+            .arrival
+            .get_or_init(|| async {
+                let envelope = intake.envelope;
+                let origin = Origin {
+                    client_ip: client_ip(envelope),
+                    mail_from: &envelope.mail_from,
+                };
+                let arrival = self.authenticator.arrival(intake.raw, origin).await;
+                arrival.stored()
+            })
+            .await
+            .clone()
     }
 
     /// Counts To and Cc addresses that are neither this list's own addresses nor its
@@ -309,6 +340,7 @@ impl MailHandler for ListHandler {
             raw: &message,
             parsed: &parsed,
             proof: OnceCell::new(),
+            arrival: OnceCell::new(),
         };
         let routed = envelope
             .recipients
@@ -337,6 +369,14 @@ impl MailHandler for ListHandler {
                 of_recipient.iter().map(|&i| replies[i].clone()).collect()
             }
         }
+    }
+}
+
+/// The SMTP client; none over LMTP, whose client is the front MTA, not the sender's machine.
+fn client_ip(envelope: &Envelope) -> Option<std::net::IpAddr> {
+    match envelope.protocol {
+        Protocol::Smtp => Some(envelope.peer.ip()),
+        Protocol::Lmtp => None,
     }
 }
 

@@ -86,6 +86,19 @@ pub struct NewMessage {
     pub hold_reason: Option<String>,
     /// How the author was proven to have sent it (`dkim`, `spf`, `front-mta`), or empty.
     pub proof: String,
+    /// The author (the From address), empty when the message named none.
+    pub author: String,
+    /// For a posting the list seals: the verdict on it as it arrived, as the ARC set will
+    /// carry it (see `authentication::arrival`).
+    pub arrival: Option<StoredArrival>,
+}
+
+/// What a posting proved on arrival, as kept: the `Authentication-Results` value and what
+/// the ARC chain it carried came to (`none`, `pass`, `fail`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredArrival {
+    pub results: String,
+    pub chain: String,
 }
 
 /// An accepted message waiting to be expanded into deliveries.
@@ -100,6 +113,21 @@ pub struct PendingMessage {
     pub peer: String,
     /// The envelope sender it came with.
     pub envelope_from: String,
+    /// What acceptance learned (see [`NewMessage`]); `None` when it was accepted before
+    /// these were recorded.
+    pub author: Option<String>,
+    pub arrival_results: Option<String>,
+    pub arrival_chain: Option<String>,
+}
+
+impl PendingMessage {
+    /// The verdict on the posting as it arrived, when acceptance recorded one.
+    pub fn arrival(&self) -> Option<StoredArrival> {
+        Some(StoredArrival {
+            results: self.arrival_results.clone()?,
+            chain: self.arrival_chain.clone()?,
+        })
+    }
 }
 
 /// A stored message as the operator sees it.
@@ -185,8 +213,10 @@ impl Store {
         for message in messages {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO messages (list_name, kind, state, envelope_from, message_id, body_id, \
-                 peer, recipient, error, proof, received_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $8, $9, $10, $11, $7, $7) RETURNING id",
+                 peer, recipient, error, proof, author, arrival_results, arrival_chain, \
+                 received_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $8, $9, $10, $11, $12, $13, $14, $7, $7) \
+                 RETURNING id",
             )
             .bind(&message.list_name)
             .bind(message.kind.as_str())
@@ -203,6 +233,9 @@ impl Store {
             .bind(&message.recipient)
             .bind(message.hold_reason.as_deref().unwrap_or(""))
             .bind(&message.proof)
+            .bind(&message.author)
+            .bind(message.arrival.as_ref().map(|a| a.results.as_str()))
+            .bind(message.arrival.as_ref().map(|a| a.chain.as_str()))
             .fetch_one(&mut *tx)
             .await?;
             ids.push(id);
@@ -241,7 +274,8 @@ impl Store {
     /// Oldest accepted messages not yet expanded into deliveries.
     pub async fn pending_messages(&self, limit: i64) -> Result<Vec<PendingMessage>> {
         Ok(sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT m.id, m.list_name, m.kind, m.peer, m.envelope_from, b.raw FROM {WITH_BODY} \
+            "SELECT m.id, m.list_name, m.kind, m.peer, m.envelope_from, m.author, \
+             m.arrival_results, m.arrival_chain, b.raw FROM {WITH_BODY} \
              WHERE m.state = 'accepted' AND m.kind IN ('posting', 'owner', 'postmaster') \
              ORDER BY m.id LIMIT $1"
         )))

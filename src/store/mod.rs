@@ -27,7 +27,8 @@ pub use bounces::{
 pub use deliveries::{ClaimedDelivery, DeliveryOutcome, QueueCounts};
 pub use members::{ImportLine, Member, MemberAdded};
 pub use messages::{
-    MessageKind, NewMessage, PendingMessage, ReceivedCommand, StoredMessage, UnknownMessageKind,
+    MessageKind, NewMessage, PendingMessage, ReceivedCommand, StoredArrival, StoredMessage,
+    UnknownMessageKind,
 };
 pub use organisations::Organisation;
 pub use publications::{

@@ -253,6 +253,8 @@ async fn shunted_messages_are_listed_shown_retried_and_discarded(db: &TestDb) {
                 recipient: String::new(),
                 hold_reason: None,
                 proof: String::new(),
+                author: "a@ngo.example".into(),
+                arrival: None,
             }],
         )
         .await

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use crate::common::{message, Harness, TestDb, DOMAIN};
+use crate::common::{message, reply_to, Harness, TestDb, DOMAIN};
 use tidings::publications::editions::{Built, Slot};
 use tidings::publications::ItemInput;
 use tidings::store::ImportLine;
@@ -16,6 +16,7 @@ on_both_databases!(
     postings_and_notices_verify_with_both_keys,
     a_bulletin_is_signed_by_the_secretariats_domain_too,
     postings_are_sealed_with_arc_onto_the_chain_they_bring,
+    a_posting_is_sealed_with_the_verdict_kept_at_its_arrival,
 );
 
 const FORWARDER: &str = "forwarder.example";
@@ -107,6 +108,59 @@ async fn postings_are_sealed_with_arc_onto_the_chain_they_bring(db: &TestDb) {
     if let Some(verdicts) = dkimpy_arc_verify(&copies, &records) {
         assert_eq!(verdicts, ["pass", "pass", "fail"]);
     }
+    h.daemon.shutdown().await;
+}
+
+/// What a posting proved on arrival is checked as it arrives and kept with it (with its
+/// author), and that is what its ARC set carries, however late it is expanded: a held
+/// posting approved afterwards is sealed with the kept verdict, not checked again.
+async fn a_posting_is_sealed_with_the_verdict_kept_at_its_arrival(db: &TestDb) {
+    const AUTHOR: &str = "author@ngo.example";
+    const READER: &str = "reader@ngo.example";
+    let h = Harness::start_with(db, with_dkim).await;
+    h.subscribe("forum", &[AUTHOR, READER]).await;
+    let forum = format!("forum@{DOMAIN}");
+    h.write(AUTHOR, &forum, "Held", "Hello\r\n").await;
+    let moderate = reply_to(&h.received_by("mod@coalition.test.example")[0]);
+
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db.url).await.expect("connect");
+    let kept: (String, String, String) = sqlx::query_as(
+        "SELECT author, arrival_results, arrival_chain FROM messages WHERE state = 'held'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("the held posting");
+    assert_eq!(kept.0, AUTHOR);
+    assert!(
+        kept.1.contains("dmarc=none header.from=ngo.example"),
+        "{kept:?}"
+    );
+    assert_eq!(kept.2, "none");
+    // Had expansion looked again, it would not find this.
+    sqlx::query(
+        "UPDATE messages SET arrival_results = 'kept.example; dkim=pass' WHERE state = 'held'",
+    )
+    .execute(&pool)
+    .await
+    .expect("mark the kept verdict");
+    pool.close().await;
+
+    h.write_proven(
+        "mod@coalition.test.example",
+        &moderate,
+        "Re: held",
+        "approve\r\n",
+    )
+    .await;
+    assert!(h.queue_drained().await);
+    let copies = h.received_by(READER);
+    assert_eq!(copies.len(), 1);
+    let raw = String::from_utf8_lossy(copies[0].raw_message()).into_owned();
+    assert!(
+        raw.contains("ARC-Authentication-Results: i=1; kept.example; dkim=pass"),
+        "{raw}"
+    );
     h.daemon.shutdown().await;
 }
 
