@@ -80,7 +80,6 @@ struct Parts {
     signer: Signer,
     dkim: Option<Arc<Dkim>>,
     notices: Arc<Notices>,
-    dns: Arc<Dns>,
     authenticator: Arc<Authenticator>,
     subscriptions: Arc<Subscriptions>,
     publications: Arc<Publications>,
@@ -171,7 +170,7 @@ impl Parts {
         let notices = Arc::new(Notices::load(Arc::clone(&config))?);
         let dns = Arc::new(Dns::new(&config.dns)?);
         let authenticator = Arc::new(Authenticator::new(
-            Arc::clone(&dns),
+            dns,
             config.authentication.clone(),
             config.server.hostname.clone(),
         ));
@@ -207,7 +206,6 @@ impl Parts {
             signer,
             dkim,
             notices,
-            dns,
             authenticator,
             subscriptions,
             publications,
@@ -222,7 +220,7 @@ fn start_delivery(parts: &Parts, tasks: &mut JoinSet<()>) {
         &parts.config,
         &parts.store,
         &parts.signer,
-        (&parts.notices, &parts.dns, &parts.authenticator),
+        (&parts.notices, &parts.authenticator),
         parts.dkim.as_ref(),
         &parts.signals,
         tasks,

@@ -28,6 +28,28 @@ impl AuthorPolicy {
     pub fn is_enforcing(self) -> bool {
         matches!(self, AuthorPolicy::Reject | AuthorPolicy::Quarantine)
     }
+
+    /// As the store keeps it with the posting.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthorPolicy::Reject => "reject",
+            AuthorPolicy::Quarantine => "quarantine",
+            AuthorPolicy::None => "none",
+            AuthorPolicy::Unknown => "unknown",
+        }
+    }
+
+    /// Back from the store; `None` for what it never writes.
+    pub fn from_stored(stored: &str) -> Option<AuthorPolicy> {
+        [
+            AuthorPolicy::Reject,
+            AuthorPolicy::Quarantine,
+            AuthorPolicy::None,
+            AuthorPolicy::Unknown,
+        ]
+        .into_iter()
+        .find(|policy| policy.as_str() == stored)
+    }
 }
 
 pub async fn author_policy(dns: &Dns, author_domain: &str) -> AuthorPolicy {

@@ -73,6 +73,14 @@ impl Authenticator {
         }
     }
 
+    /// The DMARC policy of `author`'s domain; `None` for an author without one.
+    pub async fn author_policy(&self, author: &str) -> dmarc::AuthorPolicy {
+        match domain_of(author) {
+            Some(domain) => dmarc::author_policy(&self.dns, domain).await,
+            None => dmarc::AuthorPolicy::None,
+        }
+    }
+
     /// How `author` is proven to have sent `raw`, or `None` when nothing proves it.
     pub async fn authenticate(
         &self,

@@ -638,6 +638,12 @@ impl Config {
         validate::warnings(self)
     }
 
+    /// Whether `list`'s postings go out under its own address: its own setting, or else
+    /// the `[dmarc]` one.
+    pub fn rewrite_from(&self, list: &ListConfig) -> FromRewrite {
+        list.rewrite_from.unwrap_or(self.dmarc.rewrite_from)
+    }
+
     /// A list, or the list through which a publication is subscribed to.
     pub fn list(&self, name: &str) -> Option<&ListConfig> {
         self.lists

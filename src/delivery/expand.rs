@@ -4,10 +4,8 @@
 
 use std::sync::Arc;
 
-use crate::address::domain_of;
 use crate::authentication::arrival::{Arrival, Origin};
-use crate::authentication::dmarc::{author_policy, AuthorPolicy};
-use crate::authentication::dns::Dns;
+use crate::authentication::dmarc::AuthorPolicy;
 use crate::authentication::Authenticator;
 use crate::config::{Config, FromRewrite, ListConfig, PostingPolicy, UnknownPolicy, Visibility};
 use crate::dkim::Dkim;
@@ -18,13 +16,12 @@ use crate::store::{MessageKind, PendingMessage, Store, StoreError};
 
 use crate::signals::Signals;
 
-/// What expansion needs beyond the message: the list's texts and the DNS, for decoration,
-/// and the keys and checks that seal a posting's ARC set.
+/// What expansion needs beyond the message: the list's texts, for decoration, and the keys
+/// and checks that seal a posting's ARC set.
 pub struct Expander {
     pub config: Arc<Config>,
     pub store: Store,
     pub notices: Arc<Notices>,
-    pub dns: Arc<Dns>,
     pub authenticator: Arc<Authenticator>,
     pub dkim: Option<Arc<Dkim>>,
 }
@@ -175,25 +172,34 @@ impl Expander {
     /// `authentication::dmarc`); asked once per posting, not per recipient.
     async fn rewrite_from(&self, list: &ListConfig, message: &PendingMessage) -> bool {
         let dmarc = &self.config.dmarc;
-        match list.rewrite_from.unwrap_or(dmarc.rewrite_from) {
+        match self.config.rewrite_from(list) {
             FromRewrite::Always => return true,
             FromRewrite::Never => return false,
             FromRewrite::Policy => {}
         }
-        // Read at acceptance; parsed again only for a posting accepted before that was kept.
-        let author = match &message.author {
-            Some(author) => Some(author.clone()),
-            None => ParsedMessage::parse(&message.raw).ok().and_then(|p| p.from),
+        let kept = message.author_policy.as_deref();
+        let policy = match kept.and_then(AuthorPolicy::from_stored) {
+            Some(policy) => policy,
+            // Accepted before the policy was kept, or while the list did not go by it.
+            None => self.authenticator.author_policy(&author_of(message)).await,
         };
-        let Some(domain) = author.as_deref().and_then(domain_of) else {
-            return false;
-        };
-        let policy = author_policy(&self.dns, domain).await;
         tracing::debug!(list = %list.name, ?policy, "author domain's DMARC policy");
         match policy {
             AuthorPolicy::Reject | AuthorPolicy::Quarantine => true,
             AuthorPolicy::None => false,
             AuthorPolicy::Unknown => dmarc.when_policy_unknown == UnknownPolicy::Rewrite,
         }
+    }
+}
+
+/// The posting's author as acceptance read it; read again only from a posting accepted
+/// before that was kept.
+fn author_of(message: &PendingMessage) -> String {
+    match &message.author {
+        Some(author) => author.clone(),
+        None => ParsedMessage::parse(&message.raw)
+            .ok()
+            .and_then(|parsed| parsed.from)
+            .unwrap_or_default(),
     }
 }

@@ -16,7 +16,6 @@ use std::sync::Arc;
 
 use tokio::task::JoinSet;
 
-use crate::authentication::dns::Dns;
 use crate::authentication::Authenticator;
 use crate::config::Config;
 use crate::dkim::Dkim;
@@ -30,7 +29,7 @@ pub fn start(
     config: &Arc<Config>,
     store: &Store,
     signer: &Signer,
-    (notices, dns, authenticator): (&Arc<Notices>, &Arc<Dns>, &Arc<Authenticator>),
+    (notices, authenticator): (&Arc<Notices>, &Arc<Authenticator>),
     dkim: Option<&Arc<Dkim>>,
     signals: &Signals,
     tasks: &mut JoinSet<()>,
@@ -39,7 +38,6 @@ pub fn start(
         config: Arc::clone(config),
         store: store.clone(),
         notices: Arc::clone(notices),
-        dns: Arc::clone(dns),
         authenticator: Arc::clone(authenticator),
         dkim: dkim.cloned(),
     };

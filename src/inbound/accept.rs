@@ -10,8 +10,9 @@ use std::sync::Arc;
 use tokio::sync::OnceCell;
 
 use crate::authentication::arrival::Origin;
+use crate::authentication::dmarc::AuthorPolicy;
 use crate::authentication::{Authenticator, Connection, Proof};
-use crate::config::{Config, ListConfig};
+use crate::config::{Config, FromRewrite, ListConfig};
 use crate::pipeline::{self, Decision, ParsedMessage, Posting};
 use crate::signals::Signals;
 use crate::store::{MessageKind, NewMessage, Store, StoredArrival};
@@ -38,19 +39,21 @@ type Kept = (MessageKind, Option<String>);
 
 /// What one recipient makes of a message.
 enum Verdict {
-    Keep(NewMessage),
+    // Boxed: a kept message is larger than a refusal by what acceptance learned of it.
+    Keep(Box<NewMessage>),
     Drop,
     Refuse(Reply),
 }
 
 /// One message being taken in, with what every recipient's verdict shares: the author's
-/// proof and the verdict on its arrival are looked up (DNS, at most once each) only when
-/// some recipient needs them.
+/// proof, their domain's DMARC policy and the verdict on the arrival are looked up (DNS, at
+/// most once each) only when some recipient needs them.
 struct Intake<'a> {
     envelope: &'a Envelope,
     raw: &'a [u8],
     parsed: &'a ParsedMessage,
     proof: OnceCell<Option<Proof>>,
+    author_policy: OnceCell<AuthorPolicy>,
     arrival: OnceCell<StoredArrival>,
 }
 
@@ -107,14 +110,13 @@ impl ListHandler {
             Ok(kept) => kept,
             Err(verdict) => return verdict,
         };
-        let arrival = if kind == MessageKind::Posting && self.seals {
-            Some(self.arrival(intake).await)
-        } else {
-            None
+        let (author_policy, arrival) = match kind {
+            MessageKind::Posting => self.learned(destination.list(), intake).await,
+            _ => (None, None),
         };
         let envelope = intake.envelope;
         let proof = intake.proof.get().copied().flatten();
-        Verdict::Keep(NewMessage {
+        Verdict::Keep(Box::new(NewMessage {
             list_name: destination.list().to_string(),
             kind,
             envelope_from: envelope.mail_from.clone(),
@@ -128,8 +130,9 @@ impl ListHandler {
             hold_reason,
             proof: proof.map(Proof::as_str).unwrap_or_default().to_string(),
             author: intake.author().to_string(),
+            author_policy,
             arrival,
-        })
+        }))
     }
 
     /// A posting is kept (perhaps held, with the reason), or dropped, or refused.
@@ -240,9 +243,40 @@ impl ListHandler {
             .await
     }
 
+    /// What expansion will need to know of a posting to `list` and can be known now, when
+    /// the signatures and the author's DNS are as the author's servers left them (not when
+    /// the posting is approved days later): the DMARC policy of the author's domain if the
+    /// list goes by it, and the verdict on the arrival if the posting is to be sealed.
+    async fn learned(
+        &self,
+        list: &str,
+        intake: &Intake<'_>,
+    ) -> (Option<String>, Option<StoredArrival>) {
+        let goes_by_policy = self
+            .config
+            .list(list)
+            .is_some_and(|list| self.config.rewrite_from(list) == FromRewrite::Policy);
+        let author_policy = match goes_by_policy {
+            true => Some(self.author_policy(intake).await.as_str().to_string()),
+            false => None,
+        };
+        let arrival = match self.seals {
+            true => Some(self.arrival(intake).await),
+            false => None,
+        };
+        (author_policy, arrival)
+    }
+
+    /// The DMARC policy of the author's domain, asked once per message.
+    async fn author_policy(&self, intake: &Intake<'_>) -> AuthorPolicy {
+        *intake
+            .author_policy
+            .get_or_init(|| self.authenticator.author_policy(intake.author()))
+            .await
+    }
+
     /// The verdict on the message as it arrived, for the ARC set sealed on it, asked once
-    /// per message: checked now, when the signatures and the sender's DNS are as the
-    /// author's servers left them, not when the posting is approved days later.
+    /// per message.
     async fn arrival(&self, intake: &Intake<'_>) -> StoredArrival {
         intake
             .arrival
@@ -340,6 +374,7 @@ impl MailHandler for ListHandler {
             raw: &message,
             parsed: &parsed,
             proof: OnceCell::new(),
+            author_policy: OnceCell::new(),
             arrival: OnceCell::new(),
         };
         let routed = envelope
@@ -413,7 +448,7 @@ impl ListHandler {
         let mut refusals: Vec<Reply> = Vec::new();
         for verdict in verdicts {
             match verdict {
-                Verdict::Keep(message) => kept.push(message),
+                Verdict::Keep(message) => kept.push(*message),
                 Verdict::Drop => {}
                 Verdict::Refuse(reply) => refusals.push(reply),
             }
@@ -441,7 +476,7 @@ impl ListHandler {
             .into_iter()
             .map(|verdict| match verdict {
                 Verdict::Keep(message) => {
-                    kept.push(message);
+                    kept.push(*message);
                     None
                 }
                 Verdict::Drop => Some(Reply::new(250, "2.0.0", "message accepted")),

@@ -88,6 +88,9 @@ pub struct NewMessage {
     pub proof: String,
     /// The author (the From address), empty when the message named none.
     pub author: String,
+    /// For a posting whose list asks: the DMARC policy of the author's domain
+    /// (`reject`, `quarantine`, `none`, `unknown`; see `authentication::dmarc`).
+    pub author_policy: Option<String>,
     /// For a posting the list seals: the verdict on it as it arrived, as the ARC set will
     /// carry it (see `authentication::arrival`).
     pub arrival: Option<StoredArrival>,
@@ -116,6 +119,7 @@ pub struct PendingMessage {
     /// What acceptance learned (see [`NewMessage`]); `None` when it was accepted before
     /// these were recorded.
     pub author: Option<String>,
+    pub author_policy: Option<String>,
     pub arrival_results: Option<String>,
     pub arrival_chain: Option<String>,
 }
@@ -213,9 +217,9 @@ impl Store {
         for message in messages {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO messages (list_name, kind, state, envelope_from, message_id, body_id, \
-                 peer, recipient, error, proof, author, arrival_results, arrival_chain, \
-                 received_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $8, $9, $10, $11, $12, $13, $14, $7, $7) \
+                 peer, recipient, error, proof, author, author_policy, arrival_results, \
+                 arrival_chain, received_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $8, $9, $10, $11, $12, $13, $14, $15, $7, $7) \
                  RETURNING id",
             )
             .bind(&message.list_name)
@@ -234,6 +238,7 @@ impl Store {
             .bind(message.hold_reason.as_deref().unwrap_or(""))
             .bind(&message.proof)
             .bind(&message.author)
+            .bind(&message.author_policy)
             .bind(message.arrival.as_ref().map(|a| a.results.as_str()))
             .bind(message.arrival.as_ref().map(|a| a.chain.as_str()))
             .fetch_one(&mut *tx)
@@ -275,7 +280,7 @@ impl Store {
     pub async fn pending_messages(&self, limit: i64) -> Result<Vec<PendingMessage>> {
         Ok(sqlx::query_as(AssertSqlSafe(format!(
             "SELECT m.id, m.list_name, m.kind, m.peer, m.envelope_from, m.author, \
-             m.arrival_results, m.arrival_chain, b.raw FROM {WITH_BODY} \
+             m.author_policy, m.arrival_results, m.arrival_chain, b.raw FROM {WITH_BODY} \
              WHERE m.state = 'accepted' AND m.kind IN ('posting', 'owner', 'postmaster') \
              ORDER BY m.id LIMIT $1"
         )))

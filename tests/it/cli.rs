@@ -254,6 +254,7 @@ async fn shunted_messages_are_listed_shown_retried_and_discarded(db: &TestDb) {
                 hold_reason: None,
                 proof: String::new(),
                 author: "a@ngo.example".into(),
+                author_policy: None,
                 arrival: None,
             }],
         )

@@ -16,7 +16,7 @@ on_both_databases!(
     postings_and_notices_verify_with_both_keys,
     a_bulletin_is_signed_by_the_secretariats_domain_too,
     postings_are_sealed_with_arc_onto_the_chain_they_bring,
-    a_posting_is_sealed_with_the_verdict_kept_at_its_arrival,
+    a_posting_is_expanded_with_what_was_kept_at_its_arrival,
 );
 
 const FORWARDER: &str = "forwarder.example";
@@ -111,10 +111,11 @@ async fn postings_are_sealed_with_arc_onto_the_chain_they_bring(db: &TestDb) {
     h.daemon.shutdown().await;
 }
 
-/// What a posting proved on arrival is checked as it arrives and kept with it (with its
-/// author), and that is what its ARC set carries, however late it is expanded: a held
-/// posting approved afterwards is sealed with the kept verdict, not checked again.
-async fn a_posting_is_sealed_with_the_verdict_kept_at_its_arrival(db: &TestDb) {
+/// What a posting proved on arrival is checked as it arrives and kept with it, with its
+/// author and their domain's DMARC policy; that is what its ARC set carries and what
+/// decides its From, however late it is expanded: a held posting approved afterwards is
+/// not checked again.
+async fn a_posting_is_expanded_with_what_was_kept_at_its_arrival(db: &TestDb) {
     const AUTHOR: &str = "author@ngo.example";
     const READER: &str = "reader@ngo.example";
     let h = Harness::start_with(db, with_dkim).await;
@@ -125,25 +126,29 @@ async fn a_posting_is_sealed_with_the_verdict_kept_at_its_arrival(db: &TestDb) {
 
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(&db.url).await.expect("connect");
-    let kept: (String, String, String) = sqlx::query_as(
-        "SELECT author, arrival_results, arrival_chain FROM messages WHERE state = 'held'",
+    let kept: (String, String, String, String) = sqlx::query_as(
+        "SELECT author, author_policy, arrival_results, arrival_chain FROM messages \
+         WHERE state = 'held'",
     )
     .fetch_one(&pool)
     .await
     .expect("the held posting");
     assert_eq!(kept.0, AUTHOR);
+    // ngo.example publishes no DMARC record.
+    assert_eq!(kept.1, "none");
     assert!(
-        kept.1.contains("dmarc=none header.from=ngo.example"),
+        kept.2.contains("dmarc=none header.from=ngo.example"),
         "{kept:?}"
     );
-    assert_eq!(kept.2, "none");
-    // Had expansion looked again, it would not find this.
+    assert_eq!(kept.3, "none");
+    // Had expansion looked again, it would find neither of these.
     sqlx::query(
-        "UPDATE messages SET arrival_results = 'kept.example; dkim=pass' WHERE state = 'held'",
+        "UPDATE messages SET author_policy = 'reject', \
+         arrival_results = 'kept.example; dkim=pass' WHERE state = 'held'",
     )
     .execute(&pool)
     .await
-    .expect("mark the kept verdict");
+    .expect("mark what was kept");
     pool.close().await;
 
     h.write_proven(
@@ -160,6 +165,12 @@ async fn a_posting_is_sealed_with_the_verdict_kept_at_its_arrival(db: &TestDb) {
     assert!(
         raw.contains("ARC-Authentication-Results: i=1; kept.example; dkim=pass"),
         "{raw}"
+    );
+    let from = copies[0].from().and_then(|from| from.first());
+    assert_eq!(
+        from.and_then(|address| address.address()),
+        Some(forum.as_str()),
+        "sent under the list's name, as the kept policy asks"
     );
     h.daemon.shutdown().await;
 }
