@@ -210,55 +210,75 @@ async fn sqlite_facts(store: &Store) -> BTreeSet<String> {
     .await
     .expect("SQLite foreign keys");
 
-    let common_columns: Vec<Column> = columns
+    let columns: Vec<Column> = columns.into_iter().map(|c| c.common(&keys)).collect();
+    let indexes: Vec<Index> = keys
         .into_iter()
-        .map(|c| Column {
+        .map(Index::from)
+        .chain(indexes.into_iter().map(Index::from))
+        .collect();
+    let foreign_keys: Vec<ForeignKey> = foreign_keys.into_iter().map(ForeignKey::from).collect();
+    facts(&columns, &indexes, &foreign_keys)
+}
+
+impl SqliteColumn {
+    /// `keys`: a column that is alone its table's INTEGER key is the rowid, generated.
+    fn common(self, keys: &[SqliteKey]) -> Column {
+        Column {
             generated: keys
                 .iter()
-                .any(|k| k.rowid != 0 && k.table_name == c.table_name && k.columns == c.name),
-            kind: match c.declared_type.to_ascii_uppercase().as_str() {
+                .any(|k| k.rowid != 0 && k.table_name == self.table_name && k.columns == self.name),
+            kind: match self.declared_type.to_ascii_uppercase().as_str() {
                 "INTEGER" | "BIGINT" => "int64".to_string(),
                 "TEXT" => "text".to_string(),
                 "BLOB" => "bytes".to_string(),
                 other => other.to_ascii_lowercase(),
             },
-            table: c.table_name,
-            name: c.name,
-            not_null: c.not_null != 0,
-            default: c.default_value,
-        })
-        .collect();
-    let primary_keys = keys.into_iter().map(|k| Index {
-        table: k.table_name,
-        columns: k.columns,
-        kind: IndexKind::PrimaryKey,
-    });
-    let common_indexes: Vec<Index> = primary_keys
-        .chain(indexes.into_iter().map(|i| Index {
-            kind: if i.origin == "u" {
+            table: self.table_name,
+            name: self.name,
+            not_null: self.not_null != 0,
+            default: self.default_value,
+        }
+    }
+}
+
+impl From<SqliteKey> for Index {
+    fn from(key: SqliteKey) -> Index {
+        Index {
+            table: key.table_name,
+            columns: key.columns,
+            kind: IndexKind::PrimaryKey,
+        }
+    }
+}
+
+impl From<SqliteIndex> for Index {
+    fn from(index: SqliteIndex) -> Index {
+        Index {
+            kind: if index.origin == "u" {
                 IndexKind::Unique
             } else {
                 IndexKind::Created {
-                    name: i.name,
-                    unique: i.unique != 0,
-                    partial: i.partial != 0,
+                    name: index.name,
+                    unique: index.unique != 0,
+                    partial: index.partial != 0,
                 }
             },
-            table: i.table_name,
-            columns: i.columns,
-        }))
-        .collect();
-    let common_keys: Vec<ForeignKey> = foreign_keys
-        .into_iter()
-        .map(|f| ForeignKey {
-            table: f.table_name,
-            columns: f.columns,
-            referenced_table: f.referenced_table,
-            references: f.references,
-            on_delete: f.on_delete,
-        })
-        .collect();
-    facts(&common_columns, &common_indexes, &common_keys)
+            table: index.table_name,
+            columns: index.columns,
+        }
+    }
+}
+
+impl From<SqliteForeignKey> for ForeignKey {
+    fn from(key: SqliteForeignKey) -> ForeignKey {
+        ForeignKey {
+            table: key.table_name,
+            columns: key.columns,
+            referenced_table: key.referenced_table,
+            references: key.references,
+            on_delete: key.on_delete,
+        }
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -340,36 +360,43 @@ async fn postgres_facts(store: &Store) -> BTreeSet<String> {
     .await
     .expect("PostgreSQL foreign keys");
 
-    let common_columns: Vec<Column> = columns
-        .into_iter()
-        .map(|c| {
-            let generated = c
+    let columns: Vec<Column> = columns.into_iter().map(Column::from).collect();
+    let indexes: Vec<Index> = indexes.into_iter().map(Index::from).collect();
+    let foreign_keys: Vec<ForeignKey> = foreign_keys.into_iter().map(ForeignKey::from).collect();
+    facts(&columns, &indexes, &foreign_keys)
+}
+
+impl From<PostgresColumn> for Column {
+    fn from(c: PostgresColumn) -> Column {
+        let generated = c
+            .column_default
+            .as_deref()
+            .is_some_and(|d| d.starts_with("nextval("));
+        Column {
+            table: c.table_name,
+            name: c.column_name,
+            kind: match c.data_type.as_str() {
+                "bigint" => "int64".to_string(),
+                "bytea" => "bytes".to_string(),
+                other => other.to_string(),
+            },
+            not_null: c.not_null,
+            // `'en'::text` is how PostgreSQL keeps the `'en'` a migration wrote.
+            default: c
                 .column_default
-                .as_deref()
-                .is_some_and(|d| d.starts_with("nextval("));
-            Column {
-                table: c.table_name,
-                name: c.column_name,
-                kind: match c.data_type.as_str() {
-                    "bigint" => "int64".to_string(),
-                    "bytea" => "bytes".to_string(),
-                    other => other.to_string(),
-                },
-                not_null: c.not_null,
-                // `'en'::text` is how PostgreSQL keeps the `'en'` a migration wrote.
-                default: c.column_default.filter(|_| !generated).map(|d| {
-                    match d.rsplit_once("::") {
-                        Some((value, _)) => value.to_string(),
-                        None => d,
-                    }
+                .filter(|_| !generated)
+                .map(|d| match d.rsplit_once("::") {
+                    Some((value, _)) => value.to_string(),
+                    None => d,
                 }),
-                generated,
-            }
-        })
-        .collect();
-    let common_indexes: Vec<Index> = indexes
-        .into_iter()
-        .map(|i| Index {
+            generated,
+        }
+    }
+}
+
+impl From<PostgresIndex> for Index {
+    fn from(i: PostgresIndex) -> Index {
+        Index {
             kind: match i.constraint_type.as_deref() {
                 Some("p") => IndexKind::PrimaryKey,
                 Some(_) => IndexKind::Unique,
@@ -381,11 +408,13 @@ async fn postgres_facts(store: &Store) -> BTreeSet<String> {
             },
             table: i.table_name,
             columns: i.columns,
-        })
-        .collect();
-    let common_keys: Vec<ForeignKey> = foreign_keys
-        .into_iter()
-        .map(|f| ForeignKey {
+        }
+    }
+}
+
+impl From<PostgresForeignKey> for ForeignKey {
+    fn from(f: PostgresForeignKey) -> ForeignKey {
+        ForeignKey {
             table: f.table_name,
             columns: f.columns,
             referenced_table: f.referenced_table,
@@ -399,9 +428,8 @@ async fn postgres_facts(store: &Store) -> BTreeSet<String> {
                 other => other,
             }
             .to_string(),
-        })
-        .collect();
-    facts(&common_columns, &common_indexes, &common_keys)
+        }
+    }
 }
 
 /// A schema of its own in the test PostgreSQL database, dropped by [`Self::drop`]; as the
