@@ -11,8 +11,9 @@
 //! knowing only what it stands on. `layering_tests` holds the code to this table.
 //!
 //! 1. Ground, using no other module: [`address`] (the address grammar, domains),
-//!    [`message`] (editing a raw message's header), [`signals`] (waking and stopping
-//!    stages), [`store`] (the database), [`tokens`] (signed tokens).
+//!    [`message`] (building messages, and editing a raw message's header), [`signals`]
+//!    (waking and stopping stages), [`store`] (the database), [`templating`] (reading
+//!    templates, escaping HTML), [`tokens`] (signed tokens).
 //! 2. [`links`]: every address and link tidings makes, and their reading back.
 //! 3. [`config`]: the configuration, plain data; checks that need more are asked of the
 //!    layers below through traits ([`config::KeyFiles`], [`links::Directory`] the other way).
@@ -49,6 +50,7 @@ pub mod signals;
 pub mod sink;
 pub mod store;
 pub mod subscriptions;
+pub mod templating;
 pub mod tokens;
 pub mod web;
 
