@@ -2,6 +2,7 @@
 //! and the envelope sender differ per recipient, so nothing is re-parsed or re-encoded.
 
 use crate::config::Config;
+use crate::message::{encoded_link, UNSUBSCRIBE_PLACEHOLDER};
 use crate::store::ClaimedDelivery;
 use crate::tokens::Signer;
 
@@ -10,8 +11,8 @@ pub struct Personalised {
     pub envelope_from: String,
     /// Header lines placed before the shared message.
     pub headers: Vec<u8>,
-    /// For an edition: the recipient's unsubscribe link, encoded to take the place of the
-    /// placeholder in the body.
+    /// For a message whose copies carry personal links (an edition): the recipient's
+    /// unsubscribe link, encoded to take the place of the placeholder in the body.
     pub body_link: Option<String>,
 }
 
@@ -34,7 +35,7 @@ pub fn personalise(delivery: &ClaimedDelivery, config: &Config, signer: &Signer)
         );
         // Publications take no postings: a personal copy of theirs is an edition.
         if config.publication(list).is_some() {
-            body_link = Some(crate::publications::mime::encoded_link(&unsubscribe.url));
+            body_link = Some(encoded_link(&unsubscribe.url));
         }
     }
     Personalised {
@@ -53,7 +54,7 @@ impl Personalised {
             parts.push(message);
             return parts;
         };
-        let placeholder = crate::publications::render::UNSUBSCRIBE_PLACEHOLDER.as_bytes();
+        let placeholder = UNSUBSCRIBE_PLACEHOLDER.as_bytes();
         let mut rest = message;
         while let Some(at) = memchr::memmem::find(rest, placeholder) {
             parts.push(&rest[..at]);

@@ -99,10 +99,9 @@ pub struct ArchivedEdition {
     pub pages: Vec<(String, String)>,
 }
 
-/// Stands for the personal unsubscribe URL in a rendered edition. Plain ASCII without `=`,
-/// `&` or anything HTML escaping or quoted-printable would rewrite, so it comes out of both
-/// parts verbatim (as long as quoted-printable does not split it: it is shorter than a line).
-pub const UNSUBSCRIBE_PLACEHOLDER: &str = "https://unsubscribe.invalid/@@UNSUBSCRIBE@@";
+/// Where each recipient's unsubscribe link goes: the message builder keeps it whole for
+/// delivery to replace.
+pub use crate::message::UNSUBSCRIBE_PLACEHOLDER;
 
 /// One edition in one language, ready for a multipart/alternative message.
 #[derive(Debug, Clone, PartialEq, Eq)]
