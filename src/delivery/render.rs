@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::message::{encoded_link, UNSUBSCRIBE_PLACEHOLDER};
-use crate::store::ClaimedDelivery;
+use crate::store::{ClaimedDelivery, Copies};
 use crate::tokens::Signer;
 
 pub struct Personalised {
@@ -33,8 +33,7 @@ pub fn personalise(delivery: &ClaimedDelivery, config: &Config, signer: &Signer)
             )
             .as_bytes(),
         );
-        // Publications take no postings: a personal copy of theirs is an edition.
-        if config.publication(list).is_some() {
+        if delivery.copies == Copies::PersonalLinks {
             body_link = Some(encoded_link(&unsubscribe.url));
         }
     }

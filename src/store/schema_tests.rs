@@ -406,8 +406,8 @@ async fn postgres_facts(store: &Store) -> BTreeSet<String> {
 
 /// A schema of its own in the test PostgreSQL database, dropped by [`Self::drop`]; as the
 /// integration tests' databases: `TEST_POSTGRES_URL`, or this machine's local server.
-struct FreshPostgresSchema {
-    url: String,
+pub(super) struct FreshPostgresSchema {
+    pub(super) url: String,
     base: String,
     schema: String,
 }
@@ -415,7 +415,7 @@ struct FreshPostgresSchema {
 impl FreshPostgresSchema {
     /// `None` (said plainly on stderr) when PostgreSQL cannot be reached outside CI; in CI
     /// an unreachable PostgreSQL fails.
-    async fn create(test: &str) -> Option<FreshPostgresSchema> {
+    pub(super) async fn create(test: &str) -> Option<FreshPostgresSchema> {
         let base = std::env::var("TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
         let connected =
@@ -452,7 +452,7 @@ impl FreshPostgresSchema {
         })
     }
 
-    async fn drop(self) {
+    pub(super) async fn drop(self) {
         if let Ok(pool) = sqlx::PgPool::connect(&self.base).await {
             let drop = format!("DROP SCHEMA {} CASCADE", self.schema);
             let _ = sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&pool).await;
