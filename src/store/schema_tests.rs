@@ -210,55 +210,77 @@ async fn sqlite_facts(store: &Store) -> BTreeSet<String> {
     .await
     .expect("SQLite foreign keys");
 
-    let common_columns: Vec<Column> = columns
+    let columns: Vec<Column> = columns.into_iter().map(|c| c.common(&keys)).collect();
+    let indexes: Vec<Index> = keys
         .into_iter()
-        .map(|c| Column {
+        .map(SqliteKey::common)
+        .chain(indexes.into_iter().map(SqliteIndex::common))
+        .collect();
+    let foreign_keys: Vec<ForeignKey> = foreign_keys
+        .into_iter()
+        .map(SqliteForeignKey::common)
+        .collect();
+    facts(&columns, &indexes, &foreign_keys)
+}
+
+impl SqliteColumn {
+    fn common(self, keys: &[SqliteKey]) -> Column {
+        Column {
             generated: keys
                 .iter()
-                .any(|k| k.rowid != 0 && k.table_name == c.table_name && k.columns == c.name),
-            kind: match c.declared_type.to_ascii_uppercase().as_str() {
+                .any(|k| k.rowid != 0 && k.table_name == self.table_name && k.columns == self.name),
+            kind: match self.declared_type.to_ascii_uppercase().as_str() {
                 "INTEGER" | "BIGINT" => "int64".to_string(),
                 "TEXT" => "text".to_string(),
                 "BLOB" => "bytes".to_string(),
                 other => other.to_ascii_lowercase(),
             },
-            table: c.table_name,
-            name: c.name,
-            not_null: c.not_null != 0,
-            default: c.default_value,
-        })
-        .collect();
-    let primary_keys = keys.into_iter().map(|k| Index {
-        table: k.table_name,
-        columns: k.columns,
-        kind: IndexKind::PrimaryKey,
-    });
-    let common_indexes: Vec<Index> = primary_keys
-        .chain(indexes.into_iter().map(|i| Index {
-            kind: if i.origin == "u" {
+            table: self.table_name,
+            name: self.name,
+            not_null: self.not_null != 0,
+            default: self.default_value,
+        }
+    }
+}
+
+impl SqliteKey {
+    fn common(self) -> Index {
+        Index {
+            table: self.table_name,
+            columns: self.columns,
+            kind: IndexKind::PrimaryKey,
+        }
+    }
+}
+
+impl SqliteIndex {
+    fn common(self) -> Index {
+        Index {
+            kind: if self.origin == "u" {
                 IndexKind::Unique
             } else {
                 IndexKind::Created {
-                    name: i.name,
-                    unique: i.unique != 0,
-                    partial: i.partial != 0,
+                    name: self.name,
+                    unique: self.unique != 0,
+                    partial: self.partial != 0,
                 }
             },
-            table: i.table_name,
-            columns: i.columns,
-        }))
-        .collect();
-    let common_keys: Vec<ForeignKey> = foreign_keys
-        .into_iter()
-        .map(|f| ForeignKey {
-            table: f.table_name,
-            columns: f.columns,
-            referenced_table: f.referenced_table,
-            references: f.references,
-            on_delete: f.on_delete,
-        })
-        .collect();
-    facts(&common_columns, &common_indexes, &common_keys)
+            table: self.table_name,
+            columns: self.columns,
+        }
+    }
+}
+
+impl SqliteForeignKey {
+    fn common(self) -> ForeignKey {
+        ForeignKey {
+            table: self.table_name,
+            columns: self.columns,
+            referenced_table: self.referenced_table,
+            references: self.references,
+            on_delete: self.on_delete,
+        }
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -340,57 +362,68 @@ async fn postgres_facts(store: &Store) -> BTreeSet<String> {
     .await
     .expect("PostgreSQL foreign keys");
 
-    let common_columns: Vec<Column> = columns
+    let columns: Vec<Column> = columns.into_iter().map(PostgresColumn::common).collect();
+    let indexes: Vec<Index> = indexes.into_iter().map(PostgresIndex::common).collect();
+    let foreign_keys: Vec<ForeignKey> = foreign_keys
         .into_iter()
-        .map(|c| {
-            let generated = c
-                .column_default
-                .as_deref()
-                .is_some_and(|d| d.starts_with("nextval("));
-            Column {
-                table: c.table_name,
-                name: c.column_name,
-                kind: match c.data_type.as_str() {
-                    "bigint" => "int64".to_string(),
-                    "bytea" => "bytes".to_string(),
-                    other => other.to_string(),
-                },
-                not_null: c.not_null,
-                // `'en'::text` is how PostgreSQL keeps the `'en'` a migration wrote.
-                default: c.column_default.filter(|_| !generated).map(|d| {
-                    match d.rsplit_once("::") {
-                        Some((value, _)) => value.to_string(),
-                        None => d,
-                    }
-                }),
-                generated,
-            }
-        })
+        .map(PostgresForeignKey::common)
         .collect();
-    let common_indexes: Vec<Index> = indexes
-        .into_iter()
-        .map(|i| Index {
-            kind: match i.constraint_type.as_deref() {
+    facts(&columns, &indexes, &foreign_keys)
+}
+
+impl PostgresColumn {
+    fn common(self) -> Column {
+        let generated = self
+            .column_default
+            .as_deref()
+            .is_some_and(|d| d.starts_with("nextval("));
+        Column {
+            table: self.table_name,
+            name: self.column_name,
+            kind: match self.data_type.as_str() {
+                "bigint" => "int64".to_string(),
+                "bytea" => "bytes".to_string(),
+                other => other.to_string(),
+            },
+            not_null: self.not_null,
+            // `'en'::text` is how PostgreSQL keeps the `'en'` a migration wrote.
+            default: self.column_default.filter(|_| !generated).map(|d| {
+                match d.rsplit_once("::") {
+                    Some((value, _)) => value.to_string(),
+                    None => d,
+                }
+            }),
+            generated,
+        }
+    }
+}
+
+impl PostgresIndex {
+    fn common(self) -> Index {
+        Index {
+            kind: match self.constraint_type.as_deref() {
                 Some("p") => IndexKind::PrimaryKey,
                 Some(_) => IndexKind::Unique,
                 None => IndexKind::Created {
-                    name: i.index_name,
-                    unique: i.is_unique,
-                    partial: i.is_partial,
+                    name: self.index_name,
+                    unique: self.is_unique,
+                    partial: self.is_partial,
                 },
             },
-            table: i.table_name,
-            columns: i.columns,
-        })
-        .collect();
-    let common_keys: Vec<ForeignKey> = foreign_keys
-        .into_iter()
-        .map(|f| ForeignKey {
-            table: f.table_name,
-            columns: f.columns,
-            referenced_table: f.referenced_table,
-            references: f.references,
-            on_delete: match f.on_delete.as_str() {
+            table: self.table_name,
+            columns: self.columns,
+        }
+    }
+}
+
+impl PostgresForeignKey {
+    fn common(self) -> ForeignKey {
+        ForeignKey {
+            table: self.table_name,
+            columns: self.columns,
+            referenced_table: self.referenced_table,
+            references: self.references,
+            on_delete: match self.on_delete.as_str() {
                 "a" => "NO ACTION",
                 "r" => "RESTRICT",
                 "c" => "CASCADE",
@@ -399,9 +432,8 @@ async fn postgres_facts(store: &Store) -> BTreeSet<String> {
                 other => other,
             }
             .to_string(),
-        })
-        .collect();
-    facts(&common_columns, &common_indexes, &common_keys)
+        }
+    }
 }
 
 /// A schema of its own in the test PostgreSQL database, dropped by [`Self::drop`]; as the
