@@ -6,7 +6,14 @@ use std::path::{Path, PathBuf};
 
 /// The layers of lib.rs, in order.
 const LAYERS: [&[&str]; 9] = [
-    &["address", "message", "signals", "store", "tokens"],
+    &[
+        "address",
+        "message",
+        "signals",
+        "store",
+        "templating",
+        "tokens",
+    ],
     &["links"],
     &["config"],
     &["authentication", "descriptors", "dkim", "notices"],

@@ -11,8 +11,9 @@
 //! knowing only what it stands on. `layering_tests` holds the code to this table.
 //!
 //! 1. Ground, using no other module: [`address`] (the address grammar, domains),
-//!    [`message`] (editing a raw message's header), [`signals`] (waking and stopping
-//!    stages), [`store`] (the database), [`tokens`] (signed tokens).
+//!    [`message`] (building messages, and editing a raw message's header), [`signals`]
+//!    (waking and stopping stages), [`store`] (the database), [`templating`] (reading
+//!    templates, escaping HTML), [`tokens`] (signed tokens).
 //! 2. [`links`]: every address and link tidings makes, and their reading back.
 //! 3. [`config`]: the configuration, plain data; checks that need more are asked of the
 //!    layers below through traits ([`config::KeyFiles`], [`links::Directory`] the other way).
@@ -50,6 +51,7 @@ pub mod runner;
 pub mod signals;
 pub mod store;
 pub mod subscriptions;
+pub mod templating;
 pub mod tokens;
 pub mod web;
 

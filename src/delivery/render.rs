@@ -2,7 +2,8 @@
 //! and the envelope sender differ per recipient, so nothing is re-parsed or re-encoded.
 
 use crate::config::Config;
-use crate::store::ClaimedDelivery;
+use crate::message::{encoded_link, UNSUBSCRIBE_PLACEHOLDER};
+use crate::store::{ClaimedDelivery, Copies};
 use crate::tokens::Signer;
 
 pub struct Personalised {
@@ -10,8 +11,8 @@ pub struct Personalised {
     pub envelope_from: String,
     /// Header lines placed before the shared message.
     pub headers: Vec<u8>,
-    /// For an edition: the recipient's unsubscribe link, encoded to take the place of the
-    /// placeholder in the body.
+    /// For a message whose copies carry personal links (an edition): the recipient's
+    /// unsubscribe link, encoded to take the place of the placeholder in the body.
     pub body_link: Option<String>,
 }
 
@@ -32,9 +33,8 @@ pub fn personalise(delivery: &ClaimedDelivery, config: &Config, signer: &Signer)
             )
             .as_bytes(),
         );
-        // Publications take no postings: a personal copy of theirs is an edition.
-        if config.publication(list).is_some() {
-            body_link = Some(crate::publications::mime::encoded_link(&unsubscribe.url));
+        if delivery.copies == Copies::PersonalLinks {
+            body_link = Some(encoded_link(&unsubscribe.url));
         }
     }
     Personalised {
@@ -53,7 +53,7 @@ impl Personalised {
             parts.push(message);
             return parts;
         };
-        let placeholder = crate::publications::render::UNSUBSCRIBE_PLACEHOLDER.as_bytes();
+        let placeholder = UNSUBSCRIBE_PLACEHOLDER.as_bytes();
         let mut rest = message;
         while let Some(at) = memchr::memmem::find(rest, placeholder) {
             parts.push(&rest[..at]);

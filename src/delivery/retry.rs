@@ -66,6 +66,7 @@ mod tests {
             recipient: "a@example.org".into(),
             attempts,
             created_at,
+            copies: crate::store::Copies::Shared,
         }
     }
 

@@ -384,6 +384,7 @@ mod tests {
             recipient: format!("r{id}@example.org"),
             attempts: 0,
             created_at: 0,
+            copies: crate::store::Copies::Shared,
         }
     }
 

@@ -1,12 +1,17 @@
-//! Editing a raw RFC 5322 message's header block while leaving its body
-//! byte-for-byte intact (signatures and exotic encodings survive).
+//! Messages as bytes: building the ones tidings writes itself (header fields that cannot
+//! be injected into, text parts, MIME structure), and editing a raw message's header block
+//! while leaving its body byte-for-byte intact (signatures and exotic encodings survive).
 
 mod build;
+mod compose;
 mod decode;
+mod encode;
 mod raw;
 
 pub use build::{address_field, header_field};
+pub use compose::{message_id, MessageBuilder, Part, TransferEncoding};
 pub use decode::ContentType;
+pub use encode::{encoded_link, UNSUBSCRIBE_PLACEHOLDER};
 pub use raw::{Field, ParseError, RawMessage};
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 //! assembled as multipart/alternative, and queued like any other mail, so that they survive
 //! a crash and are retried like postings.
 
-mod mime;
 pub mod templates;
 
 use std::path::Path;
@@ -13,6 +12,7 @@ use serde_json::{json, Map, Value};
 
 use crate::config::{Config, ListConfig, PostingPolicy, Visibility};
 use crate::links::{self, Role};
+use crate::message::{MessageBuilder, Part, TransferEncoding};
 use crate::store::{Store, StoreError};
 
 pub use templates::{TemplateError, Templates};
@@ -88,28 +88,48 @@ impl Notices {
         Ok(())
     }
 
-    /// The notice as a complete RFC 5322 message.
+    /// The notice as a complete RFC 5322 message: multipart/alternative with a text and an
+    /// HTML part, base64-encoded, which no relay mangles whatever the language or line
+    /// length.
     pub fn compose(&self, notice: &Notice) -> Result<Vec<u8>, NoticeError> {
         let rendered = self.render(notice)?;
         let domain = &self.config.server.domain;
+        let list = notice.list;
         let to = match notice.recipients.as_slice() {
             [one] => one.clone(),
-            _ => links::address(&notice.list.name, Role::Owner, domain),
+            _ => links::address(&list.name, Role::Owner, domain),
         };
-        Ok(mime::assemble(&mime::Envelope {
-            from_name: &notice.list.display_name,
-            from: &links::address(&notice.list.name, Role::Request, domain),
-            to: &to,
-            reply_to: notice.reply_to.as_deref(),
-            list_id: &format!(
-                "{} <{}>",
-                notice.list.display_name,
-                links::list_id(&notice.list.name, domain)
-            ),
-            domain,
-            automatic: notice.automatic,
-            rendered: &rendered,
-        }))
+        let mut message = MessageBuilder::new();
+        message
+            .address(
+                "From",
+                &list.display_name,
+                &links::address(&list.name, Role::Request, domain),
+            )
+            .field("To", &to);
+        if let Some(reply_to) = &notice.reply_to {
+            message.field("Reply-To", reply_to);
+        }
+        let automatic = match notice.automatic {
+            Automatic::Replied => "auto-replied",
+            Automatic::Generated => "auto-generated",
+        };
+        message
+            .field("Subject", &rendered.subject)
+            .date(chrono::Utc::now())
+            .message_id("notice", domain)
+            .field(
+                "List-Id",
+                &format!(
+                    "{} <{}>",
+                    list.display_name,
+                    links::list_id(&list.name, domain)
+                ),
+            )
+            .field("Auto-Submitted", automatic)
+            .field("Content-Language", &rendered.lang);
+        let body = Part::alternative(&rendered.text, &rendered.html, TransferEncoding::Base64);
+        Ok(message.finish(&body))
     }
 
     /// The notice's subject and parts, for a message assembled elsewhere.

@@ -23,6 +23,11 @@ use std::path::{Path, PathBuf};
 use handlebars::Handlebars;
 use serde_json::Value;
 
+use crate::templating::{
+    direction, files, language_dirs, normalise_line_ends, one_line, register_partial,
+    register_template, registry, FileError, Markup,
+};
+
 /// Every email notice; each has a subject, a plain-text and an HTML template.
 pub const NOTICES: [&str; 16] = [
     "confirm_subscribe",
@@ -74,12 +79,6 @@ const FALLBACK: &str = "en";
 /// The three templates of a notice, in the order they are rendered.
 const NOTICE_PARTS: [&str; 3] = ["subject", "txt", "html"];
 
-/// Languages written right to left. Only Arabic ships today; the others are
-/// listed so that adding one is a matter of adding its directory, without a
-/// page silently coming out left to right.
-pub(crate) const RTL_LANGUAGES: [&str; 10] =
-    ["ar", "he", "fa", "ur", "ps", "sd", "ckb", "yi", "dv", "ug"];
-
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
     #[error("cannot read {}: {source}", path.display())]
@@ -110,16 +109,22 @@ pub enum TemplateError {
     },
 }
 
+impl From<FileError> for TemplateError {
+    fn from(error: FileError) -> Self {
+        match error {
+            FileError::Read { path, source } => TemplateError::Read { path, source },
+            FileError::Syntax { path, source } => TemplateError::Syntax { path, source },
+        }
+    }
+}
+
 /// Every template, parsed once at start-up so that a syntax error stops the
 /// daemon at boot instead of surfacing on the first subscription request.
 #[derive(Debug)]
 pub struct Templates {
-    /// HTML email parts and web pages: Handlebars' default HTML escaping, so
-    /// that list names, addresses and reasons typed by people cannot inject
-    /// markup.
+    /// HTML email parts and web pages ([`Markup::Html`]).
     html: Handlebars<'static>,
-    /// Subjects and plain-text parts: no escaping, since `&amp;` in a plain
-    /// text email would be shown literally.
+    /// Subjects and plain-text parts ([`Markup::Text`]).
     text: Handlebars<'static>,
     languages: BTreeSet<String>,
 }
@@ -139,43 +144,48 @@ impl Templates {
     /// Loads and parses every template under `dir`, and checks that English is
     /// complete.
     pub fn load(dir: &Path) -> Result<Templates, TemplateError> {
-        let mut html = Handlebars::new();
-        html.set_strict_mode(true);
-        let mut text = Handlebars::new();
-        text.set_strict_mode(true);
-        text.register_escape_fn(handlebars::no_escape);
+        let mut templates = Templates {
+            html: registry(Markup::Html),
+            text: registry(Markup::Text),
+            languages: BTreeSet::new(),
+        };
+        for (name, area) in [("messages_layout", "messages"), ("web_layout", "web")] {
+            let layout = dir.join(area).join("_layout.html.hbs");
+            register_partial(&mut templates.html, name, &layout)?;
+        }
+        templates.load_messages(&dir.join("messages"))?;
+        templates.load_pages(&dir.join("web"))?;
+        templates.check_english(dir)?;
+        Ok(templates)
+    }
 
-        let mut languages = BTreeSet::new();
-
-        let layout = dir.join("messages").join("_layout.html.hbs");
-        html.register_partial("messages_layout", read(&layout)?)
-            .map_err(|e| syntax(&layout, e))?;
-        let layout = dir.join("web").join("_layout.html.hbs");
-        html.register_partial("web_layout", read(&layout)?)
-            .map_err(|e| syntax(&layout, e))?;
-
-        for (lang, lang_dir) in language_dirs(&dir.join("messages"))? {
+    /// `messages/LANG/NAME.{subject,txt,html}.hbs`: subjects and text to the text
+    /// registry, HTML to the HTML one.
+    fn load_messages(&mut self, dir: &Path) -> Result<(), TemplateError> {
+        for (lang, lang_dir) in language_dirs(dir)? {
             for path in files(&lang_dir)? {
                 let Some(file) = path.file_name().and_then(|f| f.to_str()) else {
                     continue;
                 };
                 let (registry, stem) = if let Some(stem) = file.strip_suffix(".subject.hbs") {
-                    (&mut text, format!("{stem}.subject"))
+                    (&mut self.text, format!("{stem}.subject"))
                 } else if let Some(stem) = file.strip_suffix(".txt.hbs") {
-                    (&mut text, format!("{stem}.txt"))
+                    (&mut self.text, format!("{stem}.txt"))
                 } else if let Some(stem) = file.strip_suffix(".html.hbs") {
-                    (&mut html, format!("{stem}.html"))
+                    (&mut self.html, format!("{stem}.html"))
                 } else {
                     continue;
                 };
-                registry
-                    .register_template_string(&format!("messages/{lang}/{stem}"), read(&path)?)
-                    .map_err(|e| syntax(&path, e))?;
+                register_template(registry, &format!("messages/{lang}/{stem}"), &path)?;
             }
-            languages.insert(lang);
+            self.languages.insert(lang);
         }
+        Ok(())
+    }
 
-        for (lang, lang_dir) in language_dirs(&dir.join("web"))? {
+    /// `web/LANG/NAME.html.hbs`.
+    fn load_pages(&mut self, dir: &Path) -> Result<(), TemplateError> {
+        for (lang, lang_dir) in language_dirs(dir)? {
             for path in files(&lang_dir)? {
                 let Some(file) = path.file_name().and_then(|f| f.to_str()) else {
                     continue;
@@ -183,50 +193,36 @@ impl Templates {
                 let Some(stem) = file.strip_suffix(".html.hbs") else {
                     continue;
                 };
-                html.register_template_string(&format!("web/{lang}/{stem}"), read(&path)?)
-                    .map_err(|e| syntax(&path, e))?;
+                register_template(&mut self.html, &format!("web/{lang}/{stem}"), &path)?;
             }
-            languages.insert(lang);
+            self.languages.insert(lang);
         }
+        Ok(())
+    }
 
-        let templates = Templates {
-            html,
-            text,
-            languages,
+    /// Every notice, snippet and page exists in English, the fallback of every language.
+    fn check_english(&self, dir: &Path) -> Result<(), TemplateError> {
+        let missing = |area: &str, file: String| TemplateError::MissingEnglish {
+            path: dir.join(area).join(FALLBACK).join(file),
         };
         for name in NOTICES.iter().chain(&EDITOR_NOTICES) {
             for part in NOTICE_PARTS {
-                if !templates.has_notice_part(FALLBACK, name, part) {
-                    return Err(TemplateError::MissingEnglish {
-                        path: dir
-                            .join("messages")
-                            .join(FALLBACK)
-                            .join(format!("{name}.{part}.hbs")),
-                    });
+                if !self.has_notice_part(FALLBACK, name, part) {
+                    return Err(missing("messages", format!("{name}.{part}.hbs")));
                 }
             }
         }
         for name in SNIPPETS {
-            if !templates.has_notice_part(FALLBACK, name, "txt") {
-                return Err(TemplateError::MissingEnglish {
-                    path: dir
-                        .join("messages")
-                        .join(FALLBACK)
-                        .join(format!("{name}.txt.hbs")),
-                });
+            if !self.has_notice_part(FALLBACK, name, "txt") {
+                return Err(missing("messages", format!("{name}.txt.hbs")));
             }
         }
         for name in PAGES {
-            if !templates.html.has_template(&page_key(FALLBACK, name)) {
-                return Err(TemplateError::MissingEnglish {
-                    path: dir
-                        .join("web")
-                        .join(FALLBACK)
-                        .join(format!("{name}.html.hbs")),
-                });
+            if !self.html.has_template(&page_key(FALLBACK, name)) {
+                return Err(missing("web", format!("{name}.html.hbs")));
             }
         }
-        Ok(templates)
+        Ok(())
     }
 
     /// Renders notice `name` in `lang`, falling back to English when that language lacks it. Injects `lang` and `dir` ("rtl" for ar, else "ltr") into the data object (data is a JSON object).
@@ -330,54 +326,6 @@ fn page_key(lang: &str, name: &str) -> String {
     format!("web/{lang}/{name}")
 }
 
-fn read(path: &Path) -> Result<String, TemplateError> {
-    std::fs::read_to_string(path).map_err(|source| TemplateError::Read {
-        path: path.to_owned(),
-        source,
-    })
-}
-
-fn syntax(path: &Path, e: handlebars::TemplateError) -> TemplateError {
-    TemplateError::Syntax {
-        path: path.to_owned(),
-        source: Box::new(e),
-    }
-}
-
-/// The language subdirectories of `dir`, sorted so that loading is
-/// deterministic. Names starting with `_` or `.` are shared partials or
-/// editor debris, not languages.
-fn language_dirs(dir: &Path) -> Result<Vec<(String, PathBuf)>, TemplateError> {
-    let mut out = Vec::new();
-    for path in entries(dir)? {
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        if name.starts_with(['_', '.']) || !path.is_dir() {
-            continue;
-        }
-        out.push((name.to_owned(), path.clone()));
-    }
-    Ok(out)
-}
-
-fn files(dir: &Path) -> Result<Vec<PathBuf>, TemplateError> {
-    Ok(entries(dir)?.into_iter().filter(|p| p.is_file()).collect())
-}
-
-fn entries(dir: &Path) -> Result<Vec<PathBuf>, TemplateError> {
-    let err = |source| TemplateError::Read {
-        path: dir.to_owned(),
-        source,
-    };
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(err)? {
-        out.push(entry.map_err(err)?.path());
-    }
-    out.sort();
-    Ok(out)
-}
-
 /// A copy of `data` with `lang` and `dir` set for the language actually used,
 /// so that an English fallback for an Arabic reader is laid out left to right.
 fn with_language(data: &Value, lang: &str, template: &str) -> Result<Value, TemplateError> {
@@ -387,13 +335,8 @@ fn with_language(data: &Value, lang: &str, template: &str) -> Result<Value, Temp
         });
     };
     let mut map = map.clone();
-    let dir = if RTL_LANGUAGES.contains(&lang) {
-        "rtl"
-    } else {
-        "ltr"
-    };
     map.insert("lang".to_owned(), Value::from(lang));
-    map.insert("dir".to_owned(), Value::from(dir));
+    map.insert("dir".to_owned(), Value::from(direction(lang)));
     Ok(Value::Object(map))
 }
 
@@ -410,24 +353,6 @@ fn render(
             lang: lang.to_owned(),
             source: Box::new(e),
         })
-}
-
-/// Trims `s` and collapses every run of line breaks, tabs and other control
-/// characters (with the spaces around them) into a single space.
-pub(crate) fn one_line(s: &str) -> String {
-    // U+2028 and U+2029 are not control characters but some mail clients
-    // treat them as line breaks.
-    s.split(|c: char| c.is_control() || c == '\u{2028}' || c == '\u{2029}')
-        .map(str::trim)
-        .filter(|piece| !piece.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Converts CRLF and lone CR to LF; the mail builder applies the CRLF that
-/// SMTP wants, and templates edited on Windows must not produce mixed ends.
-pub(crate) fn normalise_line_ends(s: &str) -> String {
-    s.replace("\r\n", "\n").replace('\r', "\n")
 }
 
 #[cfg(test)]

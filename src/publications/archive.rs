@@ -191,6 +191,8 @@ fn timestamp(ms: i64) -> String {
 /// Text for XML content or a quoted attribute. Characters XML 1.0 does not allow at all,
 /// escaped or not (control characters an editor may have pasted into a title), are
 /// dropped: one of them would make the whole feed unreadable.
+/// XML's own rules, which is why this is not [`crate::templating::escape_html`]: `&apos;`
+/// is one of its entities, and those characters have no escape.
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {

@@ -14,6 +14,8 @@
 
 use pulldown_cmark::{Event, HeadingLevel, LinkType, Options, Parser, Tag, TagEnd};
 
+use crate::templating::push_escaped_html;
+
 /// Schemes a link in an item may use.
 pub const LINK_SCHEMES: [&str; 3] = ["https", "http", "mailto"];
 
@@ -57,107 +59,62 @@ pub fn safe_url<'u>(url: &'u str, allowed: &[&str]) -> Option<&'u str> {
     (plain && allowed && clean && !rest.is_empty()).then_some(url)
 }
 
-/// Escapes text for HTML element content and attribute values alike.
-pub fn escape_html(text: &str, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-}
-
 /// An item's body as HTML with inline styles, XHTML-style (`<br />`) so that it stays
 /// well-formed XML inside the edition.
 pub fn to_html(markdown: &str, direction: Direction) -> String {
-    let mut out = String::with_capacity(markdown.len() * 3 / 2);
-    // Alt text being collected for an open image, and its checked source.
-    let mut image: Option<(Option<String>, String)> = None;
-    // Whether each open link kept its target (so its end tag is written or not).
-    let mut links: Vec<bool> = Vec::new();
-    let quote_style = match direction {
-        Direction::Ltr => {
-            "margin:0 0 16px;padding:2px 0 2px 16px;border-left:4px solid #c9d3de;color:#4b5563;"
-        }
-        Direction::Rtl => {
-            "margin:0 0 16px;padding:2px 16px 2px 0;border-right:4px solid #c9d3de;color:#4b5563;"
-        }
+    let mut writer = HtmlWriter {
+        out: String::with_capacity(markdown.len() * 3 / 2),
+        image: None,
+        links: Vec::new(),
+        quote_style: match direction {
+            Direction::Ltr => {
+                "margin:0 0 16px;padding:2px 0 2px 16px;border-left:4px solid #c9d3de;color:#4b5563;"
+            }
+            Direction::Rtl => {
+                "margin:0 0 16px;padding:2px 16px 2px 0;border-right:4px solid #c9d3de;color:#4b5563;"
+            }
+        },
     };
-
     for event in parser(markdown) {
-        if let Some((_, alt)) = image.as_mut() {
+        writer.event(event);
+    }
+    writer.out
+}
+
+/// The HTML of an item as its events come.
+struct HtmlWriter {
+    out: String,
+    /// Alt text being collected for an open image, and its checked source.
+    image: Option<(Option<String>, String)>,
+    /// Whether each open link kept its target (so its end tag is written or not).
+    links: Vec<bool>,
+    quote_style: &'static str,
+}
+
+impl HtmlWriter {
+    fn event(&mut self, event: Event) {
+        if let Some((_, alt)) = self.image.as_mut() {
             match event {
                 Event::End(TagEnd::Image) => {
-                    let (src, alt) = image.take().unwrap_or_default();
-                    write_image(src.as_deref(), &alt, &mut out);
+                    let (src, alt) = self.image.take().unwrap_or_default();
+                    write_image(src.as_deref(), &alt, &mut self.out);
                 }
                 Event::Text(text) | Event::Code(text) => alt.push_str(&text),
                 Event::SoftBreak | Event::HardBreak => alt.push(' '),
                 _ => {}
             }
-            continue;
+            return;
         }
+        let out = &mut self.out;
         match event {
-            Event::Start(tag) => match tag {
-                Tag::Paragraph | Tag::HtmlBlock => open(&mut out, "p", P_STYLE),
-                Tag::Heading { level, .. } => {
-                    let (name, style) = heading(level);
-                    open(&mut out, name, style);
-                }
-                Tag::BlockQuote(_) => open(&mut out, "blockquote", quote_style),
-                Tag::CodeBlock(_) => {
-                    open(&mut out, "pre", PRE_STYLE);
-                    out.push_str("<code>");
-                }
-                Tag::List(Some(start)) => {
-                    out.push_str(&format!("<ol start=\"{start}\" style=\"{LIST_STYLE}\">"));
-                }
-                Tag::List(None) => open(&mut out, "ul", LIST_STYLE),
-                Tag::Item => open(&mut out, "li", LI_STYLE),
-                Tag::Emphasis => out.push_str("<em>"),
-                Tag::Strong => out.push_str("<strong>"),
-                Tag::Strikethrough => out.push_str("<s>"),
-                Tag::Link { dest_url, .. } => {
-                    let kept = safe_url(&dest_url, &LINK_SCHEMES);
-                    if let Some(url) = kept {
-                        out.push_str("<a href=\"");
-                        escape_html(url, &mut out);
-                        out.push_str(&format!("\" class=\"tt-link\" style=\"{LINK_STYLE}\">"));
-                    }
-                    links.push(kept.is_some());
-                }
-                Tag::Image { dest_url, .. } => {
-                    let src = safe_url(&dest_url, &IMAGE_SCHEMES).map(str::to_owned);
-                    image = Some((src, String::new()));
-                }
-                _ => {}
-            },
-            Event::End(tag) => match tag {
-                TagEnd::Paragraph | TagEnd::HtmlBlock => out.push_str("</p>\n"),
-                TagEnd::Heading(level) => {
-                    out.push_str(&format!("</{}>\n", heading(level).0));
-                }
-                TagEnd::BlockQuote(_) => out.push_str("</blockquote>\n"),
-                TagEnd::CodeBlock => out.push_str("</code></pre>\n"),
-                TagEnd::List(true) => out.push_str("</ol>\n"),
-                TagEnd::List(false) => out.push_str("</ul>\n"),
-                TagEnd::Item => out.push_str("</li>\n"),
-                TagEnd::Emphasis => out.push_str("</em>"),
-                TagEnd::Strong => out.push_str("</strong>"),
-                TagEnd::Strikethrough => out.push_str("</s>"),
-                TagEnd::Link if links.pop() == Some(true) => out.push_str("</a>"),
-                _ => {}
-            },
+            Event::Start(tag) => self.start(tag),
+            Event::End(tag) => self.end(tag),
             Event::Text(text) | Event::Html(text) | Event::InlineHtml(text) => {
-                escape_html(&text, &mut out);
+                push_escaped_html(&text, out);
             }
             Event::Code(text) => {
                 out.push_str(&format!("<code style=\"{CODE_STYLE}\">"));
-                escape_html(&text, &mut out);
+                push_escaped_html(&text, out);
                 out.push_str("</code>");
             }
             Event::SoftBreak => out.push('\n'),
@@ -166,7 +123,64 @@ pub fn to_html(markdown: &str, direction: Direction) -> String {
             _ => {}
         }
     }
-    out
+
+    fn start(&mut self, tag: Tag) {
+        let out = &mut self.out;
+        match tag {
+            Tag::Paragraph | Tag::HtmlBlock => open(out, "p", P_STYLE),
+            Tag::Heading { level, .. } => {
+                let (name, style) = heading(level);
+                open(out, name, style);
+            }
+            Tag::BlockQuote(_) => open(out, "blockquote", self.quote_style),
+            Tag::CodeBlock(_) => {
+                open(out, "pre", PRE_STYLE);
+                out.push_str("<code>");
+            }
+            Tag::List(Some(start)) => {
+                out.push_str(&format!("<ol start=\"{start}\" style=\"{LIST_STYLE}\">"));
+            }
+            Tag::List(None) => open(out, "ul", LIST_STYLE),
+            Tag::Item => open(out, "li", LI_STYLE),
+            Tag::Emphasis => out.push_str("<em>"),
+            Tag::Strong => out.push_str("<strong>"),
+            Tag::Strikethrough => out.push_str("<s>"),
+            Tag::Link { dest_url, .. } => {
+                let kept = safe_url(&dest_url, &LINK_SCHEMES);
+                if let Some(url) = kept {
+                    out.push_str("<a href=\"");
+                    push_escaped_html(url, out);
+                    out.push_str(&format!("\" class=\"tt-link\" style=\"{LINK_STYLE}\">"));
+                }
+                self.links.push(kept.is_some());
+            }
+            Tag::Image { dest_url, .. } => {
+                let src = safe_url(&dest_url, &IMAGE_SCHEMES).map(str::to_owned);
+                self.image = Some((src, String::new()));
+            }
+            _ => {}
+        }
+    }
+
+    fn end(&mut self, tag: TagEnd) {
+        let out = &mut self.out;
+        match tag {
+            TagEnd::Paragraph | TagEnd::HtmlBlock => out.push_str("</p>\n"),
+            TagEnd::Heading(level) => {
+                out.push_str(&format!("</{}>\n", heading(level).0));
+            }
+            TagEnd::BlockQuote(_) => out.push_str("</blockquote>\n"),
+            TagEnd::CodeBlock => out.push_str("</code></pre>\n"),
+            TagEnd::List(true) => out.push_str("</ol>\n"),
+            TagEnd::List(false) => out.push_str("</ul>\n"),
+            TagEnd::Item => out.push_str("</li>\n"),
+            TagEnd::Emphasis => out.push_str("</em>"),
+            TagEnd::Strong => out.push_str("</strong>"),
+            TagEnd::Strikethrough => out.push_str("</s>"),
+            TagEnd::Link if self.links.pop() == Some(true) => out.push_str("</a>"),
+            _ => {}
+        }
+    }
 }
 
 fn open(out: &mut String, name: &str, style: &str) {
@@ -186,12 +200,12 @@ fn write_image(src: Option<&str>, alt: &str, out: &mut String) {
     match src {
         Some(src) => {
             out.push_str("<img src=\"");
-            escape_html(src, out);
+            push_escaped_html(src, out);
             out.push_str("\" alt=\"");
-            escape_html(alt, out);
+            push_escaped_html(alt, out);
             out.push_str(&format!("\" width=\"536\" style=\"{IMG_STYLE}\" />"));
         }
-        None => escape_html(alt, out),
+        None => push_escaped_html(alt, out),
     }
 }
 
@@ -223,110 +237,43 @@ impl LinkList {
 /// and `text [n]` for a link, whose number comes from `links`. Returns the text and the
 /// numbers of the links it refers to, in order of first use.
 pub fn to_text(markdown: &str, links: &mut LinkList) -> (String, Vec<usize>) {
-    let mut text = TextWriter::default();
-    let mut used = Vec::new();
-    // For each open link: its number, or None when the link shows no reference.
-    let mut open_links: Vec<Option<usize>> = Vec::new();
-    // Open lists: the next number of an ordered one, None for bullets.
-    let mut lists: Vec<Option<u64>> = Vec::new();
-    let mut in_image = false;
-    let mut in_code_block = false;
-
+    let mut renderer = TextRenderer {
+        text: TextWriter::default(),
+        links,
+        used: Vec::new(),
+        open_links: Vec::new(),
+        lists: Vec::new(),
+        in_image: false,
+        in_code_block: false,
+    };
     for event in parser(markdown) {
+        renderer.event(event);
+    }
+    renderer.text.end_block();
+    (renderer.text.finish(), renderer.used)
+}
+
+/// The text of an item as its events come.
+struct TextRenderer<'l> {
+    text: TextWriter,
+    links: &'l mut LinkList,
+    /// The numbers of the links the item refers to, in order of first use.
+    used: Vec<usize>,
+    /// For each open link: its number, or None when the link shows no reference.
+    open_links: Vec<Option<usize>>,
+    /// Open lists: the next number of an ordered one, None for bullets.
+    lists: Vec<Option<u64>>,
+    in_image: bool,
+    in_code_block: bool,
+}
+
+impl TextRenderer<'_> {
+    fn event(&mut self, event: Event) {
+        let text = &mut self.text;
         match event {
-            Event::Start(tag) => match tag {
-                Tag::Paragraph | Tag::HtmlBlock | Tag::Heading { .. } => text.block(),
-                Tag::BlockQuote(_) => {
-                    text.block();
-                    text.prefixes.push(Prefix::quote());
-                }
-                Tag::CodeBlock(_) => {
-                    text.block();
-                    in_code_block = true;
-                    text.prefixes.push(Prefix::indent(4));
-                }
-                Tag::List(start) => {
-                    // A nested list follows its item's text without a blank line.
-                    if lists.is_empty() {
-                        text.block();
-                    } else {
-                        text.end_block();
-                    }
-                    lists.push(start);
-                }
-                Tag::Item => {
-                    // Items of a tight list follow each other; a loose list's paragraphs
-                    // bring their own blank lines.
-                    text.end_block();
-                    let marker = match lists.last_mut() {
-                        Some(Some(n)) => {
-                            *n += 1;
-                            format!("{}. ", *n - 1)
-                        }
-                        _ => "- ".to_owned(),
-                    };
-                    text.prefixes.push(Prefix::marker(marker));
-                }
-                Tag::Emphasis => text.push("_"),
-                Tag::Strong => text.push("*"),
-                Tag::Strikethrough => text.push("~"),
-                Tag::Link {
-                    link_type,
-                    dest_url,
-                    ..
-                } => {
-                    let shown_as_is = matches!(link_type, LinkType::Autolink | LinkType::Email);
-                    let number = safe_url(&dest_url, &LINK_SCHEMES)
-                        .filter(|_| !shown_as_is)
-                        .map(|url| links.number(url));
-                    if let Some(n) = number {
-                        if !used.contains(&n) {
-                            used.push(n);
-                        }
-                    }
-                    open_links.push(number);
-                }
-                Tag::Image { .. } => {
-                    in_image = true;
-                    text.push("[");
-                }
-                _ => {}
-            },
-            Event::End(tag) => match tag {
-                TagEnd::Paragraph | TagEnd::HtmlBlock => text.end_block(),
-                TagEnd::Heading(_) => {
-                    let width = text.current.chars().count();
-                    text.end_block();
-                    text.line("-".repeat(width.min(WIDTH)));
-                }
-                TagEnd::BlockQuote(_) | TagEnd::Item => {
-                    text.end_block();
-                    text.prefixes.pop();
-                }
-                TagEnd::CodeBlock => {
-                    text.end_block();
-                    text.prefixes.pop();
-                    in_code_block = false;
-                }
-                TagEnd::List(_) => {
-                    text.end_block();
-                    lists.pop();
-                }
-                TagEnd::Emphasis => text.push("_"),
-                TagEnd::Strong => text.push("*"),
-                TagEnd::Strikethrough => text.push("~"),
-                TagEnd::Link => {
-                    if let Some(Some(n)) = open_links.pop() {
-                        text.push(&format!(" [{n}]"));
-                    }
-                }
-                TagEnd::Image => {
-                    in_image = false;
-                    text.push("]");
-                }
-                _ => {}
-            },
-            Event::Text(t) if in_code_block => {
+            Event::Start(tag) => self.start(tag),
+            Event::End(tag) => self.end(tag),
+            Event::Text(t) if self.in_code_block => {
                 for piece in t.split_inclusive('\n') {
                     match piece.strip_suffix('\n') {
                         Some(line) => {
@@ -341,7 +288,7 @@ pub fn to_text(markdown: &str, links: &mut LinkList) -> (String, Vec<usize>) {
                 text.push(&t.replace('\n', " "));
             }
             Event::SoftBreak => text.push(" "),
-            Event::HardBreak if !in_image => text.end_block_keep_prefix(),
+            Event::HardBreak if !self.in_image => text.end_block_keep_prefix(),
             Event::HardBreak => text.push(" "),
             Event::Rule => {
                 text.block();
@@ -350,8 +297,112 @@ pub fn to_text(markdown: &str, links: &mut LinkList) -> (String, Vec<usize>) {
             _ => {}
         }
     }
-    text.end_block();
-    (text.finish(), used)
+
+    fn start(&mut self, tag: Tag) {
+        let text = &mut self.text;
+        match tag {
+            Tag::Paragraph | Tag::HtmlBlock | Tag::Heading { .. } => text.block(),
+            Tag::BlockQuote(_) => {
+                text.block();
+                text.prefixes.push(Prefix::quote());
+            }
+            Tag::CodeBlock(_) => {
+                text.block();
+                self.in_code_block = true;
+                text.prefixes.push(Prefix::indent(4));
+            }
+            Tag::List(start) => {
+                // A nested list follows its item's text without a blank line.
+                if self.lists.is_empty() {
+                    text.block();
+                } else {
+                    text.end_block();
+                }
+                self.lists.push(start);
+            }
+            Tag::Item => self.item(),
+            Tag::Emphasis => text.push("_"),
+            Tag::Strong => text.push("*"),
+            Tag::Strikethrough => text.push("~"),
+            Tag::Link {
+                link_type,
+                dest_url,
+                ..
+            } => self.link(link_type, &dest_url),
+            Tag::Image { .. } => {
+                self.in_image = true;
+                text.push("[");
+            }
+            _ => {}
+        }
+    }
+
+    /// Items of a tight list follow each other; a loose list's paragraphs bring their own
+    /// blank lines.
+    fn item(&mut self) {
+        self.text.end_block();
+        let marker = match self.lists.last_mut() {
+            Some(Some(n)) => {
+                *n += 1;
+                format!("{}. ", *n - 1)
+            }
+            _ => "- ".to_owned(),
+        };
+        self.text.prefixes.push(Prefix::marker(marker));
+    }
+
+    /// A link shows its number unless its text is its target already, or the target is
+    /// not one readers may follow.
+    fn link(&mut self, link_type: LinkType, dest_url: &str) {
+        let shown_as_is = matches!(link_type, LinkType::Autolink | LinkType::Email);
+        let number = safe_url(dest_url, &LINK_SCHEMES)
+            .filter(|_| !shown_as_is)
+            .map(|url| self.links.number(url));
+        if let Some(n) = number {
+            if !self.used.contains(&n) {
+                self.used.push(n);
+            }
+        }
+        self.open_links.push(number);
+    }
+
+    fn end(&mut self, tag: TagEnd) {
+        let text = &mut self.text;
+        match tag {
+            TagEnd::Paragraph | TagEnd::HtmlBlock => text.end_block(),
+            TagEnd::Heading(_) => {
+                let width = text.current.chars().count();
+                text.end_block();
+                text.line("-".repeat(width.min(WIDTH)));
+            }
+            TagEnd::BlockQuote(_) | TagEnd::Item => {
+                text.end_block();
+                text.prefixes.pop();
+            }
+            TagEnd::CodeBlock => {
+                text.end_block();
+                text.prefixes.pop();
+                self.in_code_block = false;
+            }
+            TagEnd::List(_) => {
+                text.end_block();
+                self.lists.pop();
+            }
+            TagEnd::Emphasis => text.push("_"),
+            TagEnd::Strong => text.push("*"),
+            TagEnd::Strikethrough => text.push("~"),
+            TagEnd::Link => {
+                if let Some(Some(n)) = self.open_links.pop() {
+                    text.push(&format!(" [{n}]"));
+                }
+            }
+            TagEnd::Image => {
+                self.in_image = false;
+                text.push("]");
+            }
+            _ => {}
+        }
+    }
 }
 
 /// What starts the lines of a block: a quotation's `> ` on every line, a list marker on

@@ -1,15 +1,12 @@
-//! An edition as a message: multipart/alternative, text and HTML in quoted-printable, with
-//! the list headers. The unsubscribe placeholder is kept whole on an encoded line of its
-//! own, so that delivery can put each recipient's link in its place with a byte-level
-//! replacement, without decoding or re-encoding anything.
+//! An edition as a message, and the preview editors get of it: the publication's own
+//! header fields (who it is from, the list fields of RFC 2369 and RFC 2919), built with
+//! [`crate::message::MessageBuilder`]. Parts are quoted-printable, which keeps the
+//! unsubscribe placeholder whole for delivery to replace per recipient.
 
-use crate::message::{address_field, header_field};
-
-use super::render::UNSUBSCRIBE_PLACEHOLDER;
 use crate::links::{self, archive_url, Role};
+use crate::message::{MessageBuilder, Part, TransferEncoding};
 
-/// Longest encoded line before the soft line break (RFC 2045 allows 76 with the `=`).
-const QP_WIDTH: usize = 75;
+const ENCODING: TransferEncoding = TransferEncoding::QuotedPrintable;
 
 /// Who an edition message is from and what it belongs to.
 pub struct Masthead<'a> {
@@ -30,11 +27,18 @@ pub fn edition_message(
     text: &str,
     html: &str,
 ) -> Vec<u8> {
-    let mut out = headers(masthead, subject);
-    out.extend(header_field("Content-Language", language));
-    out.extend(header_field("MIME-Version", "1.0"));
-    out.extend(alternative(&boundary(masthead.message_key), text, html));
-    out
+    let mut message = MessageBuilder::new();
+    message
+        .address("From", masthead.title, &own(masthead, Role::Post))
+        // Readers' replies reach the editors; the publication's own address takes no mail.
+        .field("Reply-To", &own(masthead, Role::Owner))
+        .field("To", &own(masthead, Role::Post))
+        .field("Subject", subject);
+    common_fields(&mut message, masthead);
+    message
+        .field("Precedence", "list")
+        .field("Content-Language", language);
+    message.finish(&Part::alternative(text, html, ENCODING))
 }
 
 /// The message editors receive to check an edition: their instructions, then every
@@ -45,90 +49,58 @@ pub fn preview_message(
     (subject, instructions): (&str, &str),
     languages: &[(&str, &str, &str)],
 ) -> Vec<u8> {
-    let mut out = address_field("From", masthead.title, &own(masthead, Role::Owner));
-    out.extend(header_field("To", to));
-    out.extend(header_field("Reply-To", reply_to));
-    out.extend(header_field("Subject", subject));
-    out.extend(common_headers(masthead));
-    out.extend(header_field("Auto-Submitted", "auto-generated"));
-    out.extend(header_field("MIME-Version", "1.0"));
-    let mixed = boundary(&format!("{}.preview", masthead.message_key));
-    out.extend(header_field(
-        "Content-Type",
-        &format!("multipart/mixed; boundary=\"{mixed}\""),
-    ));
-    out.extend_from_slice(format!("\r\n--{mixed}\r\n").as_bytes());
-    out.extend(text_part("plain", instructions));
-    for (index, (language, text, html)) in languages.iter().enumerate() {
-        out.extend_from_slice(format!("\r\n--{mixed}\r\n").as_bytes());
-        out.extend(header_field("Content-Language", language));
-        out.extend(alternative(
-            &boundary(&format!("{}.{index}", masthead.message_key)),
-            text,
-            html,
-        ));
-    }
-    out.extend_from_slice(format!("\r\n--{mixed}--\r\n").as_bytes());
-    out
+    let mut message = MessageBuilder::new();
+    message
+        .address("From", masthead.title, &own(masthead, Role::Owner))
+        .field("To", to)
+        .field("Reply-To", reply_to)
+        .field("Subject", subject);
+    common_fields(&mut message, masthead);
+    message.field("Auto-Submitted", "auto-generated");
+    let mut parts = vec![Part::text("plain", instructions, ENCODING)];
+    parts.extend(languages.iter().map(|(language, text, html)| {
+        Part::alternative(text, html, ENCODING).field("Content-Language", language)
+    }));
+    message.finish(&Part::mixed(parts))
 }
 
-fn headers(masthead: &Masthead, subject: &str) -> Vec<u8> {
-    let mut out = address_field("From", masthead.title, &own(masthead, Role::Post));
-    // Readers' replies reach the editors; the publication's own address takes no mail.
-    out.extend(header_field("Reply-To", &own(masthead, Role::Owner)));
-    out.extend(header_field("To", &own(masthead, Role::Post)));
-    out.extend(header_field("Subject", subject));
-    out.extend(common_headers(masthead));
-    out.extend(header_field("Precedence", "list"));
-    out
-}
-
-/// Date, Message-ID and the list headers of RFC 2369 and RFC 2919.
-fn common_headers(masthead: &Masthead) -> Vec<u8> {
-    let date = chrono::DateTime::from_timestamp_millis(masthead.date_ms)
-        .unwrap_or_default()
-        .to_rfc2822();
-    let mut out = header_field("Date", &date);
-    out.extend(header_field("Message-ID", &message_id(masthead)));
-    out.extend(address_field(
-        "List-Id",
-        masthead.title,
-        &links::list_id(masthead.publication, masthead.domain),
-    ));
-    out.extend(header_field("List-Post", "NO"));
-    out.extend(header_field(
-        "List-Help",
-        &format!("<mailto:{}?subject=help>", own(masthead, Role::Request)),
-    ));
-    out.extend(header_field(
-        "List-Subscribe",
-        &format!("<mailto:{}>", own(masthead, Role::Join)),
-    ));
-    out.extend(header_field(
-        "List-Owner",
-        &format!("<mailto:{}>", own(masthead, Role::Owner)),
-    ));
-    out.extend(header_field(
-        "List-Archive",
-        &format!("<{}>", archive_url(masthead.base_url, masthead.publication)),
-    ));
-    out
-}
-
-/// The key numbers an edition within this database, which starts again at 1 after a
-/// reset; the time and 64 random bits keep the id from being given twice all the same
-/// (RFC 5322 3.6.4), so that readers' programs never take a new edition for one they have.
-/// The id is made once, when the message is built and stored, so a copy sent again after
-/// a failure keeps it.
-fn message_id(masthead: &Masthead) -> String {
-    format!(
-        "<{}.{}.{:x}.{:016x}@{}>",
+/// Date, Message-ID and the list fields of RFC 2369 and RFC 2919.
+fn common_fields(message: &mut MessageBuilder, masthead: &Masthead) {
+    let date = chrono::DateTime::from_timestamp_millis(masthead.date_ms).unwrap_or_default();
+    // The key numbers an edition within this database, which starts again at 1 after a
+    // reset; the time (and the builder's random bits) keep readers' programs from taking a
+    // new edition for one they have.
+    let id_left = format!(
+        "{}.{}.{:x}",
         masthead.message_key,
         masthead.publication,
-        masthead.date_ms.max(0),
-        rand::random::<u64>(),
-        masthead.domain
-    )
+        masthead.date_ms.max(0)
+    );
+    message
+        .date(date)
+        .message_id(&id_left, masthead.domain)
+        .address(
+            "List-Id",
+            masthead.title,
+            &links::list_id(masthead.publication, masthead.domain),
+        )
+        .field("List-Post", "NO")
+        .field(
+            "List-Help",
+            &format!("<mailto:{}?subject=help>", own(masthead, Role::Request)),
+        )
+        .field(
+            "List-Subscribe",
+            &format!("<mailto:{}>", own(masthead, Role::Join)),
+        )
+        .field(
+            "List-Owner",
+            &format!("<mailto:{}>", own(masthead, Role::Owner)),
+        )
+        .field(
+            "List-Archive",
+            &format!("<{}>", archive_url(masthead.base_url, masthead.publication)),
+        );
 }
 
 /// The publication's address of `role`.
@@ -136,114 +108,9 @@ fn own(masthead: &Masthead, role: Role) -> String {
     links::address(masthead.publication, role, masthead.domain)
 }
 
-fn boundary(key: &str) -> String {
-    format!(
-        "=_tidings_{}_{:016x}",
-        key.replace(['.', ' '], "_"),
-        rand::random::<u64>()
-    )
-}
-
-/// A Content-Type header and the multipart/alternative body it announces.
-fn alternative(boundary: &str, text: &str, html: &str) -> Vec<u8> {
-    let mut out = header_field(
-        "Content-Type",
-        &format!("multipart/alternative; boundary=\"{boundary}\""),
-    );
-    for (subtype, body) in [("plain", text), ("html", html)] {
-        out.extend_from_slice(format!("\r\n--{boundary}\r\n").as_bytes());
-        out.extend(text_part(subtype, body));
-    }
-    out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    out
-}
-
-fn text_part(subtype: &str, body: &str) -> Vec<u8> {
-    let mut out = format!(
-        "Content-Type: text/{subtype}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
-    )
-    .into_bytes();
-    out.extend_from_slice(quoted_printable(body).as_bytes());
-    out
-}
-
-/// Quoted-printable with CRLF line ends, the placeholder never split or escaped.
-pub fn quoted_printable(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + text.len() / 8);
-    for (index, line) in text.split('\n').enumerate() {
-        if index > 0 {
-            out.push_str("\r\n");
-        }
-        encode_line(line.strip_suffix('\r').unwrap_or(line), &mut out);
-    }
-    out
-}
-
-/// One line of text, with soft line breaks; the placeholder stands alone on its line.
-fn encode_line(line: &str, out: &mut String) {
-    let mut width = 0;
-    let mut rest = line;
-    while let Some(c) = rest.chars().next() {
-        if rest.starts_with(UNSUBSCRIBE_PLACEHOLDER) {
-            if width > 0 {
-                out.push_str("=\r\n");
-            }
-            out.push_str(UNSUBSCRIBE_PLACEHOLDER);
-            rest = &rest[UNSUBSCRIBE_PLACEHOLDER.len()..];
-            width = QP_WIDTH;
-            continue;
-        }
-        rest = &rest[c.len_utf8()..];
-        let encoded = encode_char(c, rest.is_empty());
-        if width + encoded.len() > QP_WIDTH {
-            out.push_str("=\r\n");
-            width = 0;
-        }
-        width += encoded.len();
-        out.push_str(&encoded);
-    }
-}
-
-fn encode_char(c: char, last: bool) -> String {
-    let literal = (c.is_ascii_graphic() && c != '=') || (c == ' ' && !last);
-    if literal {
-        return c.to_string();
-    }
-    let mut bytes = [0u8; 4];
-    c.encode_utf8(&mut bytes)
-        .bytes()
-        .map(|b| format!("={b:02X}"))
-        .collect()
-}
-
-/// What delivery puts in place of the placeholder: the recipient's link, encoded to fit the
-/// lines around it.
-pub fn encoded_link(url: &str) -> String {
-    let mut out = String::new();
-    encode_line(url, &mut out);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn decode(encoded: &str) -> String {
-        let joined = encoded.replace("=\r\n", "");
-        let mut bytes = Vec::new();
-        let mut rest = joined.as_bytes();
-        while let Some((&b, tail)) = rest.split_first() {
-            if b == b'=' && tail.len() >= 2 {
-                let hex = std::str::from_utf8(&tail[..2]).unwrap_or("00");
-                bytes.push(u8::from_str_radix(hex, 16).unwrap_or(0));
-                rest = &tail[2..];
-            } else {
-                bytes.push(b);
-                rest = tail;
-            }
-        }
-        String::from_utf8(bytes).unwrap_or_default()
-    }
 
     #[test]
     fn the_same_edition_built_twice_gets_two_message_ids() {
@@ -272,36 +139,5 @@ mod tests {
                 "{id}"
             );
         }
-    }
-
-    #[test]
-    fn lines_stay_short_and_decode_to_the_text() {
-        let text = format!(
-            "Café = ☕ {}\nمرحبا بالعالم {}{} end \n{}",
-            "x".repeat(100),
-            "y".repeat(50),
-            UNSUBSCRIBE_PLACEHOLDER,
-            UNSUBSCRIBE_PLACEHOLDER
-        );
-        let encoded = quoted_printable(&text);
-        assert!(encoded.split("\r\n").all(|l| l.len() <= 76), "{encoded}");
-        assert_eq!(decode(&encoded), text.replace('\n', "\r\n"));
-        assert_eq!(encoded.matches(UNSUBSCRIBE_PLACEHOLDER).count(), 2);
-    }
-
-    #[test]
-    fn the_link_replaces_the_placeholder_and_lines_stay_short() {
-        let text = format!("Leave: <a href=\"{UNSUBSCRIBE_PLACEHOLDER}\">here</a>");
-        let url = format!(
-            "https://lists.example.org/unsubscribe/bulletin/{}",
-            "a".repeat(90)
-        );
-        let replaced =
-            quoted_printable(&text).replace(UNSUBSCRIBE_PLACEHOLDER, &encoded_link(&url));
-        assert!(replaced.split("\r\n").all(|l| l.len() <= 76), "{replaced}");
-        assert_eq!(
-            decode(&replaced),
-            text.replace(UNSUBSCRIBE_PLACEHOLDER, &url)
-        );
     }
 }

@@ -29,7 +29,10 @@ use serde_json::{json, Value};
 use super::markdown::{self, Direction, LinkList};
 use crate::config::PublicationConfig;
 use crate::links::{self, Role};
-use crate::notices::templates::{normalise_line_ends, one_line, RTL_LANGUAGES};
+use crate::templating::{
+    direction, files, normalise_line_ends, one_line, read, register_partial, register_template,
+    registry, FileError, Markup, RTL_LANGUAGES,
+};
 
 /// Everything a template sees for one edition in one language.
 #[derive(Debug, Clone, Serialize)]
@@ -96,10 +99,9 @@ pub struct ArchivedEdition {
     pub pages: Vec<(String, String)>,
 }
 
-/// Stands for the personal unsubscribe URL in a rendered edition. Plain ASCII without `=`,
-/// `&` or anything HTML escaping or quoted-printable would rewrite, so it comes out of both
-/// parts verbatim (as long as quoted-printable does not split it: it is shorter than a line).
-pub const UNSUBSCRIBE_PLACEHOLDER: &str = "https://unsubscribe.invalid/@@UNSUBSCRIBE@@";
+/// Where each recipient's unsubscribe link goes: the message builder keeps it whole for
+/// delivery to replace.
+pub use crate::message::UNSUBSCRIBE_PLACEHOLDER;
 
 /// One edition in one language, ready for a multipart/alternative message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,6 +149,15 @@ pub enum TemplateError {
         #[source]
         source: Box<handlebars::RenderError>,
     },
+}
+
+impl From<FileError> for TemplateError {
+    fn from(error: FileError) -> Self {
+        match error {
+            FileError::Read { path, source } => TemplateError::Read { path, source },
+            FileError::Syntax { path, source } => TemplateError::Syntax { path, source },
+        }
+    }
 }
 
 /// The words of one language: labels for the shared partials and how dates are written.
@@ -200,8 +211,8 @@ impl PublicationTemplates {
     ) -> Result<PublicationTemplates, TemplateError> {
         let root = dir.join("publications");
         let mut templates = PublicationTemplates {
-            html: registry(true),
-            text: registry(false),
+            html: edition_registry(Markup::Html),
+            text: edition_registry(Markup::Text),
             strings: HashMap::new(),
             dirs: HashMap::new(),
         };
@@ -211,41 +222,10 @@ impl PublicationTemplates {
         if !archive.is_file() {
             return Err(TemplateError::Missing { path: archive });
         }
-        templates
-            .html
-            .register_template_string(ARCHIVE, read(&archive)?)
-            .map_err(|e| syntax(&archive, e))?;
-
+        register_template(&mut templates.html, ARCHIVE, &archive)?;
         for publication in publications {
-            let pub_dir = publication.templates_dir_name();
-            for lang in &publication.languages {
-                if !templates.strings.contains_key(lang) {
-                    return Err(TemplateError::Missing {
-                        path: root.join("_strings").join(format!("{lang}.toml")),
-                    });
-                }
-                for part in &PARTS {
-                    let path = root
-                        .join(pub_dir)
-                        .join(format!("{lang}.{}.hbs", part.suffix));
-                    if !path.is_file() {
-                        return Err(TemplateError::Missing { path });
-                    }
-                    let registry = if part.html {
-                        &mut templates.html
-                    } else {
-                        &mut templates.text
-                    };
-                    registry
-                        .register_template_string(&key(pub_dir, lang, part), read(&path)?)
-                        .map_err(|e| syntax(&path, e))?;
-                }
-            }
-            templates
-                .dirs
-                .insert(publication.name.clone(), pub_dir.to_owned());
+            templates.load_publication(&root, publication)?;
         }
-
         for publication in publications {
             for lang in &publication.languages {
                 templates.trial(&root, publication, lang)?;
@@ -253,6 +233,40 @@ impl PublicationTemplates {
             templates.trial_archive(&root, publication)?;
         }
         Ok(templates)
+    }
+
+    /// `PUB/LANG.{subject,html,txt}.hbs` of each of the publication's languages, all of
+    /// which must exist, as must the languages' strings.
+    fn load_publication(
+        &mut self,
+        root: &Path,
+        publication: &PublicationConfig,
+    ) -> Result<(), TemplateError> {
+        let pub_dir = publication.templates_dir_name();
+        for lang in &publication.languages {
+            if !self.strings.contains_key(lang) {
+                return Err(TemplateError::Missing {
+                    path: root.join("_strings").join(format!("{lang}.toml")),
+                });
+            }
+            for part in &PARTS {
+                let path = root
+                    .join(pub_dir)
+                    .join(format!("{lang}.{}.hbs", part.suffix));
+                if !path.is_file() {
+                    return Err(TemplateError::Missing { path });
+                }
+                let registry = if part.html {
+                    &mut self.html
+                } else {
+                    &mut self.text
+                };
+                register_template(registry, &key(pub_dir, lang, part), &path)?;
+            }
+        }
+        self.dirs
+            .insert(publication.name.clone(), pub_dir.to_owned());
+        Ok(())
     }
 
     /// Renders the page listing a publication's past editions.
@@ -275,7 +289,7 @@ impl PublicationTemplates {
                 .map(|(lang, url)| {
                     json!({
                         "lang": lang,
-                        "dir": direction_of(lang),
+                        "dir": direction(lang),
                         // A language without strings is named by its code.
                         "name": self.strings.get(lang).map_or(lang.as_str(), |s| s.name.as_str()),
                         "url": url,
@@ -295,7 +309,7 @@ impl PublicationTemplates {
             "title": view.title,
             "description": view.description,
             "lang": view.lang,
-            "dir": direction_of(&view.lang),
+            "dir": direction(&view.lang),
             "feed_url": view.feed_url,
             "join_address": view.join_address,
             "not_found": view.not_found,
@@ -347,7 +361,7 @@ impl PublicationTemplates {
     }
 
     fn load_partials(&mut self, dir: &Path) -> Result<(), TemplateError> {
-        for path in entries(dir)? {
+        for path in files(dir)? {
             let Some(file) = path.file_name().and_then(|f| f.to_str()) else {
                 continue;
             };
@@ -358,9 +372,7 @@ impl PublicationTemplates {
             } else {
                 continue;
             };
-            registry
-                .register_partial(name, read(&path)?)
-                .map_err(|e| syntax(&path, e))?;
+            register_partial(registry, name, &path)?;
         }
         Ok(())
     }
@@ -369,7 +381,7 @@ impl PublicationTemplates {
     /// label added to one language and forgotten in another is found at start.
     fn load_strings(&mut self, dir: &Path) -> Result<(), TemplateError> {
         let mut paths = HashMap::new();
-        for path in entries(dir)? {
+        for path in files(dir)? {
             let Some(lang) = path
                 .file_name()
                 .and_then(|f| f.to_str())
@@ -488,14 +500,6 @@ impl PublicationTemplates {
 const ARCHIVE_FILE: &str = "_web/archive.html.hbs";
 const ARCHIVE: &str = "_web/archive";
 
-fn direction_of(lang: &str) -> &'static str {
-    if RTL_LANGUAGES.contains(&lang) {
-        "rtl"
-    } else {
-        "ltr"
-    }
-}
-
 /// The three templates of an edition, in the order they are rendered.
 struct Part {
     suffix: &'static str,
@@ -523,15 +527,11 @@ fn key(dir: &str, lang: &str, part: &Part) -> String {
 
 handlebars_helper!(upper: |s: str| s.to_uppercase());
 
-fn registry(html: bool) -> Handlebars<'static> {
-    let mut registry = Handlebars::new();
-    registry.set_strict_mode(true);
+fn edition_registry(markup: Markup) -> Handlebars<'static> {
+    let mut registry = registry(markup);
     // A partial called on an indented line must not indent its output: text templates
     // place every line themselves.
     registry.set_prevent_indent(true);
-    if !html {
-        registry.register_escape_fn(handlebars::no_escape);
-    }
     registry.register_helper("upper", Box::new(upper));
     registry
 }
@@ -718,37 +718,6 @@ fn sample(publication: &PublicationConfig, lang: &str) -> EditionView {
         web_url: links::edition_url(SAMPLE_BASE_URL, &publication.name, 1, lang),
         unsubscribe_url: UNSUBSCRIBE_PLACEHOLDER.to_owned(),
     }
-}
-
-fn read(path: &Path) -> Result<String, TemplateError> {
-    std::fs::read_to_string(path).map_err(|source| TemplateError::Read {
-        path: path.to_owned(),
-        source,
-    })
-}
-
-fn syntax(path: &Path, e: handlebars::TemplateError) -> TemplateError {
-    TemplateError::Syntax {
-        path: path.to_owned(),
-        source: Box::new(e),
-    }
-}
-
-/// The files of `dir`, sorted so that loading (and its first error) is deterministic.
-fn entries(dir: &Path) -> Result<Vec<PathBuf>, TemplateError> {
-    let err = |source| TemplateError::Read {
-        path: dir.to_owned(),
-        source,
-    };
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(err)? {
-        let path = entry.map_err(err)?.path();
-        if path.is_file() {
-            out.push(path);
-        }
-    }
-    out.sort();
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -21,6 +21,41 @@ pub struct ClaimedDelivery {
     pub recipient: String,
     pub attempts: i64,
     pub created_at: i64,
+    /// Read from the message's `personal_links`.
+    #[sqlx(rename = "personal_links", try_from = "i64")]
+    pub copies: Copies,
+}
+
+/// What sets one recipient's copy of a message apart from the others'; said by the message
+/// itself, so that delivery need not know what kind of list sent it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Copies {
+    /// Only the header lines and the envelope sender delivery gives each copy.
+    #[default]
+    Shared,
+    /// Also the recipient's own unsubscribe link in place of each unsubscribe placeholder
+    /// of the body (an edition's).
+    PersonalLinks,
+}
+
+impl Copies {
+    /// As stored in `messages.personal_links`.
+    pub(super) fn flag(self) -> i64 {
+        match self {
+            Copies::Shared => 0,
+            Copies::PersonalLinks => 1,
+        }
+    }
+}
+
+impl From<i64> for Copies {
+    fn from(flag: i64) -> Copies {
+        if flag == 0 {
+            Copies::Shared
+        } else {
+            Copies::PersonalLinks
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +115,9 @@ impl Store {
             "UPDATE deliveries SET state = 'sending', next_attempt_at = $2, claimed_by = $4, updated_at = $1 \
              WHERE id IN (SELECT id FROM deliveries WHERE {DUE} ORDER BY next_attempt_at, id \
              LIMIT $3 {lock}) \
-             RETURNING id, message_id, list_name, member_id, recipient, attempts, created_at"
+             RETURNING id, message_id, list_name, member_id, recipient, attempts, created_at, \
+             (SELECT personal_links FROM messages m WHERE m.id = deliveries.message_id) \
+             AS personal_links"
         );
         let mut tx = self.begin_write().await?;
         let mut claimed: Vec<ClaimedDelivery> = sqlx::query_as(AssertSqlSafe(sql))
@@ -233,5 +270,67 @@ impl Store {
         .bind(list)
         .fetch_all(&self.pool)
         .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::schema_tests::FreshPostgresSchema;
+    use super::*;
+
+    /// A notice's copy and an edition's, as a worker claims them.
+    async fn claimed_copies(store: &Store) -> Vec<(String, Copies)> {
+        let notice = b"Subject: notice\r\n\r\nx\r\n";
+        store
+            .queue_notice("news", &["owner@example.org".into()], notice)
+            .await
+            .expect("notice queued");
+        let mut tx = store.begin_write().await.expect("transaction");
+        let edition = b"Subject: edition\r\n\r\nx\r\n";
+        let kind = ("news", "edition", Copies::PersonalLinks);
+        let id = super::super::messages::insert_ready(&mut tx, kind, edition, now_ms())
+            .await
+            .expect("edition stored");
+        sqlx::query(
+            "INSERT INTO deliveries (message_id, list_name, member_id, recipient, state, \
+             next_attempt_at, created_at, updated_at) \
+             VALUES ($1, 'news', 1, 'reader@example.org', 'pending', 0, 0, 0)",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .expect("delivery queued");
+        tx.commit().await.expect("committed");
+        let claimed = store
+            .claim_deliveries("node", 10, 60_000)
+            .await
+            .expect("claimed");
+        claimed
+            .into_iter()
+            .map(|d| (d.recipient, d.copies))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_claimed_delivery_says_whether_its_copy_carries_a_personal_link() {
+        let expected = vec![
+            ("owner@example.org".to_owned(), Copies::Shared),
+            ("reader@example.org".to_owned(), Copies::PersonalLinks),
+        ];
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let sqlite = Store::open(&format!("sqlite://{}/copies.db", dir.path().display()), 1)
+            .await
+            .expect("SQLite store");
+        assert_eq!(claimed_copies(&sqlite).await, expected);
+        sqlite.close().await;
+        let Some(postgres) = FreshPostgresSchema::create("claimed_copies").await else {
+            return;
+        };
+        let store = Store::open(&postgres.url, 1)
+            .await
+            .expect("PostgreSQL store");
+        assert_eq!(claimed_copies(&store).await, expected);
+        store.close().await;
+        postgres.drop().await;
     }
 }

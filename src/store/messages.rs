@@ -8,7 +8,7 @@
 
 use sqlx::AssertSqlSafe;
 
-use super::{now_ms, Result, Store};
+use super::{now_ms, Copies, Result, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageKind {
@@ -186,22 +186,24 @@ async fn insert_body(
 }
 
 /// Stores a message tidings wrote itself, ready to send (`expanded`): its body is what its
-/// deliveries send.
+/// deliveries send, with what sets their copies apart.
 pub(super) async fn insert_ready(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    (list, kind): (&str, &str),
+    (list, kind, copies): (&str, &str, Copies),
     raw: &[u8],
     now: i64,
 ) -> Result<i64> {
     let body_id = insert_body(tx, raw, now).await?;
     Ok(sqlx::query_scalar(
         "INSERT INTO messages (list_name, kind, state, envelope_from, body_id, received_at, \
-         updated_at) VALUES ($1, $2, 'expanded', '', $3, $4, $4) RETURNING id",
+         updated_at, personal_links) VALUES ($1, $2, 'expanded', '', $3, $4, $4, $5) \
+         RETURNING id",
     )
     .bind(list)
     .bind(kind)
     .bind(body_id)
     .bind(now)
+    .bind(copies.flag())
     .fetch_one(&mut **tx)
     .await?)
 }
@@ -358,7 +360,7 @@ impl Store {
     ) -> Result<i64> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
-        let id = insert_ready(&mut tx, (list, "notice"), message, now).await?;
+        let id = insert_ready(&mut tx, (list, "notice", Copies::Shared), message, now).await?;
         for recipient in recipients {
             sqlx::query(
                 "INSERT INTO deliveries (message_id, list_name, recipient, state, next_attempt_at, \

@@ -24,7 +24,7 @@ pub use bounces::{
     BounceEvent, BounceReport, BouncedDelivery, ComplaintEvent, DisabledMember, Rescore,
     ScoreOutcome, ScoreState,
 };
-pub use deliveries::{ClaimedDelivery, DeliveryOutcome, QueueCounts};
+pub use deliveries::{ClaimedDelivery, Copies, DeliveryOutcome, QueueCounts};
 pub use members::{ImportLine, Member, MemberAdded};
 pub use messages::{
     MessageKind, NewMessage, PendingMessage, ReceivedCommand, StoredArrival, StoredMessage,

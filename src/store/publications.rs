@@ -8,7 +8,7 @@
 
 use sqlx::AssertSqlSafe;
 
-use super::{now_ms, Result, Store, StoreError};
+use super::{now_ms, Copies, Result, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Item {
@@ -394,7 +394,7 @@ impl Store {
         for message in messages {
             let message_id = super::messages::insert_ready(
                 &mut tx,
-                (publication, "edition"),
+                (publication, "edition", Copies::PersonalLinks),
                 &message.message,
                 now,
             )

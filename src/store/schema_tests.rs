@@ -213,15 +213,17 @@ async fn sqlite_facts(store: &Store) -> BTreeSet<String> {
     let columns: Vec<Column> = columns.into_iter().map(|c| c.common(&keys)).collect();
     let indexes: Vec<Index> = keys
         .into_iter()
-        .map(Index::from)
-        .chain(indexes.into_iter().map(Index::from))
+        .map(SqliteKey::common)
+        .chain(indexes.into_iter().map(SqliteIndex::common))
         .collect();
-    let foreign_keys: Vec<ForeignKey> = foreign_keys.into_iter().map(ForeignKey::from).collect();
+    let foreign_keys: Vec<ForeignKey> = foreign_keys
+        .into_iter()
+        .map(SqliteForeignKey::common)
+        .collect();
     facts(&columns, &indexes, &foreign_keys)
 }
 
 impl SqliteColumn {
-    /// `keys`: a column that is alone its table's INTEGER key is the rowid, generated.
     fn common(self, keys: &[SqliteKey]) -> Column {
         Column {
             generated: keys
@@ -241,42 +243,42 @@ impl SqliteColumn {
     }
 }
 
-impl From<SqliteKey> for Index {
-    fn from(key: SqliteKey) -> Index {
+impl SqliteKey {
+    fn common(self) -> Index {
         Index {
-            table: key.table_name,
-            columns: key.columns,
+            table: self.table_name,
+            columns: self.columns,
             kind: IndexKind::PrimaryKey,
         }
     }
 }
 
-impl From<SqliteIndex> for Index {
-    fn from(index: SqliteIndex) -> Index {
+impl SqliteIndex {
+    fn common(self) -> Index {
         Index {
-            kind: if index.origin == "u" {
+            kind: if self.origin == "u" {
                 IndexKind::Unique
             } else {
                 IndexKind::Created {
-                    name: index.name,
-                    unique: index.unique != 0,
-                    partial: index.partial != 0,
+                    name: self.name,
+                    unique: self.unique != 0,
+                    partial: self.partial != 0,
                 }
             },
-            table: index.table_name,
-            columns: index.columns,
+            table: self.table_name,
+            columns: self.columns,
         }
     }
 }
 
-impl From<SqliteForeignKey> for ForeignKey {
-    fn from(key: SqliteForeignKey) -> ForeignKey {
+impl SqliteForeignKey {
+    fn common(self) -> ForeignKey {
         ForeignKey {
-            table: key.table_name,
-            columns: key.columns,
-            referenced_table: key.referenced_table,
-            references: key.references,
-            on_delete: key.on_delete,
+            table: self.table_name,
+            columns: self.columns,
+            referenced_table: self.referenced_table,
+            references: self.references,
+            on_delete: self.on_delete,
         }
     }
 }
@@ -360,66 +362,68 @@ async fn postgres_facts(store: &Store) -> BTreeSet<String> {
     .await
     .expect("PostgreSQL foreign keys");
 
-    let columns: Vec<Column> = columns.into_iter().map(Column::from).collect();
-    let indexes: Vec<Index> = indexes.into_iter().map(Index::from).collect();
-    let foreign_keys: Vec<ForeignKey> = foreign_keys.into_iter().map(ForeignKey::from).collect();
+    let columns: Vec<Column> = columns.into_iter().map(PostgresColumn::common).collect();
+    let indexes: Vec<Index> = indexes.into_iter().map(PostgresIndex::common).collect();
+    let foreign_keys: Vec<ForeignKey> = foreign_keys
+        .into_iter()
+        .map(PostgresForeignKey::common)
+        .collect();
     facts(&columns, &indexes, &foreign_keys)
 }
 
-impl From<PostgresColumn> for Column {
-    fn from(c: PostgresColumn) -> Column {
-        let generated = c
+impl PostgresColumn {
+    fn common(self) -> Column {
+        let generated = self
             .column_default
             .as_deref()
             .is_some_and(|d| d.starts_with("nextval("));
         Column {
-            table: c.table_name,
-            name: c.column_name,
-            kind: match c.data_type.as_str() {
+            table: self.table_name,
+            name: self.column_name,
+            kind: match self.data_type.as_str() {
                 "bigint" => "int64".to_string(),
                 "bytea" => "bytes".to_string(),
                 other => other.to_string(),
             },
-            not_null: c.not_null,
+            not_null: self.not_null,
             // `'en'::text` is how PostgreSQL keeps the `'en'` a migration wrote.
-            default: c
-                .column_default
-                .filter(|_| !generated)
-                .map(|d| match d.rsplit_once("::") {
+            default: self.column_default.filter(|_| !generated).map(|d| {
+                match d.rsplit_once("::") {
                     Some((value, _)) => value.to_string(),
                     None => d,
-                }),
+                }
+            }),
             generated,
         }
     }
 }
 
-impl From<PostgresIndex> for Index {
-    fn from(i: PostgresIndex) -> Index {
+impl PostgresIndex {
+    fn common(self) -> Index {
         Index {
-            kind: match i.constraint_type.as_deref() {
+            kind: match self.constraint_type.as_deref() {
                 Some("p") => IndexKind::PrimaryKey,
                 Some(_) => IndexKind::Unique,
                 None => IndexKind::Created {
-                    name: i.index_name,
-                    unique: i.is_unique,
-                    partial: i.is_partial,
+                    name: self.index_name,
+                    unique: self.is_unique,
+                    partial: self.is_partial,
                 },
             },
-            table: i.table_name,
-            columns: i.columns,
+            table: self.table_name,
+            columns: self.columns,
         }
     }
 }
 
-impl From<PostgresForeignKey> for ForeignKey {
-    fn from(f: PostgresForeignKey) -> ForeignKey {
+impl PostgresForeignKey {
+    fn common(self) -> ForeignKey {
         ForeignKey {
-            table: f.table_name,
-            columns: f.columns,
-            referenced_table: f.referenced_table,
-            references: f.references,
-            on_delete: match f.on_delete.as_str() {
+            table: self.table_name,
+            columns: self.columns,
+            referenced_table: self.referenced_table,
+            references: self.references,
+            on_delete: match self.on_delete.as_str() {
                 "a" => "NO ACTION",
                 "r" => "RESTRICT",
                 "c" => "CASCADE",
@@ -434,8 +438,8 @@ impl From<PostgresForeignKey> for ForeignKey {
 
 /// A schema of its own in the test PostgreSQL database, dropped by [`Self::drop`]; as the
 /// integration tests' databases: `TEST_POSTGRES_URL`, or this machine's local server.
-struct FreshPostgresSchema {
-    url: String,
+pub(super) struct FreshPostgresSchema {
+    pub(super) url: String,
     base: String,
     schema: String,
 }
@@ -443,7 +447,7 @@ struct FreshPostgresSchema {
 impl FreshPostgresSchema {
     /// `None` (said plainly on stderr) when PostgreSQL cannot be reached outside CI; in CI
     /// an unreachable PostgreSQL fails.
-    async fn create(test: &str) -> Option<FreshPostgresSchema> {
+    pub(super) async fn create(test: &str) -> Option<FreshPostgresSchema> {
         let base = std::env::var("TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
         let connected =
@@ -480,7 +484,7 @@ impl FreshPostgresSchema {
         })
     }
 
-    async fn drop(self) {
+    pub(super) async fn drop(self) {
         if let Ok(pool) = sqlx::PgPool::connect(&self.base).await {
             let drop = format!("DROP SCHEMA {} CASCADE", self.schema);
             let _ = sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&pool).await;

@@ -49,24 +49,50 @@ fn notice_data(name: &str) -> Value {
         "base_url": "https://lists.example.org",
         "list": list(),
     });
-    let extra = match name {
-        "confirm_subscribe" | "confirm_unsubscribe" => json!({
+    let extra = subscription_data(name)
+        .or_else(|| moderation_data(name))
+        .or_else(|| delivery_data(name))
+        .or_else(|| editor_data(name))
+        .unwrap_or_else(|| json!({}));
+    merge(&mut data, extra);
+    data
+}
+
+/// The extra variables of the notices about joining and leaving, and of command replies.
+fn subscription_data(name: &str) -> Option<Value> {
+    match name {
+        "confirm_subscribe" | "confirm_unsubscribe" => Some(json!({
             "confirm_address": "team-gender-confirm+b7k2m9q4x1@lists.example.org",
             "confirm_url": "https://lists.example.org/confirm/b7k2m9q4x1c8d3f6",
             "expires_days": 7,
-        }),
-        "welcome" => json!({
+        })),
+        "welcome" => Some(json!({
             "unsubscribe_url": "https://lists.example.org/unsubscribe/team-gender/a1b2c3d4",
-        }),
-        "approval_needed" => json!({
+        })),
+        "approval_needed" => Some(json!({
             "request_id": 12,
             "requester": "amina.diallo@example.org",
             "approve_address": "team-gender-confirm+r8c3v6n2z5@lists.example.org",
             "cli_approve": "tidings requests approve 12",
             "cli_reject": "tidings requests reject 12",
-        }),
-        "rejected" => json!({ "reason": "This list is reserved for the steering committee." }),
-        "held_notice" => json!({
+        })),
+        "rejected" => {
+            Some(json!({ "reason": "This list is reserved for the steering committee." }))
+        }
+        "command_results" => Some(json!({
+            "results": OUTCOMES
+                .iter()
+                .map(|o| json!({ "command": format!("cmd-{o}"), "outcome": o, "argument": "fr" }))
+                .collect::<Vec<_>>(),
+        })),
+        _ => None,
+    }
+}
+
+/// The extra variables of the notices about held and rejected postings.
+fn moderation_data(name: &str) -> Option<Value> {
+    match name {
+        "held_notice" => Some(json!({
             "sender": "omar.haddad@example.net",
             "subject": "Draft statement for the regional meeting",
             "reason": "not_member",
@@ -77,32 +103,46 @@ fn notice_data(name: &str) -> Value {
             "cli_reject": "tidings held reject 42",
             "cli_discard": "tidings held discard 42",
             "expires_days": 7,
-        }),
-        "posting_rejected" => json!({
+        })),
+        "posting_rejected" => Some(json!({
             "subject": "Draft statement for the regional meeting",
             "reason": "Please send statements to the steering committee.",
-        }),
-        "held_expired" => json!({
+        })),
+        "held_expired" => Some(json!({
             "subject": "Draft statement for the regional meeting",
             "expires_days": 7,
-        }),
-        "bounce_disabled" => json!({
+        })),
+        _ => None,
+    }
+}
+
+/// The extra variables of the notices about failed deliveries.
+fn delivery_data(name: &str) -> Option<Value> {
+    match name {
+        "bounce_disabled" => Some(json!({
             "reenable_url": "https://lists.example.org/reenable/team-gender/k3m8p2q7w4",
             "notice_number": 1,
             "notices_total": 3,
             "interval_days": 7,
-        }),
-        "deliverability" => json!({
+        })),
+        "deliverability" => Some(json!({
             "domain": "mail.example.net",
             "status": "5.7.1",
             "detail": "550 5.7.1 Message rejected as spam",
-        }),
-        "delivery_expired" => json!({
+        })),
+        "delivery_expired" => Some(json!({
             "subject": "Draft statement for the regional meeting",
             "detail": "gave up after 44 attempts over 117 h; last reply: 451 4.3.0 mailbox busy",
             "lifetime_days": 5,
-        }),
-        "item_received" => json!({
+        })),
+        _ => None,
+    }
+}
+
+/// The extra variables of the notices to a publication's editors.
+fn editor_data(name: &str) -> Option<Value> {
+    match name {
+        "item_received" => Some(json!({
             "accepted": true,
             "problem": "",
             "title": "Rome Statute at 30",
@@ -114,8 +154,8 @@ fn notice_data(name: &str) -> Value {
             },
             "languages": "en, fr, es",
             "cli_remove": "tidings items remove 7",
-        }),
-        "edition_preview" => json!({
+        })),
+        "edition_preview" => Some(json!({
             "edition_id": 3,
             "number": 12,
             "languages": "en, fr, es",
@@ -123,23 +163,15 @@ fn notice_data(name: &str) -> Value {
             "approve_address": "team-gender-confirm+e5t8y2u6i9@lists.example.org",
             "cli_approve": "tidings editions approve 3",
             "cli_cancel": "tidings editions cancel 3",
-        }),
-        "edition_empty" => json!({ "scheduled": "2027-03-01 09:00 CET" }),
-        "edition_caught_up" => json!({
+        })),
+        "edition_empty" => Some(json!({ "scheduled": "2027-03-01 09:00 CET" })),
+        "edition_caught_up" => Some(json!({
             "scheduled": "2027-03-01 09:00 CET",
             "skipped": 1,
             "built": true,
-        }),
-        "command_results" => json!({
-            "results": OUTCOMES
-                .iter()
-                .map(|o| json!({ "command": format!("cmd-{o}"), "outcome": o, "argument": "fr" }))
-                .collect::<Vec<_>>(),
-        }),
-        _ => json!({}),
-    };
-    merge(&mut data, extra);
-    data
+        })),
+        _ => None,
+    }
 }
 
 /// Every variant of every page: each value of `kind`, `outcome` and `reason`.
