@@ -81,19 +81,9 @@ const NOTICE_PARTS: [&str; 3] = ["subject", "txt", "html"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
-    #[error("cannot read {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("template {} is not valid Handlebars: {source}", path.display())]
-    Syntax {
-        path: PathBuf,
-        // Boxed: the handlebars error is large and would bloat every Result.
-        #[source]
-        source: Box<handlebars::TemplateError>,
-    },
+    /// A file that cannot be read, or is not valid Handlebars.
+    #[error(transparent)]
+    File(#[from] FileError),
     #[error("the English template {} is missing; English is the fallback for every language and must be complete", path.display())]
     MissingEnglish { path: PathBuf },
     #[error("no notice or page named {name:?}")]
@@ -107,15 +97,6 @@ pub enum TemplateError {
         #[source]
         source: Box<handlebars::RenderError>,
     },
-}
-
-impl From<FileError> for TemplateError {
-    fn from(error: FileError) -> Self {
-        match error {
-            FileError::Read { path, source } => TemplateError::Read { path, source },
-            FileError::Syntax { path, source } => TemplateError::Syntax { path, source },
-        }
-    }
 }
 
 /// Every template, parsed once at start-up so that a syntax error stops the

@@ -115,20 +115,11 @@ pub struct Rendered {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
-    #[error("cannot read {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file that cannot be read, or is not valid Handlebars.
+    #[error(transparent)]
+    File(#[from] FileError),
     #[error("{} is missing; every publication needs a subject, HTML and text template for each of its languages", path.display())]
     Missing { path: PathBuf },
-    #[error("template {} is not valid Handlebars: {source}", path.display())]
-    Syntax {
-        path: PathBuf,
-        #[source]
-        source: Box<handlebars::TemplateError>,
-    },
     #[error("{}: {problem}", path.display())]
     Strings { path: PathBuf, problem: String },
     #[error("template {} does not render: {source}", path.display())]
@@ -149,15 +140,6 @@ pub enum TemplateError {
         #[source]
         source: Box<handlebars::RenderError>,
     },
-}
-
-impl From<FileError> for TemplateError {
-    fn from(error: FileError) -> Self {
-        match error {
-            FileError::Read { path, source } => TemplateError::Read { path, source },
-            FileError::Syntax { path, source } => TemplateError::Syntax { path, source },
-        }
-    }
 }
 
 /// The words of one language: labels for the shared partials and how dates are written.

@@ -844,7 +844,10 @@ fn syntax_and_read_errors_name_the_file() {
     let broken = dir.0.join("messages/pt/welcome.txt.hbs");
     std::fs::write(&broken, "{{#if list.confidential}}never closed\n").unwrap();
     let e = Templates::load(&dir.0).expect_err("must fail");
-    assert!(matches!(e, TemplateError::Syntax { .. }), "{e}");
+    assert!(
+        matches!(e, TemplateError::File(FileError::Syntax { .. })),
+        "{e}"
+    );
     assert!(e.to_string().contains("messages/pt/welcome.txt.hbs"), "{e}");
 
     let missing = Path::new("/nonexistent/tidings-templates");
