@@ -1,10 +1,11 @@
 //! tidings: mailing lists and scheduled newsletters for organisations that talk through email.
 //!
 //! The path of a posting through the crate:
-//! [`inbound`] (SMTP/LMTP sessions, address routing) → [`pipeline`] (rules decide accept /
-//! discard / reject; decoration adds the list's headers and footer) → [`store`] (committed
-//! before the 250) → [`delivery`] (expansion into one queued delivery per subscriber, workers
-//! that send through the relay, retries).
+//! [`inbound`] (SMTP/LMTP sessions; [`links`] says where each address leads) → [`pipeline`]
+//! (rules decide accept / hold / discard / reject) → [`store`] (committed before the 250,
+//! with what acceptance learned of it) → [`delivery`] (decoration with the list's headers
+//! and footer, expansion into one queued delivery per subscriber, workers that send through
+//! the relay, retries).
 //!
 //! Modules are layered: each uses only modules of the layers above it in this list, never
 //! one of its own layer or below, so that there are no circles and each can be read
