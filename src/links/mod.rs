@@ -1,4 +1,4 @@
-//! Every address and link tidings makes, and the reading of them back ([`route`]). Nothing
+//! Every address and link tidings makes, and the reading of them back ([`Links::route`]). Nothing
 //! else formats them, so the scheme below is the whole of it:
 //!
 //! | address                      | what it is                                              |
@@ -18,7 +18,7 @@
 //! `/reenable/LIST/TOKEN`, and a publication's `/p/NAME/`, `/p/NAME/feed.xml` and
 //! `/p/NAME/N/LANG`. Tokens are signed ([`crate::tokens`]) for one list and one use.
 //!
-//! This module knows the scheme and nothing of the configuration: [`route`] asks a
+//! This module knows the scheme and nothing of the configuration: [`Links::route`] asks a
 //! [`Directory`] which names are lists, so that configuration can check list names against
 //! the reserved ones here without the two depending on each other.
 

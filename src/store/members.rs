@@ -39,9 +39,8 @@ impl Store {
             .await?[0])
     }
 
-    /// Subscribes many addresses in one transaction; returns, per line, whether it was new.
     /// Subscribes every line's address, creating members when new, in one transaction and
-    /// a few statements per [`IMPORT_CHUNK`] lines: a statement per line made a 100,000-line
+    /// a few statements per `IMPORT_CHUNK` lines: a statement per line made a 100,000-line
     /// import take minutes. A result per line, in order; an address repeated in the import
     /// is added once.
     pub async fn import_members(
@@ -163,7 +162,6 @@ impl Store {
     }
 }
 
-/// Subscribes `address` to `list` inside a transaction, creating the member when new.
 /// Lines written per statement by an import: four values each, well under the limits of
 /// SQLite (32,766) and PostgreSQL (65,535) on bound parameters.
 const IMPORT_CHUNK: usize = 500;
@@ -249,6 +247,7 @@ async fn insert_subscriptions(
     Ok(query.fetch_all(&mut **tx).await?.into_iter().collect())
 }
 
+/// Subscribes `address` to `list` inside a transaction, creating the member when new.
 pub(super) async fn subscribe_in(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     list: &str,

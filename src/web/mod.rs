@@ -3,7 +3,7 @@
 //! with their Atom feeds. Pages are
 //! rendered from the templates in the member's language; a GET never changes anything, so
 //! link scanners cannot unsubscribe or subscribe anyone. A link whose token is not genuine
-//! names no list. Connections are capped and timed out ([`server`]).
+//! names no list. Connections are capped and timed out (`server.rs`).
 
 mod confirm;
 mod page;
