@@ -181,7 +181,8 @@ fn dkimpy_arc_verify(messages: &[&[u8]], records: &[(String, String)]) -> Option
     if !dkimpy_available() {
         return None;
     }
-    let (stdout, _) = run_verifier(("python3", "-c", ARC_VERIFY), messages, records);
+    let script = [DKIMPY_ZONE, ARC_VERIFY].concat();
+    let (stdout, _) = run_verifier(("python3", "-c", &script), messages, records);
     Some(stdout.lines().map(str::to_owned).collect())
 }
 
@@ -205,10 +206,9 @@ fn run_verifier(
     (stdout, stderr)
 }
 
-/// argv: zone.json, then message files. Prints each one's chain validation.
-const ARC_VERIFY: &str = r#"
+/// What both dkimpy scripts start with: DNS answered from the zone file (argv[1]).
+const DKIMPY_ZONE: &str = r#"
 import json, logging, sys
-import dkim
 
 logging.basicConfig(stream=sys.stderr, level=logging.ERROR)
 zone = json.load(open(sys.argv[1]))
@@ -216,6 +216,11 @@ zone = json.load(open(sys.argv[1]))
 def dns(name, timeout=5):
     value = zone.get(name.decode().rstrip('.').lower())
     return value.encode() if value else None
+"#;
+
+/// argv: zone.json, then message files. Prints each one's chain validation.
+const ARC_VERIFY: &str = r#"
+import dkim
 
 for path in sys.argv[2:]:
     cv, results, reason = dkim.arc_verify(open(path, 'rb').read(), dnsfunc=dns)
@@ -865,7 +870,8 @@ fn dkimpy_verify(messages: &[&[u8]], records: &[(String, String)]) -> Option<Vec
     if !dkimpy_available() {
         return None;
     }
-    let (stdout, stderr) = run_verifier(("python3", "-c", VERIFY), messages, records);
+    let script = [DKIMPY_ZONE, VERIFY].concat();
+    let (stdout, stderr) = run_verifier(("python3", "-c", &script), messages, records);
     let verdicts = stdout
         .lines()
         .map(|line| {
@@ -932,16 +938,9 @@ fn message_files(
 /// argv: zone.json, then message files named INDEX.eml. Prints, per signature:
 /// INDEX, pass or fail, selector, signed fields.
 const VERIFY: &str = r#"
-import json, logging, os, re, sys
+import os, re
 import dkim
 from dkim.util import parse_tag_value
-
-logging.basicConfig(stream=sys.stderr, level=logging.ERROR)
-zone = json.load(open(sys.argv[1]))
-
-def dns(name, timeout=5):
-    value = zone.get(name.decode().rstrip('.').lower())
-    return value.encode() if value else None
 
 for path in sys.argv[2:]:
     index = os.path.basename(path).split('.')[0]
