@@ -418,7 +418,16 @@ async fn items_commands_add_list_show_edit_and_withdraw(db: &TestDb) {
         ],
     )));
 
-    let list = stdout(&tidings(&config, db, &["items", "list", "bulletin"]));
+    items_are_listed_and_shown(&config, db, &cour);
+    items_are_edited_and_withdrawn(&config, db, dir.path(), (&court, &budget));
+    // Mistakes are refused with the reason.
+    spent_unknown_and_misplaced_items_are_refused(&config, db, &file, &budget);
+    bad_item_values_are_refused(&config, db, dir.path(), (&file, &court));
+}
+
+/// Three items waiting (see above): listed with their language and key, and one shown.
+fn items_are_listed_and_shown(config: &Path, db: &TestDb, cour: &str) {
+    let list = stdout(&tidings(config, db, &["items", "list", "bulletin"]));
     let lines: Vec<&str> = list.lines().collect();
     assert_eq!(lines.len(), 3, "{list}");
     assert!(lines.iter().all(|l| l.contains("waiting")), "{list}");
@@ -431,7 +440,7 @@ async fn items_commands_add_list_show_edit_and_withdraw(db: &TestDb) {
         "{budget_line}"
     );
 
-    let shown = stdout(&tidings(&config, db, &["items", "show", &cour]));
+    let shown = stdout(&tidings(config, db, &["items", "show", cour]));
     for expected in [
         "publication: bulletin",
         "language: fr",
@@ -444,15 +453,22 @@ async fn items_commands_add_list_show_edit_and_withdraw(db: &TestDb) {
     ] {
         assert!(shown.contains(expected), "{expected:?} in {shown}");
     }
+}
 
-    let other = body(dir.path(), "other.md", "Revised text.\n");
+fn items_are_edited_and_withdrawn(
+    config: &Path,
+    db: &TestDb,
+    dir: &Path,
+    (court, budget): (&str, &str),
+) {
+    let other = body(dir, "other.md", "Revised text.\n");
     let edited = stdout(&tidings(
-        &config,
+        config,
         db,
         &[
             "items",
             "edit",
-            &court,
+            court,
             "--title",
             "The Court, revised",
             "--section",
@@ -465,7 +481,7 @@ async fn items_commands_add_list_show_edit_and_withdraw(db: &TestDb) {
         edited.contains(&format!("item {court} changed")),
         "{edited}"
     );
-    let shown = stdout(&tidings(&config, db, &["items", "show", &court]));
+    let shown = stdout(&tidings(config, db, &["items", "show", court]));
     assert!(
         shown.contains("title:    The Court, revised")
             && shown.contains("section:  Events")
@@ -473,31 +489,37 @@ async fn items_commands_add_list_show_edit_and_withdraw(db: &TestDb) {
         "{shown}"
     );
 
-    let removed = stdout(&tidings(&config, db, &["items", "remove", &budget]));
+    let removed = stdout(&tidings(config, db, &["items", "remove", budget]));
     assert!(
         removed.contains(&format!("item {budget} withdrawn")),
         "{removed}"
     );
-    let list = stdout(&tidings(&config, db, &["items", "list", "bulletin"]));
+    let list = stdout(&tidings(config, db, &["items", "list", "bulletin"]));
     let budget_line = list
         .lines()
         .find(|l| l.contains("Budget 2027"))
         .expect("listed");
     assert!(budget_line.contains("withdrawn"), "{list}");
-    let waiting = stdout(&tidings(&config, db, &["items", "list", "--waiting"]));
+    let waiting = stdout(&tidings(config, db, &["items", "list", "--waiting"]));
     assert_eq!(waiting.lines().count(), 2, "{waiting}");
     assert!(!waiting.contains("Budget 2027"), "{waiting}");
+}
 
-    // Mistakes are refused with the reason.
-    let refused = stderr(&tidings(&config, db, &["items", "remove", &budget]));
+fn spent_unknown_and_misplaced_items_are_refused(
+    config: &Path,
+    db: &TestDb,
+    file: &str,
+    budget: &str,
+) {
+    let refused = stderr(&tidings(config, db, &["items", "remove", budget]));
     assert!(
         refused.contains("already in an edition or withdrawn"),
         "{refused}"
     );
     let refused = stderr(&tidings(
-        &config,
+        config,
         db,
-        &["items", "edit", &budget, "--title", "x"],
+        &["items", "edit", budget, "--title", "x"],
     ));
     assert!(refused.contains("can no longer change"), "{refused}");
     for args in [
@@ -505,7 +527,7 @@ async fn items_commands_add_list_show_edit_and_withdraw(db: &TestDb) {
         vec!["items", "edit", "999", "--title", "x"],
         vec!["items", "remove", "999"],
     ] {
-        let error = stderr(&tidings(&config, db, &args));
+        let error = stderr(&tidings(config, db, &args));
         assert!(error.contains("no item 999"), "{args:?}: {error}");
         assert!(error.contains("tidings items list"), "{args:?}: {error}");
     }
@@ -517,15 +539,23 @@ async fn items_commands_add_list_show_edit_and_withdraw(db: &TestDb) {
             "--title",
             "T",
             "--body-file",
-            &file,
+            file,
         ],
         // A list is not a publication.
-        vec!["items", "add", "team", "--title", "T", "--body-file", &file],
+        vec!["items", "add", "team", "--title", "T", "--body-file", file],
         vec!["items", "list", "nosuch"],
     ] {
-        let error = stderr(&tidings(&config, db, &args));
+        let error = stderr(&tidings(config, db, &args));
         assert!(error.contains("no publication named"), "{args:?}: {error}");
     }
+}
+
+fn bad_item_values_are_refused(
+    config: &Path,
+    db: &TestDb,
+    dir: &Path,
+    (file, court): (&str, &str),
+) {
     for args in [
         vec![
             "items",
@@ -536,18 +566,18 @@ async fn items_commands_add_list_show_edit_and_withdraw(db: &TestDb) {
             "--lang",
             "pt",
             "--body-file",
-            &file,
+            file,
         ],
-        vec!["items", "edit", &court, "--lang", "pt"],
+        vec!["items", "edit", court, "--lang", "pt"],
     ] {
-        let error = stderr(&tidings(&config, db, &args));
+        let error = stderr(&tidings(config, db, &args));
         assert!(
             error.contains("The Bulletin is written in en, fr, es, not \"pt\""),
             "{args:?}: {error}"
         );
     }
     let error = stderr(&tidings(
-        &config,
+        config,
         db,
         &[
             "items",
@@ -556,14 +586,14 @@ async fn items_commands_add_list_show_edit_and_withdraw(db: &TestDb) {
             "--title",
             "  ",
             "--body-file",
-            &file,
+            file,
         ],
     ));
     assert!(error.contains("no title"), "{error}");
-    let missing = dir.path().join("missing.md");
+    let missing = dir.join("missing.md");
     let missing = missing.to_str().expect("utf-8 path");
     let error = stderr(&tidings(
-        &config,
+        config,
         db,
         &[
             "items",
@@ -576,10 +606,10 @@ async fn items_commands_add_list_show_edit_and_withdraw(db: &TestDb) {
         ],
     ));
     assert!(error.contains(&format!("cannot read {missing}")), "{error}");
-    let error = stderr(&tidings(&config, db, &["items", "show", "one"]));
+    let error = stderr(&tidings(config, db, &["items", "show", "one"]));
     assert!(error.contains("invalid value 'one'"), "{error}");
     // Nothing refused was stored.
-    let list = stdout(&tidings(&config, db, &["items", "list"]));
+    let list = stdout(&tidings(config, db, &["items", "list"]));
     assert_eq!(list.lines().count(), 3, "{list}");
 }
 
@@ -602,11 +632,25 @@ async fn editions_commands_preview_build_approve_and_cancel(db: &TestDb) {
     let court = add_item(&config, db, &file, ("en", "court", "The Court in 2027"));
     add_item(&config, db, &file, ("fr", "court", "La Cour en 2027"));
 
-    // A preview is written for a browser and stores nothing.
-    let page = dir.path().join("preview.html");
+    a_preview_is_written_and_stores_nothing(&config, db, dir.path());
+    let edition = an_edition_built_now_waits_for_the_editors(&config, db, &court);
+    an_approved_edition_is_sent_once(&config, db, &edition);
+    // Nothing waits: nothing to build.
+    let error = stderr(&tidings(&config, db, &["editions", "build", "bulletin"]));
+    assert!(
+        error.contains("no items are waiting for bulletin"),
+        "{error}"
+    );
+
+    a_cancelled_edition_gives_its_items_back(&config, db, &file);
+    edition_mistakes_are_refused(&config, db);
+}
+
+fn a_preview_is_written_and_stores_nothing(config: &Path, db: &TestDb, dir: &Path) {
+    let page = dir.join("preview.html");
     let page_arg = page.to_str().expect("utf-8 path");
     let previewed = stdout(&tidings(
-        &config,
+        config,
         db,
         &[
             "editions", "preview", "bulletin", "--lang", "fr", "--out", page_arg,
@@ -620,28 +664,30 @@ async fn editions_commands_preview_build_approve_and_cancel(db: &TestDb) {
     assert!(html.starts_with("<!DOCTYPE html>"), "{html:.80}");
     assert!(html.contains("lang=\"fr\"") && html.contains("La Cour en 2027"));
     let english = stdout(&tidings(
-        &config,
+        config,
         db,
         &["editions", "preview", "bulletin", "--lang", "en"],
     ));
     assert!(english.contains("The Court in 2027") && !english.contains("La Cour"));
-    let list = stdout(&tidings(&config, db, &["editions", "list"]));
+    let list = stdout(&tidings(config, db, &["editions", "list"]));
     assert!(list.contains("(no editions)"), "{list}");
+}
 
-    // Built now, outside the schedule: waiting for the editors.
-    let built = stdout(&tidings(&config, db, &["editions", "build", "bulletin"]));
+/// Built outside the schedule, from the items added above (`court` among them); its id.
+fn an_edition_built_now_waits_for_the_editors(config: &Path, db: &TestDb, court: &str) -> String {
+    let built = stdout(&tidings(config, db, &["editions", "build", "bulletin"]));
     assert!(
         built.contains("(No. 1) built") && built.contains("tidings editions approve"),
         "{built}"
     );
     let edition = id_in(&built);
-    let list = stdout(&tidings(&config, db, &["editions", "list", "bulletin"]));
+    let list = stdout(&tidings(config, db, &["editions", "list", "bulletin"]));
     let line = list.lines().next().expect("one edition");
     assert!(
         line.contains("special") && line.contains("awaiting_approval"),
         "{list}"
     );
-    let shown = stdout(&tidings(&config, db, &["editions", "show", &edition]));
+    let shown = stdout(&tidings(config, db, &["editions", "show", &edition]));
     for expected in [
         "state:       awaiting_approval",
         "sent:        -",
@@ -654,54 +700,52 @@ async fn editions_commands_preview_build_approve_and_cancel(db: &TestDb) {
     }
     // Its items are taken.
     let error = stderr(&tidings(
-        &config,
+        config,
         db,
-        &["items", "edit", &court, "--title", "x"],
+        &["items", "edit", court, "--title", "x"],
     ));
     assert!(error.contains("already in an edition"), "{error}");
 
-    let approved = stdout(&tidings(&config, db, &["editions", "approve", &edition]));
+    edition
+}
+
+fn an_approved_edition_is_sent_once(config: &Path, db: &TestDb, edition: &str) {
+    let approved = stdout(&tidings(config, db, &["editions", "approve", edition]));
     assert!(
         approved.contains(&format!("edition {edition} queued for 1 subscribers")),
         "{approved}"
     );
-    let shown = stdout(&tidings(&config, db, &["editions", "show", &edition]));
+    let shown = stdout(&tidings(config, db, &["editions", "show", edition]));
     assert!(
         shown.contains("state:       sent") && !shown.contains("sent:        -"),
         "{shown}"
     );
-    let error = stderr(&tidings(&config, db, &["editions", "approve", &edition]));
+    let error = stderr(&tidings(config, db, &["editions", "approve", edition]));
     assert!(
         error.contains("is sent, not waiting for approval"),
         "{error}"
     );
-    let error = stderr(&tidings(&config, db, &["editions", "cancel", &edition]));
+    let error = stderr(&tidings(config, db, &["editions", "cancel", edition]));
     assert!(
         error.contains("is sent, not waiting for approval"),
         "{error}"
     );
+}
 
-    // Nothing waits: nothing to build.
-    let error = stderr(&tidings(&config, db, &["editions", "build", "bulletin"]));
-    assert!(
-        error.contains("no items are waiting for bulletin"),
-        "{error}"
-    );
-
-    // A cancelled edition gives its items back.
-    let next = add_item(&config, db, &file, ("en", "next", "Next story"));
+fn a_cancelled_edition_gives_its_items_back(config: &Path, db: &TestDb, file: &str) {
+    let next = add_item(config, db, file, ("en", "next", "Next story"));
     let second = id_in(&stdout(&tidings(
-        &config,
+        config,
         db,
         &["editions", "build", "bulletin"],
     )));
-    let cancelled = stdout(&tidings(&config, db, &["editions", "cancel", &second]));
+    let cancelled = stdout(&tidings(config, db, &["editions", "cancel", &second]));
     assert!(
         cancelled.contains("cancelled; its items wait"),
         "{cancelled}"
     );
     let waiting = stdout(&tidings(
-        &config,
+        config,
         db,
         &["items", "list", "bulletin", "--waiting"],
     ));
@@ -709,19 +753,20 @@ async fn editions_commands_preview_build_approve_and_cancel(db: &TestDb) {
         waiting.contains("Next story") && waiting.trim_start().starts_with(&next),
         "{waiting}"
     );
-    let shown = stdout(&tidings(&config, db, &["editions", "show", &second]));
+    let shown = stdout(&tidings(config, db, &["editions", "show", &second]));
     assert!(shown.contains("state:       cancelled"), "{shown}");
-    let error = stderr(&tidings(&config, db, &["editions", "cancel", &second]));
+    let error = stderr(&tidings(config, db, &["editions", "cancel", &second]));
     assert!(error.contains("is cancelled, not waiting"), "{error}");
+}
 
-    // Mistakes are refused with the reason.
+fn edition_mistakes_are_refused(config: &Path, db: &TestDb) {
     for args in [
         vec!["editions", "show", "999"],
         vec!["editions", "approve", "999"],
         vec!["editions", "send", "999"],
         vec!["editions", "cancel", "999"],
     ] {
-        let error = stderr(&tidings(&config, db, &args));
+        let error = stderr(&tidings(config, db, &args));
         assert!(error.contains("no edition 999"), "{args:?}: {error}");
     }
     for args in [
@@ -729,14 +774,14 @@ async fn editions_commands_preview_build_approve_and_cancel(db: &TestDb) {
         vec!["editions", "preview", "nosuch", "--lang", "en"],
         vec!["editions", "list", "nosuch"],
     ] {
-        let error = stderr(&tidings(&config, db, &args));
+        let error = stderr(&tidings(config, db, &args));
         assert!(
             error.contains("no publication named \"nosuch\""),
             "{args:?}: {error}"
         );
     }
     let error = stderr(&tidings(
-        &config,
+        config,
         db,
         &["editions", "preview", "bulletin", "--lang", "pt"],
     ));
@@ -744,6 +789,6 @@ async fn editions_commands_preview_build_approve_and_cancel(db: &TestDb) {
         error.contains("written in en, fr, es, not \"pt\""),
         "{error}"
     );
-    let error = stderr(&tidings(&config, db, &["editions", "preview", "bulletin"]));
+    let error = stderr(&tidings(config, db, &["editions", "preview", "bulletin"]));
     assert!(error.contains("--lang"), "{error}");
 }
