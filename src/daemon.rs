@@ -5,8 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Notify};
-use tokio::task::JoinSet;
+use tokio::sync::{watch, Mutex, Notify};
 
 use crate::authentication::dns::{Dns, DnsSetupError};
 use crate::authentication::Authenticator;
@@ -24,6 +23,7 @@ use crate::runner;
 use crate::signals::Signals;
 use crate::store::{Store, StoreError};
 use crate::subscriptions::Subscriptions;
+use crate::supervisor::{Policy, Supervisor};
 use crate::tokens::{generate_secret, Signer};
 use crate::web;
 
@@ -59,7 +59,7 @@ pub struct Daemon {
     /// The memory the mail listeners' messages in transit share.
     pub data_budget: Arc<DataBudget>,
     shutdown: watch::Sender<bool>,
-    tasks: JoinSet<()>,
+    tasks: Supervisor,
 }
 
 /// The HMAC key: from the configuration, or generated once and kept in the database.
@@ -88,7 +88,7 @@ struct Parts {
 }
 
 /// A service of the daemon: the tasks it starts from the shared parts.
-type Service = fn(&Parts, &mut JoinSet<()>);
+type Service = fn(&Parts, &mut Supervisor);
 
 /// Every service but the listeners (which bind first, so that a port in use stops the start
 /// before anything runs). Adding one is adding a line.
@@ -115,7 +115,7 @@ impl Daemon {
         }
         let (shutdown, shutdown_rx) = watch::channel(false);
         let parts = Parts::build(config, clock, shutdown_rx).await?;
-        let mut tasks = JoinSet::new();
+        let mut tasks = Supervisor::new(Policy::default(), parts.signals.shutdown.clone());
         let budget = Arc::new(DataBudget::new(parts.config.server.max_data_memory));
         let [smtp_addr, lmtp_addr] = start_mail_listeners(&parts, &budget, &mut tasks).await?;
         let http_addr = start_web(&parts, &mut tasks).await?;
@@ -135,16 +135,17 @@ impl Daemon {
         })
     }
 
+    /// Resolves with the name of a task that kept failing, once one has: the daemon is then
+    /// missing a part and should be stopped and started afresh.
+    pub fn given_up(&self) -> impl std::future::Future<Output = String> + Send + 'static {
+        self.tasks.given_up()
+    }
+
     /// Stops accepting, lets workers finish the transaction in hand, and waits for them.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
-        let drained = tokio::time::timeout(Duration::from_secs(30), async {
-            while self.tasks.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_err() {
+        if !self.tasks.join(Duration::from_secs(30)).await {
             tracing::warn!("some tasks did not stop within 30 s; their claims will be retried");
-            self.tasks.abort_all();
         }
         self.store.close().await;
     }
@@ -215,7 +216,7 @@ impl Parts {
     }
 }
 
-fn start_delivery(parts: &Parts, tasks: &mut JoinSet<()>) {
+fn start_delivery(parts: &Parts, tasks: &mut Supervisor) {
     delivery::start(
         &parts.config,
         &parts.store,
@@ -227,27 +228,36 @@ fn start_delivery(parts: &Parts, tasks: &mut JoinSet<()>) {
     );
 }
 
-fn start_runner(parts: &Parts, tasks: &mut JoinSet<()>) {
-    tasks.spawn(runner::run(
-        Arc::clone(&parts.subscriptions),
-        Arc::clone(&parts.publications),
-        parts.signals.clone(),
-    ));
+fn start_runner(parts: &Parts, tasks: &mut Supervisor) {
+    let (subscriptions, publications) = (&parts.subscriptions, &parts.publications);
+    let (subscriptions, publications) = (Arc::clone(subscriptions), Arc::clone(publications));
+    let signals = parts.signals.clone();
+    tasks.spawn("command runner", move || {
+        runner::run(
+            Arc::clone(&subscriptions),
+            Arc::clone(&publications),
+            signals.clone(),
+        )
+    });
 }
 
-fn start_scheduler(parts: &Parts, tasks: &mut JoinSet<()>) {
-    tasks.spawn(publications::scheduler::run(
-        Arc::clone(&parts.publications),
-        Arc::clone(&parts.clock),
-        parts.signals.clone(),
-    ));
+fn start_scheduler(parts: &Parts, tasks: &mut Supervisor) {
+    let (publications, clock) = (Arc::clone(&parts.publications), Arc::clone(&parts.clock));
+    let signals = parts.signals.clone();
+    tasks.spawn("publication scheduler", move || {
+        publications::scheduler::run(
+            Arc::clone(&publications),
+            Arc::clone(&clock),
+            signals.clone(),
+        )
+    });
 }
 
 /// The SMTP and LMTP listeners, each unless its setting is empty; their addresses.
 async fn start_mail_listeners(
     parts: &Parts,
     budget: &Arc<DataBudget>,
-    tasks: &mut JoinSet<()>,
+    tasks: &mut Supervisor,
 ) -> Result<[Option<SocketAddr>; 2], DaemonError> {
     let config = &parts.config;
     let handler = Arc::new(ListHandler::new(
@@ -274,22 +284,29 @@ async fn start_mail_listeners(
 /// The HTTP listener, unless its setting is empty; its address.
 async fn start_web(
     parts: &Parts,
-    tasks: &mut JoinSet<()>,
+    tasks: &mut Supervisor,
 ) -> Result<Option<SocketAddr>, DaemonError> {
     let Some(addr) = Config::listen_addr(&parts.config.server.http_listen) else {
         return Ok(None);
     };
-    let listener = bind("http_listen", addr).await?;
-    let local = listener.local_addr().ok();
+    let listener = Listener::bind("http_listen", addr).await?;
+    let local = listener.local;
     tracing::info!(addr = ?local, "listening for HTTP");
-    tasks.spawn(web::serve(
-        listener,
-        Arc::clone(&parts.subscriptions),
-        Arc::clone(&parts.publications),
-        web::Limits::of(&parts.config.server),
-        parts.signals.shutdown.clone(),
-    ));
-    Ok(local)
+    let (subscriptions, publications) = (&parts.subscriptions, &parts.publications);
+    let (subscriptions, publications) = (Arc::clone(subscriptions), Arc::clone(publications));
+    let limits = web::Limits::of(&parts.config.server);
+    let shutdown = parts.signals.shutdown.clone();
+    tasks.spawn("HTTP listener", move || {
+        let listener = listener.clone();
+        let (subscriptions, publications) = (Arc::clone(&subscriptions), Arc::clone(&publications));
+        let shutdown = shutdown.clone();
+        async move {
+            if let Some(listener) = listener.take().await {
+                web::serve(listener, subscriptions, publications, limits, shutdown).await;
+            }
+        }
+    });
+    Ok(Some(local))
 }
 
 /// Binds one SMTP or LMTP listener (unless its setting is empty) and starts serving it.
@@ -298,13 +315,13 @@ async fn start_mail_listener(
     protocol: Protocol,
     (config, handler, budget): (&Config, &Arc<ListHandler>, &Arc<DataBudget>),
     shutdown: &watch::Receiver<bool>,
-    tasks: &mut JoinSet<()>,
+    tasks: &mut Supervisor,
 ) -> Result<Option<SocketAddr>, DaemonError> {
     let Some(addr) = Config::listen_addr(value) else {
         return Ok(None);
     };
-    let listener = bind(setting, addr).await?;
-    let local = listener.local_addr().ok();
+    let listener = Listener::bind(setting, addr).await?;
+    let local = listener.local;
     tracing::info!(addr = ?local, ?protocol, "listening");
     let server = Arc::new(Server {
         protocol,
@@ -314,8 +331,21 @@ async fn start_mail_listener(
         handler: Arc::clone(handler),
         budget: Arc::clone(budget),
     });
-    tasks.spawn(server.serve(listener, shutdown.clone()));
-    Ok(local)
+    let shutdown = shutdown.clone();
+    let name = match protocol {
+        Protocol::Smtp => "SMTP listener",
+        Protocol::Lmtp => "LMTP listener",
+    };
+    tasks.spawn(name, move || {
+        let (listener, server, shutdown) =
+            (listener.clone(), Arc::clone(&server), shutdown.clone());
+        async move {
+            if let Some(listener) = listener.take().await {
+                server.serve(listener, shutdown).await;
+            }
+        }
+    });
+    Ok(Some(local))
 }
 
 fn limits(config: &Config, protocol: Protocol) -> Limits {
@@ -337,13 +367,45 @@ fn limits(config: &Config, protocol: Protocol) -> Limits {
     }
 }
 
-async fn bind(setting: &'static str, addr: SocketAddr) -> Result<TcpListener, DaemonError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| DaemonError::Bind {
-            setting,
-            setting_upper: setting.to_ascii_uppercase(),
-            addr,
-            source,
+/// A listening socket bound at start, so that a port in use stops the start; a listener
+/// task started again after a failure binds the same address anew, since the socket went
+/// with the failed task.
+#[derive(Clone)]
+struct Listener {
+    local: SocketAddr,
+    bound: Arc<Mutex<Option<TcpListener>>>,
+}
+
+impl Listener {
+    async fn bind(setting: &'static str, addr: SocketAddr) -> Result<Listener, DaemonError> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| DaemonError::Bind {
+                setting,
+                setting_upper: setting.to_ascii_uppercase(),
+                addr,
+                source,
+            })?;
+        let local = listener.local_addr().unwrap_or(addr);
+        Ok(Listener {
+            local,
+            bound: Arc::new(Mutex::new(Some(listener))),
         })
+    }
+
+    /// The socket bound at start the first time, a new one on the same address after;
+    /// `None` (logged) when the address cannot be bound again, which the supervisor counts
+    /// as a failure.
+    async fn take(&self) -> Option<TcpListener> {
+        if let Some(bound) = self.bound.lock().await.take() {
+            return Some(bound);
+        }
+        match TcpListener::bind(self.local).await {
+            Ok(listener) => Some(listener),
+            Err(error) => {
+                tracing::error!(addr = %self.local, %error, "cannot listen again");
+                None
+            }
+        }
+    }
 }

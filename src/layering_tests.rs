@@ -11,6 +11,7 @@ const LAYERS: [&[&str]; 9] = [
         "message",
         "signals",
         "store",
+        "supervisor",
         "templating",
         "tokens",
     ],

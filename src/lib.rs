@@ -13,8 +13,9 @@
 //!
 //! 1. Ground, using no other module: [`address`] (the address grammar, domains),
 //!    [`message`] (building messages, and editing a raw message's header), [`signals`]
-//!    (waking and stopping stages), [`store`] (the database), [`templating`] (reading
-//!    templates, escaping HTML), [`tokens`] (signed tokens).
+//!    (waking and stopping stages), [`store`] (the database), [`supervisor`] (restarting
+//!    tasks that fail), [`templating`] (reading templates, escaping HTML), [`tokens`] (signed
+//!    tokens).
 //! 2. [`links`]: every address and link tidings makes, and their reading back.
 //! 3. [`config`]: the configuration, plain data; checks that need more are asked of the
 //!    layers below through traits ([`config::KeyFiles`], [`links::Directory`] the other way).
@@ -52,6 +53,7 @@ pub mod runner;
 pub mod signals;
 pub mod store;
 pub mod subscriptions;
+pub mod supervisor;
 pub mod templating;
 pub mod tokens;
 pub mod web;

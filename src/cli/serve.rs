@@ -6,6 +6,9 @@
 //! stopping the services the same way as for SIGTERM (nothing in flight is lost: accepted
 //! mail and the queue are in the database) and starting them again at once. The listen
 //! addresses and the database stay as they were: a change to those needs a restart.
+//!
+//! A task of the daemon that keeps failing (see `supervisor`) makes `serve` stop and exit
+//! with an error, for systemd's `Restart=` to start it afresh.
 
 use std::path::Path;
 
@@ -29,7 +32,14 @@ pub async fn run(path: &Path, mut config: Config) -> anyhow::Result<()> {
     }
     let mut daemon = Daemon::start(config.clone()).await?;
     loop {
-        match signals.next().await {
+        let wanted = tokio::select! {
+            wanted = signals.next() => wanted,
+            task = daemon.given_up() => {
+                daemon.shutdown().await;
+                anyhow::bail!("the {task} kept failing (see the errors above); stopped so that the service manager starts tidings afresh");
+            }
+        };
+        match wanted {
             Wanted::Stop => break,
             Wanted::Reload => {
                 let Some(new) = reload(path, &config) else {

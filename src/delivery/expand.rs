@@ -18,6 +18,7 @@ use crate::signals::Signals;
 
 /// What expansion needs beyond the message: the list's texts, for decoration, and the keys
 /// and checks that seal a posting's ARC set.
+#[derive(Clone)]
 pub struct Expander {
     pub config: Arc<Config>,
     pub store: Store,

@@ -14,14 +14,13 @@ pub mod worker;
 
 use std::sync::Arc;
 
-use tokio::task::JoinSet;
-
 use crate::authentication::Authenticator;
 use crate::config::Config;
 use crate::dkim::Dkim;
 use crate::notices::Notices;
 use crate::signals::Signals;
 use crate::store::Store;
+use crate::supervisor::Supervisor;
 use crate::tokens::Signer;
 
 /// Starts the expander and one worker per relay connection.
@@ -32,7 +31,7 @@ pub fn start(
     (notices, authenticator): (&Arc<Notices>, &Arc<Authenticator>),
     dkim: Option<&Arc<Dkim>>,
     signals: &Signals,
-    tasks: &mut JoinSet<()>,
+    tasks: &mut Supervisor,
 ) {
     let expander = expand::Expander {
         config: Arc::clone(config),
@@ -41,7 +40,10 @@ pub fn start(
         authenticator: Arc::clone(authenticator),
         dkim: dkim.cloned(),
     };
-    tasks.spawn(expand::run(expander, signals.clone()));
+    let signals_of_expander = signals.clone();
+    tasks.spawn("expander", move || {
+        expand::run(expander.clone(), signals_of_expander.clone())
+    });
     let destinations = destinations::Destinations::new(
         config.delivery.destination_concurrency,
         config.delivery.destination_backoff_seconds,
@@ -57,6 +59,8 @@ pub fn start(
             destinations: Arc::clone(&destinations),
             signals: signals.clone(),
         };
-        tasks.spawn(worker.run());
+        tasks.spawn(format!("delivery worker {number}"), move || {
+            worker.clone().run()
+        });
     }
 }

@@ -20,6 +20,7 @@ use super::{render, retry};
 use crate::notices::Notices;
 use crate::signals::Signals;
 
+#[derive(Clone)]
 pub struct Worker {
     pub number: usize,
     pub config: Arc<Config>,

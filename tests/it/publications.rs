@@ -3,11 +3,12 @@
 //! catch-up after downtime, the preview and approval, delivery in each subscriber's
 //! language with their own unsubscribe link, and no edition without items.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::common::{eventually, reply_to, Harness, TestDb, BULLETIN, DOMAIN, EDITOR};
 use mail_parser::{Message, MimeHeaders};
-use tidings::publications::clock::ManualClock;
+use tidings::publications::clock::{Clock, ManualClock};
 use tidings::publications::render::UNSUBSCRIBE_PLACEHOLDER;
 use tidings::publications::ItemInput;
 use tidings::store::{Edition, ImportLine};
@@ -27,6 +28,7 @@ on_both_databases!(
     items_are_built_previewed_approved_and_delivered_in_each_language,
     an_edition_without_items_is_not_sent,
     a_repeated_local_time_builds_one_edition,
+    a_failing_scheduler_is_started_again_while_deliveries_go_on,
 );
 
 fn with_publications(toml: String) -> String {
@@ -425,4 +427,58 @@ async fn a_repeated_local_time_builds_one_edition(db: &TestDb) {
     let built = editions(&h, "nightly").await;
     assert_eq!(built.len(), 1, "{built:?}");
     assert_eq!(built[0].state, "sent", "auto approval sends at once");
+}
+
+/// A clock whose next `armed` readings fail, as a bug in the scheduler would.
+struct FailingClock {
+    time: ManualClock,
+    armed: AtomicUsize,
+}
+
+impl Clock for FailingClock {
+    fn now_ms(&self) -> i64 {
+        let failing = self
+            .armed
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        assert!(!failing, "injected failure of the scheduler");
+        self.time.now_ms()
+    }
+}
+
+/// The scheduler fails twice (its clock panics): the daemon starts it again each time,
+/// postings are delivered meanwhile, and the scheduler started again builds the edition
+/// that falls due.
+async fn a_failing_scheduler_is_started_again_while_deliveries_go_on(db: &TestDb) {
+    let clock = Arc::new(FailingClock {
+        time: ManualClock::new(MARCH - DAY),
+        armed: AtomicUsize::new(0),
+    });
+    let h = Harness::start_with_clock(db, with_publications, Arc::clone(&clock) as _).await;
+    h.daemon.publications.run_due(MARCH - DAY).await;
+    add_item(&h, "en", "k1", "Story").await;
+
+    clock.armed.store(2, Ordering::SeqCst);
+    let failing = &clock;
+    let failed =
+        eventually(|| async move { (failing.armed.load(Ordering::SeqCst) == 0).then_some(()) })
+            .await;
+    assert!(failed.is_some(), "the scheduler did not fail twice");
+    h.subscribe("open", &[READER]).await;
+    let open = format!("open@{DOMAIN}");
+    h.write("p@ngo.example", &open, "Meanwhile", "Hello\r\n")
+        .await;
+    assert_eq!(h.received_by(READER).len(), 1, "delivery went on");
+
+    clock.time.set(MARCH);
+    let started = &h;
+    let built = eventually(|| async move {
+        let built = editions(started, "bulletin").await;
+        (!built.is_empty()).then_some(built)
+    })
+    .await
+    .unwrap_or_default();
+    assert_eq!(built.len(), 1, "the scheduler runs again: {built:?}");
+    assert_eq!(built[0].scheduled_at, MARCH);
+    h.daemon.shutdown().await;
 }
