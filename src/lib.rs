@@ -12,6 +12,7 @@
 //! knowing only what it stands on. `layering_tests` holds the code to this table.
 //!
 //! 1. Ground, using no other module: [`address`] (the address grammar, domains),
+//!    [`health`] (what readiness is judged by),
 //!    [`message`] (building messages, and editing a raw message's header), [`signals`]
 //!    (waking and stopping stages), [`store`] (the database), [`supervisor`] (restarting
 //!    tasks that fail), [`templating`] (reading templates, escaping HTML), [`tokens`] (signed
@@ -42,6 +43,7 @@ pub mod daemon;
 pub mod delivery;
 pub mod descriptors;
 pub mod dkim;
+pub mod health;
 pub mod inbound;
 pub mod links;
 pub mod message;

@@ -7,9 +7,9 @@
 //! tokio's `JoinSet` alone would only report the end of a task; restarting needs a way to
 //! make the task again, so each task is given as a function that starts it.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -41,9 +41,42 @@ impl Default for Policy {
     }
 }
 
+/// Where a task is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskState {
+    Running,
+    /// Failed, and waiting to be started again.
+    Restarting,
+    GivenUp,
+}
+
+/// The state of every task, as the readiness check reads it.
+#[derive(Debug, Default)]
+pub struct Liveness {
+    states: Mutex<BTreeMap<String, TaskState>>,
+}
+
+impl Liveness {
+    /// The tasks that are not running, by name.
+    pub fn not_running(&self) -> Vec<(String, TaskState)> {
+        let states = self.states.lock().unwrap_or_else(PoisonError::into_inner);
+        states
+            .iter()
+            .filter(|(_, state)| **state != TaskState::Running)
+            .map(|(name, state)| (name.clone(), *state))
+            .collect()
+    }
+
+    fn set(&self, name: &str, state: TaskState) {
+        let mut states = self.states.lock().unwrap_or_else(PoisonError::into_inner);
+        states.insert(name.to_string(), state);
+    }
+}
+
 /// The supervised tasks of one daemon.
 pub struct Supervisor {
     tasks: JoinSet<()>,
+    liveness: Arc<Liveness>,
     policy: Policy,
     shutdown: watch::Receiver<bool>,
     /// The name of the first task given up on.
@@ -55,6 +88,7 @@ impl Supervisor {
     pub fn new(policy: Policy, shutdown: watch::Receiver<bool>) -> Supervisor {
         Supervisor {
             tasks: JoinSet::new(),
+            liveness: Arc::default(),
             policy,
             shutdown,
             gave_up: Arc::new(watch::Sender::new(None)),
@@ -72,8 +106,14 @@ impl Supervisor {
             policy: self.policy,
             shutdown: self.shutdown.clone(),
             gave_up: Arc::clone(&self.gave_up),
+            liveness: Arc::clone(&self.liveness),
         };
         self.tasks.spawn(watch.keep_running(start));
+    }
+
+    /// Which tasks run, as they come and go.
+    pub fn liveness(&self) -> Arc<Liveness> {
+        Arc::clone(&self.liveness)
     }
 
     /// Resolves with the name of a task that kept failing, once one has.
@@ -113,6 +153,7 @@ struct Watch {
     policy: Policy,
     shutdown: watch::Receiver<bool>,
     gave_up: Arc<watch::Sender<Option<String>>>,
+    liveness: Arc<Liveness>,
 }
 
 impl Watch {
@@ -125,6 +166,7 @@ impl Watch {
         let mut pause = self.policy.first_pause;
         loop {
             let started = Instant::now();
+            self.liveness.set(&self.name, TaskState::Running);
             // Run apart, so that a panic ends that task and not this keeper; aborted with
             // the keeper when the daemon stops waiting for it.
             let outcome = Aborting(tokio::spawn(start())).finish().await;
@@ -144,6 +186,7 @@ impl Watch {
                 failures.pop_front();
             }
             if failures.len() > self.policy.failures_allowed {
+                self.liveness.set(&self.name, TaskState::GivenUp);
                 tracing::error!(task = %self.name, %why, failures = failures.len(), "task keeps failing; giving up on it");
                 self.gave_up.send_if_modified(|first| {
                     let unset = first.is_none();
@@ -154,6 +197,7 @@ impl Watch {
                 });
                 return;
             }
+            self.liveness.set(&self.name, TaskState::Restarting);
             tracing::error!(task = %self.name, %why, pause_ms = pause.as_millis() as u64, "task failed; starting it again");
             tokio::select! {
                 () = tokio::time::sleep(pause) => {}
@@ -265,6 +309,10 @@ mod tests {
             .await
             .expect("given up in time");
         assert_eq!(name, "broken");
+        assert_eq!(
+            supervisor.liveness().not_running(),
+            [("broken".to_string(), TaskState::GivenUp)]
+        );
         // Started once, and again for each failure forgiven.
         assert_eq!(failing.load(Ordering::SeqCst), 3);
         assert_eq!(starts.load(Ordering::SeqCst), 1);

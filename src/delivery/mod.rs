@@ -17,6 +17,7 @@ use std::sync::Arc;
 use crate::authentication::Authenticator;
 use crate::config::Config;
 use crate::dkim::Dkim;
+use crate::health::RelayContact;
 use crate::notices::Notices;
 use crate::signals::Signals;
 use crate::store::Store;
@@ -30,6 +31,7 @@ pub fn start(
     signer: &Signer,
     (notices, authenticator): (&Arc<Notices>, &Arc<Authenticator>),
     dkim: Option<&Arc<Dkim>>,
+    relay_contact: &Arc<RelayContact>,
     signals: &Signals,
     tasks: &mut Supervisor,
 ) {
@@ -57,6 +59,7 @@ pub fn start(
             dkim: dkim.cloned(),
             notices: Arc::clone(notices),
             destinations: Arc::clone(&destinations),
+            relay_contact: Arc::clone(relay_contact),
             signals: signals.clone(),
         };
         tasks.spawn(format!("delivery worker {number}"), move || {

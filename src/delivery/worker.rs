@@ -17,6 +17,7 @@ use super::destinations::{domain_of, Destinations};
 use super::expiry::{self, Expired};
 use super::relay::{RelayClient, SendResult};
 use super::{render, retry};
+use crate::health::RelayContact;
 use crate::notices::Notices;
 use crate::signals::Signals;
 
@@ -32,6 +33,8 @@ pub struct Worker {
     pub notices: Arc<Notices>,
     /// Shared by all workers: how fast each recipient domain may be sent to.
     pub destinations: Arc<Destinations>,
+    /// Told whenever the relay answers, for the readiness check.
+    pub relay_contact: Arc<RelayContact>,
     pub signals: Signals,
 }
 
@@ -217,7 +220,10 @@ impl Worker {
             Some(client) if client.is_usable() => client,
             _ => match RelayClient::connect(&self.config.relay, &self.config.server.hostname).await
             {
-                Ok(client) => relay.insert(client),
+                Ok(client) => {
+                    self.relay_contact.reached(crate::store::now_ms());
+                    relay.insert(client)
+                }
                 Err(error) => {
                     // Do not hammer a relay that is down: the deliveries are deferred anyway.
                     tokio::time::sleep(Duration::from_millis(200)).await;

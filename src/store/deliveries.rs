@@ -223,6 +223,18 @@ impl Store {
         Ok(released)
     }
 
+    /// When the longest-waiting delivery that is due at `now_ms` and not being sent fell
+    /// due; `None` when none is waiting.
+    pub async fn oldest_due_delivery(&self, now_ms: i64) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT MIN(next_attempt_at) FROM deliveries \
+             WHERE state IN ('pending', 'deferred') AND next_attempt_at <= $1",
+        )
+        .bind(now_ms)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     /// Whether anything is due now or later (used by tests and the benchmark to wait).
     pub async fn unfinished_deliveries(&self) -> Result<i64> {
         let n: i64 = sqlx::query_scalar(

@@ -1,6 +1,6 @@
 //! The HTTP listener: one-click unsubscribe (RFC 8058), confirmation pages, the
 //! re-enable link of members disabled for bouncing, and the publications' past editions
-//! with their Atom feeds. Pages are
+//! with their Atom feeds; `/healthz` (alive) and `/readyz` (able to work). Pages are
 //! rendered from the templates in the member's language; a GET never changes anything, so
 //! link scanners cannot unsubscribe or subscribe anyone. A link whose token is not genuine
 //! names no list. Connections are capped and timed out (`server.rs`).
@@ -8,6 +8,7 @@
 mod confirm;
 mod page;
 mod publications;
+pub mod readiness;
 mod reenable;
 mod server;
 mod unsubscribe;
@@ -58,12 +59,13 @@ pub async fn serve(
     listener: TcpListener,
     subscriptions: Arc<Subscriptions>,
     publications: Arc<Publications>,
+    readiness: Arc<dyn readiness::Readiness>,
     limits: Limits,
     shutdown: watch::Receiver<bool>,
 ) {
     server::serve(
         listener,
-        router(subscriptions, publications),
+        router(subscriptions, publications).merge(readiness::routes(readiness)),
         limits,
         shutdown,
     )

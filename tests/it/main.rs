@@ -17,6 +17,7 @@ mod cli;
 mod confidential;
 mod crash;
 mod dkim;
+mod health;
 mod hostile;
 mod limits;
 mod moderation;

@@ -1,5 +1,7 @@
 //! The running daemon: listeners, expander and delivery workers around one store.
 
+mod readiness;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +15,7 @@ use crate::config::Config;
 use crate::delivery;
 use crate::descriptors;
 use crate::dkim::{Dkim, KeyError};
+use crate::health::RelayContact;
 use crate::inbound::accept::ListHandler;
 use crate::inbound::{DataBudget, Extensions, Limits, Protocol, Server};
 use crate::notices::{Notices, TemplateError};
@@ -26,6 +29,9 @@ use crate::subscriptions::Subscriptions;
 use crate::supervisor::{Policy, Supervisor};
 use crate::tokens::{generate_secret, Signer};
 use crate::web;
+use crate::web::readiness::Readiness;
+
+use readiness::DaemonReadiness;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -85,6 +91,8 @@ struct Parts {
     publications: Arc<Publications>,
     signals: Signals,
     clock: Arc<dyn Clock>,
+    /// When a delivery worker last reached the relay, for the readiness check.
+    relay_contact: Arc<RelayContact>,
 }
 
 /// A service of the daemon: the tasks it starts from the shared parts.
@@ -212,6 +220,7 @@ impl Parts {
             publications,
             signals,
             clock,
+            relay_contact: Arc::default(),
         })
     }
 }
@@ -223,6 +232,7 @@ fn start_delivery(parts: &Parts, tasks: &mut Supervisor) {
         &parts.signer,
         (&parts.notices, &parts.authenticator),
         parts.dkim.as_ref(),
+        &parts.relay_contact,
         &parts.signals,
         tasks,
     );
@@ -296,13 +306,27 @@ async fn start_web(
     let (subscriptions, publications) = (Arc::clone(subscriptions), Arc::clone(publications));
     let limits = web::Limits::of(&parts.config.server);
     let shutdown = parts.signals.shutdown.clone();
+    let readiness: Arc<dyn Readiness> = Arc::new(DaemonReadiness {
+        store: parts.store.clone(),
+        relay: parts.config.relay.clone(),
+        relay_contact: Arc::clone(&parts.relay_contact),
+        liveness: tasks.liveness(),
+    });
     tasks.spawn("HTTP listener", move || {
         let listener = listener.clone();
         let (subscriptions, publications) = (Arc::clone(&subscriptions), Arc::clone(&publications));
-        let shutdown = shutdown.clone();
+        let (readiness, shutdown) = (Arc::clone(&readiness), shutdown.clone());
         async move {
             if let Some(listener) = listener.take().await {
-                web::serve(listener, subscriptions, publications, limits, shutdown).await;
+                web::serve(
+                    listener,
+                    subscriptions,
+                    publications,
+                    readiness,
+                    limits,
+                    shutdown,
+                )
+                .await;
             }
         }
     });
