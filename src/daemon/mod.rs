@@ -230,9 +230,8 @@ fn start_delivery(parts: &Parts, tasks: &mut Supervisor) {
         &parts.config,
         &parts.store,
         &parts.signer,
-        (&parts.notices, &parts.authenticator),
+        (&parts.notices, &parts.authenticator, &parts.relay_contact),
         parts.dkim.as_ref(),
-        &parts.relay_contact,
         &parts.signals,
         tasks,
     );

@@ -29,9 +29,12 @@ pub fn start(
     config: &Arc<Config>,
     store: &Store,
     signer: &Signer,
-    (notices, authenticator): (&Arc<Notices>, &Arc<Authenticator>),
+    (notices, authenticator, relay_contact): (
+        &Arc<Notices>,
+        &Arc<Authenticator>,
+        &Arc<RelayContact>,
+    ),
     dkim: Option<&Arc<Dkim>>,
-    relay_contact: &Arc<RelayContact>,
     signals: &Signals,
     tasks: &mut Supervisor,
 ) {
