@@ -18,7 +18,7 @@ CREATE INDEX sign_in_requests_by_expiry ON sign_in_requests (expires_at);
 -- forms carry against cross-site requests. It ends after 12 idle hours (last_seen_at), on
 -- sign-out, or when its person signs out everywhere.
 CREATE TABLE web_sessions (
-    id_hash      TEXT    PRIMARY KEY,
+    id_hash      TEXT    NOT NULL PRIMARY KEY,
     address      TEXT    NOT NULL,
     csrf_secret  TEXT    NOT NULL,
     created_at   BIGINT  NOT NULL,
