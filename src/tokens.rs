@@ -31,6 +31,9 @@ pub enum Purpose {
     Edition = 6,
     /// A member disabled for bouncing turning deliveries back on: names the member.
     Reenable = 7,
+    /// The emailed link that signs a person in to the web console: names the sign-in
+    /// request and carries a random nonce whose hash the request keeps.
+    SignIn = 8,
 }
 
 #[derive(Clone)]
@@ -105,6 +108,29 @@ pub fn generate_secret() -> String {
     data_encoding::HEXLOWER.encode(&bytes)
 }
 
+/// A fresh random value for a session id or a form's CSRF secret (256 bits, hex).
+pub fn random_secret() -> String {
+    generate_secret()
+}
+
+/// SHA-256 of `value`, hex: what the database keeps of a secret the browser holds, so that
+/// reading the database gives no one a session.
+pub fn digest(value: &str) -> String {
+    use sha2::Digest;
+    data_encoding::HEXLOWER.encode(&Sha256::digest(value.as_bytes()))
+}
+
+/// Whether two secrets are equal, in a time that depends only on their lengths: a
+/// comparison that stops at the first difference tells an attacker how much they guessed.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let difference = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(difference) == 0
+}
+
 fn write_varint(out: &mut Vec<u8>, mut value: u64) {
     loop {
         let byte = (value & 0x7f) as u8;
@@ -169,5 +195,20 @@ mod tests {
         assert_eq!(signer.verify(Purpose::Verp, "team-gender", ""), None);
         let other = Signer::new("another-secret-another-secret-another");
         assert_eq!(other.verify(Purpose::Verp, "team-gender", &token), None);
+    }
+
+    #[test]
+    fn secrets_compare_whole_and_digest_stably() {
+        let secret = random_secret();
+        assert_eq!(secret.len(), 64);
+        assert_ne!(secret, random_secret());
+        assert!(same_secret(&secret, &secret.clone()));
+        assert!(!same_secret(&secret, &random_secret()));
+        assert!(!same_secret(&secret, &secret[..63]));
+        assert!(!same_secret("", "a"));
+        assert_eq!(
+            digest("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

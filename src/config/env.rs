@@ -12,6 +12,7 @@ use super::validate::{ConfigError, EnvProblem};
 use super::{
     defaults, AuthenticationConfig, BouncesConfig, DatabaseConfig, DeliveryConfig, DkimConfig,
     DmarcConfig, DnsConfig, ModerationConfig, RelayConfig, ServerConfig, SubscriptionsConfig,
+    WebConfig,
 };
 
 const PREFIX: &str = "TIDINGS_";
@@ -87,6 +88,7 @@ fn sections() -> Vec<Section> {
         Section::of("dmarc", &DmarcConfig::default()),
         Section::of("bounces", &BouncesConfig::default()),
         Section::of("dkim", &DkimConfig::default()),
+        Section::of("web", &WebConfig::default()),
     ]
 }
 

@@ -55,6 +55,8 @@ pub struct Config {
     #[serde(default)]
     pub dkim: DkimConfig,
     #[serde(default)]
+    pub web: WebConfig,
+    #[serde(default)]
     pub lists: Vec<ListConfig>,
     #[serde(default)]
     pub publications: Vec<PublicationConfig>,
@@ -501,6 +503,43 @@ impl DkimConfig {
     }
 }
 
+/// The web console.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// Addresses that may sign in to the console whatever their roles on lists.
+    pub admins: Vec<String>,
+}
+
+/// A duty the configuration gives an address on one list or publication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Duty {
+    Owner,
+    Moderator,
+    Poster,
+    Editor,
+}
+
+impl Duty {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Duty::Owner => "owner",
+            Duty::Moderator => "moderator",
+            Duty::Poster => "poster",
+            Duty::Editor => "editor",
+        }
+    }
+}
+
+/// One duty of an address: on which list or publication (its name and the name people
+/// know it by).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub name: String,
+    pub title: String,
+    pub duty: Duty,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PostingPolicy {
@@ -670,6 +709,47 @@ impl Config {
             .map_or("", String::as_str)
     }
 
+    /// Whether `address` is one of `[web] admins`.
+    pub fn is_admin(&self, address: &str) -> bool {
+        self.web
+            .admins
+            .iter()
+            .any(|admin| admin.eq_ignore_ascii_case(address))
+    }
+
+    /// Every duty the configuration gives `address`, lists first, in the file's order. A
+    /// publication's editors are the owners of its subscription list too; they are named
+    /// once, as editors.
+    pub fn duties_of(&self, address: &str) -> Vec<Assignment> {
+        let named = |people: &[String]| people.iter().any(|p| p.eq_ignore_ascii_case(address));
+        let mut duties = Vec::new();
+        for list in &self.lists {
+            for (people, duty) in [
+                (&list.owners, Duty::Owner),
+                (&list.moderators, Duty::Moderator),
+                (&list.posters, Duty::Poster),
+            ] {
+                if named(people) {
+                    duties.push(Assignment {
+                        name: list.name.clone(),
+                        title: list.display_name.clone(),
+                        duty,
+                    });
+                }
+            }
+        }
+        for publication in &self.publications {
+            if named(&publication.editors) {
+                duties.push(Assignment {
+                    name: publication.name.clone(),
+                    title: publication.title.clone(),
+                    duty: Duty::Editor,
+                });
+            }
+        }
+        duties
+    }
+
     pub fn publication(&self, name: &str) -> Option<&PublicationConfig> {
         self.publications
             .iter()
@@ -813,6 +893,7 @@ impl std::fmt::Debug for Config {
             .field("dmarc", &self.dmarc)
             .field("bounces", &self.bounces)
             .field("dkim", &self.dkim)
+            .field("web", &self.web)
             .field("lists", &self.lists)
             .field("publications", &self.publications)
             .finish()

@@ -761,3 +761,37 @@ fn name_servers_with_and_without_ports() {
     assert_eq!(name_server("::1"), "[::1]:53".parse().ok());
     assert_eq!(name_server("ns.example.org"), None);
 }
+
+#[test]
+fn web_admins_are_checked_like_every_address_list() {
+    let text = format!("{MINIMAL}\n[web]\nadmins = [\"ops@example.org\", \"not an address\"]\n");
+    let found = problems(&text);
+    assert_eq!(keys(&found), ["web.admins[1]"], "{found:?}");
+    let text = format!("{MINIMAL}\n[web]\nadmins = [\"Ops@example.org\"]\n");
+    let config = load(&text, &[]).expect("valid");
+    assert!(config.is_admin("ops@example.org"));
+    assert!(!config.is_admin("secretariat@example.org"));
+    assert!(load(MINIMAL, &[]).expect("valid").web.admins.is_empty());
+}
+
+#[test]
+fn duties_come_from_lists_and_publications() -> Result<(), ConfigError> {
+    let config = load(SHIPPED, &[])?;
+    let owner = &config.lists[0].owners[0];
+    let duties = config.duties_of(&owner.to_ascii_uppercase());
+    assert!(
+        duties
+            .iter()
+            .any(|d| d.name == config.lists[0].name && d.duty == Duty::Owner),
+        "{duties:?}"
+    );
+    assert!(config.duties_of("nobody@example.org").is_empty());
+    if let Some(publication) = config.publications.first() {
+        let editor = &publication.editors[0];
+        assert!(config
+            .duties_of(editor)
+            .iter()
+            .any(|d| d.name == publication.name && d.duty == Duty::Editor));
+    }
+    Ok(())
+}

@@ -108,6 +108,7 @@ pub(super) fn validate(
     check_front_mtas(&mut report, &config.authentication.front_mta_addresses);
     check_bounces(&mut report, &config.bounces);
     check_dkim(&mut report, &config.dkim, &config.server.domain, keys);
+    check_addresses(&mut report, "web", "admins", &config.web.admins);
     check_lists(&mut report, &config.lists);
     posting_filters::check(&mut report, config);
     publications::check(&mut report, &config.publications, &config.lists);

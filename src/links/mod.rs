@@ -16,7 +16,10 @@
 //!
 //! and under `base_url`: `/unsubscribe/LIST/TOKEN`, `/confirm/LIST/TOKEN`,
 //! `/reenable/LIST/TOKEN`, and a publication's `/p/NAME/`, `/p/NAME/feed.xml` and
-//! `/p/NAME/N/LANG`. Tokens are signed ([`crate::tokens`]) for one list and one use.
+//! `/p/NAME/N/LANG`; the web console's `/console`, `/console/sign-in`,
+//! `/console/sign-in/TOKEN` (the emailed link), `/console/sign-out` and
+//! `/console/sign-out-everywhere`. Tokens are signed ([`crate::tokens`]) for one list (or
+//! the console) and one use.
 //!
 //! This module knows the scheme and nothing of the configuration: [`Links::route`] asks a
 //! [`Directory`] which names are lists, so that configuration can check list names against
@@ -170,6 +173,48 @@ fn base(base_url: &str) -> &str {
     base_url.trim().trim_end_matches('/')
 }
 
+/// The web console's pages. None names a list, so none tells a visitor which lists exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsolePage {
+    /// What a signed-in person sees: their roles and their own subscriptions.
+    Home,
+    /// The form asking for an address, and where it posts.
+    SignIn,
+    /// Ends this browser's session.
+    SignOut,
+    /// Ends every session of the signed-in address.
+    SignOutEverywhere,
+}
+
+impl ConsolePage {
+    /// The route the web listener serves the page under, which is also its path.
+    pub fn route(self) -> &'static str {
+        match self {
+            ConsolePage::Home => "/console",
+            ConsolePage::SignIn => "/console/sign-in",
+            ConsolePage::SignOut => "/console/sign-out",
+            ConsolePage::SignOutEverywhere => "/console/sign-out-everywhere",
+        }
+    }
+}
+
+/// Route of the emailed sign-in link (axum's syntax); its path is [`sign_in_link_url`]'s.
+pub const SIGN_IN_LINK: &str = "/console/sign-in/{token}";
+
+/// What sign-in tokens are signed for, in place of a list's name: no list's name can be
+/// spelled with a space, so no list's token is worth anything here, nor the other way.
+const CONSOLE_CONTEXT: &str = "web console";
+
+/// A console page's address.
+pub fn console_url(base_url: &str, page: ConsolePage) -> String {
+    format!("{}{}", base(base_url), page.route())
+}
+
+/// The emailed sign-in link carrying `token`, as its page posts its form back to.
+pub fn sign_in_link_url(base_url: &str, token: &str) -> String {
+    format!("{}/console/sign-in/{token}", base(base_url))
+}
+
 /// What a reply to `LIST-confirm+TOKEN@` answers: each question is its own token purpose,
 /// so a token given for one is worthless for another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -263,6 +308,27 @@ impl<'a> Links<'a> {
     pub fn reenable_url(&self, list: &str, member_id: i64) -> String {
         let token = self.sign(Purpose::Reenable, list, member_id);
         page_url(self.base_url, Page::Reenable, list, &token)
+    }
+
+    /// The emailed link that signs a person in: it names the sign-in request and carries
+    /// the nonce whose hash the request keeps, so that the link is worth nothing to someone
+    /// who can read the database (and with it, perhaps, the generated secret).
+    pub fn sign_in_url(&self, request_id: i64, nonce: [u64; 2]) -> String {
+        let fields = [request_id as u64, nonce[0], nonce[1]];
+        let token = self.signer.sign(Purpose::SignIn, CONSOLE_CONTEXT, &fields);
+        sign_in_link_url(self.base_url, &token)
+    }
+
+    /// The request and nonce a genuine sign-in token carries.
+    pub fn verify_sign_in(&self, token: &str) -> Option<(i64, [u64; 2])> {
+        match *self
+            .signer
+            .verify(Purpose::SignIn, CONSOLE_CONTEXT, token)?
+            .as_slice()
+        {
+            [id, first, second] => Some((i64::try_from(id).ok()?, [first, second])),
+            _ => None,
+        }
     }
 
     /// The id a page's token carries when it is genuine for `list` and that page. The

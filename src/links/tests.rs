@@ -254,3 +254,34 @@ fn unsubscribe_targets_name_the_member_by_mailto_or_by_url() {
         assert_eq!(links.unsubscribe_target(&reenable, &Names), None);
     });
 }
+
+#[test]
+fn sign_in_links_carry_request_and_nonce_and_nothing_else_reads_them() {
+    with_links(|links| {
+        let url = links.sign_in_url(42, [7, u64::MAX]);
+        let token = url
+            .rsplit_once("/console/sign-in/")
+            .map(|(_, token)| token.to_owned())
+            .unwrap_or_default();
+        assert!(url.starts_with("https://"), "{url}");
+        assert_eq!(links.verify_sign_in(&token), Some((42, [7, u64::MAX])));
+        assert_eq!(links.verify_sign_in(&format!("{token}a")), None);
+        assert_eq!(links.verify_page(Page::Confirm, "team", &token), None);
+        let confirm = links.confirmation("team", 42).1;
+        let confirm_token = confirm.rsplit('/').next().unwrap_or_default();
+        assert_eq!(links.verify_sign_in(confirm_token), None);
+        assert_eq!(url, sign_in_link_url("https://lists.example.org/", &token));
+    });
+}
+
+#[test]
+fn console_pages_live_under_base_url() {
+    assert_eq!(
+        console_url("https://lists.example.org/", ConsolePage::Home),
+        "https://lists.example.org/console"
+    );
+    assert_eq!(
+        console_url("https://lists.example.org", ConsolePage::SignOutEverywhere),
+        "https://lists.example.org/console/sign-out-everywhere"
+    );
+}

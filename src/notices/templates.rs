@@ -29,7 +29,7 @@ use crate::templating::{
 };
 
 /// Every email notice; each has a subject, a plain-text and an HTML template.
-pub const NOTICES: [&str; 16] = [
+pub const NOTICES: [&str; 17] = [
     "confirm_subscribe",
     "confirm_unsubscribe",
     "welcome",
@@ -46,6 +46,7 @@ pub const NOTICES: [&str; 16] = [
     "deliverability",
     "delivery_expired",
     "decision_unauthenticated",
+    "sign_in",
 ];
 
 /// Notices to a publication's editors, in the publication's fallback language. Shipped in
@@ -62,7 +63,7 @@ pub const EDITOR_NOTICES: [&str; 4] = [
 pub const SNIPPETS: [&str; 1] = ["confidential_notice"];
 
 /// Every web page; each is a single HTML template.
-pub const PAGES: [&str; 7] = [
+pub const PAGES: [&str; 14] = [
     "unsubscribe",
     "unsubscribed",
     "confirm",
@@ -70,6 +71,13 @@ pub const PAGES: [&str; 7] = [
     "invalid",
     "reenable",
     "reenabled",
+    "console_sign_in",
+    "console_check_mailbox",
+    "console_link",
+    "console_link_invalid",
+    "console_home",
+    "console_signed_out",
+    "console_refused",
 ];
 
 /// The language every notice and page must exist in, used when the requested

@@ -10,6 +10,7 @@ mod publications;
 mod rate;
 mod requests;
 mod settings;
+mod web;
 
 #[cfg(test)]
 mod schema_tests;
@@ -36,6 +37,7 @@ pub use publications::{
 };
 pub use rate::RateLimit;
 pub use requests::{Request, RequestKind, RequestLimits, RequestOpened};
+pub use web::{NewSession, OwnSubscription, WebSession};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

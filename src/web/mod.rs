@@ -1,11 +1,13 @@
 //! The HTTP listener: one-click unsubscribe (RFC 8058), confirmation pages, the
-//! re-enable link of members disabled for bouncing, and the publications' past editions
-//! with their Atom feeds; `/healthz` (alive) and `/readyz` (able to work). Pages are
+//! re-enable link of members disabled for bouncing, the publications' past editions
+//! with their Atom feeds, the web console's sign-in and home page, and `/healthz` (alive)
+//! and `/readyz` (able to work). Pages are
 //! rendered from the templates in the member's language; a GET never changes anything, so
 //! link scanners cannot unsubscribe or subscribe anyone. A link whose token is not genuine
 //! names no list. Connections are capped and timed out (`server.rs`).
 
 mod confirm;
+mod console;
 mod page;
 mod publications;
 pub mod readiness;
@@ -15,16 +17,16 @@ mod unsubscribe;
 
 use std::sync::Arc;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::links::{published, Page};
+use crate::links::{published, ConsolePage, Page, SIGN_IN_LINK};
 use crate::publications::Publications;
 use crate::subscriptions::Subscriptions;
 
-pub use server::Limits;
+pub use server::{ClientAddr, Limits};
 
 pub fn router(subscriptions: Arc<Subscriptions>, publications: Arc<Publications>) -> Router {
     let pages = publications::Pages {
@@ -50,6 +52,20 @@ pub fn router(subscriptions: Arc<Subscriptions>, publications: Arc<Publications>
         .route(
             Page::Reenable.route(),
             get(reenable::show).post(reenable::reenable),
+        )
+        .route(ConsolePage::Home.route(), get(console::home))
+        .route(
+            ConsolePage::SignIn.route(),
+            get(console::sign_in_page).post(console::request_link),
+        )
+        .route(
+            SIGN_IN_LINK,
+            get(console::link_page).post(console::use_link),
+        )
+        .route(ConsolePage::SignOut.route(), post(console::sign_out))
+        .route(
+            ConsolePage::SignOutEverywhere.route(),
+            post(console::sign_out_everywhere),
         )
         .with_state(subscriptions)
         .merge(published)

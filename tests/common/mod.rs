@@ -548,14 +548,29 @@ impl Harness {
 /// An HTTP/1.1 exchange over a real socket: (status, headers, body). Hand-written so that
 /// the tests need no HTTP client library; the server closes after answering.
 pub async fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String, String) {
+    http_with(addr, method, path, &[], body).await
+}
+
+/// Like [`http`], with more request header fields (`Cookie`, `Accept-Language`...).
+pub async fn http_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
     let mut stream = TcpStream::connect(addr).await.expect("connect HTTP");
     let content_type = if body.is_empty() {
         ""
     } else {
         "Content-Type: application/x-www-form-urlencoded\r\n"
     };
+    let fields: String = fields
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{content_type}Content-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{fields}{content_type}Content-Length: {}\r\n\r\n{body}",
         body.len()
     );
     stream

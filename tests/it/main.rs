@@ -15,6 +15,7 @@ mod bounce_samples;
 mod bounces;
 mod cli;
 mod confidential;
+mod console;
 mod crash;
 mod dkim;
 mod health;

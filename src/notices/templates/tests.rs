@@ -79,6 +79,10 @@ fn subscription_data(name: &str) -> Option<Value> {
         "rejected" => {
             Some(json!({ "reason": "This list is reserved for the steering committee." }))
         }
+        "sign_in" => Some(json!({
+            "sign_in_url": "https://lists.example.org/console/sign-in/q7m2k9x4b8c3v6n1",
+            "expires_minutes": 15,
+        })),
         "command_results" => Some(json!({
             "results": OUTCOMES
                 .iter()
@@ -202,7 +206,56 @@ fn page_variants(name: &str) -> Vec<Value> {
             .iter()
             .map(|r| with(json!({ "reason": r })))
             .collect(),
+        name if name.starts_with("console_") => console_variants(name, &with),
         _ => vec![base()],
+    }
+}
+
+/// The web console's pages: each variable they use, each value that changes what they say.
+fn console_variants(name: &str, with: &dyn Fn(Value) -> Value) -> Vec<Value> {
+    let sign_in_url = "https://lists.example.org/console/sign-in";
+    let csrf = "5f0e4a9c1b2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f";
+    match name {
+        "console_sign_in" => ["", "invalid_address"]
+            .iter()
+            .map(|p| with(json!({ "action_url": sign_in_url, "csrf": csrf, "problem": p })))
+            .collect(),
+        "console_link" => vec![with(json!({
+            "action_url": "https://lists.example.org/console/sign-in/q7m2k9x4b8c3v6n1",
+            "csrf": csrf,
+        }))],
+        "console_home" => {
+            let full = json!({
+                "admin": true,
+                "duties": [
+                    { "name": "team-gender", "title": "Gender Justice Team", "duty": "owner" },
+                    { "name": "team-gender", "title": "Gender Justice Team", "duty": "moderator" },
+                    { "name": "info-en", "title": "Coalition Info", "duty": "poster" },
+                    { "name": "bulletin", "title": "The Bulletin", "duty": "editor" },
+                ],
+                "subscriptions": [
+                    { "name": "info-en", "title": "Coalition Info", "active": true, "language": "Français" },
+                    { "name": "team-gender", "title": "Gender Justice Team", "active": false, "language": "العربية" },
+                ],
+                "csrf": csrf,
+                "sign_out_url": "https://lists.example.org/console/sign-out",
+                "sign_out_everywhere_url": "https://lists.example.org/console/sign-out-everywhere",
+            });
+            let mut empty = full.clone();
+            empty["admin"] = json!(false);
+            empty["duties"] = json!([]);
+            empty["subscriptions"] = json!([]);
+            vec![with(full), with(empty)]
+        }
+        "console_signed_out" => [false, true]
+            .iter()
+            .map(|e| with(json!({ "everywhere": e, "sign_in_url": sign_in_url })))
+            .collect(),
+        "console_refused" => ["csrf", "too_many"]
+            .iter()
+            .map(|r| with(json!({ "reason": r, "sign_in_url": sign_in_url })))
+            .collect(),
+        _ => vec![with(json!({ "sign_in_url": sign_in_url }))],
     }
 }
 
@@ -396,7 +449,15 @@ fn every_page_renders_in_every_language() {
 fn page_variants_say_different_things() {
     let t = shipped();
     for lang in LANGUAGES {
-        for name in ["confirm", "confirmed", "invalid"] {
+        for name in [
+            "confirm",
+            "confirmed",
+            "invalid",
+            "console_sign_in",
+            "console_home",
+            "console_signed_out",
+            "console_refused",
+        ] {
             let rendered: BTreeSet<String> = page_variants(name)
                 .iter()
                 .map(|d| t.page(name, lang, d).unwrap())
