@@ -60,6 +60,16 @@ async fn editions(h: &Harness, publication: &str) -> Vec<Edition> {
         .expect("editions")
 }
 
+/// The Bulletin's editions once the scheduler has built one (waiting at most 15 s).
+async fn first_editions(h: &Harness) -> Vec<Edition> {
+    eventually(|| async move {
+        let built = editions(h, "bulletin").await;
+        (!built.is_empty()).then_some(built)
+    })
+    .await
+    .unwrap_or_default()
+}
+
 async fn add_item(h: &Harness, language: &str, key: &str, title: &str) -> i64 {
     let publications = &h.daemon.publications;
     let publication = publications.publication("bulletin").expect("configured");
@@ -234,13 +244,7 @@ async fn a_missed_schedule_is_caught_up_once_at_start(db: &TestDb) {
     // Down over two slots (March and May); the daemon started in June catches up once.
     clock.set(MAY + 20 * DAY);
     let h = start(db, &clock).await;
-    let started = &h;
-    let built = eventually(|| async move {
-        let built = editions(started, "bulletin").await;
-        (!built.is_empty()).then_some(built)
-    })
-    .await
-    .unwrap_or_default();
+    let built = first_editions(&h).await;
     assert!(h.queue_drained().await);
     assert_eq!(built.len(), 1, "{built:?}");
     assert_eq!(built[0].scheduled_at, MAY, "the latest missed slot");
@@ -471,13 +475,7 @@ async fn a_failing_scheduler_is_started_again_while_deliveries_go_on(db: &TestDb
     assert_eq!(h.received_by(READER).len(), 1, "delivery went on");
 
     clock.time.set(MARCH);
-    let started = &h;
-    let built = eventually(|| async move {
-        let built = editions(started, "bulletin").await;
-        (!built.is_empty()).then_some(built)
-    })
-    .await
-    .unwrap_or_default();
+    let built = first_editions(&h).await;
     assert_eq!(built.len(), 1, "the scheduler runs again: {built:?}");
     assert_eq!(built[0].scheduled_at, MARCH);
     h.daemon.shutdown().await;
