@@ -88,7 +88,12 @@ impl DaemonReadiness {
         }
         let address = (self.relay.host.as_str(), self.relay.port);
         match tokio::time::timeout(CHECK_TIMEOUT, TcpStream::connect(address)).await {
-            Ok(Ok(_)) => ("reachable".to_string(), true),
+            Ok(Ok(_)) => {
+                // Counted as contact, so that a monitor asking every few seconds of a quiet
+                // day opens one connection to the relay per five minutes, not one per ask.
+                self.relay_contact.reached(now);
+                ("reachable".to_string(), true)
+            }
             Ok(Err(error)) => (format!("unreachable: {error}"), false),
             Err(_) => (
                 format!("no answer within {} s", CHECK_TIMEOUT.as_secs()),
