@@ -1,5 +1,6 @@
 //! What every tidings executable does around its work: the allocator's tuning, logging as
-//! `TIDINGS_LOG` says, an async runtime, and an error printed on one line with its causes.
+//! `TIDINGS_LOG` (what) and `TIDINGS_LOG_FORMAT` (`text` or `json`) say, an async runtime,
+//! and an error printed on one line with its causes.
 
 use std::future::Future;
 use std::process::ExitCode;
@@ -8,13 +9,10 @@ use std::process::ExitCode;
 /// Called first thing in `main`, before any thread exists.
 pub fn run(name: &str, work: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
     limit_malloc_arenas();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TIDINGS_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    if let Err(problem) = start_logging() {
+        eprintln!("{name}: {problem}");
+        return ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -29,6 +27,33 @@ pub fn run(name: &str, work: impl Future<Output = anyhow::Result<()>>) -> ExitCo
             ExitCode::FAILURE
         }
     }
+}
+
+/// Logs to stderr, as `TIDINGS_LOG` filters them (`info` by default). With
+/// `TIDINGS_LOG_FORMAT=json` each line is a JSON object that carries the fields of the spans
+/// it is in: the SMTP or LMTP session's id, the message's, so that a program (or grep) can
+/// follow one posting from the socket to the relay.
+fn start_logging() -> Result<(), String> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("TIDINGS_LOG") {
+        Ok(directives) => EnvFilter::try_new(&directives).map_err(|error| {
+            format!("TIDINGS_LOG={directives:?} is not a log filter ({error}); write e.g. TIDINGS_LOG=info or TIDINGS_LOG=tidings=debug,sqlx=warn")
+        })?,
+        Err(_) => EnvFilter::new("info"),
+    };
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match std::env::var("TIDINGS_LOG_FORMAT").as_deref() {
+        Err(_) | Ok("text") => logs.init(),
+        Ok("json") => logs.json().with_span_list(true).init(),
+        Ok(other) => {
+            return Err(format!(
+                "TIDINGS_LOG_FORMAT={other:?} is not a log format; write text (the default) or json"
+            ))
+        }
+    }
+    Ok(())
 }
 
 /// glibc gives threads their own malloc arenas, up to eight per core, and memory freed in an

@@ -18,7 +18,7 @@ use super::{
 const PREFIX: &str = "TIDINGS_";
 
 /// Variables in our namespace that configure the launcher and logging, not the file.
-const NOT_SETTINGS: [&str; 2] = ["TIDINGS_CONFIG", "TIDINGS_LOG"];
+const NOT_SETTINGS: [&str; 3] = ["TIDINGS_CONFIG", "TIDINGS_LOG", "TIDINGS_LOG_FORMAT"];
 
 pub(super) fn apply_overrides(
     table: &mut Table,
@@ -378,6 +378,7 @@ mod tests {
         let table = apply(&[
             ("TIDINGS_CONFIG", "/etc/tidings.toml"),
             ("TIDINGS_LOG", "debug"),
+            ("TIDINGS_LOG_FORMAT", "json"),
             ("PATH", "/usr/bin"),
             ("tidings_relay_port", "1"),
         ])?;

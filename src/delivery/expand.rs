@@ -16,6 +16,8 @@ use crate::store::{MessageKind, PendingMessage, Store, StoreError};
 
 use crate::signals::Signals;
 
+use tracing::Instrument;
+
 /// What expansion needs beyond the message: the list's texts, for decoration, and the keys
 /// and checks that seal a posting's ARC set.
 #[derive(Clone)]
@@ -49,7 +51,8 @@ pub async fn run(expander: Expander, signals: Signals) {
             continue;
         }
         for message in pending {
-            match expander.expand(&message).await {
+            let span = tracing::info_span!("message", id = message.id);
+            match expander.expand(&message).instrument(span).await {
                 Ok(Some(recipients)) => {
                     tracing::info!(list = %message.list_name, id = message.id, recipients, "message queued for delivery");
                     signals.queued.notify_waiters();

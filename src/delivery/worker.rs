@@ -120,6 +120,7 @@ impl Worker {
                 continue;
             }
             let outcomes = self.send_batch(&mut relay, &mut cache, &batch).await;
+            log_copies(&batch, &outcomes);
             // Scored before the failures are recorded, so that a delivery seen as failed has
             // had its refusal counted. A crash in between sends the copy again after its
             // lease, and a second refusal counts again (within the daily cap).
@@ -348,6 +349,31 @@ impl Worker {
                 }
             }
         }
+    }
+}
+
+/// One debug line per copy, with its delivery id and its message's id, so that the log
+/// follows a posting to each copy (at debug: a fan-out makes thousands a second).
+fn log_copies(batch: &[ClaimedDelivery], outcomes: &[(i64, DeliveryOutcome)]) {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
+    let messages: HashMap<i64, (i64, &str)> = batch
+        .iter()
+        .map(|d| (d.id, (d.message_id, d.list_name.as_str())))
+        .collect();
+    for (delivery_id, outcome) in outcomes {
+        let (message, list) = messages.get(delivery_id).copied().unwrap_or((0, ""));
+        let outcome = match outcome {
+            DeliveryOutcome::Sent => "sent",
+            DeliveryOutcome::Deferred { .. } => "deferred",
+            DeliveryOutcome::Failed { .. } => "failed",
+            DeliveryOutcome::Postponed { .. } => "postponed",
+            DeliveryOutcome::Expired { .. } => "expired",
+        };
+        // In a span named as the expander's, so that one key finds the message's lines.
+        let _message = tracing::debug_span!("message", id = message).entered();
+        tracing::debug!(delivery_id, list, outcome, "copy");
     }
 }
 

@@ -15,6 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::data::DataReader;
 use super::extensions::Extensions;
@@ -263,12 +264,22 @@ impl<H: MailHandler> Server<H> {
             };
             match Arc::clone(&slots).try_acquire_owned() {
                 Ok(permit) => {
-                    tokio::spawn(async move {
-                        if let Err(error) = server.session(stream, peer).await {
-                            tracing::debug!(%error, %peer, "session ended with an I/O error");
+                    // Every line the session logs, and every line about what it takes in,
+                    // carries this id: the thread to pull from the socket to the relay.
+                    let session = tracing::info_span!(
+                        "session",
+                        session = %format!("{:016x}", rand::random::<u64>()),
+                        protocol = ?self.protocol,
+                    );
+                    tokio::spawn(
+                        async move {
+                            if let Err(error) = server.session(stream, peer).await {
+                                tracing::debug!(%error, %peer, "session ended with an I/O error");
+                            }
+                            drop((permit, client));
                         }
-                        drop((permit, client));
-                    });
+                        .instrument(session),
+                    );
                 }
                 Err(_) => {
                     tracing::info!("connection refused: every session slot is taken");

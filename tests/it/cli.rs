@@ -184,6 +184,28 @@ fn check_config_names_every_problem_and_serve_refuses_to_start() {
 }
 
 #[test]
+fn a_log_setting_that_cannot_be_followed_is_refused_with_the_fix() {
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/config/tidings.toml");
+    for (variable, value, expected) in [
+        (
+            "TIDINGS_LOG_FORMAT",
+            "xml",
+            "write text (the default) or json",
+        ),
+        ("TIDINGS_LOG", "tidings=loud", "TIDINGS_LOG=info"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_tidings"))
+            .args(["--config", shipped, "check-config"])
+            .env(variable, value)
+            .output()
+            .expect("runs");
+        assert!(!output.status.success(), "{variable}={value}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{stderr}");
+    }
+}
+
+#[test]
 fn check_config_warns_of_a_public_base_url_that_is_not_https() {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("tidings.toml");

@@ -21,6 +21,7 @@ mod dkim;
 mod health;
 mod hostile;
 mod limits;
+mod logs;
 mod moderation;
 mod policies;
 mod publication_templates;
