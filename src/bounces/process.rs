@@ -86,6 +86,7 @@ async fn process(subscriptions: &Subscriptions, bounce: &ReceivedCommand) -> Res
     )
     .await?;
     let status = failure.status.map(|s| s.to_string()).unwrap_or_default();
+    metrics::counter!("tidings_bounces_total", "class" => failure.class.as_str(), "from" => "report").increment(1);
     tracing::info!(list = %delivery.list_name, delivery_id, class = failure.class.as_str(), status = %status, ?outcome, "bounce processed");
     Ok(format!("{} {status}: {outcome:?}", failure.class.as_str()))
 }

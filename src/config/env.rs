@@ -11,8 +11,8 @@ use toml::{Table, Value};
 use super::validate::{ConfigError, EnvProblem};
 use super::{
     defaults, AuthenticationConfig, BouncesConfig, DatabaseConfig, DeliveryConfig, DkimConfig,
-    DmarcConfig, DnsConfig, ModerationConfig, RelayConfig, ServerConfig, SubscriptionsConfig,
-    WebConfig,
+    DmarcConfig, DnsConfig, MetricsConfig, ModerationConfig, RelayConfig, ServerConfig,
+    SubscriptionsConfig, WebConfig,
 };
 
 const PREFIX: &str = "TIDINGS_";
@@ -89,6 +89,7 @@ fn sections() -> Vec<Section> {
         Section::of("bounces", &BouncesConfig::default()),
         Section::of("dkim", &DkimConfig::default()),
         Section::of("web", &WebConfig::default()),
+        Section::of("metrics", &MetricsConfig::default()),
     ]
 }
 
@@ -352,12 +353,13 @@ mod tests {
             "TIDINGS_DATABASE_URL",
             "TIDINGS_DKIM_KEY_FILE",
             "TIDINGS_DKIM_ED25519_SELECTOR",
+            "TIDINGS_METRICS_LISTEN",
         ] {
             assert!(names.iter().any(|n| n == name), "{name} missing");
         }
         // secret + 20 server + 12 relay + 10 delivery + 6 subscriptions + 1 moderation
-        // + 2 database + 10 in dns, authentication, dmarc and bounces + 5 dkim
-        assert_eq!(names.len(), 67, "{names:?}");
+        // + 2 database + 10 in dns, authentication, dmarc and bounces + 5 dkim + 1 metrics
+        assert_eq!(names.len(), 68, "{names:?}");
     }
 
     #[test]

@@ -57,6 +57,8 @@ pub struct Config {
     #[serde(default)]
     pub web: WebConfig,
     #[serde(default)]
+    pub metrics: MetricsConfig,
+    #[serde(default)]
     pub lists: Vec<ListConfig>,
     #[serde(default)]
     pub publications: Vec<PublicationConfig>,
@@ -509,6 +511,22 @@ impl DkimConfig {
 pub struct WebConfig {
     /// Addresses that may sign in to the console whatever their roles on lists.
     pub admins: Vec<String>,
+}
+
+/// Prometheus metrics.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Where `GET /metrics` answers, loopback by default; empty disables it.
+    pub listen: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: "127.0.0.1:9187".to_string(),
+        }
+    }
 }
 
 /// A duty the configuration gives an address on one list or publication.

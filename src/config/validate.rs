@@ -93,7 +93,7 @@ pub(super) fn validate(
 ) -> Result<(), ConfigError> {
     let mut report = Report::default();
     check_secret(&mut report, &config.secret);
-    check_server(&mut report, &config.server);
+    check_server(&mut report, &config.server, &config.metrics.listen);
     check_relay(&mut report, &config.relay);
     check_delivery(&mut report, &config.delivery);
     check_database(&mut report, &config.database);
@@ -180,10 +180,10 @@ fn check_secret(report: &mut Report, secret: &str) {
     }
 }
 
-fn check_server(report: &mut Report, server: &ServerConfig) {
+fn check_server(report: &mut Report, server: &ServerConfig, metrics_listen: &str) {
     check_dns_name(report, "server.domain", &server.domain);
     check_dns_name(report, "server.hostname", &server.hostname);
-    check_listeners(report, server);
+    check_listeners(report, server, metrics_listen);
     check_base_url(report, &server.base_url);
     check_server_limits(report, server);
 }
@@ -198,11 +198,12 @@ fn check_dns_name(report: &mut Report, key: &str, value: &str) {
     }
 }
 
-fn check_listeners(report: &mut Report, server: &ServerConfig) {
+fn check_listeners(report: &mut Report, server: &ServerConfig, metrics_listen: &str) {
     let listeners = [
-        ("server.smtp_listen", &server.smtp_listen),
-        ("server.lmtp_listen", &server.lmtp_listen),
-        ("server.http_listen", &server.http_listen),
+        ("server.smtp_listen", server.smtp_listen.as_str()),
+        ("server.lmtp_listen", server.lmtp_listen.as_str()),
+        ("server.http_listen", server.http_listen.as_str()),
+        ("metrics.listen", metrics_listen),
     ];
     let mut bound: HashMap<SocketAddr, &str> = HashMap::new();
     for (key, value) in listeners {

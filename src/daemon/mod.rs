@@ -1,5 +1,6 @@
 //! The running daemon: listeners, expander and delivery workers around one store.
 
+mod figures;
 mod readiness;
 
 use std::net::SocketAddr;
@@ -31,6 +32,8 @@ use crate::tokens::{generate_secret, Signer};
 use crate::web;
 use crate::web::readiness::Readiness;
 
+use crate::web::metrics::Metrics;
+use figures::DaemonMetrics;
 use readiness::DaemonReadiness;
 
 #[derive(Debug, thiserror::Error)]
@@ -45,10 +48,10 @@ pub enum DaemonError {
     PublicationTemplates(#[from] edition_render::TemplateError),
     #[error("{0}; fix the [dkim] settings (`tidings check-config` shows how; `tidings dkim keygen` makes a key)")]
     Dkim(#[from] KeyError),
-    #[error("cannot listen on {addr} (server.{setting}): {source}; is another process using it? Change {setting} or set TIDINGS_SERVER_{setting_upper}")]
+    #[error("cannot listen on {addr} ({setting}): {source}; is another process using it? Change {setting} or set {variable}")]
     Bind {
         setting: &'static str,
-        setting_upper: String,
+        variable: String,
         addr: SocketAddr,
         source: std::io::Error,
     },
@@ -59,6 +62,8 @@ pub struct Daemon {
     pub smtp_addr: Option<SocketAddr>,
     pub lmtp_addr: Option<SocketAddr>,
     pub http_addr: Option<SocketAddr>,
+    /// Where `/metrics` answers, unless `[metrics] listen` is empty.
+    pub metrics_addr: Option<SocketAddr>,
     pub store: Store,
     /// The publications service the daemon's scheduler runs.
     pub publications: Arc<Publications>,
@@ -127,6 +132,7 @@ impl Daemon {
         let budget = Arc::new(DataBudget::new(parts.config.server.max_data_memory));
         let [smtp_addr, lmtp_addr] = start_mail_listeners(&parts, &budget, &mut tasks).await?;
         let http_addr = start_web(&parts, &mut tasks).await?;
+        let metrics_addr = start_metrics(&parts, &mut tasks).await?;
         for (name, start) in SERVICES {
             start(&parts, &mut tasks);
             tracing::debug!(service = name, "started");
@@ -135,6 +141,7 @@ impl Daemon {
             smtp_addr,
             lmtp_addr,
             http_addr,
+            metrics_addr,
             store: parts.store,
             publications: parts.publications,
             data_budget: budget,
@@ -281,8 +288,8 @@ async fn start_mail_listeners(
         parts.signals.clone(),
     ));
     let shutdown = &parts.signals.shutdown;
-    let smtp = ("smtp_listen", config.server.smtp_listen.as_str());
-    let lmtp = ("lmtp_listen", config.server.lmtp_listen.as_str());
+    let smtp = ("server.smtp_listen", config.server.smtp_listen.as_str());
+    let lmtp = ("server.lmtp_listen", config.server.lmtp_listen.as_str());
     let with = (config.as_ref(), &handler, budget);
     Ok([
         start_mail_listener(smtp, Protocol::Smtp, with, shutdown, tasks).await?,
@@ -298,7 +305,7 @@ async fn start_web(
     let Some(addr) = Config::listen_addr(&parts.config.server.http_listen) else {
         return Ok(None);
     };
-    let listener = Listener::bind("http_listen", addr).await?;
+    let listener = Listener::bind("server.http_listen", addr).await?;
     let local = listener.local;
     tracing::info!(addr = ?local, "listening for HTTP");
     let (subscriptions, publications) = (&parts.subscriptions, &parts.publications);
@@ -326,6 +333,39 @@ async fn start_web(
                     shutdown,
                 )
                 .await;
+            }
+        }
+    });
+    Ok(Some(local))
+}
+
+/// The metrics listener, unless its setting is empty (or the process records no metrics);
+/// its address.
+async fn start_metrics(
+    parts: &Parts,
+    tasks: &mut Supervisor,
+) -> Result<Option<SocketAddr>, DaemonError> {
+    let Some(addr) = Config::listen_addr(&parts.config.metrics.listen) else {
+        return Ok(None);
+    };
+    let Some(handle) = figures::recorder() else {
+        return Ok(None);
+    };
+    let listener = Listener::bind("metrics.listen", addr).await?;
+    let local = listener.local;
+    tracing::info!(addr = ?local, "serving metrics");
+    let figures: Arc<dyn Metrics> = Arc::new(DaemonMetrics {
+        store: parts.store.clone(),
+        handle,
+    });
+    let limits = web::Limits::of(&parts.config.server);
+    let shutdown = parts.signals.shutdown.clone();
+    tasks.spawn("metrics listener", move || {
+        let (listener, figures, shutdown) =
+            (listener.clone(), Arc::clone(&figures), shutdown.clone());
+        async move {
+            if let Some(listener) = listener.take().await {
+                web::metrics::serve(listener, figures, limits, shutdown).await;
             }
         }
     });
@@ -405,7 +445,7 @@ impl Listener {
             .await
             .map_err(|source| DaemonError::Bind {
                 setting,
-                setting_upper: setting.to_ascii_uppercase(),
+                variable: format!("TIDINGS_{}", setting.replace('.', "_").to_ascii_uppercase()),
                 addr,
                 source,
             })?;

@@ -235,11 +235,16 @@ impl Worker {
         let signed: Vec<&[u8]> = std::iter::once(signature.as_slice())
             .chain(parts.iter().copied())
             .collect();
-        if copy.is_some() {
-            return vec![client.send(&envelope_from, &first.recipient, &signed).await];
-        }
-        let recipients: Vec<&str> = transaction.iter().map(|d| d.recipient.as_str()).collect();
-        client.send_many(&envelope_from, &recipients, &signed).await
+        let started = std::time::Instant::now();
+        let results = if copy.is_some() {
+            vec![client.send(&envelope_from, &first.recipient, &signed).await]
+        } else {
+            let recipients: Vec<&str> = transaction.iter().map(|d| d.recipient.as_str()).collect();
+            client.send_many(&envelope_from, &recipients, &signed).await
+        };
+        metrics::histogram!("tidings_relay_transaction_seconds")
+            .record(started.elapsed().as_secs_f64());
+        results
     }
 
     /// The DKIM-Signature fields of a message made of `own` header lines (possibly none)
@@ -328,6 +333,7 @@ impl Worker {
             .await;
             match applied {
                 Ok(outcome) => {
+                    metrics::counter!("tidings_bounces_total", "class" => failure.class.as_str(), "from" => "relay").increment(1);
                     tracing::info!(list = %delivery.list_name, delivery_id = delivery.id, class = failure.class.as_str(), ?outcome, "refusal by the relay recorded")
                 }
                 Err(error) => {
@@ -352,9 +358,14 @@ impl Worker {
     }
 }
 
-/// One debug line per copy, with its delivery id and its message's id, so that the log
-/// follows a posting to each copy (at debug: a fan-out makes thousands a second).
+/// Counts each copy's outcome for the metrics, and logs one debug line per copy, with its
+/// delivery id and its message's id, so that the log follows a posting to each copy (at
+/// debug: a fan-out makes thousands a second).
 fn log_copies(batch: &[ClaimedDelivery], outcomes: &[(i64, DeliveryOutcome)]) {
+    for (_, outcome) in outcomes {
+        metrics::counter!("tidings_deliveries_total", "outcome" => outcome_name(outcome))
+            .increment(1);
+    }
     if !tracing::enabled!(tracing::Level::DEBUG) {
         return;
     }
@@ -364,16 +375,20 @@ fn log_copies(batch: &[ClaimedDelivery], outcomes: &[(i64, DeliveryOutcome)]) {
         .collect();
     for (delivery_id, outcome) in outcomes {
         let (message, list) = messages.get(delivery_id).copied().unwrap_or((0, ""));
-        let outcome = match outcome {
-            DeliveryOutcome::Sent => "sent",
-            DeliveryOutcome::Deferred { .. } => "deferred",
-            DeliveryOutcome::Failed { .. } => "failed",
-            DeliveryOutcome::Postponed { .. } => "postponed",
-            DeliveryOutcome::Expired { .. } => "expired",
-        };
+        let outcome = outcome_name(outcome);
         // In a span named as the expander's, so that one key finds the message's lines.
         let _message = tracing::debug_span!("message", id = message).entered();
         tracing::debug!(delivery_id, list, outcome, "copy");
+    }
+}
+
+fn outcome_name(outcome: &DeliveryOutcome) -> &'static str {
+    match outcome {
+        DeliveryOutcome::Sent => "sent",
+        DeliveryOutcome::Deferred { .. } => "deferred",
+        DeliveryOutcome::Failed { .. } => "failed",
+        DeliveryOutcome::Postponed { .. } => "postponed",
+        DeliveryOutcome::Expired { .. } => "expired",
     }
 }
 

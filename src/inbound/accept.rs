@@ -357,7 +357,7 @@ impl ListHandler {
 
 impl MailHandler for ListHandler {
     async fn check_recipient(&self, _envelope: &Envelope, recipient: &str) -> Result<(), Reply> {
-        self.route(recipient).map(|_| ())
+        self.route(recipient).map(|_| ()).inspect_err(counted)
     }
 
     async fn take_message(&self, envelope: &Envelope, message: Vec<u8>) -> Vec<Reply> {
@@ -407,6 +407,13 @@ impl MailHandler for ListHandler {
     }
 }
 
+/// Counts a refusal for the metrics, by its code: `550 5.7.1` (not allowed), `550 5.1.1`
+/// (no such list), `552 5.3.4` (too large)… a handful of values.
+fn counted(reply: &Reply) {
+    let code = format!("{} {}", reply.code, reply.status);
+    metrics::counter!("tidings_inbound_refusals_total", "reason" => code).increment(1);
+}
+
 /// The SMTP client; none over LMTP, whose client is the front MTA, not the sender's machine.
 fn client_ip(envelope: &Envelope) -> Option<std::net::IpAddr> {
     match envelope.protocol {
@@ -450,7 +457,10 @@ impl ListHandler {
             match verdict {
                 Verdict::Keep(message) => kept.push(*message),
                 Verdict::Drop => {}
-                Verdict::Refuse(reply) => refusals.push(reply),
+                Verdict::Refuse(reply) => {
+                    counted(&reply);
+                    refusals.push(reply)
+                }
             }
         }
         if let Some(first) = refusals.first() {
@@ -480,7 +490,10 @@ impl ListHandler {
                     None
                 }
                 Verdict::Drop => Some(Reply::new(250, "2.0.0", "message accepted")),
-                Verdict::Refuse(reply) => Some(reply),
+                Verdict::Refuse(reply) => {
+                    counted(&reply);
+                    Some(reply)
+                }
             })
             .collect();
         let committed = self.commit(stored, kept).await;

@@ -251,6 +251,7 @@ impl<H: MailHandler> Server<H> {
                 Some(limit) => match clients.admit(peer.ip(), limit) {
                     Some(slot) => Some(slot),
                     None => {
+                        metrics::counter!("tidings_inbound_refusals_total", "reason" => "too many connections from the client").increment(1);
                         tracing::info!(peer = %peer.ip(), "connection refused: too many from this client");
                         tokio::spawn(async move {
                             server
@@ -264,6 +265,12 @@ impl<H: MailHandler> Server<H> {
             };
             match Arc::clone(&slots).try_acquire_owned() {
                 Ok(permit) => {
+                    let protocol = match self.protocol {
+                        Protocol::Smtp => "smtp",
+                        Protocol::Lmtp => "lmtp",
+                    };
+                    metrics::counter!("tidings_inbound_sessions_total", "protocol" => protocol)
+                        .increment(1);
                     // Every line the session logs, and every line about what it takes in,
                     // carries this id: the thread to pull from the socket to the relay.
                     let session = tracing::info_span!(
@@ -282,6 +289,7 @@ impl<H: MailHandler> Server<H> {
                     );
                 }
                 Err(_) => {
+                    metrics::counter!("tidings_inbound_refusals_total", "reason" => "every session slot taken").increment(1);
                     tracing::info!("connection refused: every session slot is taken");
                     tokio::spawn(async move {
                         server.refuse_busy(stream, "too many connections").await
@@ -333,6 +341,7 @@ impl<H: MailHandler> Server<H> {
                     } else {
                         "client too slow"
                     };
+                    metrics::counter!("tidings_inbound_refusals_total", "reason" => "session timed out").increment(1);
                     tracing::info!(peer = %peer.ip(), why, "session timed out");
                     let reply =
                         Reply::new(421, "4.4.2", format!("{} {why}, closing", self.hostname));

@@ -8,6 +8,7 @@
 
 mod confirm;
 mod console;
+pub mod metrics;
 mod page;
 mod publications;
 pub mod readiness;

@@ -557,6 +557,8 @@ smtp_listen = "127.0.0.1:0"
 lmtp_listen = ""
 http_listen = ""
 base_url = "https://bench.example"
+[metrics]
+listen = ""
 [relay]
 host = "127.0.0.1"
 port = {relay_port}

@@ -186,6 +186,9 @@ base_url = "https://{DOMAIN}"
 max_message_size = 200000
 max_line_length = 998
 
+[metrics]
+listen = "127.0.0.1:0"
+
 [relay]
 host = "127.0.0.1"
 port = {port}

@@ -11,6 +11,7 @@ on_both_databases!(
     a_working_daemon_is_ready,
     an_unreachable_relay_makes_it_not_ready,
     a_task_that_is_restarting_makes_it_not_ready_until_it_runs,
+    metrics_count_what_happened_and_read_the_queue,
 );
 
 async fn readyz(h: &Harness) -> (u16, serde_json::Value) {
@@ -122,5 +123,68 @@ async fn a_task_that_is_restarting_makes_it_not_ready_until_it_runs(db: &TestDb)
     })
     .await;
     assert!(ready.is_some(), "ready again once the scheduler runs");
+    h.daemon.shutdown().await;
+}
+
+/// The value of the first series whose line starts with `series` (name and labels).
+fn value_of(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find(|line| line.starts_with(series))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+}
+
+/// `/metrics` on its own listener, in Prometheus's text format. The figures of every daemon
+/// of this test process add up (one recorder per process), so only their presence and
+/// lower bounds are asserted.
+async fn metrics_count_what_happened_and_read_the_queue(db: &TestDb) {
+    let h = Harness::start(db).await;
+    h.subscribe("open", &["reader@ngo.example", "other@ngo.example"])
+        .await;
+    h.write(
+        "p@ngo.example",
+        &format!("open@{DOMAIN}"),
+        "Hi",
+        "Hello\r\n",
+    )
+    .await;
+    let outsider = crate::common::message("x@elsewhere.example", "nosuch", "x", "x\r\n");
+    let reply = h
+        .smtp()
+        .await
+        .post(
+            "x@elsewhere.example",
+            &format!("nosuch@{DOMAIN}"),
+            &outsider,
+        )
+        .await;
+    assert!(reply.starts_with("550"), "{reply}");
+
+    let metrics = h.daemon.metrics_addr.expect("metrics listener");
+    let (status, headers, text) = http(metrics, "GET", "/metrics", "").await;
+    assert_eq!(status, 200, "{text}");
+    assert!(headers.contains("text/plain"), "{headers}");
+    let at_least = |series: &str, floor: f64| {
+        let value = value_of(&text, series).unwrap_or_else(|| panic!("no {series} in {text}"));
+        assert!(value >= floor, "{series} = {value}");
+    };
+    at_least("tidings_deliveries_total{outcome=\"sent\"}", 2.0);
+    at_least("tidings_relay_transaction_seconds_count", 1.0);
+    at_least("tidings_relay_transaction_seconds_bucket{le=\"+Inf\"}", 1.0);
+    at_least("tidings_inbound_sessions_total{protocol=\"smtp\"}", 2.0);
+    at_least("tidings_inbound_refusals_total{reason=\"550 5.1.1\"}", 1.0);
+    // Read from this daemon's database when asked.
+    assert_eq!(
+        value_of(&text, "tidings_queue_depth{state=\"sent\"}"),
+        Some(2.0)
+    );
+    assert_eq!(value_of(&text, "tidings_held_postings"), Some(0.0));
+    assert_eq!(
+        value_of(&text, "tidings_oldest_due_delivery_seconds"),
+        Some(0.0)
+    );
+    // Not on the public listener.
+    let web = h.daemon.http_addr.expect("HTTP listener");
+    assert_eq!(http(web, "GET", "/metrics", "").await.0, 404);
     h.daemon.shutdown().await;
 }
