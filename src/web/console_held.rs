@@ -119,8 +119,12 @@ async fn message_of(
         return Ok(None);
     };
     match subscriptions.store().message(id).await {
+        // `held_new` is not in the queue yet (its moderators are being told): not found,
+        // rather than "already decided".
         Ok(found) => Ok(found.filter(|m| {
-            m.list_name == list.name && matches!(m.kind.as_str(), "posting" | "command")
+            m.list_name == list.name
+                && matches!(m.kind.as_str(), "posting" | "command")
+                && m.state != "held_new"
         })),
         Err(error) => Err(internal(&error)),
     }

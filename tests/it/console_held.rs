@@ -142,6 +142,14 @@ async fn a_moderator_reads_the_queue_and_decides_each_posting_once(db: &TestDb) 
         "{}",
         page.body
     );
+    assert!(
+        page.body.contains("reviewed by a moderator"),
+        "why it is held"
+    );
+    moderator.language = "ar";
+    let arabic = moderator.request("GET", &rich, "").await;
+    assert!(arabic.body.contains("dir=\"rtl\"") && arabic.body.contains("المرفقات"));
+    moderator.language = "en";
 
     let html = moderator.request("GET", &format!("{rich}/html"), "").await;
     assert_eq!(html.status, 200);
