@@ -19,7 +19,8 @@ use serde_json::{json, Value};
 
 use crate::config::{Config, ListConfig};
 use crate::links::{
-    held_attachment_url, held_decide_url, held_html_url, held_posting_url, held_queue_url,
+    console_url, held_attachment_url, held_decide_url, held_html_url, held_posting_url,
+    held_queue_url, ConsolePage,
 };
 use crate::moderation::{self, view};
 use crate::store::{StoredMessage, WebSession};
@@ -43,8 +44,8 @@ const FRAME_POLICY: &str =
 const POSTING_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-src 'self'; \
 form-action 'self'; frame-ancestors 'none'";
 
-/// The signed-in person and the list of the URL they moderate, with the language to
-/// answer in; otherwise the answer to give instead.
+/// The signed-in person, the list of the URL (which they moderate), and the language of
+/// their pages.
 struct Moderating<'a> {
     session: WebSession,
     list: &'a ListConfig,
@@ -80,7 +81,7 @@ fn not_found(subscriptions: &Subscriptions, language: &str) -> Response {
         StatusCode::NOT_FOUND,
         ("console_not_found", language),
         "",
-        json!({ "home_url": crate::links::console_url(base_url, crate::links::ConsolePage::Home) }),
+        json!({ "home_url": console_url(base_url, ConsolePage::Home) }),
         &[],
     )
 }
@@ -141,6 +142,8 @@ async fn held_of(
         .filter(|m| m.state == "held"))
 }
 
+/// A stored time as the pages show it: in UTC, to the minute, since moderators of one list
+/// may sit in several time zones.
 fn received(epoch_ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(epoch_ms)
         .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
@@ -208,7 +211,7 @@ pub async fn queue(
             "page": page,
             "previous_url": previous.unwrap_or_default(),
             "next_url": next.unwrap_or_default(),
-            "home_url": crate::links::console_url(base_url, crate::links::ConsolePage::Home),
+            "home_url": console_url(base_url, ConsolePage::Home),
         }),
         &[],
     )
