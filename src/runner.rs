@@ -426,12 +426,7 @@ async fn decision(
     reply: &Reply<'_>,
 ) -> Result<std::result::Result<Answer, &'static str>> {
     let list = reply.list;
-    let trusted = list
-        .owners
-        .iter()
-        .chain(&list.moderators)
-        .any(|o| o.eq_ignore_ascii_case(reply.sender));
-    if !trusted {
+    if !list.may_moderate(reply.sender) {
         return Ok(Err("answer not from an owner or moderator"));
     }
     let body = reply.message.body_text(0).unwrap_or_default();

@@ -643,6 +643,17 @@ pub struct ListConfig {
     pub attachment_action: AttachmentAction,
 }
 
+impl ListConfig {
+    /// Whether `address` may decide on the list's held postings: its owners and its
+    /// moderators, by email reply and in the web console alike.
+    pub fn may_moderate(&self, address: &str) -> bool {
+        self.owners
+            .iter()
+            .chain(&self.moderators)
+            .any(|person| person.eq_ignore_ascii_case(address))
+    }
+}
+
 impl Config {
     /// Reads the file, applies the `TIDINGS_*` environment overrides and validates the
     /// result, the key files it names read by `keys`.

@@ -17,8 +17,9 @@
 //! and under `base_url`: `/unsubscribe/LIST/TOKEN`, `/confirm/LIST/TOKEN`,
 //! `/reenable/LIST/TOKEN`, and a publication's `/p/NAME/`, `/p/NAME/feed.xml` and
 //! `/p/NAME/N/LANG`; the web console's `/console`, `/console/sign-in`,
-//! `/console/sign-in/TOKEN` (the emailed link), `/console/sign-out` and
-//! `/console/sign-out-everywhere`. Tokens are signed ([`crate::tokens`]) for one list (or
+//! `/console/sign-in/TOKEN` (the emailed link), `/console/sign-out`,
+//! `/console/sign-out-everywhere`, and a list's held postings under
+//! `/console/lists/LIST/held` (see [`held`]). Tokens are signed ([`crate::tokens`]) for one list (or
 //! the console) and one use.
 //!
 //! This module knows the scheme and nothing of the configuration: [`Links::route`] asks a
@@ -173,7 +174,8 @@ fn base(base_url: &str) -> &str {
     base_url.trim().trim_end_matches('/')
 }
 
-/// The web console's pages. None names a list, so none tells a visitor which lists exist.
+/// The web console's pages that name no list, so that none tells a visitor which lists
+/// exist; a list's own pages are in [`held`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConsolePage {
     /// What a signed-in person sees: their roles and their own subscriptions.
@@ -213,6 +215,53 @@ pub fn console_url(base_url: &str, page: ConsolePage) -> String {
 /// The emailed sign-in link carrying `token`, as its page posts its form back to.
 pub fn sign_in_link_url(base_url: &str, token: &str) -> String {
     format!("{}/console/sign-in/{token}", base(base_url))
+}
+
+/// Routes of the console's held postings, one list's each (axum's syntax). They name a
+/// list, so each answers only someone who moderates it, and alike for a list that does not
+/// exist.
+pub mod held {
+    /// The queue, newest first; `?page=N` for the later pages.
+    pub const QUEUE: &str = "/console/lists/{list}/held";
+    /// One posting, with the forms that decide it.
+    pub const POSTING: &str = "/console/lists/{list}/held/{id}";
+    /// The posting's HTML part alone, for a sandboxed frame.
+    pub const HTML: &str = "/console/lists/{list}/held/{id}/html";
+    /// The posting's attachment number `n` (from 0), as a download.
+    pub const ATTACHMENT: &str = "/console/lists/{list}/held/{id}/attachments/{n}";
+    /// Where the decision forms post.
+    pub const DECIDE: &str = "/console/lists/{list}/held/{id}/decide";
+}
+
+/// Page `page` (from 1) of a list's queue of held postings.
+pub fn held_queue_url(base_url: &str, list: &str, page: u32) -> String {
+    match page {
+        0 | 1 => format!("{}/console/lists/{list}/held", base(base_url)),
+        page => format!("{}/console/lists/{list}/held?page={page}", base(base_url)),
+    }
+}
+
+/// A held posting's page.
+pub fn held_posting_url(base_url: &str, list: &str, id: i64) -> String {
+    format!("{}/console/lists/{list}/held/{id}", base(base_url))
+}
+
+/// A held posting's HTML part, framed by its page.
+pub fn held_html_url(base_url: &str, list: &str, id: i64) -> String {
+    format!("{}/console/lists/{list}/held/{id}/html", base(base_url))
+}
+
+/// A held posting's attachment number `n`, counting from 0.
+pub fn held_attachment_url(base_url: &str, list: &str, id: i64, n: usize) -> String {
+    format!(
+        "{}/console/lists/{list}/held/{id}/attachments/{n}",
+        base(base_url)
+    )
+}
+
+/// Where a held posting's decision forms post.
+pub fn held_decide_url(base_url: &str, list: &str, id: i64) -> String {
+    format!("{}/console/lists/{list}/held/{id}/decide", base(base_url))
 }
 
 /// What a reply to `LIST-confirm+TOKEN@` answers: each question is its own token purpose,

@@ -285,3 +285,31 @@ fn console_pages_live_under_base_url() {
         "https://lists.example.org/console/sign-out-everywhere"
     );
 }
+
+/// Each held-posting URL is its route with the placeholders filled in, so that the pages'
+/// links always reach their handlers.
+#[test]
+fn held_posting_urls_follow_their_routes() {
+    let base = "https://lists.example.org/";
+    let fill = |route: &str| {
+        format!(
+            "https://lists.example.org{}",
+            route
+                .replace("{list}", "team")
+                .replace("{id}", "42")
+                .replace("{n}", "3")
+        )
+    };
+    assert_eq!(held_queue_url(base, "team", 1), fill(held::QUEUE));
+    assert_eq!(
+        held_queue_url(base, "team", 2),
+        format!("{}?page=2", fill(held::QUEUE))
+    );
+    assert_eq!(held_posting_url(base, "team", 42), fill(held::POSTING));
+    assert_eq!(held_html_url(base, "team", 42), fill(held::HTML));
+    assert_eq!(
+        held_attachment_url(base, "team", 42, 3),
+        fill(held::ATTACHMENT)
+    );
+    assert_eq!(held_decide_url(base, "team", 42), fill(held::DECIDE));
+}

@@ -5,6 +5,8 @@
 //! not proven is held the same way, the publication's editors moderating it; approved, it
 //! goes on to the command runner as if proven.
 
+pub mod view;
+
 use mail_parser::MessageParser;
 use serde_json::json;
 

@@ -63,7 +63,7 @@ pub const EDITOR_NOTICES: [&str; 4] = [
 pub const SNIPPETS: [&str; 1] = ["confidential_notice"];
 
 /// Every web page; each is a single HTML template.
-pub const PAGES: [&str; 14] = [
+pub const PAGES: [&str; 18] = [
     "unsubscribe",
     "unsubscribed",
     "confirm",
@@ -78,6 +78,10 @@ pub const PAGES: [&str; 14] = [
     "console_home",
     "console_signed_out",
     "console_refused",
+    "console_not_found",
+    "console_held_queue",
+    "console_held_posting",
+    "console_held_decided",
 ];
 
 /// The language every notice and page must exist in, used when the requested

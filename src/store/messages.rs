@@ -154,6 +154,23 @@ pub struct StoredMessage {
 const STORED: &str =
     "m.id, m.list_name, m.kind, m.state, m.envelope_from, m.error, m.received_at, m.proof, b.raw";
 
+/// A held posting as a moderator's queue lists it: the start of its bytes only, enough for
+/// its header, so that a page of the queue never loads whole messages.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct HeldHead {
+    pub id: i64,
+    pub envelope_from: String,
+    /// Why it is held.
+    pub error: String,
+    pub received_at: i64,
+    /// The first [`HELD_HEAD_BYTES`] bytes of the message.
+    pub head: Vec<u8>,
+}
+
+/// How much of a held posting its queue row reads: headers longer than this lose what
+/// follows, which a row does not show anyway.
+pub const HELD_HEAD_BYTES: i64 = 8192;
+
 /// An email command message waiting to be carried out.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ReceivedCommand {
@@ -427,6 +444,32 @@ impl Store {
             "SELECT {STORED} FROM {WITH_BODY} WHERE m.state = $1 ORDER BY m.id"
         )))
         .bind(state)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Postings of `list` waiting for a moderator, newest first, `limit` of them after
+    /// skipping `offset`.
+    pub async fn held_page(&self, list: &str, limit: i64, offset: i64) -> Result<Vec<HeldHead>> {
+        // substr() of a blob counts bytes on SQLite, as of a bytea on PostgreSQL.
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT m.id, m.envelope_from, m.error, m.received_at, \
+             substr(b.raw, 1, {HELD_HEAD_BYTES}) AS head FROM {WITH_BODY} \
+             WHERE m.state = 'held' AND m.list_name = $1 \
+             ORDER BY m.received_at DESC, m.id DESC LIMIT $2 OFFSET $3"
+        )))
+        .bind(list)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// How many postings wait for a moderator, per list that has any.
+    pub async fn held_counts(&self) -> Result<Vec<(String, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT list_name, COUNT(*) FROM messages WHERE state = 'held' GROUP BY list_name",
+        )
         .fetch_all(&self.pool)
         .await?)
     }

@@ -28,8 +28,8 @@ pub use bounces::{
 pub use deliveries::{ClaimedDelivery, Copies, DeliveryOutcome, QueueCounts};
 pub use members::{ImportLine, Member, MemberAdded};
 pub use messages::{
-    MessageKind, NewMessage, PendingMessage, ReceivedCommand, StoredArrival, StoredMessage,
-    UnknownMessageKind,
+    HeldHead, MessageKind, NewMessage, PendingMessage, ReceivedCommand, StoredArrival,
+    StoredMessage, UnknownMessageKind,
 };
 pub use organisations::Organisation;
 pub use publications::{

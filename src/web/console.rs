@@ -98,7 +98,7 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// The value of field `name` of an `application/x-www-form-urlencoded` body.
-fn form_field(body: &str, name: &str) -> Option<String> {
+pub(super) fn form_field(body: &str, name: &str) -> Option<String> {
     body.split('&')
         .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
         .find(|(key, _)| percent_decode(key).as_deref() == Some(name))
@@ -151,6 +151,18 @@ fn visitor_language(headers: &HeaderMap) -> &'static str {
     ranked.first().map_or("en", |(_, _, language)| language)
 }
 
+/// The language of a signed-in person's pages: their stored one, else the browser's.
+pub(super) async fn page_language(
+    subscriptions: &Subscriptions,
+    headers: &HeaderMap,
+    address: &str,
+) -> String {
+    match subscriptions.store().language_of(address).await {
+        Ok(Some(language)) => language,
+        _ => visitor_language(headers).to_owned(),
+    }
+}
+
 /// A language's name in itself, as the home page shows it.
 fn endonym(language: &str) -> &str {
     match language {
@@ -180,7 +192,7 @@ fn client_key(client: Option<Extension<ClientAddr>>) -> String {
 }
 
 /// A page with the headers every page gets, and the cookies given.
-fn render(
+pub(super) fn render(
     subscriptions: &Subscriptions,
     status: StatusCode,
     (name, language): (&str, &str),
@@ -238,7 +250,7 @@ fn form_token_matches(names: &CookieNames, headers: &HeaderMap, body: &str) -> b
 }
 
 /// The session the browser's cookie names, with its id's hash, when it is a live one.
-async fn session(
+pub(super) async fn session(
     subscriptions: &Subscriptions,
     headers: &HeaderMap,
 ) -> Result<Option<(String, WebSession)>, Response> {
@@ -258,7 +270,11 @@ async fn session(
 }
 
 /// A refusal: a form without its token (403), or too many requests (429).
-fn refused(subscriptions: &Subscriptions, headers: &HeaderMap, reason: &str) -> Response {
+pub(super) fn refused(
+    subscriptions: &Subscriptions,
+    headers: &HeaderMap,
+    reason: &str,
+) -> Response {
     let status = match reason {
         "too_many" => StatusCode::TOO_MANY_REQUESTS,
         _ => StatusCode::FORBIDDEN,
@@ -275,7 +291,11 @@ fn refused(subscriptions: &Subscriptions, headers: &HeaderMap, reason: &str) -> 
 }
 
 /// The form asking for an address, with `problem` said above it.
-fn sign_in_form(subscriptions: &Subscriptions, headers: &HeaderMap, problem: &str) -> Response {
+pub(super) fn sign_in_form(
+    subscriptions: &Subscriptions,
+    headers: &HeaderMap,
+    problem: &str,
+) -> Response {
     let names = cookie_names(subscriptions.config());
     let (token, set) = form_token(&names, headers);
     let base_url = &subscriptions.config().server.base_url;
@@ -574,6 +594,10 @@ pub async fn home(State(subscriptions): State<Arc<Subscriptions>>, headers: Head
             })
         })
         .collect();
+    let moderated = match super::console_held::moderated_lists(&subscriptions, address).await {
+        Ok(moderated) => moderated,
+        Err(response) => return response,
+    };
     let base_url = &config.server.base_url;
     render(
         &subscriptions,
@@ -584,6 +608,7 @@ pub async fn home(State(subscriptions): State<Arc<Subscriptions>>, headers: Head
             "admin": config.is_admin(address),
             "duties": duties,
             "subscriptions": subscribed,
+            "moderated": moderated,
             "csrf": session.csrf_secret,
             "sign_out_url": console_url(base_url, ConsolePage::SignOut),
             "sign_out_everywhere_url": console_url(base_url, ConsolePage::SignOutEverywhere),

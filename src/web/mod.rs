@@ -1,6 +1,6 @@
 //! The HTTP listener: one-click unsubscribe (RFC 8058), confirmation pages, the
 //! re-enable link of members disabled for bouncing, the publications' past editions
-//! with their Atom feeds, the web console's sign-in and home page, and `/healthz` (alive)
+//! with their Atom feeds, the web console's sign-in, home page and held postings, and `/healthz` (alive)
 //! and `/readyz` (able to work). Pages are
 //! rendered from the templates in the member's language; a GET never changes anything, so
 //! link scanners cannot unsubscribe or subscribe anyone. A link whose token is not genuine
@@ -8,6 +8,7 @@
 
 mod confirm;
 mod console;
+mod console_held;
 pub mod metrics;
 mod page;
 mod publications;
@@ -23,7 +24,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::links::{published, ConsolePage, Page, SIGN_IN_LINK};
+use crate::links::{held, published, ConsolePage, Page, SIGN_IN_LINK};
 use crate::publications::Publications;
 use crate::subscriptions::Subscriptions;
 
@@ -64,6 +65,11 @@ pub fn router(subscriptions: Arc<Subscriptions>, publications: Arc<Publications>
             get(console::link_page).post(console::use_link),
         )
         .route(ConsolePage::SignOut.route(), post(console::sign_out))
+        .route(held::QUEUE, get(console_held::queue))
+        .route(held::POSTING, get(console_held::posting))
+        .route(held::HTML, get(console_held::html))
+        .route(held::ATTACHMENT, get(console_held::attachment))
+        .route(held::DECIDE, post(console_held::decide))
         .route(
             ConsolePage::SignOutEverywhere.route(),
             post(console::sign_out_everywhere),

@@ -2,6 +2,7 @@
 //! and a raw SMTP client that can say things a polite client never would.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod capture;
 pub mod dns;
 pub mod process;

@@ -237,6 +237,9 @@ fn console_variants(name: &str, with: &dyn Fn(Value) -> Value) -> Vec<Value> {
                     { "name": "info-en", "title": "Coalition Info", "active": true, "language": "Français" },
                     { "name": "team-gender", "title": "Gender Justice Team", "active": false, "language": "العربية" },
                 ],
+                "moderated": [
+                    { "name": "team-gender", "title": "Gender Justice Team", "held": 3, "url": "https://lists.example.org/console/lists/team-gender/held" },
+                ],
                 "csrf": csrf,
                 "sign_out_url": "https://lists.example.org/console/sign-out",
                 "sign_out_everywhere_url": "https://lists.example.org/console/sign-out-everywhere",
@@ -245,6 +248,7 @@ fn console_variants(name: &str, with: &dyn Fn(Value) -> Value) -> Vec<Value> {
             empty["admin"] = json!(false);
             empty["duties"] = json!([]);
             empty["subscriptions"] = json!([]);
+            empty["moderated"] = json!([]);
             vec![with(full), with(empty)]
         }
         "console_signed_out" => [false, true]
@@ -255,7 +259,74 @@ fn console_variants(name: &str, with: &dyn Fn(Value) -> Value) -> Vec<Value> {
             .iter()
             .map(|r| with(json!({ "reason": r, "sign_in_url": sign_in_url })))
             .collect(),
+        "console_not_found" => vec![with(
+            json!({ "home_url": "https://lists.example.org/console" }),
+        )],
+        "console_held_queue" | "console_held_posting" | "console_held_decided" => {
+            held_variants(name, with)
+        }
         _ => vec![with(json!({ "sign_in_url": sign_in_url }))],
+    }
+}
+
+/// The held postings' pages: full and empty, each outcome.
+fn held_variants(name: &str, with: &dyn Fn(Value) -> Value) -> Vec<Value> {
+    let queue_url = "https://lists.example.org/console/lists/team-gender/held";
+    match name {
+        "console_held_queue" => {
+            let full = json!({
+                "list_name": "team-gender",
+                "list_title": "Gender Justice Team",
+                "postings": [{
+                    "sender": "ana@ngo.example",
+                    "subject": "Meeting <notes>",
+                    "received": "2026-12-04 10:00 UTC",
+                    "reason": "moderated",
+                    "url": format!("{queue_url}/17"),
+                }],
+                "page": 2,
+                "previous_url": queue_url,
+                "next_url": format!("{queue_url}?page=3"),
+                "home_url": "https://lists.example.org/console",
+            });
+            let mut empty = full.clone();
+            empty["postings"] = json!([]);
+            empty["page"] = json!(1);
+            empty["previous_url"] = json!("");
+            empty["next_url"] = json!("");
+            vec![with(full), with(empty)]
+        }
+        "console_held_posting" => {
+            let full = json!({
+                "list_title": "Gender Justice Team",
+                "from": "Ana <ana@ngo.example>",
+                "to": "team-gender@lists.example.org",
+                "subject": "Meeting <notes>",
+                "date": "2026-12-04T10:00:00Z",
+                "received": "2026-12-04 10:00 UTC",
+                "reason": "moderated",
+                "text": "Dear all,\n<script>alert(1)</script>",
+                "html_url": format!("{queue_url}/17/html"),
+                "attachments": [{ "name": "plan.pdf", "type": "application/pdf", "size": 1024, "url": format!("{queue_url}/17/attachments/0") }],
+                "decide_url": format!("{queue_url}/17/decide"),
+                "queue_url": queue_url,
+                "csrf": "5f0e4a9c1b2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f",
+            });
+            let mut plain = full.clone();
+            plain["html_url"] = json!("");
+            plain["attachments"] = json!([]);
+            vec![with(full), with(plain)]
+        }
+        _ => ["approve", "reject", "discard", "already"]
+            .iter()
+            .map(|o| {
+                with(json!({
+                    "outcome": o,
+                    "list_title": "Gender Justice Team",
+                    "queue_url": queue_url,
+                }))
+            })
+            .collect(),
     }
 }
 
@@ -457,6 +528,9 @@ fn page_variants_say_different_things() {
             "console_home",
             "console_signed_out",
             "console_refused",
+            "console_held_queue",
+            "console_held_posting",
+            "console_held_decided",
         ] {
             let rendered: BTreeSet<String> = page_variants(name)
                 .iter()
