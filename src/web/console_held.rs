@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{json, Value};
 
 use crate::config::{Config, ListConfig};
@@ -29,6 +29,7 @@ use crate::subscriptions::Subscriptions;
 use crate::tokens::same_secret;
 
 use super::console::{form_field, page_language, refused, render, session, sign_in_form};
+use super::page::guarded;
 use super::unsubscribe::internal;
 
 /// Rows on one page of a queue.
@@ -131,15 +132,19 @@ async fn message_of(
     }
 }
 
-/// Like [`message_of`], only while it waits for a decision.
-async fn held_of(
-    subscriptions: &Subscriptions,
-    list: &ListConfig,
+/// The moderator's request for posting `id` of `list_name` while it waits for a decision;
+/// the page to answer with otherwise (sign-in, not found).
+async fn held_posting<'a>(
+    subscriptions: &'a Subscriptions,
+    headers: &HeaderMap,
+    list_name: &str,
     id: &str,
-) -> Result<Option<StoredMessage>, Response> {
-    Ok(message_of(subscriptions, list, id)
-        .await?
-        .filter(|m| m.state == "held"))
+) -> Result<(Moderating<'a>, StoredMessage), Response> {
+    let m = moderating(subscriptions, headers, list_name, false).await?;
+    match message_of(subscriptions, m.list, id).await? {
+        Some(held) if held.state == "held" => Ok((m, held)),
+        _ => Err(not_found(subscriptions, &m.language)),
+    }
 }
 
 /// A stored time as the pages show it: in UTC, to the minute, since moderators of one list
@@ -311,45 +316,23 @@ pub async fn posting(
     response
 }
 
-/// Headers of what the console serves of a posting itself: never sniffed, never cached,
-/// never telling its URL to anyone.
-fn raw_response(body: Vec<u8>, content_type: &'static str, policy: &'static str) -> Response {
-    let mut response = (StatusCode::OK, body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(policy),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
 /// GET of a held posting's HTML part, for the sandboxed frame of its page.
 pub async fn html(
     State(subscriptions): State<Arc<Subscriptions>>,
     Path((list_name, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let m = match moderating(&subscriptions, &headers, &list_name, false).await {
-        Ok(m) => m,
-        Err(response) => return response,
-    };
-    let held = match held_of(&subscriptions, m.list, &id).await {
-        Ok(Some(held)) => held,
-        Ok(None) => return not_found(&subscriptions, &m.language),
+    let (m, held) = match held_posting(&subscriptions, &headers, &list_name, &id).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
     match view::html(&held.raw) {
-        Some(html) => raw_response(html.into_bytes(), "text/html; charset=utf-8", FRAME_POLICY),
+        Some(html) => guarded(
+            StatusCode::OK,
+            html.into_bytes(),
+            "text/html; charset=utf-8",
+            FRAME_POLICY,
+        ),
         None => not_found(&subscriptions, &m.language),
     }
 }
@@ -379,13 +362,8 @@ pub async fn attachment(
     Path((list_name, id, n)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let m = match moderating(&subscriptions, &headers, &list_name, false).await {
-        Ok(m) => m,
-        Err(response) => return response,
-    };
-    let held = match held_of(&subscriptions, m.list, &id).await {
-        Ok(Some(held)) => held,
-        Ok(None) => return not_found(&subscriptions, &m.language),
+    let (m, held) = match held_posting(&subscriptions, &headers, &list_name, &id).await {
+        Ok(found) => found,
         Err(response) => return response,
     };
     let found = n
@@ -395,7 +373,9 @@ pub async fn attachment(
     let Some((name, bytes)) = found else {
         return not_found(&subscriptions, &m.language);
     };
-    let mut response = raw_response(
+    // Whatever type it claims: a download, never sniffed, cached or shown.
+    let mut response = guarded(
+        StatusCode::OK,
         bytes,
         "application/octet-stream",
         "default-src 'none'; sandbox",

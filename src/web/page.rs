@@ -20,30 +20,14 @@ pub fn render(
         .notices()
         .page(name, language, list, address, extra)
     {
-        Ok(html) => {
-            let mut response = (status, html).into_response();
-            let headers = response.headers_mut();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            );
-            // The URL carries a token: it must not leak to other sites, and the page needs
-            // nothing but its own inline style and a form posting back to itself.
-            headers.insert(
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
-            );
-            headers.insert(
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"),
-            );
-            headers.insert(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            );
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
+        // The URL carries a token: it must not leak to other sites, and the page needs
+        // nothing but its own inline style and a form posting back to itself.
+        Ok(html) => guarded(
+            status,
+            html.into_bytes(),
+            "text/html; charset=utf-8",
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+        ),
         Err(error) => {
             tracing::error!(%error, page = name, language, "cannot render page");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
@@ -91,4 +75,31 @@ pub fn spent(subscriptions: &Subscriptions, list: &ListConfig, why: Spent) -> Re
         "",
         serde_json::json!({ "reason": reason }),
     )
+}
+
+/// A response that no browser sniffs, caches or names in a Referer: the headers every page
+/// and every served part of a message carries, with its own type and content policy.
+pub(super) fn guarded(
+    status: StatusCode,
+    body: Vec<u8>,
+    content_type: &'static str,
+    policy: &'static str,
+) -> Response {
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(policy),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
