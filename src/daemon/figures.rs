@@ -42,6 +42,9 @@ pub fn recorder() -> Option<PrometheusHandle> {
         .clone()
 }
 
+const QUEUE_STATES: [&str; 5] = ["pending", "deferred", "sending", "sent", "failed"];
+const EDITION_STATES: [&str; 4] = ["empty", "awaiting_approval", "sent", "cancelled"];
+
 pub struct DaemonMetrics {
     pub store: Store,
     pub handle: PrometheusHandle,
@@ -61,7 +64,8 @@ impl Metrics for DaemonMetrics {
 impl DaemonMetrics {
     async fn read_state(&self) -> Result<(), crate::store::StoreError> {
         let store = &self.store;
-        let mut queue: BTreeMap<&str, i64> = BTreeMap::new();
+        // Every state is set, to 0 when none is in it: a gauge not set keeps its last value.
+        let mut queue: BTreeMap<&str, i64> = QUEUE_STATES.map(|state| (state, 0)).into();
         for counts in store.queue_counts().await? {
             for (state, n) in [
                 ("pending", counts.pending),
@@ -90,10 +94,9 @@ impl DaemonMetrics {
             .map(|(_, _, n)| n)
             .sum();
         metrics::gauge!("tidings_held_postings").set(held as f64);
-        let mut editions: BTreeMap<String, i64> = BTreeMap::new();
-        for edition in store.editions(None).await? {
-            *editions.entry(edition.state).or_default() += 1;
-        }
+        let mut editions: BTreeMap<String, i64> =
+            EDITION_STATES.map(|state| (state.to_string(), 0)).into();
+        editions.extend(store.edition_counts().await?);
         for (state, n) in editions {
             metrics::gauge!("tidings_editions", "state" => state).set(n as f64);
         }

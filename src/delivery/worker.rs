@@ -221,10 +221,7 @@ impl Worker {
             Some(client) if client.is_usable() => client,
             _ => match RelayClient::connect(&self.config.relay, &self.config.server.hostname).await
             {
-                Ok(client) => {
-                    self.relay_contact.reached(crate::store::now_ms());
-                    relay.insert(client)
-                }
+                Ok(client) => relay.insert(client),
                 Err(error) => {
                     // Do not hammer a relay that is down: the deliveries are deferred anyway.
                     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -244,6 +241,14 @@ impl Worker {
         };
         metrics::histogram!("tidings_relay_transaction_seconds")
             .record(started.elapsed().as_secs_f64());
+        // A relay that answered, whatever it answered, is there: the readiness check need
+        // not connect to it while workers keep a connection busy.
+        if results
+            .iter()
+            .any(|result| !matches!(result, SendResult::ConnectionLost(_)))
+        {
+            self.relay_contact.reached(now_ms());
+        }
         results
     }
 
@@ -362,9 +367,13 @@ impl Worker {
 /// delivery id and its message's id, so that the log follows a posting to each copy (at
 /// debug: a fan-out makes thousands a second).
 fn log_copies(batch: &[ClaimedDelivery], outcomes: &[(i64, DeliveryOutcome)]) {
+    // Counted by outcome per batch: one look-up in the recorder per outcome, not per copy.
+    let mut counts: HashMap<&'static str, u64> = HashMap::new();
     for (_, outcome) in outcomes {
-        metrics::counter!("tidings_deliveries_total", "outcome" => outcome_name(outcome))
-            .increment(1);
+        *counts.entry(outcome_name(outcome)).or_default() += 1;
+    }
+    for (outcome, n) in counts {
+        metrics::counter!("tidings_deliveries_total", "outcome" => outcome).increment(n);
     }
     if !tracing::enabled!(tracing::Level::DEBUG) {
         return;

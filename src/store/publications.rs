@@ -316,6 +316,15 @@ impl Store {
     }
 
     /// Editions of a publication (every publication when `None`), oldest first.
+    /// How many editions are in each state, every publication together.
+    pub async fn edition_counts(&self) -> Result<Vec<(String, i64)>> {
+        Ok(
+            sqlx::query_as("SELECT state, COUNT(*) FROM editions GROUP BY state")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
     pub async fn editions(&self, publication: Option<&str>) -> Result<Vec<Edition>> {
         let sql = format!(
             "SELECT {EDITION_COLUMNS} FROM editions WHERE ($1 = '' OR publication = $1) \
