@@ -199,14 +199,15 @@ fn check_dns_name(report: &mut Report, key: &str, value: &str) {
 }
 
 fn check_listeners(report: &mut Report, server: &ServerConfig, metrics_listen: &str) {
+    // Each with the port the shipped configuration gives it, for the example in the fix.
     let listeners = [
-        ("server.smtp_listen", server.smtp_listen.as_str()),
-        ("server.lmtp_listen", server.lmtp_listen.as_str()),
-        ("server.http_listen", server.http_listen.as_str()),
-        ("metrics.listen", metrics_listen),
+        ("server.smtp_listen", server.smtp_listen.as_str(), 2525),
+        ("server.lmtp_listen", server.lmtp_listen.as_str(), 2424),
+        ("server.http_listen", server.http_listen.as_str(), 8080),
+        ("metrics.listen", metrics_listen, 9187),
     ];
     let mut bound: HashMap<SocketAddr, &str> = HashMap::new();
-    for (key, value) in listeners {
+    for (key, value, port) in listeners {
         if value.is_empty() {
             continue;
         }
@@ -216,8 +217,8 @@ fn check_listeners(report: &mut Report, server: &ServerConfig, metrics_listen: &
                 key,
                 format!("{value:?} is not an IP address with a port"),
                 format!(
-                    "write {key} = \"127.0.0.1:2525\" (or \"[::1]:2525\"; host names are not \
-                     resolved), or \"\" to disable this listener"
+                    "write {key} = \"127.0.0.1:{port}\" (or \"[::1]:{port}\"; host names are \
+                     not resolved), or \"\" to disable this listener"
                 ),
             ),
         }
