@@ -8,7 +8,6 @@
 
 mod confirm;
 mod console;
-mod console_held;
 pub mod metrics;
 mod page;
 mod publications;
@@ -19,12 +18,12 @@ mod unsubscribe;
 
 use std::sync::Arc;
 
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::links::{held, published, ConsolePage, Page, SIGN_IN_LINK};
+use crate::links::{published, Page};
 use crate::publications::Publications;
 use crate::subscriptions::Subscriptions;
 
@@ -55,25 +54,7 @@ pub fn router(subscriptions: Arc<Subscriptions>, publications: Arc<Publications>
             Page::Reenable.route(),
             get(reenable::show).post(reenable::reenable),
         )
-        .route(ConsolePage::Home.route(), get(console::home))
-        .route(
-            ConsolePage::SignIn.route(),
-            get(console::sign_in_page).post(console::request_link),
-        )
-        .route(
-            SIGN_IN_LINK,
-            get(console::link_page).post(console::use_link),
-        )
-        .route(ConsolePage::SignOut.route(), post(console::sign_out))
-        .route(held::QUEUE, get(console_held::queue))
-        .route(held::POSTING, get(console_held::posting))
-        .route(held::HTML, get(console_held::html))
-        .route(held::ATTACHMENT, get(console_held::attachment))
-        .route(held::DECIDE, post(console_held::decide))
-        .route(
-            ConsolePage::SignOutEverywhere.route(),
-            post(console::sign_out_everywhere),
-        )
+        .merge(console::routes())
         .with_state(subscriptions)
         .merge(published)
 }

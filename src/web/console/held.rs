@@ -23,14 +23,14 @@ use crate::links::{
     held_queue_url, ConsolePage,
 };
 use crate::moderation::{self, view};
-use crate::store::{StoredMessage, WebSession};
+use crate::store::StoredMessage;
 use crate::subscriptions::commands::Answer;
 use crate::subscriptions::Subscriptions;
-use crate::tokens::same_secret;
 
-use super::console::{form_field, page_language, refused, render, session, sign_in_form};
-use super::page::guarded;
-use super::unsubscribe::internal;
+use super::access::{not_found, role, signed_in, SignedIn};
+use super::{form_field, render};
+use crate::web::page::guarded;
+use crate::web::unsubscribe::internal;
 
 /// Rows on one page of a queue.
 const PAGE_SIZE: i64 = 25;
@@ -45,12 +45,10 @@ const FRAME_POLICY: &str =
 const POSTING_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-src 'self'; \
 form-action 'self'; frame-ancestors 'none'";
 
-/// The signed-in person, the list of the URL (which they moderate), and the language of
-/// their pages.
+/// The signed-in person and the list of the URL, which they moderate.
 struct Moderating<'a> {
-    session: WebSession,
+    person: SignedIn,
     list: &'a ListConfig,
-    language: String,
 }
 
 /// The list named `name` (spelled as configured) when `address` may decide on its held
@@ -60,54 +58,17 @@ fn moderated<'c>(config: &'c Config, address: &str, name: &str) -> Option<&'c Li
     (config.is_admin(address) || list.may_moderate(address)).then_some(list)
 }
 
-/// What the person is to this list, for the log: never their address at INFO.
-fn role(config: &Config, list: &ListConfig, address: &str) -> &'static str {
-    let named = |people: &[String]| people.iter().any(|p| p.eq_ignore_ascii_case(address));
-    if named(&list.moderators) {
-        "moderator"
-    } else if named(&list.owners) {
-        "owner"
-    } else if config.is_admin(address) {
-        "admin"
-    } else {
-        "none"
-    }
-}
-
-/// The one page for what this person may not see, or what does not exist.
-fn not_found(subscriptions: &Subscriptions, language: &str) -> Response {
-    let base_url = &subscriptions.config().server.base_url;
-    render(
-        subscriptions,
-        StatusCode::NOT_FOUND,
-        ("console_not_found", language),
-        "",
-        json!({ "home_url": console_url(base_url, ConsolePage::Home) }),
-        &[],
-    )
-}
-
-/// The session and list of a request to one of `list_name`'s routes. A browser not signed
-/// in gets the sign-in form, or for a form post (`form`) the refusal.
+/// The person and list of a request to one of `list_name`'s routes, when they moderate it.
 async fn moderating<'a>(
     subscriptions: &'a Subscriptions,
     headers: &HeaderMap,
     list_name: &str,
     form: bool,
 ) -> Result<Moderating<'a>, Response> {
-    let session = match session(subscriptions, headers).await? {
-        Some((_, session)) => session,
-        None if form => return Err(refused(subscriptions, headers, "csrf")),
-        None => return Err(sign_in_form(subscriptions, headers, "")),
-    };
-    let language = page_language(subscriptions, headers, &session.address).await;
-    match moderated(subscriptions.config(), &session.address, list_name) {
-        Some(list) => Ok(Moderating {
-            session,
-            list,
-            language,
-        }),
-        None => Err(not_found(subscriptions, &language)),
+    let person = signed_in(subscriptions, headers, form).await?;
+    match moderated(subscriptions.config(), &person.session.address, list_name) {
+        Some(list) => Ok(Moderating { person, list }),
+        None => Err(not_found(subscriptions, &person.language)),
     }
 }
 
@@ -143,7 +104,7 @@ async fn held_posting<'a>(
     let m = moderating(subscriptions, headers, list_name, false).await?;
     match message_of(subscriptions, m.list, id).await? {
         Some(held) if held.state == "held" => Ok((m, held)),
-        _ => Err(not_found(subscriptions, &m.language)),
+        _ => Err(not_found(subscriptions, &m.person.language)),
     }
 }
 
@@ -207,8 +168,8 @@ pub async fn queue(
     render(
         &subscriptions,
         StatusCode::OK,
-        ("console_held_queue", &m.language),
-        &m.session.address,
+        ("console_held_queue", &m.person.language),
+        &m.person.session.address,
         json!({
             "list_name": name,
             "list_title": m.list.display_name,
@@ -237,8 +198,8 @@ fn decided_page(
     render(
         subscriptions,
         status,
-        ("console_held_decided", &m.language),
-        &m.session.address,
+        ("console_held_decided", &m.person.language),
+        &m.person.session.address,
         json!({
             "outcome": outcome,
             "list_title": m.list.display_name,
@@ -262,7 +223,7 @@ pub async fn posting(
     let held = match message_of(&subscriptions, m.list, &id).await {
         Ok(Some(held)) if held.state == "held" => held,
         Ok(Some(_)) => return already_decided(&subscriptions, &m),
-        Ok(None) => return not_found(&subscriptions, &m.language),
+        Ok(None) => return not_found(&subscriptions, &m.person.language),
         Err(response) => return response,
     };
     let shown = view::show(&held.raw).unwrap_or_default();
@@ -288,8 +249,8 @@ pub async fn posting(
     let mut response = render(
         &subscriptions,
         StatusCode::OK,
-        ("console_held_posting", &m.language),
-        &m.session.address,
+        ("console_held_posting", &m.person.language),
+        &m.person.session.address,
         json!({
             "list_title": m.list.display_name,
             "from": shown.from,
@@ -303,7 +264,7 @@ pub async fn posting(
             "attachments": attachments,
             "decide_url": held_decide_url(base_url, name, held.id),
             "queue_url": held_queue_url(base_url, name, 1),
-            "csrf": m.session.csrf_secret,
+            "csrf": m.person.session.csrf_secret,
         }),
         &[],
     );
@@ -333,7 +294,7 @@ pub async fn html(
             "text/html; charset=utf-8",
             FRAME_POLICY,
         ),
-        None => not_found(&subscriptions, &m.language),
+        None => not_found(&subscriptions, &m.person.language),
     }
 }
 
@@ -371,7 +332,7 @@ pub async fn attachment(
         .ok()
         .and_then(|n| view::attachment(&held.raw, n));
     let Some((name, bytes)) = found else {
-        return not_found(&subscriptions, &m.language);
+        return not_found(&subscriptions, &m.person.language);
     };
     // Whatever type it claims: a download, never sniffed, cached or shown.
     let mut response = guarded(
@@ -414,18 +375,17 @@ pub async fn decide(
         Ok(m) => m,
         Err(response) => return response,
     };
-    let given = form_field(&body, "csrf").unwrap_or_default();
-    if !same_secret(&m.session.csrf_secret, &given) {
-        return refused(&subscriptions, &headers, "csrf");
+    if let Some(response) = m.person.form_refused(&subscriptions, &headers, &body) {
+        return response;
     }
     let held = match message_of(&subscriptions, m.list, &id).await {
         Ok(Some(held)) if held.state == "held" => held,
         Ok(Some(_)) => return already_decided(&subscriptions, &m),
-        Ok(None) => return not_found(&subscriptions, &m.language),
+        Ok(None) => return not_found(&subscriptions, &m.person.language),
         Err(response) => return response,
     };
     let Some((answer, outcome)) = answer(&body) else {
-        return not_found(&subscriptions, &m.language);
+        return not_found(&subscriptions, &m.person.language);
     };
     match moderation::decide(&subscriptions, held.id, answer).await {
         Ok(true) => {}
@@ -437,10 +397,10 @@ pub async fn decide(
         list = %m.list.name,
         id = held.id,
         decision = outcome,
-        by = role(config, m.list, &m.session.address),
+        by = role(config, m.list, &m.person.session.address),
         "held posting decided in the web console"
     );
-    tracing::debug!(id = held.id, by = %m.session.address, "who decided");
+    tracing::debug!(id = held.id, by = %m.person.session.address, "who decided");
     decided_page(&subscriptions, &m, StatusCode::OK, outcome)
 }
 

@@ -1,0 +1,76 @@
+//! The home page: the signed-in person's roles, the lists they moderate with what waits
+//! there, and their own subscriptions.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{json, Value};
+
+use crate::links::{console_url, ConsolePage};
+use crate::subscriptions::Subscriptions;
+use crate::web::unsubscribe::internal;
+
+use super::access::{session, sign_in_form};
+use super::{endonym, held, render, visitor_language};
+
+/// GET `/console`: the signed-in person's roles and subscriptions; the sign-in form for
+/// anyone else.
+pub async fn home(State(subscriptions): State<Arc<Subscriptions>>, headers: HeaderMap) -> Response {
+    let (_, session) = match session(&subscriptions, &headers).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return sign_in_form(&subscriptions, &headers, ""),
+        Err(response) => return response,
+    };
+    let config = subscriptions.config();
+    let address = &session.address;
+    let own = match subscriptions.store().subscriptions_of(address).await {
+        Ok(own) => own,
+        Err(error) => return internal(&error),
+    };
+    let language = own.first().map_or_else(
+        || visitor_language(&headers).to_owned(),
+        |s| s.language.clone(),
+    );
+    let duties: Vec<Value> = config
+        .duties_of(address)
+        .into_iter()
+        .map(|d| json!({ "name": d.name, "title": d.title, "duty": d.duty.as_str() }))
+        .collect();
+    let subscribed: Vec<Value> = own
+        .iter()
+        .map(|s| {
+            let title = config
+                .list(&s.list_name)
+                .map_or(s.list_name.as_str(), |list| list.display_name.as_str());
+            json!({
+                "name": s.list_name,
+                "title": title,
+                "active": s.status == "active",
+                "language": endonym(&s.language),
+            })
+        })
+        .collect();
+    let moderated = match held::moderated_lists(&subscriptions, address).await {
+        Ok(moderated) => moderated,
+        Err(response) => return response,
+    };
+    let base_url = &config.server.base_url;
+    render(
+        &subscriptions,
+        StatusCode::OK,
+        ("console_home", &language),
+        address,
+        json!({
+            "admin": config.is_admin(address),
+            "duties": duties,
+            "subscriptions": subscribed,
+            "moderated": moderated,
+            "csrf": session.csrf_secret,
+            "sign_out_url": console_url(base_url, ConsolePage::SignOut),
+            "sign_out_everywhere_url": console_url(base_url, ConsolePage::SignOutEverywhere),
+        }),
+        &[],
+    )
+}
