@@ -511,6 +511,17 @@ impl DkimConfig {
 pub struct WebConfig {
     /// Addresses that may sign in to the console whatever their roles on lists.
     pub admins: Vec<String>,
+    /// Reverse proxies (IP addresses) whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<String>,
+}
+
+impl WebConfig {
+    /// Whether `ip` is one of the trusted reverse proxies.
+    pub fn is_trusted_proxy(&self, ip: std::net::IpAddr) -> bool {
+        self.trusted_proxies
+            .iter()
+            .any(|a| a.parse::<std::net::IpAddr>() == Ok(ip))
+    }
 }
 
 /// Prometheus metrics.

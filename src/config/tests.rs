@@ -775,6 +775,19 @@ fn web_admins_are_checked_like_every_address_list() {
 }
 
 #[test]
+fn trusted_proxies_are_ip_addresses() {
+    let text = format!("{MINIMAL}\n[web]\ntrusted_proxies = [\"::1\", \"proxy.example.org\"]\n");
+    let found = problems(&text);
+    assert_eq!(keys(&found), ["web.trusted_proxies[1]"], "{found:?}");
+    let text = format!("{MINIMAL}\n[web]\ntrusted_proxies = [\"::1\"]\n");
+    let config = load(&text, &[]).expect("valid");
+    assert!(config.web.is_trusted_proxy("::1".parse().expect("ip")));
+    assert!(!config
+        .web
+        .is_trusted_proxy("127.0.0.1".parse().expect("ip")));
+}
+
+#[test]
 fn duties_come_from_lists_and_publications() -> Result<(), ConfigError> {
     let config = load(SHIPPED, &[])?;
     let owner = &config.lists[0].owners[0];

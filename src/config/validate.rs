@@ -105,10 +105,21 @@ pub(super) fn validate(
         ModerationConfig::default().held_expiry_days,
     );
     check_dns(&mut report, &config.dns);
-    check_front_mtas(&mut report, &config.authentication.front_mta_addresses);
+    check_ip_addresses(
+        &mut report,
+        "authentication.front_mta_addresses",
+        &config.authentication.front_mta_addresses,
+        "front MTA",
+    );
     check_bounces(&mut report, &config.bounces);
     check_dkim(&mut report, &config.dkim, &config.server.domain, keys);
     check_addresses(&mut report, "web", "admins", &config.web.admins);
+    check_ip_addresses(
+        &mut report,
+        "web.trusted_proxies",
+        &config.web.trusted_proxies,
+        "reverse proxy",
+    );
     check_lists(&mut report, &config.lists);
     posting_filters::check(&mut report, config);
     publications::check(&mut report, &config.publications, &config.lists);
@@ -566,14 +577,18 @@ fn check_bounces(report: &mut Report, bounces: &BouncesConfig) {
     );
 }
 
-fn check_front_mtas(report: &mut Report, addresses: &[String]) {
+/// Addresses of machines that connect to tidings (a front MTA, a reverse proxy), which must
+/// be IP addresses as they connect: host names are not resolved.
+fn check_ip_addresses(report: &mut Report, at: &str, addresses: &[String], what: &str) {
     for (index, address) in addresses.iter().enumerate() {
         if address.parse::<std::net::IpAddr>().is_err() {
             report.add(
-                format!("authentication.front_mta_addresses[{index}]"),
+                format!("{at}[{index}]"),
                 format!("{address:?} is not an IP address"),
-                "write the front MTA's address as it connects, e.g. \"127.0.0.1\" or \"::1\" \
-                 (host names are not resolved)",
+                format!(
+                    "write the {what}'s address as it connects, e.g. \"127.0.0.1\" or \"::1\" \
+                     (host names are not resolved)"
+                ),
             );
         }
     }

@@ -7,12 +7,12 @@
 //! shutdown. Written by hand: the cap (a semaphore, as for the mail listeners) and the
 //! request time limit ([`within`]).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -51,6 +51,33 @@ impl Limits {
 /// The address a request's connection came from (a proxy's, behind one).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub SocketAddr);
+
+impl ClientAddr {
+    /// The client behind any trusted reverse proxies: while the hop at hand is `trusted`,
+    /// the address it appended to `X-Forwarded-For` (the header's last) is the one before
+    /// it, as nginx's `real_ip_recursive` reads it. Only entries added by trusted hops are
+    /// believed; whatever the client wrote itself stays to their left, unread. A malformed
+    /// entry ends the walk at the last hop known.
+    pub fn client_ip(&self, headers: &HeaderMap, trusted: impl Fn(IpAddr) -> bool) -> IpAddr {
+        let mut client = self.0.ip();
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .collect::<Vec<_>>();
+        for hop in forwarded.iter().rev() {
+            if !trusted(client) {
+                break;
+            }
+            match hop.trim().parse::<IpAddr>() {
+                Ok(ip) => client = ip,
+                Err(_) => break,
+            }
+        }
+        client
+    }
+}
 
 /// Sent, if the socket takes it at once, to a connection refused past the cap.
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\
@@ -198,6 +225,31 @@ mod tests {
     use tokio::time::timeout;
 
     use super::*;
+
+    #[test]
+    fn the_client_behind_trusted_proxies_is_the_last_hop_they_did_not_add() {
+        let proxy: SocketAddr = "127.0.0.1:4000".parse().expect("address");
+        let trusted = |ip: IpAddr| ip.is_loopback() || ip == "10.0.0.2".parse::<IpAddr>().unwrap();
+        let with = |peer: SocketAddr, forwarded: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for value in forwarded {
+                headers.append("x-forwarded-for", value.parse().expect("header"));
+            }
+            ClientAddr(peer).client_ip(&headers, trusted).to_string()
+        };
+        assert_eq!(with(proxy, &["192.0.2.7"]), "192.0.2.7");
+        // The client's own entries stay to the left of what the proxies appended.
+        assert_eq!(with(proxy, &["6.6.6.6, 192.0.2.7"]), "192.0.2.7");
+        assert_eq!(
+            with(proxy, &["6.6.6.6", "192.0.2.7, 10.0.0.2"]),
+            "192.0.2.7"
+        );
+        assert_eq!(with(proxy, &[]), "127.0.0.1");
+        assert_eq!(with(proxy, &["not-an-ip"]), "127.0.0.1");
+        // From anywhere else the header is the client's word, and ignored.
+        let direct: SocketAddr = "198.51.100.1:5000".parse().expect("address");
+        assert_eq!(with(direct, &["192.0.2.7"]), "198.51.100.1");
+    }
 
     const LONG: Duration = Duration::from_secs(3600);
 

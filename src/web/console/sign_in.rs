@@ -45,9 +45,20 @@ const PER_ADDRESS_PER_HOUR: u64 = 5;
 const PER_CLIENT_PER_HOUR: u64 = 30;
 
 /// What rate limits count a client as: its IPv4 address, or its IPv6 /64, which one
-/// household or server usually holds whole.
-fn client_key(client: Option<Extension<ClientAddr>>) -> String {
-    match client.map(|Extension(ClientAddr(addr))| addr.ip()) {
+/// household or server usually holds whole; behind `[web] trusted_proxies`, the client
+/// they forwarded for.
+fn client_key(
+    config: &Config,
+    client: Option<Extension<ClientAddr>>,
+    headers: &HeaderMap,
+) -> String {
+    let ip = client
+        .map(|Extension(client)| client.client_ip(headers, |ip| config.web.is_trusted_proxy(ip)));
+    ip_key(ip)
+}
+
+fn ip_key(ip: Option<IpAddr>) -> String {
+    match ip {
         Some(IpAddr::V4(ip)) => ip.to_string(),
         Some(IpAddr::V6(ip)) => match ip.to_ipv4_mapped() {
             Some(v4) => v4.to_string(),
@@ -91,7 +102,7 @@ pub async fn request_link(
     match store
         .rate_allow(
             "web_sign_in_client",
-            &client_key(client),
+            &client_key(subscriptions.config(), client, &headers),
             PER_CLIENT_PER_HOUR,
             HOUR_MS,
         )
@@ -369,7 +380,7 @@ mod tests {
     fn clients_are_counted_by_address_or_ipv6_prefix() {
         let key = |addr: &str| {
             let addr: std::net::SocketAddr = addr.parse().expect("address");
-            client_key(Some(Extension(ClientAddr(addr))))
+            ip_key(Some(addr.ip()))
         };
         assert_eq!(key("192.0.2.7:4000"), "192.0.2.7");
         assert_eq!(key("[2001:db8:1:2:3:4:5:6]:443"), "2001:db8:1:2::/64");
