@@ -1,12 +1,14 @@
 //! Mail going out: [`expand`] turns an accepted message into one queued delivery per
 //! recipient, [`worker`]s claim due deliveries and send them through the [`relay`], each
 //! recipient getting its own [`render`]ed copy, paced per recipient domain by
-//! [`destinations`]; [`retry`] decides what a failure means, and [`expiry`] tells owners
-//! about deliveries that ran out of retries.
+//! [`destinations`]; [`retry`] decides what a failure means, [`outcomes`] records what
+//! became of each copy as it happens, and [`expiry`] tells owners about deliveries that ran
+//! out of retries.
 
 pub mod destinations;
 pub mod expand;
 pub mod expiry;
+pub mod outcomes;
 pub mod relay;
 pub mod render;
 pub mod retry;
@@ -24,7 +26,7 @@ use crate::store::Store;
 use crate::supervisor::Supervisor;
 use crate::tokens::Signer;
 
-/// Starts the expander and one worker per relay connection.
+/// Starts the expander, one worker per relay connection, and the writer of their outcomes.
 pub fn start(
     config: &Arc<Config>,
     store: &Store,
@@ -53,6 +55,13 @@ pub fn start(
         config.delivery.destination_concurrency,
         config.delivery.destination_backoff_seconds,
     );
+    let (outcomes, writer) = outcomes::writer(
+        Arc::clone(config),
+        store.clone(),
+        Arc::clone(notices),
+        config.relay.pool_size,
+    );
+    tasks.spawn("outcome writer", move || writer.clone().run());
     for number in 0..config.relay.pool_size {
         let worker = worker::Worker {
             number,
@@ -60,7 +69,7 @@ pub fn start(
             store: store.clone(),
             signer: signer.clone(),
             dkim: dkim.cloned(),
-            notices: Arc::clone(notices),
+            outcomes: outcomes.clone(),
             destinations: Arc::clone(&destinations),
             relay_contact: Arc::clone(relay_contact),
             signals: signals.clone(),

@@ -1,24 +1,23 @@
 //! A delivery worker: claims a batch of due deliveries, sends each over its own long-lived
-//! relay connection, and records the outcomes in one transaction. Several workers (and
+//! relay connection, and hands each transaction's outcomes to the [`super::outcomes`]
+//! writer as soon as the relay has answered. Several workers (and
 //! several daemons on PostgreSQL) share the queue without sending anything twice.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::bounces::{self, Failure};
 use crate::config::Config;
 use crate::dkim::{Dkim, Prepared};
 use crate::links::{self, Role};
-use crate::store::{now_ms, BouncedDelivery, ClaimedDelivery, DeliveryOutcome, Store};
+use crate::store::{now_ms, ClaimedDelivery, DeliveryOutcome, Store};
 use crate::tokens::Signer;
 
 use super::destinations::{domain_of, Destinations};
-use super::expiry::{self, Expired};
+use super::outcomes::{Copies, Outcomes};
 use super::relay::{RelayClient, SendResult};
 use super::{render, retry};
 use crate::health::RelayContact;
-use crate::notices::Notices;
 use crate::signals::Signals;
 
 #[derive(Clone)]
@@ -29,8 +28,8 @@ pub struct Worker {
     pub signer: Signer,
     /// Signs every message sent, when DKIM is configured.
     pub dkim: Option<Arc<Dkim>>,
-    /// Tells owners about deliveries that ran out of retries.
-    pub notices: Arc<Notices>,
+    /// Where each transaction's outcomes go to be recorded.
+    pub outcomes: Outcomes,
     /// Shared by all workers: how fast each recipient domain may be sent to.
     pub destinations: Arc<Destinations>,
     /// Told whenever the relay answers, for the readiness check.
@@ -119,63 +118,72 @@ impl Worker {
                 self.signals.idle(&self.signals.queued, &mut shutdown).await;
                 continue;
             }
-            let outcomes = self.send_batch(&mut relay, &mut cache, &batch).await;
-            log_copies(&batch, &outcomes);
-            // Scored before the failures are recorded, so that a delivery seen as failed has
-            // had its refusal counted. A crash in between sends the copy again after its
-            // lease, and a second refusal counts again (within the daily cap).
-            self.score_refusals(&batch, &outcomes).await;
-            self.record(&outcomes).await;
-            self.report_expired(&batch, &outcomes).await;
+            self.send_batch(&mut relay, &mut cache, &batch).await;
         }
         if let Some(relay) = relay {
             relay.quit().await;
         }
     }
 
+    /// Sends a claimed batch, handing each transaction's outcomes over as soon as they are
+    /// known.
     async fn send_batch(
         &self,
         relay: &mut Option<RelayClient>,
         cache: &mut MessageCache,
         batch: &[ClaimedDelivery],
-    ) -> Vec<(i64, DeliveryOutcome)> {
-        let mut outcomes = Vec::with_capacity(batch.len());
+    ) {
         let max_shared = self.config.relay.max_recipients_per_transaction;
         for transaction in transactions(batch, max_shared) {
-            let postpone = |outcomes: &mut Vec<_>, retry_at| {
-                let later = DeliveryOutcome::Postponed { retry_at };
-                outcomes.extend(transaction.iter().map(|d| (d.id, later.clone())));
+            let outcomes = self.outcomes_of(relay, cache, transaction).await;
+            let copies = Copies {
+                deliveries: transaction.to_vec(),
+                outcomes,
             };
-            // Stopping: what is not under way yet goes back to the queue, due at once.
-            if *self.signals.shutdown.borrow() {
-                postpone(&mut outcomes, now_ms());
-                continue;
-            }
-            // A shared transaction (mail to owners) goes by its first recipient's domain.
-            let domain = domain_of(&transaction[0].recipient);
-            let permit = match self.destinations.admit(&domain, now_ms).await {
-                Ok(permit) => permit,
-                Err(retry_at) => {
-                    postpone(&mut outcomes, retry_at);
-                    continue;
-                }
-            };
-            let results = self.send_transaction(relay, cache, transaction).await;
-            let deferred = results
-                .iter()
-                .any(|result| matches!(result, SendResult::Temporary(_)));
-            permit.report(deferred, now_ms());
-            drop(permit);
-            if let Some(SendResult::ConnectionLost(reason)) = results.first() {
-                tracing::warn!(worker = self.number, %reason, "relay connection lost");
-                *relay = None;
-            }
-            for (delivery, result) in transaction.iter().zip(results) {
-                let outcome = retry::outcome(result, delivery, &self.config.delivery, now_ms());
-                outcomes.push((delivery.id, outcome));
-            }
+            self.outcomes.hand_over(copies).await;
         }
-        outcomes
+    }
+
+    /// Sends one transaction unless stopping or its destination must wait: what became of
+    /// each of its deliveries, in order.
+    async fn outcomes_of(
+        &self,
+        relay: &mut Option<RelayClient>,
+        cache: &mut MessageCache,
+        transaction: &[ClaimedDelivery],
+    ) -> Vec<(i64, DeliveryOutcome)> {
+        let postponed = |retry_at| {
+            let later = DeliveryOutcome::Postponed { retry_at };
+            transaction.iter().map(|d| (d.id, later.clone())).collect()
+        };
+        // Stopping: what is not under way yet goes back to the queue, due at once.
+        if *self.signals.shutdown.borrow() {
+            return postponed(now_ms());
+        }
+        // A shared transaction (mail to owners) goes by its first recipient's domain.
+        let domain = domain_of(&transaction[0].recipient);
+        let permit = match self.destinations.admit(&domain, now_ms).await {
+            Ok(permit) => permit,
+            Err(retry_at) => return postponed(retry_at),
+        };
+        let results = self.send_transaction(relay, cache, transaction).await;
+        let deferred = results
+            .iter()
+            .any(|result| matches!(result, SendResult::Temporary(_)));
+        permit.report(deferred, now_ms());
+        drop(permit);
+        if let Some(SendResult::ConnectionLost(reason)) = results.first() {
+            tracing::warn!(worker = self.number, %reason, "relay connection lost");
+            *relay = None;
+        }
+        transaction
+            .iter()
+            .zip(results)
+            .map(|(delivery, result)| {
+                let outcome = retry::outcome(result, delivery, &self.config.delivery, now_ms());
+                (delivery.id, outcome)
+            })
+            .collect()
     }
 
     /// Sends one transaction: a personalised copy to one subscriber, or one shared message
@@ -280,93 +288,12 @@ impl Worker {
             Err(error) => Err(format!("DKIM signing failed: {error}")),
         }
     }
-
-    /// Tells owners about subscribers' copies that ran out of retries; `outcomes` are in
-    /// the order of `batch`.
-    async fn report_expired(&self, batch: &[ClaimedDelivery], outcomes: &[(i64, DeliveryOutcome)]) {
-        let expired: Vec<Expired> = batch
-            .iter()
-            .zip(outcomes)
-            .filter(|(delivery, _)| delivery.member_id.is_some())
-            .filter_map(|(delivery, (_, outcome))| match outcome {
-                DeliveryOutcome::Expired { reply } => Some(Expired {
-                    list_name: delivery.list_name.clone(),
-                    message_id: delivery.message_id,
-                    reply: reply.clone(),
-                }),
-                _ => None,
-            })
-            .collect();
-        if expired.is_empty() {
-            return;
-        }
-        if let Err(error) =
-            expiry::notify_owners(&self.config, &self.store, &self.notices, &expired).await
-        {
-            tracing::error!(%error, worker = self.number, "cannot tell owners about expired deliveries");
-        }
-    }
-
-    /// Treats a subscriber's copy refused for good by the relay like a bounce for it: an
-    /// unknown mailbox counts against the member, a policy refusal is reported to the owners.
-    /// `outcomes` are in the order of `batch`.
-    async fn score_refusals(&self, batch: &[ClaimedDelivery], outcomes: &[(i64, DeliveryOutcome)]) {
-        let refused = batch
-            .iter()
-            .zip(outcomes)
-            .filter_map(
-                |(delivery, (_, outcome))| match (delivery.member_id, outcome) {
-                    (Some(_), DeliveryOutcome::Failed { reply }) => {
-                        Some((delivery, Failure::from_reply(reply)?))
-                    }
-                    _ => None,
-                },
-            );
-        for (delivery, failure) in refused {
-            let refused = BouncedDelivery {
-                list_name: delivery.list_name.clone(),
-                member_id: delivery.member_id,
-                recipient: delivery.recipient.clone(),
-            };
-            let applied = bounces::process::apply(
-                &self.config,
-                &self.store,
-                &self.notices,
-                &refused,
-                &failure,
-            )
-            .await;
-            match applied {
-                Ok(outcome) => {
-                    metrics::counter!("tidings_bounces_total", "class" => failure.class.as_str(), "from" => "relay").increment(1);
-                    tracing::info!(list = %delivery.list_name, delivery_id = delivery.id, class = failure.class.as_str(), ?outcome, "refusal by the relay recorded")
-                }
-                Err(error) => {
-                    tracing::error!(%error, delivery_id = delivery.id, "cannot record a refusal by the relay")
-                }
-            }
-        }
-    }
-
-    /// Records outcomes, insisting: an unrecorded delivery would be sent again when its lease
-    /// runs out.
-    async fn record(&self, outcomes: &[(i64, DeliveryOutcome)]) {
-        for attempt in 1..=5u64 {
-            match self.store.record_outcomes(outcomes).await {
-                Ok(()) => return,
-                Err(error) => {
-                    tracing::error!(%error, attempt, worker = self.number, "cannot record delivery outcomes");
-                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
-                }
-            }
-        }
-    }
 }
 
 /// Counts each copy's outcome for the metrics, and logs one debug line per copy, with its
 /// delivery id and its message's id, so that the log follows a posting to each copy (at
 /// debug: a fan-out makes thousands a second).
-fn log_copies(batch: &[ClaimedDelivery], outcomes: &[(i64, DeliveryOutcome)]) {
+pub(super) fn log_copies(batch: &[ClaimedDelivery], outcomes: &[(i64, DeliveryOutcome)]) {
     // Counted by outcome per batch: one look-up in the recorder per outcome, not per copy.
     let mut counts: HashMap<&'static str, u64> = HashMap::new();
     for (_, outcome) in outcomes {
