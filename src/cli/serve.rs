@@ -2,10 +2,13 @@
 //! progress finish and their outcomes be recorded before the process exits.
 //!
 //! SIGHUP reloads the configuration file: it is read and validated first, and a file with
-//! problems is reported and ignored. A valid one replaces the running configuration by
-//! stopping the services the same way as for SIGTERM (nothing in flight is lost: accepted
-//! mail and the queue are in the database) and starting them again at once. The listen
-//! addresses and the database stay as they were: a change to those needs a restart.
+//! problems is reported and ignored. A valid one replaces the running configuration without
+//! refusing a connection: the running daemon hands its listening sockets and its pacing of
+//! destinations to a daemon started with the new configuration, which takes new
+//! connections at once, while the old one finishes the sessions, requests and transactions
+//! it had in progress, under the configuration they started with (nothing in flight is
+//! lost: accepted mail and the queue are in the database). The listen addresses and the
+//! database stay as they were: a change to those needs a restart.
 //!
 //! A task of the daemon that keeps failing (see `supervisor`) makes `serve` stop and exit
 //! with an error, for systemd's `Restart=` to start it afresh.
@@ -31,6 +34,8 @@ pub async fn run(path: &Path, mut config: Config) -> anyhow::Result<()> {
         Err(error) => tracing::warn!(%error, "keeping the limit on open files"),
     }
     let mut daemon = Daemon::start(config.clone()).await?;
+    // Daemons of earlier configurations finishing what they had in progress.
+    let mut finishing = Vec::new();
     loop {
         let wanted = tokio::select! {
             wanted = signals.next() => wanted,
@@ -45,24 +50,32 @@ pub async fn run(path: &Path, mut config: Config) -> anyhow::Result<()> {
                 let Some(new) = reload(path, &config) else {
                     continue;
                 };
-                tracing::info!("reloading: finishing transactions in progress");
-                daemon.shutdown().await;
-                daemon = match Daemon::start(new.clone()).await {
-                    Ok(daemon) => {
+                tracing::info!("reloading: the sockets stay open, connections in progress finish under the old configuration");
+                let (carried, draining) = daemon.hand_over().await;
+                match Daemon::start_carrying(new.clone(), carried).await {
+                    Ok(started) => {
+                        daemon = started;
                         config = new;
                         tracing::info!(lists = config.lists.len(), "configuration reloaded");
-                        daemon
+                        // The new daemon takes connections while the old one's end.
+                        finishing
+                            .retain(|earlier: &tokio::task::JoinHandle<()>| !earlier.is_finished());
+                        finishing.push(tokio::spawn(draining.finish()));
                     }
                     Err(error) => {
                         tracing::error!(%error, "the new configuration cannot run; going on with the previous one");
-                        Daemon::start(config.clone()).await?
+                        draining.finish().await;
+                        daemon = Daemon::start(config.clone()).await?;
                     }
-                };
+                }
             }
         }
     }
     tracing::info!("stopping: finishing transactions in progress");
     daemon.shutdown().await;
+    for earlier in finishing {
+        let _ = earlier.await;
+    }
     Ok(())
 }
 

@@ -4,16 +4,18 @@ mod figures;
 mod readiness;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Mutex, Notify};
+use tokio::sync::{watch, Notify};
 
 use crate::authentication::dns::{Dns, DnsSetupError};
 use crate::authentication::Authenticator;
 use crate::config::Config;
 use crate::delivery;
+use crate::delivery::destinations::Destinations;
 use crate::descriptors;
 use crate::dkim::{Dkim, KeyError};
 use crate::health::RelayContact;
@@ -71,6 +73,39 @@ pub struct Daemon {
     pub data_budget: Arc<DataBudget>,
     shutdown: watch::Sender<bool>,
     tasks: Supervisor,
+    /// The listening sockets, which a reload hands to the next configuration.
+    sockets: Sockets,
+    /// How fast each destination may be sent to, which a reload carries over too.
+    destinations: Arc<Destinations>,
+}
+
+/// What a daemon hands the next on a reload: its listening sockets, so that connections
+/// are taken all along, and every destination's pacing.
+pub struct Carried {
+    listeners: Vec<Listener>,
+    destinations: Arc<Destinations>,
+}
+
+/// A daemon that gave its sockets away and is finishing what it had in progress: sessions
+/// and requests under its configuration, each worker's transaction in hand.
+pub struct Draining {
+    tasks: Supervisor,
+    /// Closed once the tasks end when stopping for good. On a reload it is not: mail
+    /// sessions in progress hold it and may still commit what they receive, and it closes
+    /// when the last of them ends.
+    closing: Option<Store>,
+}
+
+impl Draining {
+    /// Waits for what was in progress to end (30 s at most).
+    pub async fn finish(mut self) {
+        if !self.tasks.join(Duration::from_secs(30)).await {
+            tracing::warn!("some tasks did not stop within 30 s; their claims will be retried");
+        }
+        if let Some(store) = self.closing {
+            store.close().await;
+        }
+    }
 }
 
 /// The HMAC key: from the configuration, or generated once and kept in the database.
@@ -98,6 +133,13 @@ struct Parts {
     clock: Arc<dyn Clock>,
     /// When a delivery worker last reached the relay, for the readiness check.
     relay_contact: Arc<RelayContact>,
+    destinations: Arc<Destinations>,
+}
+
+/// What the listeners are started with besides the parts.
+struct Starting<'a> {
+    tasks: &'a mut Supervisor,
+    sockets: &'a mut Sockets,
 }
 
 /// A service of the daemon: the tasks it starts from the shared parts.
@@ -113,7 +155,7 @@ const SERVICES: [(&str, Service); 3] = [
 
 impl Daemon {
     pub async fn start(config: Config) -> Result<Daemon, DaemonError> {
-        Daemon::start_with_clock(config, Arc::new(SystemClock)).await
+        Daemon::start_from(config, Arc::new(SystemClock), None).await
     }
 
     /// Starts with the scheduler going by `clock` (tests move it instead of waiting).
@@ -121,18 +163,47 @@ impl Daemon {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Result<Daemon, DaemonError> {
+        Daemon::start_from(config, clock, None).await
+    }
+
+    /// Starts with what the daemon of the previous configuration handed over.
+    pub async fn start_carrying(config: Config, carried: Carried) -> Result<Daemon, DaemonError> {
+        Daemon::start_from(config, Arc::new(SystemClock), Some(carried)).await
+    }
+
+    async fn start_from(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        carried: Option<Carried>,
+    ) -> Result<Daemon, DaemonError> {
         let config = Arc::new(config);
         descriptors::warn_if_short(&config);
         for warning in config.warnings() {
             tracing::warn!(key = %warning.key, "{warning}");
         }
+        let delivery = &config.delivery;
+        let (concurrency, backoff) = (
+            delivery.destination_concurrency,
+            delivery.destination_backoff_seconds,
+        );
+        let (mut sockets, destinations) = match carried {
+            Some(carried) => {
+                carried.destinations.reconfigure(concurrency, backoff);
+                (Sockets::carrying(carried.listeners), carried.destinations)
+            }
+            None => (Sockets::default(), Destinations::new(concurrency, backoff)),
+        };
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let parts = Parts::build(config, clock, shutdown_rx).await?;
+        let parts = Parts::build(config, clock, shutdown_rx, destinations).await?;
         let mut tasks = Supervisor::new(Policy::default(), parts.signals.shutdown.clone());
         let budget = Arc::new(DataBudget::new(parts.config.server.max_data_memory));
-        let [smtp_addr, lmtp_addr] = start_mail_listeners(&parts, &budget, &mut tasks).await?;
-        let http_addr = start_web(&parts, &mut tasks).await?;
-        let metrics_addr = start_metrics(&parts, &mut tasks).await?;
+        let starting = &mut Starting {
+            tasks: &mut tasks,
+            sockets: &mut sockets,
+        };
+        let [smtp_addr, lmtp_addr] = start_mail_listeners(&parts, &budget, starting).await?;
+        let http_addr = start_web(&parts, starting).await?;
+        let metrics_addr = start_metrics(&parts, starting).await?;
         for (name, start) in SERVICES {
             start(&parts, &mut tasks);
             tracing::debug!(service = name, "started");
@@ -147,6 +218,8 @@ impl Daemon {
             data_budget: budget,
             shutdown,
             tasks,
+            sockets,
+            destinations: parts.destinations,
         })
     }
 
@@ -156,13 +229,38 @@ impl Daemon {
         self.tasks.given_up()
     }
 
-    /// Stops accepting, lets workers finish the transaction in hand, and waits for them.
-    pub async fn shutdown(mut self) {
+    /// Stops accepting (closing the sockets), lets workers finish the transaction in hand,
+    /// and waits for them.
+    pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
-        if !self.tasks.join(Duration::from_secs(30)).await {
-            tracing::warn!("some tasks did not stop within 30 s; their claims will be retried");
+        Draining {
+            tasks: self.tasks,
+            closing: Some(self.store),
         }
-        self.store.close().await;
+        .finish()
+        .await;
+    }
+
+    /// Stops, keeping the listening sockets open for the next configuration: what it hands
+    /// over, and what is still finishing. Nothing here refuses a connection: until the next
+    /// daemon accepts, the kernel queues them.
+    pub async fn hand_over(self) -> (Carried, Draining) {
+        self.sockets.keep_open();
+        let _ = self.shutdown.send(true);
+        for listener in &self.sockets.open {
+            if !listener.given_back(Duration::from_secs(5)).await {
+                tracing::warn!(addr = %listener.local, "a listener kept its socket; the next configuration binds the address anew");
+            }
+        }
+        let carried = Carried {
+            listeners: self.sockets.open,
+            destinations: self.destinations,
+        };
+        let draining = Draining {
+            tasks: self.tasks,
+            closing: None,
+        };
+        (carried, draining)
     }
 }
 
@@ -171,6 +269,7 @@ impl Parts {
         config: Arc<Config>,
         clock: Arc<dyn Clock>,
         shutdown: watch::Receiver<bool>,
+        destinations: Arc<Destinations>,
     ) -> Result<Parts, DaemonError> {
         let store = Store::open(&config.database.url, config.database.max_connections).await?;
         let released = store.release_claims_of(&config.delivery.node_name).await?;
@@ -228,6 +327,7 @@ impl Parts {
             signals,
             clock,
             relay_contact: Arc::default(),
+            destinations,
         })
     }
 }
@@ -238,7 +338,7 @@ fn start_delivery(parts: &Parts, tasks: &mut Supervisor) {
         &parts.store,
         &parts.signer,
         (&parts.notices, &parts.authenticator, &parts.relay_contact),
-        parts.dkim.as_ref(),
+        (parts.dkim.as_ref(), &parts.destinations),
         &parts.signals,
         tasks,
     );
@@ -273,7 +373,7 @@ fn start_scheduler(parts: &Parts, tasks: &mut Supervisor) {
 async fn start_mail_listeners(
     parts: &Parts,
     budget: &Arc<DataBudget>,
-    tasks: &mut Supervisor,
+    starting: &mut Starting<'_>,
 ) -> Result<[Option<SocketAddr>; 2], DaemonError> {
     let config = &parts.config;
     let handler = Arc::new(ListHandler::new(
@@ -292,20 +392,21 @@ async fn start_mail_listeners(
     let lmtp = ("server.lmtp_listen", config.server.lmtp_listen.as_str());
     let with = (config.as_ref(), &handler, budget);
     Ok([
-        start_mail_listener(smtp, Protocol::Smtp, with, shutdown, tasks).await?,
-        start_mail_listener(lmtp, Protocol::Lmtp, with, shutdown, tasks).await?,
+        start_mail_listener(smtp, Protocol::Smtp, with, shutdown, starting).await?,
+        start_mail_listener(lmtp, Protocol::Lmtp, with, shutdown, starting).await?,
     ])
 }
 
 /// The HTTP listener, unless its setting is empty; its address.
 async fn start_web(
     parts: &Parts,
-    tasks: &mut Supervisor,
+    starting: &mut Starting<'_>,
 ) -> Result<Option<SocketAddr>, DaemonError> {
     let Some(addr) = Config::listen_addr(&parts.config.server.http_listen) else {
         return Ok(None);
     };
-    let listener = Listener::bind("server.http_listen", addr).await?;
+    let listener = starting.sockets.open("server.http_listen", addr).await?;
+    let release = starting.sockets.release();
     let local = listener.local;
     tracing::info!(addr = ?local, "listening for HTTP");
     let (subscriptions, publications) = (&parts.subscriptions, &parts.publications);
@@ -316,23 +417,17 @@ async fn start_web(
         store: parts.store.clone(),
         relay: parts.config.relay.clone(),
         relay_contact: Arc::clone(&parts.relay_contact),
-        liveness: tasks.liveness(),
+        liveness: starting.tasks.liveness(),
     });
-    tasks.spawn("HTTP listener", move || {
-        let listener = listener.clone();
+    starting.tasks.spawn("HTTP listener", move || {
+        let (listener, release) = (listener.clone(), release.clone());
         let (subscriptions, publications) = (Arc::clone(&subscriptions), Arc::clone(&publications));
         let (readiness, shutdown) = (Arc::clone(&readiness), shutdown.clone());
         async move {
-            if let Some(listener) = listener.take().await {
-                web::serve(
-                    listener,
-                    subscriptions,
-                    publications,
-                    readiness,
-                    limits,
-                    shutdown,
-                )
-                .await;
+            if let Some(socket) = listener.take().await {
+                let release = release.to(&listener);
+                let (services, limits) = ((subscriptions, publications, readiness), limits);
+                web::serve(socket, services, limits, shutdown, release).await;
             }
         }
     });
@@ -343,7 +438,7 @@ async fn start_web(
 /// its address.
 async fn start_metrics(
     parts: &Parts,
-    tasks: &mut Supervisor,
+    starting: &mut Starting<'_>,
 ) -> Result<Option<SocketAddr>, DaemonError> {
     let Some(addr) = Config::listen_addr(&parts.config.metrics.listen) else {
         return Ok(None);
@@ -351,7 +446,8 @@ async fn start_metrics(
     let Some(handle) = figures::recorder() else {
         return Ok(None);
     };
-    let listener = Listener::bind("metrics.listen", addr).await?;
+    let listener = starting.sockets.open("metrics.listen", addr).await?;
+    let release = starting.sockets.release();
     let local = listener.local;
     tracing::info!(addr = ?local, "serving metrics");
     let figures: Arc<dyn Metrics> = Arc::new(DaemonMetrics {
@@ -360,12 +456,14 @@ async fn start_metrics(
     });
     let limits = web::Limits::of(&parts.config.server);
     let shutdown = parts.signals.shutdown.clone();
-    tasks.spawn("metrics listener", move || {
+    starting.tasks.spawn("metrics listener", move || {
         let (listener, figures, shutdown) =
             (listener.clone(), Arc::clone(&figures), shutdown.clone());
+        let release = release.clone();
         async move {
-            if let Some(listener) = listener.take().await {
-                web::metrics::serve(listener, figures, limits, shutdown).await;
+            if let Some(socket) = listener.take().await {
+                let release = release.to(&listener);
+                web::metrics::serve(socket, figures, limits, shutdown, release).await;
             }
         }
     });
@@ -378,12 +476,13 @@ async fn start_mail_listener(
     protocol: Protocol,
     (config, handler, budget): (&Config, &Arc<ListHandler>, &Arc<DataBudget>),
     shutdown: &watch::Receiver<bool>,
-    tasks: &mut Supervisor,
+    starting: &mut Starting<'_>,
 ) -> Result<Option<SocketAddr>, DaemonError> {
     let Some(addr) = Config::listen_addr(value) else {
         return Ok(None);
     };
-    let listener = Listener::bind(setting, addr).await?;
+    let listener = starting.sockets.open(setting, addr).await?;
+    let release = starting.sockets.release();
     let local = listener.local;
     tracing::info!(addr = ?local, ?protocol, "listening");
     let server = Arc::new(Server {
@@ -399,12 +498,13 @@ async fn start_mail_listener(
         Protocol::Smtp => "SMTP listener",
         Protocol::Lmtp => "LMTP listener",
     };
-    tasks.spawn(name, move || {
+    starting.tasks.spawn(name, move || {
         let (listener, server, shutdown) =
             (listener.clone(), Arc::clone(&server), shutdown.clone());
+        let release = release.clone();
         async move {
-            if let Some(listener) = listener.take().await {
-                server.serve(listener, shutdown).await;
+            if let Some(socket) = listener.take().await {
+                server.serve(socket, shutdown, release.to(&listener)).await;
             }
         }
     });
@@ -432,11 +532,14 @@ fn limits(config: &Config, protocol: Protocol) -> Limits {
 
 /// A listening socket bound at start, so that a port in use stops the start; a listener
 /// task started again after a failure binds the same address anew, since the socket went
-/// with the failed task.
+/// with the failed task. On a reload the task gives the socket back here, for the next
+/// configuration's listener to take.
 #[derive(Clone)]
-struct Listener {
+pub struct Listener {
+    setting: &'static str,
     local: SocketAddr,
-    bound: Arc<Mutex<Option<TcpListener>>>,
+    bound: Arc<std::sync::Mutex<Option<TcpListener>>>,
+    given_back: Arc<Notify>,
 }
 
 impl Listener {
@@ -451,16 +554,25 @@ impl Listener {
             })?;
         let local = listener.local_addr().unwrap_or(addr);
         Ok(Listener {
+            setting,
             local,
-            bound: Arc::new(Mutex::new(Some(listener))),
+            bound: Arc::new(std::sync::Mutex::new(Some(listener))),
+            given_back: Arc::new(Notify::new()),
         })
     }
 
-    /// The socket bound at start the first time, a new one on the same address after;
-    /// `None` (logged) when the address cannot be bound again, which the supervisor counts
-    /// as a failure.
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<TcpListener>> {
+        // The slot is only ever swapped whole: a panic elsewhere cannot leave it half-written.
+        self.bound
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The socket bound at start (or given back by the previous configuration's task), a
+    /// new one on the same address after a failure; `None` (logged) when the address cannot
+    /// be bound again, which the supervisor counts as a failure.
     async fn take(&self) -> Option<TcpListener> {
-        if let Some(bound) = self.bound.lock().await.take() {
+        if let Some(bound) = self.slot().take() {
             return Some(bound);
         }
         match TcpListener::bind(self.local).await {
@@ -470,5 +582,83 @@ impl Listener {
                 None
             }
         }
+    }
+
+    fn give_back(&self, socket: TcpListener) {
+        *self.slot() = Some(socket);
+        self.given_back.notify_one();
+    }
+
+    /// Whether the socket is back within `limit`.
+    async fn given_back(&self, limit: Duration) -> bool {
+        let back = async {
+            while self.slot().is_none() {
+                self.given_back.notified().await;
+            }
+        };
+        tokio::time::timeout(limit, back).await.is_ok()
+    }
+}
+
+/// The daemon's listening sockets: those the previous configuration handed over, to be
+/// taken again, and those open for this one.
+#[derive(Default)]
+struct Sockets {
+    carried: Vec<Listener>,
+    open: Vec<Listener>,
+    /// Set when handing over: the listener tasks then give their sockets back instead of
+    /// closing them.
+    keep: Arc<AtomicBool>,
+}
+
+/// What a listener task does with its socket when it stops.
+#[derive(Clone)]
+struct Release {
+    keep: Arc<AtomicBool>,
+}
+
+impl Release {
+    fn to(&self, listener: &Listener) -> impl FnOnce(TcpListener) {
+        let (keep, listener) = (Arc::clone(&self.keep), listener.clone());
+        move |socket| {
+            if keep.load(Ordering::SeqCst) {
+                listener.give_back(socket);
+            }
+        }
+    }
+}
+
+impl Sockets {
+    fn carrying(carried: Vec<Listener>) -> Sockets {
+        Sockets {
+            carried,
+            ..Sockets::default()
+        }
+    }
+
+    /// The socket of `setting`: the one carried over, else one bound to `addr`. (A reload
+    /// keeps the listen settings, so a carried socket is on the configured address.)
+    async fn open(
+        &mut self,
+        setting: &'static str,
+        addr: SocketAddr,
+    ) -> Result<Listener, DaemonError> {
+        let carried = self.carried.iter().position(|l| l.setting == setting);
+        let listener = match carried {
+            Some(index) => self.carried.swap_remove(index),
+            None => Listener::bind(setting, addr).await?,
+        };
+        self.open.push(listener.clone());
+        Ok(listener)
+    }
+
+    fn release(&self) -> Release {
+        Release {
+            keep: Arc::clone(&self.keep),
+        }
+    }
+
+    fn keep_open(&self) {
+        self.keep.store(true, Ordering::SeqCst);
     }
 }

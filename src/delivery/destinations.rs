@@ -4,9 +4,11 @@
 //! replies go on) while the other domains keep their rate. Each success gives back one
 //! transaction of concurrency; a success after a pause ends the doubling.
 //!
-//! The state is this daemon's own, in memory: a restart starts every domain afresh.
+//! The state is this daemon's own, in memory: a reload carries it over (with the new
+//! settings), a restart starts every domain afresh.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -28,8 +30,9 @@ struct Destination {
 }
 
 pub struct Destinations {
-    max: usize,
-    backoff_ms: i64,
+    /// The settings, which a reload may change while the state goes on.
+    max: AtomicUsize,
+    backoff_ms: AtomicI64,
     states: Mutex<HashMap<String, Destination>>,
 }
 
@@ -41,11 +44,25 @@ pub struct Permit {
 
 impl Destinations {
     pub fn new(max: usize, backoff_seconds: u64) -> Arc<Destinations> {
-        Arc::new(Destinations {
-            max: max.max(1),
-            backoff_ms: i64::try_from(backoff_seconds.saturating_mul(1000)).unwrap_or(i64::MAX),
+        let destinations = Destinations {
+            max: AtomicUsize::new(1),
+            backoff_ms: AtomicI64::new(0),
             states: Mutex::new(HashMap::new()),
-        })
+        };
+        destinations.reconfigure(max, backoff_seconds);
+        Arc::new(destinations)
+    }
+
+    /// Takes new settings, keeping what each domain has shown: a reload must not send a
+    /// burst to a domain that is being slowed down.
+    pub fn reconfigure(&self, max: usize, backoff_seconds: u64) {
+        let backoff_ms = i64::try_from(backoff_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
+        self.max.store(max.max(1), Ordering::Relaxed);
+        self.backoff_ms.store(backoff_ms, Ordering::Relaxed);
+    }
+
+    fn max(&self) -> usize {
+        self.max.load(Ordering::Relaxed)
     }
 
     /// A permit for one transaction to `domain`, or the epoch ms when to try again: the
@@ -74,7 +91,7 @@ impl Destinations {
     fn try_admit(&self, domain: &str, now: i64) -> Admission {
         let mut states = self.lock();
         let state = states.entry(domain.to_string()).or_insert(Destination {
-            limit: self.max,
+            limit: self.max(),
             in_flight: 0,
             strikes: 0,
             paused_until: 0,
@@ -98,7 +115,10 @@ impl Destinations {
             state.strikes = state.strikes.saturating_add(1);
             state.limit = (state.limit / 2).max(1);
             let doublings = (state.strikes - 1).min(MAX_DOUBLINGS);
-            let pause = self.backoff_ms.saturating_mul(1 << doublings);
+            let pause = self
+                .backoff_ms
+                .load(Ordering::Relaxed)
+                .saturating_mul(1 << doublings);
             state.paused_until = state.paused_until.max(now.saturating_add(pause));
             tracing::info!(
                 domain,
@@ -108,7 +128,7 @@ impl Destinations {
             );
         } else {
             state.strikes = 0;
-            state.limit = (state.limit + 1).min(self.max);
+            state.limit = (state.limit + 1).min(self.max());
         }
     }
 
@@ -119,7 +139,7 @@ impl Destinations {
         };
         state.in_flight = state.in_flight.saturating_sub(1);
         // A domain back to normal is forgotten: the map holds the busy and the troubled only.
-        if state.in_flight == 0 && state.strikes == 0 && state.limit == self.max {
+        if state.in_flight == 0 && state.strikes == 0 && state.limit == self.max() {
             states.remove(domain);
         }
     }
@@ -222,5 +242,24 @@ mod tests {
     #[test]
     fn domains_are_compared_without_case() {
         assert_eq!(domain_of("Ana@NGO.Example"), "ngo.example");
+    }
+
+    #[tokio::test]
+    async fn new_settings_keep_what_each_domain_has_shown() {
+        let d = Destinations::new(8, 60);
+        let permit = d.admit("slow.example", || 0).await.expect("admitted");
+        permit.report(true, 1_000);
+        drop(permit);
+        d.reconfigure(2, 10);
+        // Still paused as before the reload; the next pause follows the new back-off, and
+        // no domain is given more than the new limit.
+        assert_eq!(d.admit("slow.example", || 2_000).await.err(), Some(61_000));
+        let permit = d.admit("slow.example", || 61_000).await.expect("after it");
+        permit.report(true, 61_000);
+        drop(permit);
+        assert_eq!(d.admit("slow.example", || 62_000).await.err(), Some(81_000));
+        let _one = d.admit("other.example", || 0).await.expect("one");
+        let _two = d.admit("other.example", || 0).await.expect("two");
+        assert!(matches!(d.try_admit("other.example", 0), Admission::Full));
     }
 }

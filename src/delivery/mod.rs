@@ -26,7 +26,8 @@ use crate::store::Store;
 use crate::supervisor::Supervisor;
 use crate::tokens::Signer;
 
-/// Starts the expander, one worker per relay connection, and the writer of their outcomes.
+/// Starts the expander, one worker per relay connection, and the writer of their outcomes;
+/// the workers pace their sending by `destinations`, which outlive a reload.
 pub fn start(
     config: &Arc<Config>,
     store: &Store,
@@ -36,7 +37,7 @@ pub fn start(
         &Arc<Authenticator>,
         &Arc<RelayContact>,
     ),
-    dkim: Option<&Arc<Dkim>>,
+    (dkim, destinations): (Option<&Arc<Dkim>>, &Arc<destinations::Destinations>),
     signals: &Signals,
     tasks: &mut Supervisor,
 ) {
@@ -51,10 +52,6 @@ pub fn start(
     tasks.spawn("expander", move || {
         expand::run(expander.clone(), signals_of_expander.clone())
     });
-    let destinations = destinations::Destinations::new(
-        config.delivery.destination_concurrency,
-        config.delivery.destination_backoff_seconds,
-    );
     let (outcomes, writer) = outcomes::writer(
         Arc::clone(config),
         store.clone(),
@@ -70,7 +67,7 @@ pub fn start(
             signer: signer.clone(),
             dkim: dkim.cloned(),
             outcomes: outcomes.clone(),
-            destinations: Arc::clone(&destinations),
+            destinations: Arc::clone(destinations),
             relay_contact: Arc::clone(relay_contact),
             signals: signals.clone(),
         };

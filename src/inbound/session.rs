@@ -226,11 +226,14 @@ pub struct Server<H> {
 }
 
 impl<H: MailHandler> Server<H> {
-    /// Accepts connections until `shutdown` turns true; sessions in progress run to their end.
+    /// Accepts connections until `shutdown` turns true, then gives the socket to `release`
+    /// (which keeps it for the next configuration on a reload, or closes it); sessions in
+    /// progress run to their end, under the configuration they started with.
     pub async fn serve(
         self: Arc<Self>,
         listener: TcpListener,
         mut shutdown: watch::Receiver<bool>,
+        release: impl FnOnce(TcpListener),
     ) {
         let slots = Arc::new(Semaphore::new(self.limits.max_connections));
         let clients = Arc::new(PerClient::default());
@@ -244,7 +247,10 @@ impl<H: MailHandler> Server<H> {
                         continue;
                     }
                 },
-                _ = shutdown.changed() => return,
+                _ = shutdown.changed() => {
+                    release(listener);
+                    return;
+                }
             };
             let server = Arc::clone(&self);
             let client = match self.limits.max_connections_per_ip {

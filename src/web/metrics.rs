@@ -26,11 +26,12 @@ pub async fn serve(
     metrics: Arc<dyn Metrics>,
     limits: Limits,
     shutdown: watch::Receiver<bool>,
+    release: impl FnOnce(TcpListener),
 ) {
     let app = Router::new()
         .route("/metrics", get(render))
         .with_state(metrics);
-    server::serve(listener, app, limits, shutdown).await;
+    server::serve(listener, app, limits, shutdown, release).await;
 }
 
 async fn render(State(metrics): State<Arc<dyn Metrics>>) -> Response {

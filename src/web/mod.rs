@@ -59,19 +59,24 @@ pub fn router(subscriptions: Arc<Subscriptions>, publications: Arc<Publications>
         .merge(published)
 }
 
+/// Serves the public pages, the console and the health checks on `listener`.
 pub async fn serve(
     listener: TcpListener,
-    subscriptions: Arc<Subscriptions>,
-    publications: Arc<Publications>,
-    readiness: Arc<dyn readiness::Readiness>,
+    (subscriptions, publications, readiness): (
+        Arc<Subscriptions>,
+        Arc<Publications>,
+        Arc<dyn readiness::Readiness>,
+    ),
     limits: Limits,
     shutdown: watch::Receiver<bool>,
+    release: impl FnOnce(TcpListener),
 ) {
     server::serve(
         listener,
         router(subscriptions, publications).merge(readiness::routes(readiness)),
         limits,
         shutdown,
+        release,
     )
     .await;
 }

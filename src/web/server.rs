@@ -86,13 +86,15 @@ Content-Length: 0\r\nRetry-After: 5\r\n\r\n";
 /// How often a full listener says so in the log, at most.
 const REPORT_EVERY: Duration = Duration::from_secs(60);
 
-/// Serves `app` until `shutdown` turns true (or its sender is gone), then stops accepting
-/// and waits for the requests in progress to be answered.
+/// Serves `app` until `shutdown` turns true (or its sender is gone), then stops accepting,
+/// gives the socket to `release` (which keeps it for the next configuration on a reload,
+/// or closes it), and waits for the requests in progress to be answered.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
     mut shutdown: watch::Receiver<bool>,
+    release: impl FnOnce(TcpListener),
 ) {
     let app = app.layer(middleware::from_fn_with_state(
         limits.request_timeout,
@@ -141,8 +143,9 @@ pub async fn serve(
             drop(slot);
         });
     }
-    // Closed first, so that the kernel refuses new connections while the last ones finish.
-    drop(listener);
+    // Released first: closed, so that the kernel refuses new connections while the last
+    // ones finish, or kept for the next configuration, which takes them at once.
+    release(listener);
     graceful.shutdown().await;
 }
 
@@ -276,7 +279,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("address");
         let (stop, stopped) = watch::channel(false);
-        let server = tokio::spawn(serve(listener, app, limits, stopped));
+        let server = tokio::spawn(serve(listener, app, limits, stopped, drop));
         (addr, stop, server)
     }
 

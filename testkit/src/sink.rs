@@ -143,7 +143,7 @@ impl Sink {
             budget: Arc::new(DataBudget::new(1 << 30)),
         });
         let (stop, stopped) = watch::channel(false);
-        tokio::spawn(server.serve(listener, stopped));
+        tokio::spawn(server.serve(listener, stopped, drop));
         Ok(Sink {
             addr,
             recorder,
