@@ -181,6 +181,8 @@ impl Chromium {
             "--disable-dev-shm-usage".to_string(),
             "--no-first-run".to_string(),
             "--disable-extensions".to_string(),
+            "--disable-crash-reporter".to_string(),
+            "--disable-background-networking".to_string(),
             "--hide-scrollbars".to_string(),
             format!("--lang={language}"),
             format!("--user-data-dir={}", profile.path().display()),
