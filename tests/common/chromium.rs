@@ -377,8 +377,9 @@ impl Chromium {
         within(what, self.client.execute(script, Vec::new())).await
     }
 
-    /// What a person could not use on this page: fields without a label, and content
-    /// wider than the window (which a phone would have to scroll sideways).
+    /// What a person could not use on this page: fields without a label, content wider
+    /// than the window (which a phone would have to scroll sideways), and content sticking
+    /// out of the page's frame (`main`).
     pub async fn problems(&self) -> Vec<String> {
         let found = self
             .script(
@@ -393,11 +394,20 @@ for (const field of document.querySelectorAll('input:not([type=hidden]), textare
 const root = document.documentElement;
 if (root.scrollWidth > root.clientWidth) {
   problems.push('page wider than the window: ' + root.scrollWidth + ' > ' + root.clientWidth);
-  for (const element of document.body.querySelectorAll('*')) {
-    const box = element.getBoundingClientRect();
-    if (box.right > root.clientWidth + 1 || box.left < -1) {
-      problems.push('sticks out: <' + element.tagName.toLowerCase() + ' class="' + element.className + '">');
-    }
+}
+// Visually hidden content (clipped to nothing, for screen readers) is not seen.
+const hidden = (element) => {
+  for (let e = element; e; e = e.parentElement) {
+    if (getComputedStyle(e).clipPath !== 'none') return true;
+  }
+  return false;
+};
+const frame = (document.querySelector('main') || document.body).getBoundingClientRect();
+for (const element of document.body.querySelectorAll('main *')) {
+  const box = element.getBoundingClientRect();
+  if ((box.width === 0 && box.height === 0) || hidden(element)) continue;
+  if (box.right > frame.right + 1 || box.left < frame.left - 1) {
+    problems.push('sticks out of the page: <' + element.tagName.toLowerCase() + ' class="' + element.className + '">');
   }
 }
 return problems;
