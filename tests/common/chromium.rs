@@ -378,8 +378,9 @@ impl Chromium {
     }
 
     /// What a person could not use on this page: fields without a label, content wider
-    /// than the window (which a phone would have to scroll sideways), and content sticking
-    /// out of the page's frame (`main`).
+    /// than the window (which a phone would have to scroll sideways), content sticking
+    /// out of the page's frame (`main`), and text too faint against its background (solid
+    /// colours only: a background image is not seen).
     pub async fn problems(&self) -> Vec<String> {
         let found = self
             .script(
@@ -408,6 +409,31 @@ for (const element of document.body.querySelectorAll('main *')) {
   if ((box.width === 0 && box.height === 0) || hidden(element)) continue;
   if (box.right > frame.right + 1 || box.left < frame.left - 1) {
     problems.push('sticks out of the page: <' + element.tagName.toLowerCase() + ' class="' + element.className + '">');
+  }
+}
+// Text against its background: at least 4.5:1, or 3:1 for large text (WCAG 1.4.3).
+const rgba = (css) => (css.match(/[\d.]+/g) || []).map(Number);
+const luminance = ([r, g, b]) => {
+  const linear = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+  return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+};
+const background = (element) => {
+  for (let e = element; e; e = e.parentElement) {
+    const colour = rgba(getComputedStyle(e).backgroundColor);
+    if (colour.length === 3 || (colour.length === 4 && colour[3] > 0)) return colour;
+  }
+  return [255, 255, 255];
+};
+for (const element of document.body.querySelectorAll('*')) {
+  const own = [...element.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+  if (!own || hidden(element) || element.getClientRects().length === 0) continue;
+  const style = getComputedStyle(element);
+  const [light, dark] = [luminance(rgba(style.color)), luminance(background(element))].sort((a, b) => b - a);
+  const ratio = (light + 0.05) / (dark + 0.05);
+  const size = parseFloat(style.fontSize);
+  const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+  if (ratio < (large ? 3 : 4.5)) {
+    problems.push('low contrast ' + ratio.toFixed(2) + ':1: <' + element.tagName.toLowerCase() + '> ' + element.textContent.trim().slice(0, 40));
   }
 }
 return problems;

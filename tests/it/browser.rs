@@ -12,8 +12,9 @@
 //!   an address again (on SQLite and PostgreSQL).
 //! - The main pages (sign-in form, home, held queue, held posting) in English and in
 //!   Arabic, at desktop and phone width, saved under `target/screenshots/console/` for a
-//!   person to look at; every one is checked for fields without a label and for content
-//!   wider than the window.
+//!   person to look at; every one is checked for fields without a label, for content
+//!   wider than the window or sticking out of the page's frame, and for text with too
+//!   little contrast against its background.
 //!
 //! Scenarios to add here once their pages exist, a few lines each with the helpers of
 //! `common::chromium` (`sign_in_as`, `fill`, `press`, `follow`, `text_of_page`,
