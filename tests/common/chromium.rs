@@ -210,6 +210,11 @@ impl Chromium {
         .await;
         let timeouts = TimeoutConfiguration::new(Some(STEP), Some(STEP), None);
         within("timeouts are set", client.update_timeouts(timeouts)).await;
+        // The console must work without JavaScript: make sure the pages get none.
+        let probe = "data:text/html,<title>off</title><script>document.title='on'</script>";
+        within("open a page with a script", client.goto(probe)).await;
+        let title = within("read its title", client.title()).await;
+        assert_eq!(title, "off", "JavaScript is not off in the test browser");
         Chromium {
             client,
             base: base.to_string(),
