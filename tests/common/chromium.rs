@@ -313,7 +313,8 @@ impl Chromium {
         self.click_and_wait(&button, text).await;
     }
 
-    /// Presses the only kind of button a form of one button has, in whatever language.
+    /// Presses the button of the page's first form, whatever its language calls it (the
+    /// sign-in form and the emailed link's page have one each).
     pub async fn submit_first_form(&self) {
         let button = self
             .find("a form's button", Locator::Css("form button[type=submit]"))
