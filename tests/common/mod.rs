@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod capture;
+pub mod chromium;
 pub mod dns;
 pub mod process;
 pub mod publication_fixtures;

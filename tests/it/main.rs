@@ -13,6 +13,7 @@ mod common;
 mod bounce_corpus;
 mod bounce_samples;
 mod bounces;
+mod browser;
 mod cli;
 mod confidential;
 mod console;
