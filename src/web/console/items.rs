@@ -4,12 +4,13 @@
 //!
 //! Each form has a "Preview" button that posts the same form back and gets it again with
 //! the body rendered below it, by the very renderer of the editions
-//! ([`markdown::to_html`]): raw HTML escaped, only safe links and `https:` images kept.
+//! ([`markdown::to_html`]): raw HTML escaped, only safe links and `https:` images kept. The
+//! rendering is shown in a sandboxed frame (`srcdoc`), under the page's own policy.
 //!
 //! [`Publications`]: crate::publications::Publications
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
@@ -22,6 +23,7 @@ use super::access::not_found;
 use super::editions::{
     editor, editor_page, failure, outcome_page, posting_editor, Editing, Editor,
 };
+use super::held::POSTING_POLICY;
 use super::{endonym, form_field, see_other};
 use crate::web::unsubscribe::internal;
 
@@ -107,18 +109,19 @@ fn form_page(
             withdraw_item_url(base_url, &p.name, id),
         ),
     };
-    let chosen = if fields.language.is_empty() {
-        &p.fallback_language
-    } else {
-        &fields.language
-    };
+    // Only one of the publication's: the value ends up in the preview's markup.
+    let chosen = p
+        .languages
+        .iter()
+        .find(|l| **l == fields.language)
+        .unwrap_or(&p.fallback_language);
     let languages: Vec<Value> = p
         .languages
         .iter()
         .map(|l| json!({ "code": l, "name": endonym(l), "selected": l == chosen }))
         .collect();
     let preview_html = match preview {
-        true => markdown::to_html(&fields.body, Direction::of(chosen)),
+        true => preview_document(&fields.body, chosen),
         false => String::new(),
     };
     let status = if problem.is_empty() {
@@ -126,7 +129,7 @@ fn form_page(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    editor_page(
+    let mut response = editor_page(
         editing,
         e,
         status,
@@ -141,13 +144,31 @@ fn form_page(
             "languages": languages,
             "preview": preview,
             "preview_html": preview_html,
-            "preview_dir": crate::templating::direction(chosen),
             "problem": problem,
             "action_url": action_url,
             "withdraw_url": withdraw_url,
             "publication_url": publication_console_url(base_url, &p.name),
             "csrf": e.person.session.csrf_secret,
         }),
+    );
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        response.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(POSTING_POLICY),
+        );
+    }
+    response
+}
+
+/// The body rendered as editions render it, as a document of its own for the preview's
+/// sandboxed frame (the page's template escapes it into the frame's `srcdoc`, so that no
+/// template ever outputs unescaped HTML).
+fn preview_document(body: &str, language: &str) -> String {
+    format!(
+        "<!DOCTYPE html><html lang=\"{language}\" dir=\"{}\"><head><meta charset=\"utf-8\"></head>\
+         <body style=\"margin:12px;font-family:system-ui,Arial,sans-serif;color:#1f2937;\">{}</body></html>",
+        crate::templating::direction(language),
+        markdown::to_html(body, Direction::of(language))
     )
 }
 
