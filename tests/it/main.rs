@@ -16,6 +16,7 @@ mod bounces;
 mod cli;
 mod confidential;
 mod console;
+mod console_editions;
 mod console_held;
 mod crash;
 mod dkim;

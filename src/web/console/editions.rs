@@ -75,9 +75,7 @@ pub(super) async fn editor<'a>(
     headers: &HeaderMap,
     name: &str,
 ) -> Result<Editor<'a>, Response> {
-    let subscriptions = &editing.subscriptions;
-    let person = signed_in(subscriptions, headers, false).await?;
-    editor_of(editing, person, name)
+    editor_of(editing, headers, name, false).await
 }
 
 /// The person and publication of a form posted to one of `name`'s routes, when it carries
@@ -88,20 +86,23 @@ pub(super) async fn posting_editor<'a>(
     name: &str,
     body: &str,
 ) -> Result<Editor<'a>, Response> {
-    let subscriptions = &editing.subscriptions;
-    let person = signed_in(subscriptions, headers, true).await?;
-    let editor = editor_of(editing, person, name)?;
-    match editor.person.form_refused(subscriptions, headers, body) {
+    let editor = editor_of(editing, headers, name, true).await?;
+    match editor
+        .person
+        .form_refused(&editing.subscriptions, headers, body)
+    {
         Some(refusal) => Err(refusal),
         None => Ok(editor),
     }
 }
 
-fn editor_of<'a>(
+async fn editor_of<'a>(
     editing: &'a Editing,
-    person: SignedIn,
+    headers: &HeaderMap,
     name: &str,
+    form: bool,
 ) -> Result<Editor<'a>, Response> {
+    let person = signed_in(&editing.subscriptions, headers, form).await?;
     let config = editing.publications.config();
     match edited(config, &person.session.address, name) {
         Some(publication) => Ok(Editor {
