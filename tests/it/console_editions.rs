@@ -181,6 +181,10 @@ async fn an_editor_writes_items_builds_previews_and_approves_an_edition(db: &Tes
     }
     assert!(page.body.contains("Europe/Amsterdam"));
     assert!(page.body.contains("No item is waiting."));
+    editor.language = "ar";
+    let arabic = editor.request("GET", BASE, "").await;
+    assert!(arabic.body.contains("dir=\"rtl\"") && arabic.body.contains("الجدول الزمني"));
+    editor.language = "en";
 
     // A preview renders the Markdown as editions do, and stores nothing.
     let new = editor
