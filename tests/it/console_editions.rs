@@ -36,7 +36,7 @@ languages = ["en"]
 fallback_language = "en"
 schedule = "0 0 9 * * Mon"
 time_zone = "America/New_York"
-approval = "manual"
+approval = "auto"
 editors = ["monitor-editor@coalition.test.example"]
 
 [web]
@@ -479,13 +479,18 @@ async fn only_the_publications_editors_see_anything_of_it(db: &TestDb) {
     for (method, route) in routes("monitor") {
         let answer = other.request(method, &route, &attempt(&token)).await;
         let own = !route.contains(&format!("/{later}")) && !route.contains("/editions/");
-        // The Monitor's own pages answer; its new item is saved, then built.
+        // The Monitor's own pages answer; its new item is saved, then built and sent at
+        // once (it needs no approval).
         let expected = match (method, own) {
             (_, false) => 404,
             ("GET", true) => 200,
+            _ if route.ends_with("/build") => 200,
             _ => 303,
         };
         assert_eq!(answer.status, expected, "{method} {route}: {}", answer.body);
+        if expected == 200 && method == "POST" {
+            assert!(answer.body.contains("Edition sent"), "{}", answer.body);
+        }
     }
 
     // An administrator sees the Bulletin's page.
