@@ -19,7 +19,8 @@
 //! `/p/NAME/N/LANG`; the web console's `/console`, `/console/sign-in`,
 //! `/console/sign-in/TOKEN` (the emailed link), `/console/sign-out`,
 //! `/console/sign-out-everywhere`, and a list's held postings under
-//! `/console/lists/LIST/held` (see [`held`]). Tokens are signed ([`crate::tokens`]) for one list (or
+//! `/console/lists/LIST/held` (see [`held`]), and a publication's pages for its editors under
+//! `/console/publications/NAME` (see [`editing`]). Tokens are signed ([`crate::tokens`]) for one list (or
 //! the console) and one use.
 //!
 //! This module knows the scheme and nothing of the configuration: [`Links::route`] asks a
@@ -262,6 +263,80 @@ pub fn held_attachment_url(base_url: &str, list: &str, id: i64, n: usize) -> Str
 /// Where a held posting's decision forms post.
 pub fn held_decide_url(base_url: &str, list: &str, id: i64) -> String {
     format!("{}/console/lists/{list}/held/{id}/decide", base(base_url))
+}
+
+/// Routes of the console's pages for a publication's editors (axum's syntax). They name a
+/// publication, so each answers only its editors and `[web] admins`, and alike for a
+/// publication that does not exist.
+pub mod editing {
+    /// The items waiting, the schedule, the editions waiting for approval and the recent ones.
+    pub const PUBLICATION: &str = "/console/publications/{publication}";
+    /// The form for a new item (GET), where it posts to preview or save it (POST).
+    pub const NEW_ITEM: &str = "/console/publications/{publication}/items/new";
+    /// A waiting item's form (GET), where it posts to preview or save changes (POST).
+    pub const ITEM: &str = "/console/publications/{publication}/items/{id}";
+    /// Where the form withdrawing a waiting item posts.
+    pub const WITHDRAW_ITEM: &str = "/console/publications/{publication}/items/{id}/withdraw";
+    /// The confirmation of a special edition (GET), and where it posts to build it.
+    pub const BUILD: &str = "/console/publications/{publication}/build";
+    /// An edition waiting for approval: every language, and the forms that decide it.
+    pub const EDITION: &str = "/console/publications/{publication}/editions/{id}";
+    /// An edition's HTML part in one language, for a sandboxed frame.
+    pub const EDITION_HTML: &str = "/console/publications/{publication}/editions/{id}/html/{lang}";
+    /// Where the decision forms of an edition post.
+    pub const DECIDE_EDITION: &str = "/console/publications/{publication}/editions/{id}/decide";
+}
+
+/// A publication's page for its editors.
+pub fn publication_console_url(base_url: &str, publication: &str) -> String {
+    format!("{}/console/publications/{publication}", base(base_url))
+}
+
+/// The form for a new item of a publication.
+pub fn new_item_url(base_url: &str, publication: &str) -> String {
+    format!(
+        "{}/items/new",
+        publication_console_url(base_url, publication)
+    )
+}
+
+/// A waiting item's form.
+pub fn item_url(base_url: &str, publication: &str, id: i64) -> String {
+    format!(
+        "{}/items/{id}",
+        publication_console_url(base_url, publication)
+    )
+}
+
+/// Where a waiting item's withdrawal posts.
+pub fn withdraw_item_url(base_url: &str, publication: &str, id: i64) -> String {
+    format!("{}/withdraw", item_url(base_url, publication, id))
+}
+
+/// The confirmation of a special edition, and where it posts.
+pub fn build_edition_url(base_url: &str, publication: &str) -> String {
+    format!("{}/build", publication_console_url(base_url, publication))
+}
+
+/// An edition's page for its editors.
+pub fn edition_console_url(base_url: &str, publication: &str, id: i64) -> String {
+    format!(
+        "{}/editions/{id}",
+        publication_console_url(base_url, publication)
+    )
+}
+
+/// An edition's HTML part in `lang`, framed by its page.
+pub fn edition_html_url(base_url: &str, publication: &str, id: i64, lang: &str) -> String {
+    format!(
+        "{}/html/{lang}",
+        edition_console_url(base_url, publication, id)
+    )
+}
+
+/// Where an edition's decision forms post.
+pub fn decide_edition_url(base_url: &str, publication: &str, id: i64) -> String {
+    format!("{}/decide", edition_console_url(base_url, publication, id))
 }
 
 /// What a reply to `LIST-confirm+TOKEN@` answers: each question is its own token purpose,

@@ -313,3 +313,39 @@ fn held_posting_urls_follow_their_routes() {
     );
     assert_eq!(held_decide_url(base, "team", 42), fill(held::DECIDE));
 }
+
+/// Each editors' URL is its route with the placeholders filled in.
+#[test]
+fn editing_urls_follow_their_routes() {
+    let base = "https://lists.example.org/";
+    let fill = |route: &str| {
+        format!(
+            "https://lists.example.org{}",
+            route
+                .replace("{publication}", "bulletin")
+                .replace("{id}", "42")
+                .replace("{lang}", "fr")
+        )
+    };
+    let name = "bulletin";
+    assert_eq!(
+        publication_console_url(base, name),
+        fill(editing::PUBLICATION)
+    );
+    assert_eq!(new_item_url(base, name), fill(editing::NEW_ITEM));
+    assert_eq!(item_url(base, name, 42), fill(editing::ITEM));
+    assert_eq!(
+        withdraw_item_url(base, name, 42),
+        fill(editing::WITHDRAW_ITEM)
+    );
+    assert_eq!(build_edition_url(base, name), fill(editing::BUILD));
+    assert_eq!(edition_console_url(base, name, 42), fill(editing::EDITION));
+    assert_eq!(
+        edition_html_url(base, name, 42, "fr"),
+        fill(editing::EDITION_HTML)
+    );
+    assert_eq!(
+        decide_edition_url(base, name, 42),
+        fill(editing::DECIDE_EDITION)
+    );
+}

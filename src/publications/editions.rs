@@ -16,6 +16,17 @@ use super::mime::{self, Masthead};
 use super::render::{EditionView, ItemView, Rendered, SectionView, UNSUBSCRIBE_PLACEHOLDER};
 use super::{PublicationError, Publications, Result};
 
+/// One language of an edition waiting for approval, as its preview shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviewCopy {
+    pub language: String,
+    pub subject: String,
+    /// The text part.
+    pub text: String,
+    /// The HTML part.
+    pub html: String,
+}
+
 /// Why an edition is built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slot {
@@ -196,28 +207,38 @@ impl Publications {
         )
     }
 
+    /// Every language of an edition waiting for approval as its subscribers will get it,
+    /// but with the link to leave that belongs to nobody: what the editors' preview by mail
+    /// and the console's preview show.
+    pub async fn preview_copies(&self, id: i64) -> Result<Vec<PreviewCopy>> {
+        let edition = self.waiting_edition(id).await?;
+        let publication = self.publication(&edition.publication)?;
+        let generic = self.generic_unsubscribe_link(publication);
+        Ok(self
+            .store
+            .edition_renders(id)
+            .await?
+            .into_iter()
+            .map(|r| PreviewCopy {
+                text: r.text.replace(UNSUBSCRIBE_PLACEHOLDER, &generic),
+                html: r.web_html,
+                subject: r.subject,
+                language: r.language,
+            })
+            .collect())
+    }
+
     /// The editors get every language of the edition, and an address to approve it by
     /// replying.
     async fn send_preview(&self, publication: &PublicationConfig, id: i64) -> Result<()> {
         let edition = self.waiting_edition(id).await?;
-        let renders = self.store.edition_renders(id).await?;
+        let copies = self.preview_copies(id).await?;
         let domain = &self.config.server.domain;
         let approve_address = self.config.links(&self.signer).answer_address(
             &publication.name,
             Question::Edition,
             id,
         );
-        let generic = self.generic_unsubscribe_link(publication);
-        let languages: Vec<(String, String, String)> = renders
-            .iter()
-            .map(|r| {
-                (
-                    r.language.clone(),
-                    r.text.replace(UNSUBSCRIBE_PLACEHOLDER, &generic),
-                    r.web_html.clone(),
-                )
-            })
-            .collect();
         let list = self.list_of(publication)?;
         let instructions = self.notices.render(&crate::notices::Notice {
             name: "edition_preview",
@@ -230,16 +251,16 @@ impl Publications {
             extra: json!({
                 "edition_id": id,
                 "number": edition.number,
-                "languages": renders.iter().map(|r| r.language.as_str()).collect::<Vec<_>>().join(", "),
+                "languages": copies.iter().map(|c| c.language.as_str()).collect::<Vec<_>>().join(", "),
                 "items": self.store.edition_items(id).await?.len(),
                 "approve_address": approve_address,
                 "cli_approve": format!("tidings editions approve {id}"),
                 "cli_cancel": format!("tidings editions cancel {id}"),
             }),
         })?;
-        let borrowed: Vec<(&str, &str, &str)> = languages
+        let borrowed: Vec<(&str, &str, &str)> = copies
             .iter()
-            .map(|(l, t, h)| (l.as_str(), t.as_str(), h.as_str()))
+            .map(|c| (c.language.as_str(), c.text.as_str(), c.html.as_str()))
             .collect();
         let message = mime::preview_message(
             &self.masthead(publication, &format!("preview.{id}"), self.clock.now_ms()),
@@ -345,8 +366,20 @@ impl Publications {
         Ok(())
     }
 
+    /// The next `count` slots of the publication's schedule (epoch ms), earliest first;
+    /// none when its schedule or time zone does not parse (validation prevents that).
+    pub fn upcoming_slots(&self, publication: &PublicationConfig, count: usize) -> Vec<i64> {
+        let (Ok(cron), Ok(tz)) = (publication.cron(), publication.tz()) else {
+            return Vec::new();
+        };
+        super::schedule::upcoming(&cron, tz, self.clock.now_ms(), count)
+            .iter()
+            .map(|slot| slot.timestamp_millis())
+            .collect()
+    }
+
     /// A slot's local date and time, for the editors.
-    pub(super) fn local_date(&self, publication: &PublicationConfig, at_ms: i64) -> String {
+    pub fn local_date(&self, publication: &PublicationConfig, at_ms: i64) -> String {
         let utc = chrono::DateTime::from_timestamp_millis(at_ms).unwrap_or_default();
         match publication.tz() {
             Ok(tz) => utc

@@ -40,6 +40,17 @@ pub enum Direction {
     Rtl,
 }
 
+impl Direction {
+    /// The way `language` is written.
+    pub fn of(language: &str) -> Direction {
+        if crate::templating::RTL_LANGUAGES.contains(&language) {
+            Direction::Rtl
+        } else {
+            Direction::Ltr
+        }
+    }
+}
+
 fn parser(markdown: &str) -> Parser<'_> {
     Parser::new_ext(markdown, Options::ENABLE_STRIKETHROUGH)
 }

@@ -521,7 +521,7 @@ fn edition_registry(markup: Markup) -> Handlebars<'static> {
 /// The template data: the view, plus what the templates should not have to compute.
 fn context(view: &EditionView, strings: &Strings) -> Result<Value, TemplateError> {
     let rtl = RTL_LANGUAGES.contains(&view.lang.as_str());
-    let direction = if rtl { Direction::Rtl } else { Direction::Ltr };
+    let direction = Direction::of(&view.lang);
     let digits = |n: i64| localise_digits(&n.to_string(), strings.date.digits.as_deref());
     let date = format_date(view.date_ms, &view.time_zone, &strings.date)?;
 

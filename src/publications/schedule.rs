@@ -40,6 +40,24 @@ pub fn due(schedule: &Schedule, tz: Tz, since_ms: i64, now_ms: i64) -> Option<Du
     Some(Due { slot_ms, skipped })
 }
 
+/// The next `count` slots after `now_ms`, earliest first, as editors are shown them: each
+/// local time once, placed in time as [`due`] places it, so that what is announced is what
+/// fires.
+pub fn upcoming(schedule: &Schedule, tz: Tz, now_ms: i64, count: usize) -> Vec<DateTime<Utc>> {
+    let Some(now) = DateTime::from_timestamp_millis(now_ms) else {
+        return Vec::new();
+    };
+    // From a day back on the local calendar: a slot skipped by the spring change fires
+    // after its local time, and may still be ahead.
+    let start = (now.with_timezone(&tz).naive_local() - Duration::days(1)).and_utc();
+    schedule
+        .after(&start)
+        .map(|naive| slot_instant(tz, naive.naive_utc()))
+        .filter(|slot| *slot > now)
+        .take(count)
+        .collect()
+}
+
 /// The first instant at which the local clock in `tz` shows `local`.
 pub fn slot_instant(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
     match tz.from_local_datetime(&local) {
@@ -146,6 +164,34 @@ mod tests {
         // The next night is back to 02:30 CEST, 00:30 UTC.
         let next = due(&nightly, AMSTERDAM, jump, ms("2027-03-29T00:30:00Z"));
         assert_eq!(next.map(|d| d.slot_ms), Some(ms("2027-03-29T00:30:00Z")));
+    }
+
+    #[test]
+    fn upcoming_slots_are_each_local_time_once_in_order() {
+        let nightly = schedule("0 30 2 * * *");
+        // Before the autumn change: 02:30 repeats on 31 October, and is one slot.
+        let slots = upcoming(&nightly, AMSTERDAM, ms("2027-10-30T12:00:00Z"), 3);
+        let slots: Vec<i64> = slots.iter().map(|s| s.timestamp_millis()).collect();
+        assert_eq!(
+            slots,
+            [
+                ms("2027-10-31T00:30:00Z"),
+                ms("2027-11-01T01:30:00Z"),
+                ms("2027-11-02T01:30:00Z")
+            ]
+        );
+        // A slot the spring change skips is announced for when the clocks jump.
+        let spring = upcoming(&nightly, AMSTERDAM, ms("2027-03-28T00:59:00Z"), 1);
+        assert_eq!(
+            spring.first().map(|s| s.timestamp_millis()),
+            Some(ms("2027-03-28T01:00:00Z"))
+        );
+        let bulletin = schedule("0 0 9 1 1/2 *");
+        let next = upcoming(&bulletin, AMSTERDAM, ms("2027-03-01T08:00:00Z"), 1);
+        assert_eq!(
+            next.first().map(|s| s.timestamp_millis()),
+            Some(ms("2027-05-01T07:00:00Z"))
+        );
     }
 
     #[test]

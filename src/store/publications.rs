@@ -336,6 +336,33 @@ impl Store {
             .await?)
     }
 
+    /// A publication's editions in `state`, oldest first.
+    pub async fn editions_in_state(&self, publication: &str, state: &str) -> Result<Vec<Edition>> {
+        let sql = format!(
+            "SELECT {EDITION_COLUMNS} FROM editions WHERE publication = $1 AND state = $2 \
+             ORDER BY scheduled_at, id"
+        );
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(publication)
+            .bind(state)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// A publication's `limit` latest editions built (slots left empty are not editions),
+    /// newest first.
+    pub async fn recent_editions(&self, publication: &str, limit: i64) -> Result<Vec<Edition>> {
+        let sql = format!(
+            "SELECT {EDITION_COLUMNS} FROM editions WHERE publication = $1 AND state <> 'empty' \
+             ORDER BY created_at DESC, id DESC LIMIT $2"
+        );
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(publication)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     pub async fn edition_renders(&self, edition_id: i64) -> Result<Vec<EditionRender>> {
         Ok(sqlx::query_as(
             "SELECT language, subject, html, text, web_html FROM edition_renders \

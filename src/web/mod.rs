@@ -1,6 +1,6 @@
 //! The HTTP listener: one-click unsubscribe (RFC 8058), confirmation pages, the
 //! re-enable link of members disabled for bouncing, the publications' past editions
-//! with their Atom feeds, the web console's sign-in, home page and held postings, and `/healthz` (alive)
+//! with their Atom feeds, the web console's sign-in, home page, held postings and editors' pages, and `/healthz` (alive)
 //! and `/readyz` (able to work). Pages are
 //! rendered from the templates in the member's language; a GET never changes anything, so
 //! link scanners cannot unsubscribe or subscribe anyone. A link whose token is not genuine
@@ -30,6 +30,8 @@ use crate::subscriptions::Subscriptions;
 pub use server::{ClientAddr, Limits};
 
 pub fn router(subscriptions: Arc<Subscriptions>, publications: Arc<Publications>) -> Router {
+    let editors =
+        console::publication_routes(Arc::clone(&subscriptions), Arc::clone(&publications));
     let pages = publications::Pages {
         subscriptions: Arc::clone(&subscriptions),
         publications,
@@ -56,6 +58,7 @@ pub fn router(subscriptions: Arc<Subscriptions>, publications: Arc<Publications>
         )
         .merge(console::routes())
         .with_state(subscriptions)
+        .merge(editors)
         .merge(published)
 }
 

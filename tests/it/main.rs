@@ -17,6 +17,7 @@ mod browser;
 mod cli;
 mod confidential;
 mod console;
+mod console_editions;
 mod console_held;
 mod crash;
 mod dkim;

@@ -240,6 +240,9 @@ fn console_variants(name: &str, with: &dyn Fn(Value) -> Value) -> Vec<Value> {
                 "moderated": [
                     { "name": "team-gender", "title": "Gender Justice Team", "held": 3, "url": "https://lists.example.org/console/lists/team-gender/held" },
                 ],
+                "edited": [
+                    { "name": "bulletin", "title": "The Bulletin", "url": "https://lists.example.org/console/publications/bulletin" },
+                ],
                 "csrf": csrf,
                 "sign_out_url": "https://lists.example.org/console/sign-out",
                 "sign_out_everywhere_url": "https://lists.example.org/console/sign-out-everywhere",
@@ -249,6 +252,7 @@ fn console_variants(name: &str, with: &dyn Fn(Value) -> Value) -> Vec<Value> {
             empty["duties"] = json!([]);
             empty["subscriptions"] = json!([]);
             empty["moderated"] = json!([]);
+            empty["edited"] = json!([]);
             vec![with(full), with(empty)]
         }
         "console_signed_out" => [false, true]
@@ -265,8 +269,135 @@ fn console_variants(name: &str, with: &dyn Fn(Value) -> Value) -> Vec<Value> {
         "console_held_queue" | "console_held_posting" | "console_held_decided" => {
             held_variants(name, with)
         }
+        "console_publication"
+        | "console_item"
+        | "console_edition_build"
+        | "console_edition"
+        | "console_editions_outcome" => editing_variants(name, with),
         _ => vec![with(json!({ "sign_in_url": sign_in_url }))],
     }
+}
+
+/// The editors' pages: full and empty, new and changed items, each outcome.
+fn editing_variants(name: &str, with: &dyn Fn(Value) -> Value) -> Vec<Value> {
+    let base = "https://lists.example.org/console/publications/bulletin";
+    let csrf = "5f0e4a9c1b2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f";
+    let edition = json!({
+        "id": 7, "number": "3", "special": true, "state": "awaiting_approval",
+        "built": "2027-03-01 08:00 UTC", "sent": "", "url": format!("{base}/editions/7"),
+    });
+    let (full, empty): (Value, Value) = match name {
+        "console_publication" => {
+            let mut cancelled = edition.clone();
+            cancelled["state"] = json!("cancelled");
+            cancelled["number"] = json!("");
+            cancelled["url"] = json!("");
+            let full = json!({
+                "publication_name": "bulletin",
+                "publication_title": "The Bulletin",
+                "waiting": true,
+                "languages": [
+                    { "code": "en", "name": "English", "items": [{
+                        "title": "The Court <in> 2027", "author": "", "section": "News",
+                        "created": "2027-02-01 10:00 UTC", "url": format!("{base}/items/4"),
+                    }] },
+                    { "code": "fr", "name": "Français", "items": [] },
+                ],
+                "schedule": "0 0 9 1 1/2 *",
+                "time_zone": "Europe/Amsterdam",
+                "manual": true,
+                "slots": [{ "local": "2027-03-01 09:00 CET", "utc": "2027-03-01 08:00 UTC" }],
+                "awaiting": [edition.clone()],
+                "recent": [edition.clone(), cancelled],
+                "new_item_url": format!("{base}/items/new"),
+                "build_url": format!("{base}/build"),
+                "home_url": "https://lists.example.org/console",
+            });
+            let mut empty = full.clone();
+            empty["waiting"] = json!(false);
+            empty["manual"] = json!(false);
+            for key in ["slots", "awaiting", "recent"] {
+                empty[key] = json!([]);
+            }
+            (full, empty)
+        }
+        "console_item" => {
+            let full = json!({
+                "editing": true,
+                "publication_title": "The Bulletin",
+                "title": "The Court <in> 2027",
+                "section": "News",
+                "key": "court",
+                "body": "Text of *the* <b>story</b>.",
+                "languages": [
+                    { "code": "en", "name": "English", "selected": true },
+                    { "code": "fr", "name": "Français", "selected": false },
+                ],
+                "preview": true,
+                "preview_html": "<p style=\"margin:0 0 16px;\">Text of <em>the</em> &lt;b&gt;story&lt;/b&gt;.</p>",
+                "problem": "",
+                "action_url": format!("{base}/items/4"),
+                "withdraw_url": format!("{base}/items/4/withdraw"),
+                "publication_url": base,
+                "csrf": csrf,
+            });
+            let mut empty = full.clone();
+            empty["editing"] = json!(false);
+            empty["preview"] = json!(false);
+            empty["problem"] = json!("the item has no title");
+            (full, empty)
+        }
+        "console_edition_build" => {
+            let full = json!({
+                "publication_title": "The Bulletin",
+                "items": [{ "title": "The Court <in> 2027", "language": "English" }],
+                "manual": true,
+                "action_url": format!("{base}/build"),
+                "publication_url": base,
+                "csrf": csrf,
+            });
+            let mut empty = full.clone();
+            empty["items"] = json!([]);
+            (full, empty)
+        }
+        "console_edition" => {
+            let full = json!({
+                "publication_title": "The Bulletin",
+                "edition": edition,
+                "languages": [{
+                    "code": "fr", "name": "Français", "subject": "Le Bulletin n° 3",
+                    "text": "La Cour <script>", "html_url": format!("{base}/editions/7/html/fr"),
+                }],
+                "decide_url": format!("{base}/editions/7/decide"),
+                "publication_url": base,
+                "csrf": csrf,
+            });
+            let mut scheduled = full.clone();
+            scheduled["edition"]["special"] = json!(false);
+            (full, scheduled)
+        }
+        _ => {
+            return [
+                "approved",
+                "cancelled",
+                "built_sent",
+                "empty",
+                "item_taken",
+                "already",
+            ]
+            .iter()
+            .map(|o| {
+                with(json!({
+                    "outcome": o,
+                    "publication_title": "The Bulletin",
+                    "publication_url": base,
+                    "queued": 12,
+                }))
+            })
+            .collect()
+        }
+    };
+    vec![with(full), with(empty)]
 }
 
 /// The held postings' pages: full and empty, each outcome.
@@ -531,6 +662,11 @@ fn page_variants_say_different_things() {
             "console_held_queue",
             "console_held_posting",
             "console_held_decided",
+            "console_publication",
+            "console_item",
+            "console_edition_build",
+            "console_edition",
+            "console_editions_outcome",
         ] {
             let rendered: BTreeSet<String> = page_variants(name)
                 .iter()

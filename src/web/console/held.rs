@@ -39,10 +39,12 @@ const REASON_CHARS: usize = 2000;
 
 /// The policy of a posting's own HTML: its inline style and `data:` images, nothing
 /// fetched, nothing run (`sandbox` holds even when the route is opened outside its frame).
-const FRAME_POLICY: &str =
+pub(super) const FRAME_POLICY: &str =
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox; frame-ancestors 'self'";
-/// The posting page's policy: the console's, and a frame of this site.
-const POSTING_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-src 'self'; \
+/// The policy of a page that frames a message's HTML: the console's, and a frame of this
+/// site.
+pub(super) const POSTING_POLICY: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; frame-src 'self'; \
 form-action 'self'; frame-ancestors 'none'";
 
 /// The signed-in person and the list of the URL, which they moderate.
@@ -110,7 +112,7 @@ async fn held_posting<'a>(
 
 /// A stored time as the pages show it: in UTC, to the minute, since moderators of one list
 /// may sit in several time zones.
-fn received(epoch_ms: i64) -> String {
+pub(super) fn received(epoch_ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(epoch_ms)
         .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_default()

@@ -1,5 +1,5 @@
 //! The home page: the signed-in person's roles, the lists they moderate with what waits
-//! there, and their own subscriptions.
+//! there, the publications they edit, and their own subscriptions.
 
 use std::sync::Arc;
 
@@ -13,7 +13,7 @@ use crate::subscriptions::Subscriptions;
 use crate::web::unsubscribe::internal;
 
 use super::access::{session, sign_in_form};
-use super::{endonym, held, render, visitor_language};
+use super::{editions, endonym, held, render, visitor_language};
 
 /// GET `/console`: the signed-in person's roles and subscriptions; the sign-in form for
 /// anyone else.
@@ -67,6 +67,7 @@ pub async fn home(State(subscriptions): State<Arc<Subscriptions>>, headers: Head
             "duties": duties,
             "subscriptions": subscribed,
             "moderated": moderated,
+            "edited": editions::edited_publications(config, address),
             "csrf": session.csrf_secret,
             "sign_out_url": console_url(base_url, ConsolePage::SignOut),
             "sign_out_everywhere_url": console_url(base_url, ConsolePage::SignOutEverywhere),

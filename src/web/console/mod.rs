@@ -4,15 +4,19 @@
 //! - [`access`]: sessions, CSRF tokens, and the answers for requests that may not go on;
 //! - [`sign_in`]: the emailed link, signing in and out;
 //! - [`home`]: the signed-in person's roles and subscriptions;
-//! - [`held`]: a list's held postings, for its moderators and owners.
+//! - [`held`]: a list's held postings, for its moderators and owners;
+//! - [`editions`] and [`items`]: a publication's items, schedule and editions, for its
+//!   editors.
 //!
 //! Every page is rendered from `templates/web/` in the person's language (their member
 //! language, else the browser's), and every action checks the person's role on the very
 //! list or publication its URL names, on the server.
 
 mod access;
+mod editions;
 mod held;
 mod home;
+mod items;
 mod sign_in;
 
 use std::sync::Arc;
@@ -24,7 +28,8 @@ use axum::Router;
 use serde_json::Value;
 
 use crate::config::LANGUAGES;
-use crate::links::{held as held_routes, ConsolePage, SIGN_IN_LINK};
+use crate::links::{editing, held as held_routes, ConsolePage, SIGN_IN_LINK};
+use crate::publications::Publications;
 use crate::subscriptions::Subscriptions;
 
 use super::page;
@@ -51,6 +56,33 @@ pub fn routes() -> Router<Arc<Subscriptions>> {
         .route(held_routes::HTML, get(held::html))
         .route(held_routes::ATTACHMENT, get(held::attachment))
         .route(held_routes::DECIDE, post(held::decide))
+}
+
+/// The routes of the pages for a publication's editors, which need the publications
+/// service too.
+pub fn publication_routes(
+    subscriptions: Arc<Subscriptions>,
+    publications: Arc<Publications>,
+) -> Router {
+    Router::new()
+        .route(editing::PUBLICATION, get(editions::publication))
+        .route(
+            editing::NEW_ITEM,
+            get(items::new_item).post(items::create_item),
+        )
+        .route(editing::ITEM, get(items::item).post(items::change_item))
+        .route(editing::WITHDRAW_ITEM, post(items::withdraw_item))
+        .route(
+            editing::BUILD,
+            get(editions::confirm_build).post(editions::build),
+        )
+        .route(editing::EDITION, get(editions::edition))
+        .route(editing::EDITION_HTML, get(editions::edition_html))
+        .route(editing::DECIDE_EDITION, post(editions::decide))
+        .with_state(editions::Editing {
+            subscriptions,
+            publications,
+        })
 }
 
 /// The value of field `name` of an `application/x-www-form-urlencoded` body.
