@@ -23,7 +23,7 @@ use crate::links::{
     held_queue_url, ConsolePage,
 };
 use crate::moderation::{self, view};
-use crate::store::StoredMessage;
+use crate::store::{Actor, StoredMessage};
 use crate::subscriptions::commands::Answer;
 use crate::subscriptions::Subscriptions;
 
@@ -387,7 +387,14 @@ pub async fn decide(
     let Some((answer, outcome)) = answer(&body) else {
         return not_found(&subscriptions, &m.person.language);
     };
-    match moderation::decide(&subscriptions, held.id, answer).await {
+    match moderation::decide(
+        &subscriptions,
+        &Actor::web(&m.person.session.address),
+        held.id,
+        answer,
+    )
+    .await
+    {
         Ok(true) => {}
         Ok(false) => return already_decided(&subscriptions, &m),
         Err(error) => return internal(&error),
