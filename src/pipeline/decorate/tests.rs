@@ -12,6 +12,7 @@ fn list() -> ListDecoration<'static> {
         subject_prefix: Some("[team-gender]"),
         footer: None,
         confidentiality_notice: None,
+        account_line: None,
         rewrite_from: false,
         trusted_authserv_ids: &[],
     }

@@ -110,14 +110,14 @@ async fn held_posting<'a>(
 
 /// A stored time as the pages show it: in UTC, to the minute, since moderators of one list
 /// may sit in several time zones.
-fn received(epoch_ms: i64) -> String {
+pub(super) fn received(epoch_ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(epoch_ms)
         .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_default()
 }
 
 /// The page number of `?page=N`, 1 when absent or not a number.
-fn page_number(query: Option<&str>) -> u32 {
+pub(super) fn page_number(query: Option<&str>) -> u32 {
     query
         .unwrap_or_default()
         .split('&')

@@ -4,13 +4,17 @@
 //! - [`access`]: sessions, CSRF tokens, and the answers for requests that may not go on;
 //! - [`sign_in`]: the emailed link, signing in and out;
 //! - [`home`]: the signed-in person's roles and subscriptions;
-//! - [`held`]: a list's held postings, for its moderators and owners.
+//! - [`held`]: a list's held postings, for its moderators and owners;
+//! - [`account`]: a member's own subscriptions (leave, join, language);
+//! - [`audit`]: the audit trail of decisions, for a list's owners and admins.
 //!
 //! Every page is rendered from `templates/web/` in the person's language (their member
 //! language, else the browser's), and every action checks the person's role on the very
 //! list or publication its URL names, on the server.
 
 mod access;
+mod account;
+mod audit;
 mod held;
 mod home;
 mod sign_in;
@@ -24,7 +28,7 @@ use axum::Router;
 use serde_json::Value;
 
 use crate::config::LANGUAGES;
-use crate::links::{held as held_routes, ConsolePage, SIGN_IN_LINK};
+use crate::links::{held as held_routes, ConsolePage, LIST_AUDIT, SIGN_IN_LINK};
 use crate::subscriptions::Subscriptions;
 
 use super::page;
@@ -51,6 +55,15 @@ pub fn routes() -> Router<Arc<Subscriptions>> {
         .route(held_routes::HTML, get(held::html))
         .route(held_routes::ATTACHMENT, get(held::attachment))
         .route(held_routes::DECIDE, post(held::decide))
+        .route(ConsolePage::Account.route(), get(account::account))
+        .route(ConsolePage::AccountLeave.route(), post(account::leave))
+        .route(ConsolePage::AccountJoin.route(), post(account::join))
+        .route(
+            ConsolePage::AccountLanguage.route(),
+            post(account::language),
+        )
+        .route(ConsolePage::Audit.route(), get(audit::whole_trail))
+        .route(LIST_AUDIT, get(audit::list_trail))
 }
 
 /// The value of field `name` of an `application/x-www-form-urlencoded` body.
