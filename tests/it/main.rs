@@ -16,6 +16,8 @@ mod bounces;
 mod cli;
 mod confidential;
 mod console;
+mod console_account;
+mod console_audit;
 mod console_held;
 mod crash;
 mod dkim;
