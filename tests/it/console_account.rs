@@ -187,13 +187,29 @@ async fn forged_and_tokenless_forms_change_nothing(db: &TestDb) {
 
 async fn a_relayed_posting_carries_the_account_link_in_its_footer(db: &TestDb) {
     let h = Harness::start(db).await;
+    h.subscribe("team", &[ANA, READER]).await;
     h.subscribe("open", &[ANA, READER]).await;
-    h.write(ANA, &format!("open@{DOMAIN}"), "Hello", "Dear all,\r\n")
-        .await;
-    assert!(wait_for_mail(&h, READER, 1).await, "posting relayed");
-    let posting = h.received_by(READER).pop().expect("posting");
-    let body = text(&posting);
-    assert!(body.starts_with("Dear all,"), "{body}");
-    assert!(body.contains(&account_url()), "{body}");
+    for list in ["team", "open"] {
+        let to = format!("{list}@{DOMAIN}");
+        h.write_proven(ANA, &to, &format!("Hello {list}"), "Dear all,\r\n")
+            .await;
+    }
+    assert!(wait_for_mail(&h, READER, 2).await, "postings relayed");
+    let body_of = |list: &str| {
+        let subject = format!("Hello {list}");
+        h.received_by(READER)
+            .iter()
+            .find(|m| m.subject().is_some_and(|s| s.contains(&subject)))
+            .map(text)
+            .expect("posting")
+    };
+    // The footer of a list that has one ends with the link; a list without a footer
+    // leaves the body as its author signed it.
+    let team = body_of("team");
+    assert!(team.starts_with("Dear all,"), "{team}");
+    let footer = team.find("for team members only").expect("footer");
+    let link = team.find(&account_url()).expect("account link");
+    assert!(footer < link, "{team}");
+    assert_eq!(body_of("open").trim_end(), "Dear all,");
     h.daemon.shutdown().await;
 }

@@ -31,6 +31,19 @@ async fn held_ids(h: &Harness) -> Vec<i64> {
     held.iter().map(|m| m.id).collect()
 }
 
+/// Runs `tidings ARGS` as the operator `operator`, asserting it succeeds.
+fn cli(config: &std::path::Path, args: &[&str]) {
+    let output = Command::new(env!("CARGO_BIN_EXE_tidings"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("TIDINGS_LOG", "warn")
+        .env("USER", "operator")
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{args:?}: {output:?}");
+}
+
 /// The forum's recorded actions, newest first, once there are `count`.
 async fn forum_trail(h: &Harness, count: usize) -> Vec<(String, String, String)> {
     eventually(|| async {
@@ -90,15 +103,8 @@ async fn decisions_by_email_cli_and_web_are_in_the_trail_for_owners_and_admins(d
     let dir = tempfile::tempdir().expect("dir");
     let config_path = dir.path().join("tidings.toml");
     std::fs::write(&config_path, &h.toml).expect("write");
-    let output = Command::new(env!("CARGO_BIN_EXE_tidings"))
-        .arg("--config")
-        .arg(&config_path)
-        .args(["held", "discard", &waiting[0].to_string()])
-        .env("TIDINGS_LOG", "warn")
-        .env("USER", "operator")
-        .output()
-        .expect("runs");
-    assert!(output.status.success(), "{output:?}");
+    let discarded = waiting[0].to_string();
+    cli(&config_path, &["held", "discard", &discarded]);
 
     // In the web console: the third.
     let mut moderator = Browser::new(&h);
@@ -120,6 +126,22 @@ async fn decisions_by_email_cli_and_web_are_in_the_trail_for_owners_and_admins(d
         .map(|(a, c, w)| (a.as_str(), c.as_str(), w.as_str()))
         .collect();
     assert_eq!(found, expected);
+
+    // The roster, changed from the CLI, is recorded the same way.
+    cli(
+        &config_path,
+        &["members", "add", "forum", "newbie@ngo.example"],
+    );
+    cli(
+        &config_path,
+        &["members", "remove", "forum", "newbie@ngo.example"],
+    );
+    let trail = forum_trail(&h, 5).await;
+    let roster: Vec<(&str, &str)> = trail[..2]
+        .iter()
+        .map(|(a, c, _)| (a.as_str(), c.as_str()))
+        .collect();
+    assert_eq!(roster, [("member.remove", "cli"), ("member.add", "cli")]);
 
     // The forum's owner reads it, newest first, with each channel.
     let mut owner = Browser::new(&h);
