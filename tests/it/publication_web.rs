@@ -285,6 +285,30 @@ async fn only_sent_editions_of_publications_are_public(db: &TestDb) {
         .cancel(&tidings::store::Actor::cli(), id)
         .await
         .expect("cancelled");
+    // Built on the schedule, cancelled from the CLI: both in the audit trail.
+    let trail = h
+        .daemon
+        .store
+        .audit_page(tidings::store::AuditScope::Of("bulletin"), 10, 0)
+        .await
+        .expect("trail");
+    let recorded: Vec<(&str, &str, Option<&str>)> = trail
+        .iter()
+        .map(|e| {
+            (
+                e.action.as_str(),
+                e.channel.as_str(),
+                e.publication.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        recorded,
+        [
+            ("edition.cancel", "cli", Some("bulletin")),
+            ("edition.build", "schedule", Some("bulletin")),
+        ]
+    );
     let (status, _, _) = get(&h, "/p/bulletin/1/en").await;
     assert_eq!(status, 404);
 
