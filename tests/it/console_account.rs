@@ -36,8 +36,13 @@ async fn a_member_sees_their_own_subscriptions_changes_language_leaves_and_joins
     subscribe(&h, "news", ANA, "en").await;
     subscribe(&h, "team", ANA, "en").await;
     subscribe(&h, "board", BEN, "en").await;
+    // The link of a welcome or a footer: the sign-in form, then this very page.
     let mut ana = Browser::new(&h);
-    ana.sign_in(&h, ANA, 1).await;
+    let page = ana.request("GET", "/console/account", "").await;
+    assert!(page.is_sign_in_form(), "{}", page.body);
+    let signed_in = ana.sign_in(&h, ANA, 1).await;
+    assert_eq!(signed_in.location(), account_url());
+    assert!(!ana.cookies.contains_key("__Host-tidings_next"));
     let mail_before = h.received_by(ANA).len();
 
     // Her lists, the confidential one she is on included; never a confidential list she

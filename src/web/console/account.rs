@@ -19,7 +19,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
@@ -29,8 +29,10 @@ use crate::store::RequestKind;
 use crate::subscriptions::Subscriptions;
 use crate::web::unsubscribe::internal;
 
-use super::access::{not_found, signed_in, SignedIn};
-use super::{endonym, form_field, render};
+use super::access::{
+    cookie_names, not_found, set_cookie, sign_in_form, signed_in, SignedIn, HOUR_MS, NEXT_ACCOUNT,
+};
+use super::{access, endonym, form_field, page_language, render};
 
 /// The person of a form post, when it carries their session's CSRF token.
 async fn poster(
@@ -56,15 +58,32 @@ fn joinable(list: &ListConfig) -> bool {
     list.visibility == Visibility::Public && list.subscription != SubscriptionPolicy::Closed
 }
 
-/// GET `/console/account`: the person's subscriptions and the forms that change them.
+/// The sign-in form, with the cookie that brings the visitor back here once signed in:
+/// a member following the link of a welcome or a footer comes for this page.
+fn sign_in_then_here(subscriptions: &Subscriptions, headers: &HeaderMap) -> Response {
+    let mut response = sign_in_form(subscriptions, headers, "");
+    let names = cookie_names(subscriptions.config());
+    let max_age = (HOUR_MS / 1000) as u32;
+    let next = set_cookie(&names, names.next, NEXT_ACCOUNT, Some(max_age));
+    if let Ok(value) = HeaderValue::from_str(&next) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// GET `/console/account`: the person's subscriptions and the forms that change them; the
+/// sign-in form, then this page, for a visitor not signed in.
 pub async fn account(
     State(subscriptions): State<Arc<Subscriptions>>,
     headers: HeaderMap,
 ) -> Response {
-    let person = match signed_in(&subscriptions, &headers, false).await {
-        Ok(person) => person,
+    let session = match access::session(&subscriptions, &headers).await {
+        Ok(Some((_, session))) => session,
+        Ok(None) => return sign_in_then_here(&subscriptions, &headers),
         Err(response) => return response,
     };
+    let language = page_language(&subscriptions, &headers, &session.address).await;
+    let person = SignedIn { session, language };
     let config = subscriptions.config();
     let store = subscriptions.store();
     let address = &person.session.address;
