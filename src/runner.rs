@@ -15,7 +15,7 @@ use crate::config::ListConfig;
 use crate::links::Destination;
 use crate::notices::Automatic;
 use crate::signals::Signals;
-use crate::store::{RateLimit, ReceivedCommand, RequestKind};
+use crate::store::{Actor, RateLimit, ReceivedCommand, RequestKind};
 
 use crate::publications::{PublicationError, Publications};
 use crate::subscriptions::commands::{self, Answer, Command};
@@ -461,7 +461,10 @@ async fn approve_by_reply(
         Ok(Answer::Discard) => (false, String::new()),
         Err(why) => return Ok(Handled::Ignored(why)),
     };
-    match subscriptions.decide(request_id, approve, &reason).await {
+    match subscriptions
+        .decide(&Actor::email(reply.sender), request_id, approve, &reason)
+        .await
+    {
         Ok(_) => Ok(Handled::Processed),
         Err(SubscriptionError::NotAwaitingApproval { .. }) => {
             Ok(Handled::Ignored("request already decided"))
@@ -480,7 +483,14 @@ async fn moderate_by_reply(
         Ok(answer) => answer,
         Err(why) => return Ok(Handled::Ignored(why)),
     };
-    if moderation::decide(subscriptions, message_id, answer).await? {
+    if moderation::decide(
+        subscriptions,
+        &Actor::email(reply.sender),
+        message_id,
+        answer,
+    )
+    .await?
+    {
         Ok(Handled::Processed)
     } else {
         Ok(Handled::Ignored("posting already decided"))
@@ -520,9 +530,10 @@ async fn approve_edition(
         Ok(answer) => answer,
         Err(why) => return Ok(Handled::Ignored(why)),
     };
+    let actor = Actor::email(reply.sender);
     let decided = match answer {
-        Answer::Approve => publications.approve(edition_id).await.map(drop),
-        Answer::Reject(_) | Answer::Discard => publications.cancel(edition_id).await,
+        Answer::Approve => publications.approve(&actor, edition_id).await.map(drop),
+        Answer::Reject(_) | Answer::Discard => publications.cancel(&actor, edition_id).await,
     };
     match decided {
         Ok(()) => Ok(Handled::Processed),

@@ -9,6 +9,7 @@ use clap::Subcommand;
 use crate::config::Config;
 use crate::publications::editions::{Built, Slot};
 use crate::publications::Publications;
+use crate::store::Actor;
 
 #[derive(Debug, Subcommand)]
 pub enum EditionsCommand {
@@ -48,12 +49,12 @@ pub async fn run(config: Config, command: EditionsCommand) -> anyhow::Result<()>
         } => preview(&publications, &publication, &lang, out).await,
         EditionsCommand::Build { publication } => build(&publications, &publication).await,
         EditionsCommand::Approve { id } | EditionsCommand::Send { id } => {
-            let queued = publications.approve(id).await?;
+            let queued = publications.approve(&Actor::cli(), id).await?;
             println!("edition {id} queued for {queued} subscribers");
             Ok(())
         }
         EditionsCommand::Cancel { id } => {
-            publications.cancel(id).await?;
+            publications.cancel(&Actor::cli(), id).await?;
             println!("edition {id} cancelled; its items wait for the next edition");
             Ok(())
         }
@@ -138,7 +139,7 @@ async fn preview(
 
 async fn build(publications: &Publications, publication: &str) -> anyhow::Result<()> {
     let publication = publications.publication(publication)?;
-    match publications.build(publication, Slot::Special).await? {
+    match publications.build(&Actor::cli(), publication, Slot::Special).await? {
         Built::Edition { id, number, queued: None } => println!(
             "edition {id} (No. {number}) built; the editors have the preview: `tidings editions approve {id}` sends it"
         ),

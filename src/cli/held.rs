@@ -6,6 +6,7 @@ use clap::Subcommand;
 
 use crate::config::Config;
 use crate::moderation;
+use crate::store::Actor;
 use crate::subscriptions::commands::Answer;
 
 #[derive(Debug, Subcommand)]
@@ -65,7 +66,7 @@ pub async fn run(config: Config, command: HeldCommand) -> anyhow::Result<()> {
         HeldCommand::Reject { id, reason } => (id, Answer::Reject(reason.trim().to_string())),
         HeldCommand::Discard { id } => (id, Answer::Discard),
     };
-    if !moderation::decide(&subscriptions, id, answer).await? {
+    if !moderation::decide(&subscriptions, &Actor::cli(), id, answer).await? {
         anyhow::bail!(
             "no held posting {id} waiting for a decision; `tidings held list` shows them"
         );

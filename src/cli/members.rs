@@ -7,7 +7,8 @@ use clap::Subcommand;
 
 use crate::address;
 use crate::config::Config;
-use crate::store::{ImportLine, MemberAdded};
+use crate::store::{Actor, ImportLine, MemberAdded};
+use crate::subscriptions::roster;
 
 use super::SkippedLines;
 
@@ -48,7 +49,7 @@ pub async fn run(config: &Config, command: MembersCommand) -> anyhow::Result<()>
             let language = lang.unwrap_or_else(|| list.language.clone());
             let line = member_line(&address, &name, &language)?;
             let store = super::open_store(config).await?;
-            match store.add_member(&list.name, &line).await? {
+            match roster::add(&store, &Actor::cli(), &list.name, &line).await? {
                 MemberAdded::Added => println!("added {} to {}", line.address, list.name),
                 MemberAdded::AlreadyPresent => {
                     println!("{} is already a member of {}", line.address, list.name)
@@ -77,7 +78,7 @@ pub async fn run(config: &Config, command: MembersCommand) -> anyhow::Result<()>
             let list = super::list(config, &list)?;
             let address = address::normalize(&address)?;
             let store = super::open_store(config).await?;
-            if store.remove_member(&list.name, &address).await? {
+            if roster::remove(&store, &Actor::cli(), &list.name, &address).await? {
                 println!("removed {address} from {}", list.name);
             } else {
                 anyhow::bail!("{address} is not a member of {}", list.name);
@@ -112,7 +113,7 @@ async fn import(config: &Config, list: &str, file: &Path) -> anyhow::Result<()> 
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let (lines, invalid) = parse_import(&text, &list.language);
     let store = super::open_store(config).await?;
-    let results = store.import_members(&list.name, &lines).await?;
+    let results = roster::import(&store, &Actor::cli(), &list.name, &lines).await?;
     let added = results.iter().filter(|r| **r == MemberAdded::Added).count();
     for (number, problem) in &invalid {
         println!("{}:{number}: skipped: {problem}", file.display());

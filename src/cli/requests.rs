@@ -5,7 +5,7 @@ use std::sync::Arc;
 use clap::Subcommand;
 
 use crate::config::Config;
-use crate::store::Request;
+use crate::store::{Actor, Request};
 
 #[derive(Debug, Subcommand)]
 pub enum RequestsCommand {
@@ -40,14 +40,16 @@ pub async fn run(config: Config, command: RequestsCommand) -> anyhow::Result<()>
             );
         }
         RequestsCommand::Approve { id } => {
-            let request = subscriptions.decide(id, true, "").await?;
+            let request = subscriptions.decide(&Actor::cli(), id, true, "").await?;
             println!(
                 "approved request {id}: {} subscribed to {}",
                 request.address, request.list_name
             );
         }
         RequestsCommand::Reject { id, reason } => {
-            let request = subscriptions.decide(id, false, reason.trim()).await?;
+            let request = subscriptions
+                .decide(&Actor::cli(), id, false, reason.trim())
+                .await?;
             println!(
                 "rejected request {id} of {} for {}",
                 request.address, request.list_name

@@ -114,6 +114,10 @@ impl Expander {
             ),
             Visibility::Public => None,
         };
+        let account_line = self
+            .notices
+            .snippet("account_footer", list)
+            .map_err(|e| e.to_string())?;
         let decoration = ListDecoration {
             list_name: &list.name,
             display_name: &list.display_name,
@@ -122,6 +126,7 @@ impl Expander {
             subject_prefix: list.subject_prefix.as_deref(),
             footer: list.footer.as_deref(),
             confidentiality_notice: notice.as_deref(),
+            account_line: Some(&account_line),
             rewrite_from: self.rewrite_from(list, message).await,
             // A trusted id on mail that did not come through the front MTA is the sender's
             // own claim: pass none of them on.

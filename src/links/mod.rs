@@ -18,8 +18,10 @@
 //! `/reenable/LIST/TOKEN`, and a publication's `/p/NAME/`, `/p/NAME/feed.xml` and
 //! `/p/NAME/N/LANG`; the web console's `/console`, `/console/sign-in`,
 //! `/console/sign-in/TOKEN` (the emailed link), `/console/sign-out`,
-//! `/console/sign-out-everywhere`, and a list's held postings under
-//! `/console/lists/LIST/held` (see [`held`]), and a publication's pages for its editors under
+//! `/console/sign-out-everywhere`, a member's `/console/account` (with its forms'
+//! `/console/account/leave`, `…/join`, `…/language`), the audit trail `/console/audit` and
+//! `/console/lists/LIST/audit`, a list's held postings under `/console/lists/LIST/held`
+//! (see [`held`]), and a publication's pages for its editors under
 //! `/console/publications/NAME` (see [`editing`]). Tokens are signed ([`crate::tokens`]) for one list (or
 //! the console) and one use.
 //!
@@ -187,6 +189,17 @@ pub enum ConsolePage {
     SignOut,
     /// Ends every session of the signed-in address.
     SignOutEverywhere,
+    /// A member's own subscriptions: leave, join, language. Named in welcome notices and
+    /// postings' footers; it carries no token, the console's sign-in guards it.
+    Account,
+    /// Where the account page's forms post: leaving a list, …
+    AccountLeave,
+    /// … asking to join one, …
+    AccountJoin,
+    /// … and changing the member's language.
+    AccountLanguage,
+    /// Every list's and publication's audit trail, for admins.
+    Audit,
 }
 
 impl ConsolePage {
@@ -197,6 +210,11 @@ impl ConsolePage {
             ConsolePage::SignIn => "/console/sign-in",
             ConsolePage::SignOut => "/console/sign-out",
             ConsolePage::SignOutEverywhere => "/console/sign-out-everywhere",
+            ConsolePage::Account => "/console/account",
+            ConsolePage::AccountLeave => "/console/account/leave",
+            ConsolePage::AccountJoin => "/console/account/join",
+            ConsolePage::AccountLanguage => "/console/account/language",
+            ConsolePage::Audit => "/console/audit",
         }
     }
 }
@@ -337,6 +355,22 @@ pub fn edition_html_url(base_url: &str, publication: &str, id: i64, lang: &str) 
 /// Where an edition's decision forms post.
 pub fn decide_edition_url(base_url: &str, publication: &str, id: i64) -> String {
     format!("{}/decide", edition_console_url(base_url, publication, id))
+}
+
+/// Route of a list's audit trail (axum's syntax), for its owners and admins; `?page=N` for
+/// the later pages, as for the whole trail at [`ConsolePage::Audit`].
+pub const LIST_AUDIT: &str = "/console/lists/{list}/audit";
+
+/// Page `page` (from 1) of a list's audit trail, or of the whole trail (`list` `None`).
+pub fn audit_url(base_url: &str, list: Option<&str>, page: u32) -> String {
+    let path = match list {
+        Some(list) => format!("{}/console/lists/{list}/audit", base(base_url)),
+        None => console_url(base_url, ConsolePage::Audit),
+    };
+    match page {
+        0 | 1 => path,
+        page => format!("{path}?page={page}"),
+    }
 }
 
 /// What a reply to `LIST-confirm+TOKEN@` answers: each question is its own token purpose,

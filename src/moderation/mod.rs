@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::config::ListConfig;
 use crate::links::Question;
 use crate::notices::{Automatic, Notice};
-use crate::store::{now_ms, StoredMessage};
+use crate::store::{now_ms, Actor, Audited, StoredMessage};
 use crate::subscriptions::commands::Answer;
 use crate::subscriptions::{Result, Subscriptions};
 
@@ -65,9 +65,11 @@ pub async fn housekeeping(subscriptions: &Subscriptions) -> Result<()> {
     Ok(())
 }
 
-/// Carries out a moderator's decision; false when the posting is not (or no longer) held.
+/// Carries out `actor`'s decision on a held posting, and records it in the audit trail;
+/// false when the posting is not (or no longer) held.
 pub async fn decide(
     subscriptions: &Subscriptions,
+    actor: &Actor,
     message_id: i64,
     answer: Answer,
 ) -> Result<bool> {
@@ -96,6 +98,19 @@ pub async fn decide(
         return Ok(false);
     }
     tracing::info!(list = %held.list_name, id = message_id, ?answer, "held posting decided");
+    let (action, detail) = match &answer {
+        Answer::Approve => ("held.approve", None),
+        Answer::Reject(reason) => ("held.reject", Some(reason.clone())),
+        Answer::Discard => ("held.discard", None),
+    };
+    let event = Audited {
+        action,
+        list_name: Some(&held.list_name),
+        object: Some(format!("message {message_id}")),
+        detail: detail.filter(|reason| !reason.is_empty()),
+        ..Audited::default()
+    };
+    store.record_audit(actor, &event).await?;
     if let (Answer::Reject(reason), Ok(list)) = (&answer, subscriptions.list(&held.list_name)) {
         tell_author(
             subscriptions,

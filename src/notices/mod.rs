@@ -175,6 +175,14 @@ impl Notices {
         let mut data = Map::new();
         data.insert("address".into(), json!(address));
         data.insert("base_url".into(), json!(self.config.server.base_url));
+        // Where a member manages their subscriptions, named in welcomes and footers.
+        data.insert(
+            "account_url".into(),
+            json!(links::console_url(
+                &self.config.server.base_url,
+                links::ConsolePage::Account
+            )),
+        );
         data.insert(
             "list".into(),
             json!({

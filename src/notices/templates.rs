@@ -60,10 +60,10 @@ pub const EDITOR_NOTICES: [&str; 4] = [
 
 /// Text added to other messages rather than sent on its own; each is a single plain-text
 /// template (`messages/LANG/NAME.txt.hbs`).
-pub const SNIPPETS: [&str; 1] = ["confidential_notice"];
+pub const SNIPPETS: [&str; 2] = ["confidential_notice", "account_footer"];
 
 /// Every web page; each is a single HTML template.
-pub const PAGES: [&str; 23] = [
+pub const PAGES: [&str; 26] = [
     "unsubscribe",
     "unsubscribed",
     "confirm",
@@ -87,6 +87,9 @@ pub const PAGES: [&str; 23] = [
     "console_edition_build",
     "console_edition",
     "console_editions_outcome",
+    "console_account",
+    "console_account_done",
+    "console_audit",
 ];
 
 /// The language every notice and page must exist in, used when the requested

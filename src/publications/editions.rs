@@ -10,7 +10,9 @@ use serde_json::json;
 
 use crate::config::PublicationConfig;
 use crate::links::{self, Question, Role};
-use crate::store::{Edition, EditionInserted, EditionMessage, EditionRender, Item, NewEdition};
+use crate::store::{
+    Actor, Audited, Edition, EditionInserted, EditionMessage, EditionRender, Item, NewEdition,
+};
 
 use super::mime::{self, Masthead};
 use super::render::{EditionView, ItemView, Rendered, SectionView, UNSUBSCRIBE_PLACEHOLDER};
@@ -56,8 +58,14 @@ const ATTEMPTS: usize = 3;
 
 impl Publications {
     /// Builds the edition of `slot` from the items waiting, once per slot however many
-    /// callers race, then sends it to the editors for approval or to the subscribers.
-    pub async fn build(&self, publication: &PublicationConfig, slot: Slot) -> Result<Built> {
+    /// callers race, then sends it to the editors for approval or to the subscribers. A
+    /// built edition is recorded in the audit trail as `actor`'s.
+    pub async fn build(
+        &self,
+        actor: &Actor,
+        publication: &PublicationConfig,
+        slot: Slot,
+    ) -> Result<Built> {
         let (at, kind) = match slot {
             Slot::Scheduled(at) => (at, "scheduled"),
             Slot::Special => (self.clock.now_ms(), "special"),
@@ -85,7 +93,10 @@ impl Publications {
             match inserted {
                 EditionInserted::Inserted(id) => {
                     tracing::info!(publication = %publication.name, edition = id, number, items = items.len(), kind, "edition built");
-                    let queued = self.after_build(publication, id).await?;
+                    let detail = format!("No. {number}, {kind}, {} items", items.len());
+                    self.audit(actor, "edition.build", &publication.name, id, Some(detail))
+                        .await?;
+                    let queued = self.after_build(actor, publication, id).await?;
                     return Ok(Built::Edition { id, number, queued });
                 }
                 EditionInserted::SlotTaken => return Ok(Built::AlreadyBuilt),
@@ -123,9 +134,14 @@ impl Publications {
         Ok(Built::Empty)
     }
 
-    async fn after_build(&self, publication: &PublicationConfig, id: i64) -> Result<Option<u64>> {
+    async fn after_build(
+        &self,
+        actor: &Actor,
+        publication: &PublicationConfig,
+        id: i64,
+    ) -> Result<Option<u64>> {
         match publication.approval {
-            crate::config::Approval::Auto => Ok(Some(self.approve(id).await?)),
+            crate::config::Approval::Auto => Ok(Some(self.approve(actor, id).await?)),
             crate::config::Approval::Manual => {
                 self.send_preview(publication, id).await?;
                 Ok(None)
@@ -309,9 +325,29 @@ impl Publications {
         Ok(edition)
     }
 
-    /// Sends an edition waiting for approval to every subscriber, each in their language.
-    /// Returns the number of deliveries queued.
-    pub async fn approve(&self, id: i64) -> Result<u64> {
+    /// Records `action` on edition `id` of `publication` as `actor`'s.
+    async fn audit(
+        &self,
+        actor: &Actor,
+        action: &str,
+        publication: &str,
+        id: i64,
+        detail: Option<String>,
+    ) -> Result<()> {
+        let event = Audited {
+            action,
+            publication: Some(publication),
+            object: Some(format!("edition {id}")),
+            detail,
+            ..Audited::default()
+        };
+        Ok(self.store.record_audit(actor, &event).await?)
+    }
+
+    /// Sends an edition waiting for approval to every subscriber, each in their language,
+    /// on `actor`'s word (recorded in the audit trail). Returns the number of deliveries
+    /// queued.
+    pub async fn approve(&self, actor: &Actor, id: i64) -> Result<u64> {
         let edition = self.waiting_edition(id).await?;
         let publication = self.publication(&edition.publication)?;
         let renders = self.store.edition_renders(id).await?;
@@ -350,11 +386,21 @@ impl Publications {
             queued.notify_waiters();
         }
         tracing::info!(publication = %publication.name, edition = id, deliveries = queued, "edition queued for the subscribers");
+        let detail = format!("{queued} deliveries");
+        self.audit(
+            actor,
+            "edition.approve",
+            &publication.name,
+            id,
+            Some(detail),
+        )
+        .await?;
         Ok(queued)
     }
 
-    /// Drops an edition waiting for approval; its items wait for the next one.
-    pub async fn cancel(&self, id: i64) -> Result<()> {
+    /// Drops an edition waiting for approval on `actor`'s word (recorded in the audit
+    /// trail); its items wait for the next one.
+    pub async fn cancel(&self, actor: &Actor, id: i64) -> Result<()> {
         let edition = self.waiting_edition(id).await?;
         if !self.store.cancel_edition(id).await? {
             return Err(PublicationError::NotAwaitingApproval {
@@ -363,7 +409,8 @@ impl Publications {
             });
         }
         tracing::info!(publication = %edition.publication, edition = id, "edition cancelled");
-        Ok(())
+        self.audit(actor, "edition.cancel", &edition.publication, id, None)
+            .await
     }
 
     /// The next `count` slots of the publication's schedule (epoch ms), earliest first;

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::config::PublicationConfig;
 use crate::signals::Signals;
+use crate::store::Actor;
 
 use super::clock::Clock;
 use super::editions::{Built, Slot};
@@ -56,7 +57,11 @@ impl Publications {
             return Ok(());
         };
         let built = self
-            .build(publication, Slot::Scheduled(due.slot_ms))
+            .build(
+                &Actor::scheduler(),
+                publication,
+                Slot::Scheduled(due.slot_ms),
+            )
             .await?;
         let late = due.skipped > 0 || now_ms - due.slot_ms > GRACE_MS;
         if late && built != Built::AlreadyBuilt {

@@ -1,6 +1,7 @@
 //! The database: one pool, one code path for SQLite and PostgreSQL through sqlx's Any driver.
 //! Each file below owns one kind of record; no other module writes SQL.
 
+mod audit;
 mod bounces;
 mod deliveries;
 mod members;
@@ -21,6 +22,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Connection, Executor};
 
+pub use audit::{Actor, AuditEvent, AuditScope, Audited, Channel};
 pub use bounces::{
     BounceEvent, BounceReport, BouncedDelivery, ComplaintEvent, DisabledMember, Rescore,
     ScoreOutcome, ScoreState,

@@ -7,6 +7,7 @@
 
 pub mod automatic;
 pub mod commands;
+pub mod roster;
 
 use std::sync::Arc;
 
@@ -15,7 +16,9 @@ use serde_json::json;
 use crate::config::{Config, ListConfig, SubscriptionPolicy};
 use crate::links::{Links, Question};
 use crate::notices::{Automatic, Notice, NoticeError, Notices};
-use crate::store::{Member, Request, RequestKind, RequestLimits, RequestOpened, Store, StoreError};
+use crate::store::{
+    Actor, Audited, Member, Request, RequestKind, RequestLimits, RequestOpened, Store, StoreError,
+};
 use crate::tokens::Signer;
 
 #[derive(Debug, thiserror::Error)]
@@ -248,8 +251,14 @@ impl Subscriptions {
         Ok(self.notices.send(&self.store, notice).await?)
     }
 
-    /// An owner's decision on a request waiting for approval.
-    pub async fn decide(&self, request_id: i64, approve: bool, reason: &str) -> Result<Request> {
+    /// `actor`'s decision on a request waiting for approval, recorded in the audit trail.
+    pub async fn decide(
+        &self,
+        actor: &Actor,
+        request_id: i64,
+        approve: bool,
+        reason: &str,
+    ) -> Result<Request> {
         let request = self
             .store
             .request(request_id)
@@ -276,6 +285,18 @@ impl Subscriptions {
                 .await?;
         }
         tracing::info!(list = %list.name, request = request.id, approve, "request decided");
+        let event = Audited {
+            action: if approve {
+                "request.approve"
+            } else {
+                "request.reject"
+            },
+            list_name: Some(&list.name),
+            object: Some(format!("request {}", request.id)),
+            detail: (!reason.is_empty()).then(|| reason.to_owned()),
+            ..Audited::default()
+        };
+        self.store.record_audit(actor, &event).await?;
         Ok(request)
     }
 

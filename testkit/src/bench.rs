@@ -440,7 +440,10 @@ async fn edition(daemon: &Daemon, sink: &Sink, args: &BenchArgs) -> anyhow::Resu
         }
     }
     let started = Instant::now();
-    let Built::Edition { id, .. } = publications.build(publication, Slot::Special).await? else {
+    let Built::Edition { id, .. } = publications
+        .build(&tidings::store::Actor::cli(), publication, Slot::Special)
+        .await?
+    else {
         bail!("the benchmark edition was not built");
     };
     let build = started.elapsed();
@@ -456,7 +459,9 @@ async fn edition(daemon: &Daemon, sink: &Sink, args: &BenchArgs) -> anyhow::Resu
         .wait_for(args.subscribers as u64 + 1, Duration::from_secs(10))
         .await;
     let started = Instant::now();
-    publications.approve(id).await?;
+    publications
+        .approve(&tidings::store::Actor::cli(), id)
+        .await?;
     let target = before + args.subscribers as u64;
     let delivered = sink
         .wait_for(target, Duration::from_secs(args.timeout))

@@ -846,11 +846,16 @@ async fn send_edition(h: &Harness, readers: &[&str]) {
         author: EDITOR.into(),
     };
     publications.add_item(bulletin, story).await.expect("item");
-    let built = publications.build(bulletin, Slot::Special).await;
+    let built = publications
+        .build(&tidings::store::Actor::cli(), bulletin, Slot::Special)
+        .await;
     let Ok(Built::Edition { id, .. }) = built else {
         panic!("no edition built: {built:?}");
     };
-    publications.approve(id).await.expect("approved");
+    publications
+        .approve(&tidings::store::Actor::cli(), id)
+        .await
+        .expect("approved");
     assert!(h.queue_drained().await, "the edition was not sent");
 }
 

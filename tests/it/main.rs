@@ -17,6 +17,8 @@ mod browser;
 mod cli;
 mod confidential;
 mod console;
+mod console_account;
+mod console_audit;
 mod console_editions;
 mod console_held;
 mod crash;

@@ -160,7 +160,11 @@ fn read_feed(xml: &str) -> (String, String, Vec<Entry>) {
 
 async fn sent_editions_are_published_with_index_pages_and_feed(db: &TestDb) {
     let (h, id) = built_edition(db).await;
-    h.daemon.publications.approve(id).await.expect("approved");
+    h.daemon
+        .publications
+        .approve(&tidings::store::Actor::cli(), id)
+        .await
+        .expect("approved");
     let base = format!("https://{DOMAIN}/p/bulletin");
 
     // The index: the edition, in the languages it was written in, and the feed.
@@ -276,7 +280,35 @@ async fn only_sent_editions_of_publications_are_public(db: &TestDb) {
     assert_eq!(updated, "1970-01-01T00:00:00Z");
 
     // Cancelled: still nothing.
-    h.daemon.publications.cancel(id).await.expect("cancelled");
+    h.daemon
+        .publications
+        .cancel(&tidings::store::Actor::cli(), id)
+        .await
+        .expect("cancelled");
+    // Built on the schedule, cancelled from the CLI: both in the audit trail.
+    let trail = h
+        .daemon
+        .store
+        .audit_page(tidings::store::AuditScope::Of("bulletin"), 10, 0)
+        .await
+        .expect("trail");
+    let recorded: Vec<(&str, &str, Option<&str>)> = trail
+        .iter()
+        .map(|e| {
+            (
+                e.action.as_str(),
+                e.channel.as_str(),
+                e.publication.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        recorded,
+        [
+            ("edition.cancel", "cli", Some("bulletin")),
+            ("edition.build", "schedule", Some("bulletin")),
+        ]
+    );
     let (status, _, _) = get(&h, "/p/bulletin/1/en").await;
     assert_eq!(status, 404);
 
@@ -302,14 +334,17 @@ async fn only_sent_editions_of_publications_are_public(db: &TestDb) {
     let publications = &h.daemon.publications;
     let bulletin = publications.publication("bulletin").expect("configured");
     let Built::Edition { id, number, .. } = publications
-        .build(bulletin, Slot::Special)
+        .build(&tidings::store::Actor::cli(), bulletin, Slot::Special)
         .await
         .expect("built")
     else {
         panic!("the cancelled edition's items make a new one");
     };
     assert_eq!(number, 1, "the cancelled edition's number is free again");
-    publications.approve(id).await.expect("approved");
+    publications
+        .approve(&tidings::store::Actor::cli(), id)
+        .await
+        .expect("approved");
     for path in [
         "/p/bulletin/1/es",
         "/p/bulletin/1/pt",

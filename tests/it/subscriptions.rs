@@ -260,6 +260,22 @@ async fn owner_approves_by_email_reply(db: &TestDb) {
         3,
         "confirmation, awaiting approval, welcome"
     );
+    // The owner's decision is in the audit trail, by email, from the proven owner.
+    let trail = h
+        .daemon
+        .store
+        .audit_page(tidings::store::AuditScope::Of("team"), 10, 0)
+        .await
+        .expect("trail");
+    assert_eq!(trail.len(), 1);
+    assert_eq!(
+        (
+            trail[0].action.as_str(),
+            trail[0].channel.as_str(),
+            trail[0].actor.as_str()
+        ),
+        ("request.approve", "email", owner)
+    );
     h.daemon.shutdown().await;
 }
 

@@ -47,6 +47,7 @@ fn notice_data(name: &str) -> Value {
     let mut data = json!({
         "address": "amina.diallo@example.org",
         "base_url": "https://lists.example.org",
+        "account_url": "https://lists.example.org/console/account",
         "list": list(),
     });
     let extra = subscription_data(name)
@@ -243,6 +244,11 @@ fn console_variants(name: &str, with: &dyn Fn(Value) -> Value) -> Vec<Value> {
                 "edited": [
                     { "name": "bulletin", "title": "The Bulletin", "url": "https://lists.example.org/console/publications/bulletin" },
                 ],
+                "trails": [
+                    { "name": "team-gender", "title": "Gender Justice Team", "url": "https://lists.example.org/console/lists/team-gender/audit" },
+                ],
+                "whole_trail_url": "https://lists.example.org/console/audit",
+                "account_url": "https://lists.example.org/console/account",
                 "csrf": csrf,
                 "sign_out_url": "https://lists.example.org/console/sign-out",
                 "sign_out_everywhere_url": "https://lists.example.org/console/sign-out-everywhere",
@@ -253,6 +259,8 @@ fn console_variants(name: &str, with: &dyn Fn(Value) -> Value) -> Vec<Value> {
             empty["subscriptions"] = json!([]);
             empty["moderated"] = json!([]);
             empty["edited"] = json!([]);
+            empty["trails"] = json!([]);
+            empty["whole_trail_url"] = json!("");
             vec![with(full), with(empty)]
         }
         "console_signed_out" => [false, true]
@@ -274,6 +282,7 @@ fn console_variants(name: &str, with: &dyn Fn(Value) -> Value) -> Vec<Value> {
         | "console_edition_build"
         | "console_edition"
         | "console_editions_outcome" => editing_variants(name, with),
+        "console_account" | "console_account_done" | "console_audit" => member_variants(name, with),
         _ => vec![with(json!({ "sign_in_url": sign_in_url }))],
     }
 }
@@ -398,6 +407,79 @@ fn editing_variants(name: &str, with: &dyn Fn(Value) -> Value) -> Vec<Value> {
         }
     };
     vec![with(full), with(empty)]
+}
+
+/// The account and audit pages: full and empty, each outcome.
+fn member_variants(name: &str, with: &dyn Fn(Value) -> Value) -> Vec<Value> {
+    let csrf = "5f0e4a9c1b2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f";
+    let account_url = "https://lists.example.org/console/account";
+    match name {
+        "console_account" => {
+            let full = json!({
+                "subscriptions": [
+                    { "name": "info-en", "title": "Coalition Info", "active": true, "language": "Français" },
+                    { "name": "team-gender", "title": "Gender <Justice>", "active": false, "language": "Français" },
+                ],
+                "joinable": [
+                    { "name": "info-fr", "title": "Info coalition", "description": "Nouvelles <b>de</b> la coalition" },
+                    { "name": "info-es", "title": "Info coalición", "description": "" },
+                ],
+                "member": true,
+                "languages": [
+                    { "code": "en", "name": "English", "selected": false },
+                    { "code": "fr", "name": "Français", "selected": true },
+                ],
+                "csrf": csrf,
+                "leave_url": format!("{account_url}/leave"),
+                "join_url": format!("{account_url}/join"),
+                "language_url": format!("{account_url}/language"),
+                "home_url": "https://lists.example.org/console",
+            });
+            let mut empty = full.clone();
+            empty["subscriptions"] = json!([]);
+            empty["joinable"] = json!([]);
+            empty["member"] = json!(false);
+            vec![with(full), with(empty)]
+        }
+        "console_account_done" => ["left", "joining", "language"]
+            .iter()
+            .map(|o| {
+                with(json!({ "outcome": o, "list_title": "Coalition Info", "account_url": account_url }))
+            })
+            .collect(),
+        _ => {
+            let audit_url = "https://lists.example.org/console/lists/team-gender/audit";
+            let events: Vec<Value> = ["web", "email", "cli", "schedule"]
+                .iter()
+                .map(|channel| {
+                    json!({
+                        "at": "2026-12-04 10:00 UTC",
+                        "actor": "ana@ngo.example",
+                        "channel": channel,
+                        "action": "held.reject",
+                        "where": "team-gender",
+                        "object": "message 17",
+                        "detail": "Off <topic>",
+                    })
+                })
+                .collect();
+            let full = json!({
+                "list_title": "Gender Justice Team",
+                "events": events,
+                "page": 2,
+                "previous_url": audit_url,
+                "next_url": format!("{audit_url}?page=3"),
+                "home_url": "https://lists.example.org/console",
+            });
+            let mut empty = full.clone();
+            empty["list_title"] = json!("");
+            empty["events"] = json!([]);
+            empty["page"] = json!(1);
+            empty["previous_url"] = json!("");
+            empty["next_url"] = json!("");
+            vec![with(full), with(empty)]
+        }
+    }
 }
 
 /// The held postings' pages: full and empty, each outcome.
@@ -667,6 +749,9 @@ fn page_variants_say_different_things() {
             "console_edition_build",
             "console_edition",
             "console_editions_outcome",
+            "console_account",
+            "console_account_done",
+            "console_audit",
         ] {
             let rendered: BTreeSet<String> = page_variants(name)
                 .iter()

@@ -26,6 +26,9 @@ pub struct ListDecoration<'a> {
     pub footer: Option<&'a str>,
     /// Put before the footer on a confidential list's postings, in the list's language.
     pub confidentiality_notice: Option<&'a str>,
+    /// Put after the footer, when there is one: where members manage their subscriptions
+    /// (the console's account page, the same URL for everyone), in the list's language.
+    pub account_line: Option<&'a str>,
     /// Send under the list's address: the author's domain has an enforcing DMARC policy.
     pub rewrite_from: bool,
     /// Front MTAs whose Authentication-Results headers are passed on.
@@ -55,11 +58,16 @@ pub fn decorate(raw: &[u8], list: &ListDecoration) -> Result<Vec<u8>, DecorateEr
         from_rewrite::apply(&mut msg, list);
     }
     subject_prefix::apply(&mut msg, list.subject_prefix);
-    let footer = [list.confidentiality_notice, list.footer]
+    let mut footer: Vec<&str> = [list.confidentiality_notice, list.footer]
         .into_iter()
         .flatten()
-        .collect::<Vec<_>>()
-        .join("\n\n");
+        .collect();
+    // Only where the body is changed anyway: a posting without a footer keeps its body
+    // byte for byte, and with it its author's DKIM signature.
+    if !footer.is_empty() {
+        footer.extend(list.account_line);
+    }
+    let footer = footer.join("\n\n");
     footer::apply(&mut msg, &footer);
     Ok(msg.to_bytes())
 }

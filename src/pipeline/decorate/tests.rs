@@ -12,6 +12,7 @@ fn list() -> ListDecoration<'static> {
         subject_prefix: Some("[team-gender]"),
         footer: None,
         confidentiality_notice: None,
+        account_line: None,
         rewrite_from: false,
         trusted_authserv_ids: &[],
     }
@@ -561,4 +562,28 @@ fn confidentiality_notice_comes_before_the_footer() {
     let notice = text.find("CONFIDENTIAL").expect("notice");
     let footer = text.find("The footer").expect("footer");
     assert!(notice < footer, "{text}");
+}
+
+#[test]
+fn the_account_line_ends_a_footer_and_never_starts_one() {
+    let account = "Your subscriptions: https://lists.example.org/console/account";
+    let with_footer = ListDecoration {
+        footer: Some("The footer"),
+        account_line: Some(account),
+        ..list()
+    };
+    let out = run(&plain("Hi"), &with_footer);
+    let text = String::from_utf8_lossy(&body_of(&out)).into_owned();
+    let footer = text.find("The footer").expect("footer");
+    let line = text.find(account).expect("account line");
+    assert!(footer < line, "{text}");
+
+    // Without a footer the body stays as the author signed it.
+    let raw = plain("Hi");
+    let without = ListDecoration {
+        account_line: Some(account),
+        ..list()
+    };
+    let out = run(&raw, &without);
+    assert_eq!(body_of(&out), body_of(&raw));
 }

@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::config::{Config, ListConfig};
 use crate::links::{console_url, ConsolePage};
-use crate::store::WebSession;
+use crate::store::{Actor, WebSession};
 use crate::subscriptions::Subscriptions;
 use crate::tokens::{digest, random_secret, same_secret};
 
@@ -37,6 +37,8 @@ pub(super) const REFRESH_MS: i64 = 5 * MINUTE_MS;
 pub(super) struct CookieNames {
     pub session: &'static str,
     pub form: &'static str,
+    /// Set by a page that sent a visitor to sign in, to be taken back to after it.
+    pub next: &'static str,
     pub secure: bool,
 }
 
@@ -45,15 +47,33 @@ pub(super) fn cookie_names(config: &Config) -> CookieNames {
         CookieNames {
             session: "__Host-tidings_session",
             form: "__Host-tidings_form",
+            next: "__Host-tidings_next",
             secure: true,
         }
     } else {
         CookieNames {
             session: "tidings_session",
             form: "tidings_form",
+            next: "tidings_next",
             secure: false,
         }
     }
+}
+
+/// The one page a sign-in returns to other than home: the account page, which welcome
+/// notices and footers link to. The cookie holds only this fixed word, never a URL, so
+/// that it cannot send anyone elsewhere.
+pub(super) const NEXT_ACCOUNT: &str = "account";
+
+/// Whether the browser came to sign in from the account page.
+pub(super) fn returns_to_account(names: &CookieNames, headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .any(|(key, value)| key == names.next && value.trim() == NEXT_ACCOUNT)
 }
 
 pub(super) fn set_cookie(
@@ -182,6 +202,11 @@ pub(super) struct SignedIn {
 }
 
 impl SignedIn {
+    /// Who the audit trail records for what this person decides here.
+    pub fn actor(&self) -> Actor {
+        Actor::web(&self.session.address)
+    }
+
     /// The refusal for a form posted by this person without their session's CSRF token;
     /// `None` when it carries it.
     pub fn form_refused(
@@ -263,6 +288,7 @@ mod tests {
         let names = CookieNames {
             session: "__Host-tidings_session",
             form: "__Host-tidings_form",
+            next: "__Host-tidings_next",
             secure: true,
         };
         assert_eq!(

@@ -336,7 +336,10 @@ pub async fn build(
     };
     let publications = &editing.publications;
     let base_url = &publications.config().server.base_url;
-    let built = match publications.build(e.publication, Slot::Special).await {
+    let built = match publications
+        .build(&e.person.actor(), e.publication, Slot::Special)
+        .await
+    {
         Ok(built) => built,
         Err(error) => return failure(&editing, &e, &error),
     };
@@ -501,8 +504,14 @@ pub async fn decide(
     };
     let publications = &editing.publications;
     let decided = match form_field(&body, "decision").as_deref() {
-        Some("approve") => publications.approve(edition.id).await.map(Some),
-        Some("cancel") => publications.cancel(edition.id).await.map(|()| None),
+        Some("approve") => publications
+            .approve(&e.person.actor(), edition.id)
+            .await
+            .map(Some),
+        Some("cancel") => publications
+            .cancel(&e.person.actor(), edition.id)
+            .await
+            .map(|()| None),
         _ => return not_found(&editing.subscriptions, &e.person.language),
     };
     let (outcome, queued) = match decided {

@@ -119,7 +119,7 @@ pub(super) fn received(epoch_ms: i64) -> String {
 }
 
 /// The page number of `?page=N`, 1 when absent or not a number.
-fn page_number(query: Option<&str>) -> u32 {
+pub(super) fn page_number(query: Option<&str>) -> u32 {
     query
         .unwrap_or_default()
         .split('&')
@@ -389,7 +389,7 @@ pub async fn decide(
     let Some((answer, outcome)) = answer(&body) else {
         return not_found(&subscriptions, &m.person.language);
     };
-    match moderation::decide(&subscriptions, held.id, answer).await {
+    match moderation::decide(&subscriptions, &m.person.actor(), held.id, answer).await {
         Ok(true) => {}
         Ok(false) => return already_decided(&subscriptions, &m),
         Err(error) => return internal(&error),

@@ -13,7 +13,7 @@ use crate::subscriptions::Subscriptions;
 use crate::web::unsubscribe::internal;
 
 use super::access::{session, sign_in_form};
-use super::{editions, endonym, held, render, visitor_language};
+use super::{audit, editions, endonym, held, render, visitor_language};
 
 /// GET `/console`: the signed-in person's roles and subscriptions; the sign-in form for
 /// anyone else.
@@ -56,6 +56,7 @@ pub async fn home(State(subscriptions): State<Arc<Subscriptions>>, headers: Head
         Ok(moderated) => moderated,
         Err(response) => return response,
     };
+    let (trails, whole_trail_url) = audit::trails_of(config, address);
     let base_url = &config.server.base_url;
     render(
         &subscriptions,
@@ -68,6 +69,9 @@ pub async fn home(State(subscriptions): State<Arc<Subscriptions>>, headers: Head
             "subscriptions": subscribed,
             "moderated": moderated,
             "edited": editions::edited_publications(config, address),
+            "trails": trails,
+            "whole_trail_url": whole_trail_url,
+            "account_url": console_url(base_url, ConsolePage::Account),
             "csrf": session.csrf_secret,
             "sign_out_url": console_url(base_url, ConsolePage::SignOut),
             "sign_out_everywhere_url": console_url(base_url, ConsolePage::SignOutEverywhere),

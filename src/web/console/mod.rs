@@ -6,13 +6,17 @@
 //! - [`home`]: the signed-in person's roles and subscriptions;
 //! - [`held`]: a list's held postings, for its moderators and owners;
 //! - [`editions`] and [`items`]: a publication's items, schedule and editions, for its
-//!   editors.
+//!   editors;
+//! - [`account`]: a member's own subscriptions (leave, join, language);
+//! - [`audit`]: the audit trail of decisions, for a list's owners and admins.
 //!
 //! Every page is rendered from `templates/web/` in the person's language (their member
 //! language, else the browser's), and every action checks the person's role on the very
 //! list or publication its URL names, on the server.
 
 mod access;
+mod account;
+mod audit;
 mod editions;
 mod held;
 mod home;
@@ -28,7 +32,7 @@ use axum::Router;
 use serde_json::Value;
 
 use crate::config::LANGUAGES;
-use crate::links::{editing, held as held_routes, ConsolePage, SIGN_IN_LINK};
+use crate::links::{editing, held as held_routes, ConsolePage, LIST_AUDIT, SIGN_IN_LINK};
 use crate::publications::Publications;
 use crate::subscriptions::Subscriptions;
 
@@ -56,6 +60,15 @@ pub fn routes() -> Router<Arc<Subscriptions>> {
         .route(held_routes::HTML, get(held::html))
         .route(held_routes::ATTACHMENT, get(held::attachment))
         .route(held_routes::DECIDE, post(held::decide))
+        .route(ConsolePage::Account.route(), get(account::account))
+        .route(ConsolePage::AccountLeave.route(), post(account::leave))
+        .route(ConsolePage::AccountJoin.route(), post(account::join))
+        .route(
+            ConsolePage::AccountLanguage.route(),
+            post(account::language),
+        )
+        .route(ConsolePage::Audit.route(), get(audit::whole_trail))
+        .route(LIST_AUDIT, get(audit::list_trail))
 }
 
 /// The routes of the pages for a publication's editors, which need the publications

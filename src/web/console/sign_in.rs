@@ -29,8 +29,8 @@ use crate::web::server::ClientAddr;
 use crate::web::unsubscribe::internal;
 
 use super::access::{
-    cookie, cookie_names, form_token, form_token_matches, refused, session, set_cookie,
-    sign_in_form, HOUR_MS, IDLE_MS, MINUTE_MS,
+    cookie, cookie_names, form_token, form_token_matches, refused, returns_to_account, session,
+    set_cookie, sign_in_form, HOUR_MS, IDLE_MS, MINUTE_MS,
 };
 use super::{form_field, render, see_other, visitor_language};
 
@@ -306,8 +306,14 @@ pub async fn use_link(
     }
     tracing::info!(request = id, "signed in to the web console");
     let base_url = &subscriptions.config().server.base_url;
-    let cookie = set_cookie(&names, names.session, &session_id, None);
-    see_other(&console_url(base_url, ConsolePage::Home), &[cookie])
+    let mut cookies = vec![set_cookie(&names, names.session, &session_id, None)];
+    let page = if returns_to_account(&names, &headers) {
+        cookies.push(set_cookie(&names, names.next, "", Some(0)));
+        ConsolePage::Account
+    } else {
+        ConsolePage::Home
+    };
+    see_other(&console_url(base_url, page), &cookies)
 }
 
 /// POST `/console/sign-out`.

@@ -115,7 +115,7 @@ async fn an_unproven_item_is_held_for_the_editors(db: &TestDb) {
     assert!(h
         .daemon
         .publications
-        .build(publication, Slot::Special)
+        .build(&tidings::store::Actor::cli(), publication, Slot::Special)
         .await
         .is_ok());
     assert!(h
@@ -200,7 +200,7 @@ async fn an_unproven_edition_approval_is_not_carried_out(db: &TestDb) {
         .await
         .expect("item");
     publications
-        .build(publication, Slot::Special)
+        .build(&tidings::store::Actor::cli(), publication, Slot::Special)
         .await
         .expect("built");
     assert!(h.queue_drained().await);
