@@ -32,7 +32,7 @@ pub fn run(config: &Config, args: PostfixMapsArgs) -> anyhow::Result<()> {
 
 /// One `ADDRESS OK` line per address, lists and publications in the file's order, then the
 /// role addresses: the format of Postfix's `texthash:` and of `postmap` input.
-pub fn table(config: &Config) -> String {
+fn table(config: &Config) -> String {
     let domain = &config.server.domain;
     let lists = config.lists.iter().map(|list| (&list.name, false));
     let publications = config.publications.iter().map(|p| (&p.name, true));

@@ -330,11 +330,23 @@ async fn postings_go_through_postfix_both_ways(db: &TestDb) {
             .filter(|m| m.recipients.iter().any(|r| r == member))
             .collect();
         assert_eq!(copies.len(), 1, "{member}");
+        // The path reads bottom up: Postfix took the posting from the outside client
+        // (127.0.0.2), handed it to tidings over LMTP, and relayed the copy out for
+        // tidings (127.0.0.1), its Received field on top.
         let text = String::from_utf8_lossy(&copies[0].data).into_owned();
+        let by_postfix = format!("by {POSTFIX_HOST} (Postfix)");
+        let last_hop = text.split("\r\nReceived:").next().unwrap_or_default();
         assert!(
-            text.contains(&format!("by {POSTFIX_HOST} (Postfix)")),
+            last_hop.starts_with("Received:")
+                && last_hop.contains("[127.0.0.1])")
+                && last_hop.contains(&by_postfix),
             "{text}"
         );
+        assert!(
+            text.contains(&format!("[{OUTSIDE}])\r\n\t{by_postfix}")),
+            "{text}"
+        );
+        assert!(text.contains(&format!("by {DOMAIN} with LMTP")), "{text}");
         assert!(copies[0].mail_from.starts_with("open-bounces+"));
     }
 
