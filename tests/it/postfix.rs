@@ -72,6 +72,8 @@ impl Postfix {
         // Postfix's daemons run as the postfix user, which must reach the queue and write
         // its data directory; the temporary directory is private to root otherwise.
         chmod(root, "755");
+        // The queue must not lie under the configuration directory, whose files
+        // `postfix start` wants owned by root; Postfix makes the queue's subdirectories.
         for sub in ["etc", "queue", "data"] {
             std::fs::create_dir(root.join(sub)).expect("create a directory");
         }
@@ -147,6 +149,7 @@ queue_directory = {root}/queue
 data_directory = {root}/data
 mail_owner = postfix
 setgid_group = postdrop
+# Logged to a file (no syslog here), which Postfix writes only under an allowed prefix.
 maillog_file = {root}/maillog
 maillog_file_prefixes = {root}
 myhostname = {POSTFIX_HOST}
