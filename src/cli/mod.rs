@@ -11,6 +11,7 @@ mod items;
 mod lists;
 mod members;
 mod orgs;
+mod postfix_maps;
 pub mod process;
 mod queue;
 mod requests;
@@ -80,6 +81,9 @@ pub enum Command {
     /// DKIM signing keys: `keygen` writes one and prints its DNS record.
     #[command(subcommand)]
     Dkim(dkim::DkimCommand),
+    /// Print (or write with --output) Postfix's `relay_recipient_maps` table: every address
+    /// tidings takes, so that Postfix refuses the others at RCPT.
+    PostfixMaps(postfix_maps::PostfixMapsArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -97,6 +101,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Items(command) => items::run(load_config(&cli.config)?, command).await,
         Command::Editions(command) => editions::run(load_config(&cli.config)?, command).await,
         Command::Dkim(command) => dkim::run(&cli.config, command),
+        Command::PostfixMaps(args) => postfix_maps::run(&load_config(&cli.config)?, args),
     }
 }
 

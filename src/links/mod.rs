@@ -93,6 +93,34 @@ pub fn address(name: &str, role: Role, domain: &str) -> String {
     format!("{}{}@{}", clean(name), role.suffix(), clean(domain))
 }
 
+/// Every address of list `name` (a publication when `is_publication`) that mail may be sent
+/// to, each without its `+TOKEN`: what a front MTA's table of valid recipients must hold.
+/// Postfix, with `recipient_delimiter = +`, looks `LIST-bounces+TOKEN@` up as
+/// `LIST-bounces@` when the whole address is not listed, so one line stands for every token;
+/// tidings still checks each token at its own RCPT. `LIST-confirm@` is listed for its
+/// `+TOKEN` forms only: tidings refuses it bare.
+pub fn recipients(name: &str, is_publication: bool, domain: &str) -> Vec<String> {
+    [Role::Post]
+        .into_iter()
+        .chain(Role::SUFFIXED)
+        .filter(|role| match role {
+            // A publication takes no postings, and only a publication takes items.
+            Role::Post => !is_publication,
+            Role::Submit => is_publication,
+            _ => true,
+        })
+        .map(|role| address(name, role, domain))
+        .collect()
+}
+
+/// `postmaster@domain` and `abuse@domain`, which every mail domain must answer.
+pub fn role_recipients(domain: &str) -> Vec<String> {
+    ROLE_ADDRESSES
+        .iter()
+        .map(|local| format!("{local}@{}", clean(domain)))
+        .collect()
+}
+
 /// The RFC 2919 list identifier, `NAME.domain`.
 pub fn list_id(name: &str, domain: &str) -> String {
     format!("{}.{}", clean(name), clean(domain))

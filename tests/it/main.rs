@@ -29,6 +29,7 @@ mod limits;
 mod logs;
 mod moderation;
 mod policies;
+mod postfix;
 mod publication_templates;
 mod publication_web;
 mod publications;
