@@ -63,7 +63,7 @@ pub const EDITOR_NOTICES: [&str; 4] = [
 pub const SNIPPETS: [&str; 1] = ["confidential_notice"];
 
 /// Every web page; each is a single HTML template.
-pub const PAGES: [&str; 18] = [
+pub const PAGES: [&str; 24] = [
     "unsubscribe",
     "unsubscribed",
     "confirm",
@@ -82,6 +82,12 @@ pub const PAGES: [&str; 18] = [
     "console_held_queue",
     "console_held_posting",
     "console_held_decided",
+    "console_roster",
+    "console_member",
+    "console_import",
+    "console_requests",
+    "console_bounces",
+    "console_queue",
 ];
 
 /// The language every notice and page must exist in, used when the requested

@@ -9,6 +9,7 @@ mod organisations;
 mod publications;
 mod rate;
 mod requests;
+mod roster;
 mod settings;
 mod web;
 
@@ -29,7 +30,7 @@ pub use deliveries::{ClaimedDelivery, Copies, DeliveryOutcome, QueueCounts};
 pub use members::{ImportLine, Member, MemberAdded};
 pub use messages::{
     HeldHead, MessageKind, NewMessage, PendingMessage, ReceivedCommand, StoredArrival,
-    StoredMessage, UnknownMessageKind,
+    StoredMessage, UnknownMessageKind, WAITING_STATES,
 };
 pub use organisations::Organisation;
 pub use publications::{
@@ -37,6 +38,7 @@ pub use publications::{
 };
 pub use rate::RateLimit;
 pub use requests::{Request, RequestKind, RequestLimits, RequestOpened};
+pub use roster::{search_pattern, RosterPage, RosterRow};
 pub use web::{NewSession, OwnSubscription, WebSession};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

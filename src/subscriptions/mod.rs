@@ -7,6 +7,8 @@
 
 pub mod automatic;
 pub mod commands;
+pub mod csv_lines;
+pub mod roster;
 
 use std::sync::Arc;
 

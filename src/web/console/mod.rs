@@ -4,15 +4,21 @@
 //! - [`access`]: sessions, CSRF tokens, and the answers for requests that may not go on;
 //! - [`sign_in`]: the emailed link, signing in and out;
 //! - [`home`]: the signed-in person's roles and subscriptions;
-//! - [`held`]: a list's held postings, for its moderators and owners.
+//! - [`held`]: a list's held postings, for its moderators and owners;
+//! - [`requests`]: a list's subscription requests waiting for approval, for the same;
+//! - [`roster`]: a list's members, for its owners;
+//! - [`delivery`]: a list's bounces and delivery queue, for its owners.
 //!
 //! Every page is rendered from `templates/web/` in the person's language (their member
 //! language, else the browser's), and every action checks the person's role on the very
 //! list or publication its URL names, on the server.
 
 mod access;
+mod delivery;
 mod held;
 mod home;
+mod requests;
+mod roster;
 mod sign_in;
 
 use std::sync::Arc;
@@ -24,7 +30,7 @@ use axum::Router;
 use serde_json::Value;
 
 use crate::config::LANGUAGES;
-use crate::links::{held as held_routes, ConsolePage, SIGN_IN_LINK};
+use crate::links::{held as held_routes, roster as roster_routes, ConsolePage, SIGN_IN_LINK};
 use crate::subscriptions::Subscriptions;
 
 use super::page;
@@ -51,6 +57,20 @@ pub fn routes() -> Router<Arc<Subscriptions>> {
         .route(held_routes::HTML, get(held::html))
         .route(held_routes::ATTACHMENT, get(held::attachment))
         .route(held_routes::DECIDE, post(held::decide))
+        .route(
+            roster_routes::MEMBERS,
+            get(roster::members).post(roster::add),
+        )
+        .route(roster_routes::IMPORT, post(roster::import))
+        .route(roster_routes::EXPORT, get(roster::export))
+        .route(
+            roster_routes::MEMBER,
+            get(roster::member).post(roster::change),
+        )
+        .route(roster_routes::REQUESTS, get(requests::requests))
+        .route(roster_routes::REQUEST_DECIDE, post(requests::decide))
+        .route(roster_routes::BOUNCES, get(delivery::bounces))
+        .route(roster_routes::QUEUE, get(delivery::queue))
 }
 
 /// The value of field `name` of an `application/x-www-form-urlencoded` body.
