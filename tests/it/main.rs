@@ -17,6 +17,7 @@ mod cli;
 mod confidential;
 mod console;
 mod console_held;
+mod console_roster;
 mod crash;
 mod dkim;
 mod health;
