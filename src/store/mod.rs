@@ -38,7 +38,7 @@ pub use publications::{
 };
 pub use rate::RateLimit;
 pub use requests::{Request, RequestKind, RequestLimits, RequestOpened};
-pub use roster::{search_pattern, RosterPage, RosterRow};
+pub use roster::{RosterPage, RosterRow};
 pub use web::{NewSession, OwnSubscription, WebSession};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

@@ -28,7 +28,7 @@ use crate::links::{
     console_url, roster_export_url, roster_import_url, roster_member_url, roster_url, ConsolePage,
     RosterAt,
 };
-use crate::store::{MemberAdded, RosterPage, RosterRow};
+use crate::store::{MemberAdded, RosterPage, RosterRow, StoreError};
 use crate::subscriptions::roster::{self, LineProblem, RosterError};
 use crate::subscriptions::Subscriptions;
 
@@ -351,19 +351,23 @@ fn spreadsheet_safe(cell: &str) -> String {
     }
 }
 
+/// Why an export could not be made.
+#[derive(Debug, thiserror::Error)]
+enum ExportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Csv(#[from] csv::Error),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
 /// The roster as CSV, `address,name,language,status,bounce_score`: the first three columns
 /// are what an import reads, so an export imports again as it is.
-async fn roster_csv(subscriptions: &Subscriptions, list: &str) -> Result<Vec<u8>, Response> {
+async fn roster_csv(subscriptions: &Subscriptions, list: &str) -> Result<Vec<u8>, ExportError> {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    let write = |writer: &mut csv::Writer<Vec<u8>>, cells: [&str; 5]| {
-        writer
-            .write_record(cells.map(spreadsheet_safe))
-            .map_err(|error| internal(&error))
-    };
-    write(
-        &mut writer,
-        ["address", "name", "language", "status", "bounce_score"],
-    )?;
+    let header = ["address", "name", "language", "status", "bounce_score"];
+    writer.write_record(header)?;
     let store = subscriptions.store();
     let mut after: Option<String> = None;
     loop {
@@ -371,10 +375,7 @@ async fn roster_csv(subscriptions: &Subscriptions, list: &str) -> Result<Vec<u8>
             Some(address) => RosterPage::After(address),
             None => RosterPage::First,
         };
-        let rows = store
-            .roster_page(list, "", page, EXPORT_CHUNK)
-            .await
-            .map_err(|error| internal(&error))?;
+        let rows = store.roster_page(list, "", page, EXPORT_CHUNK).await?;
         for row in &rows {
             let score = row.bounce_score.to_string();
             let cells = [
@@ -384,7 +385,7 @@ async fn roster_csv(subscriptions: &Subscriptions, list: &str) -> Result<Vec<u8>
                 &row.status,
                 &score,
             ];
-            write(&mut writer, cells)?;
+            writer.write_record(cells.map(spreadsheet_safe))?;
         }
         match rows.last() {
             Some(last) if rows.len() as i64 == EXPORT_CHUNK => after = Some(last.address.clone()),
@@ -393,7 +394,7 @@ async fn roster_csv(subscriptions: &Subscriptions, list: &str) -> Result<Vec<u8>
     }
     writer
         .into_inner()
-        .map_err(|error| internal(&error.into_error()))
+        .map_err(|error| error.into_error().into())
 }
 
 /// GET of the roster as a CSV download.
@@ -408,7 +409,7 @@ pub async fn export(
     };
     let bytes = match roster_csv(&subscriptions, &m.list.name).await {
         Ok(bytes) => bytes,
-        Err(response) => return response,
+        Err(error) => return internal(&error),
     };
     log_change(subscriptions.config(), &m, "export", None);
     let mut response = guarded(
