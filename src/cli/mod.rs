@@ -3,7 +3,6 @@
 
 mod bounces;
 mod check_config;
-mod csv_lines;
 mod dkim;
 mod editions;
 mod held;
@@ -115,9 +114,6 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
         .await
         .with_context(|| format!("cannot open the database {}", redact(&config.database.url)))
 }
-
-/// Lines of an import file that were skipped: (line number, problem).
-type SkippedLines = Vec<(usize, String)>;
 
 /// The subscription service, as the daemon has it, for commands whose decisions send notices.
 async fn subscriptions(

@@ -21,6 +21,7 @@ mod console_account;
 mod console_audit;
 mod console_editions;
 mod console_held;
+mod console_roster;
 mod crash;
 mod dkim;
 mod health;
