@@ -3,7 +3,6 @@
 
 mod bounces;
 mod check_config;
-mod csv_lines;
 mod dkim;
 mod editions;
 mod held;
@@ -11,6 +10,7 @@ mod items;
 mod lists;
 mod members;
 mod orgs;
+mod postfix_maps;
 pub mod process;
 mod queue;
 mod requests;
@@ -80,6 +80,9 @@ pub enum Command {
     /// DKIM signing keys: `keygen` writes one and prints its DNS record.
     #[command(subcommand)]
     Dkim(dkim::DkimCommand),
+    /// Print (or write with --output) Postfix's `relay_recipient_maps` table: every address
+    /// tidings takes, so that Postfix refuses the others at RCPT.
+    PostfixMaps(postfix_maps::PostfixMapsArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -97,6 +100,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Items(command) => items::run(load_config(&cli.config)?, command).await,
         Command::Editions(command) => editions::run(load_config(&cli.config)?, command).await,
         Command::Dkim(command) => dkim::run(&cli.config, command),
+        Command::PostfixMaps(args) => postfix_maps::run(&load_config(&cli.config)?, args),
     }
 }
 
@@ -110,9 +114,6 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
         .await
         .with_context(|| format!("cannot open the database {}", redact(&config.database.url)))
 }
-
-/// Lines of an import file that were skipped: (line number, problem).
-type SkippedLines = Vec<(usize, String)>;
 
 /// The subscription service, as the daemon has it, for commands whose decisions send notices.
 async fn subscriptions(

@@ -9,7 +9,7 @@ use crate::address;
 use crate::config::Config;
 use crate::store::Organisation;
 
-use super::SkippedLines;
+use crate::subscriptions::csv_lines::SkippedLines;
 
 #[derive(Debug, Subcommand)]
 pub enum OrgsCommand {
@@ -62,7 +62,8 @@ fn read(file: &Path) -> anyhow::Result<(Vec<Organisation>, SkippedLines)> {
 pub fn parse(text: &str) -> (Vec<Organisation>, SkippedLines) {
     let mut invalid = Vec::new();
     let mut organisations = Vec::new();
-    for (number, fields) in super::csv_lines::data_lines(text, "name", &mut invalid) {
+    for (number, fields) in crate::subscriptions::csv_lines::data_lines(text, "name", &mut invalid)
+    {
         let field = |i: usize| fields.get(i).map(String::as_str).unwrap_or("");
         match organisation(field(0), field(1), field(2), field(3), field(4)) {
             Ok(org) => organisations.push(org),

@@ -1,15 +1,5 @@
 use crate::config::Config;
-
-/// Message states that still need something: postings not yet expanded or held for a
-/// moderator, commands and bounces not yet processed, messages set aside for the operator.
-const WAITING: [&str; 6] = [
-    "accepted",
-    "held_new",
-    "held",
-    "received",
-    "unprocessed",
-    "shunted",
-];
+use crate::store::WAITING_STATES;
 
 pub async fn run(config: &Config) -> anyhow::Result<()> {
     let store = super::open_store(config).await?;
@@ -31,7 +21,7 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
         .message_counts()
         .await?
         .into_iter()
-        .filter(|(_, state, _)| WAITING.contains(&state.as_str()))
+        .filter(|(_, state, _)| WAITING_STATES.contains(&state.as_str()))
         .collect();
     if !waiting.is_empty() {
         println!("\nMessages waiting or set aside:");

@@ -663,6 +663,13 @@ impl ListConfig {
             .chain(&self.moderators)
             .any(|person| person.eq_ignore_ascii_case(address))
     }
+
+    /// Whether `address` is one of the list's owners.
+    pub fn is_owner(&self, address: &str) -> bool {
+        self.owners
+            .iter()
+            .any(|person| person.eq_ignore_ascii_case(address))
+    }
 }
 
 impl Config {

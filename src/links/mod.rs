@@ -21,7 +21,8 @@
 //! `/console/sign-out-everywhere`, a member's `/console/account` (with its forms'
 //! `/console/account/leave`, `…/join`, `…/language`), the audit trail `/console/audit` and
 //! `/console/lists/LIST/audit`, a list's held postings under `/console/lists/LIST/held`
-//! (see [`held`]), and a publication's pages for its editors under
+//! (see [`held`]), its owners' pages under `/console/lists/LIST/members`, `/requests`,
+//! `/bounces` and `/queue` (see [`roster`]), and a publication's pages for its editors under
 //! `/console/publications/NAME` (see [`editing`]). Tokens are signed ([`crate::tokens`]) for one list (or
 //! the console) and one use.
 //!
@@ -91,6 +92,34 @@ pub const RESERVED_NAMES: [&str; 3] = ["postmaster", "abuse", "mailer-daemon"];
 /// nothing built here can break out of the `<mailto:…>` or header it is placed in.
 pub fn address(name: &str, role: Role, domain: &str) -> String {
     format!("{}{}@{}", clean(name), role.suffix(), clean(domain))
+}
+
+/// Every address of list `name` (a publication when `is_publication`) that mail may be sent
+/// to, each without its `+TOKEN`: what a front MTA's table of valid recipients must hold.
+/// Postfix, with `recipient_delimiter = +`, looks `LIST-bounces+TOKEN@` up as
+/// `LIST-bounces@` when the whole address is not listed, so one line stands for every token;
+/// tidings still checks each token at its own RCPT. `LIST-confirm@` is listed for its
+/// `+TOKEN` forms only: tidings refuses it bare.
+pub fn recipients(name: &str, is_publication: bool, domain: &str) -> Vec<String> {
+    [Role::Post]
+        .into_iter()
+        .chain(Role::SUFFIXED)
+        .filter(|role| match role {
+            // A publication takes no postings, and only a publication takes items.
+            Role::Post => !is_publication,
+            Role::Submit => is_publication,
+            _ => true,
+        })
+        .map(|role| address(name, role, domain))
+        .collect()
+}
+
+/// `postmaster@domain` and `abuse@domain`, which every mail domain must answer.
+pub fn role_recipients(domain: &str) -> Vec<String> {
+    ROLE_ADDRESSES
+        .iter()
+        .map(|local| format!("{local}@{}", clean(domain)))
+        .collect()
 }
 
 /// The RFC 2919 list identifier, `NAME.domain`.
@@ -371,6 +400,116 @@ pub fn audit_url(base_url: &str, list: Option<&str>, page: u32) -> String {
         0 | 1 => path,
         page => format!("{path}?page={page}"),
     }
+}
+
+/// Routes of the console's pages for a list's owners (axum's syntax): its roster, one
+/// member, the subscription requests waiting for approval, its bounces and its delivery
+/// queue. Like [`held`], each answers only those who may see it, and alike for a list that
+/// does not exist.
+pub mod roster {
+    /// The roster, a page at a time: `?q=` searches, `?after=`/`?before=` an address pages
+    /// on, `?last=1` shows the last page; add-member form posts here.
+    pub const MEMBERS: &str = "/console/lists/{list}/members";
+    /// Where the import form posts.
+    pub const IMPORT: &str = "/console/lists/{list}/members/import";
+    /// The roster as CSV.
+    pub const EXPORT: &str = "/console/lists/{list}/members/export";
+    /// One member, with the forms that change their membership (and where they post).
+    pub const MEMBER: &str = "/console/lists/{list}/members/{id}";
+    /// Requests waiting for an owner's approval; `?page=N` for the later pages.
+    pub const REQUESTS: &str = "/console/lists/{list}/requests";
+    /// Where a request's decision form posts.
+    pub const REQUEST_DECIDE: &str = "/console/lists/{list}/requests/{id}/decide";
+    /// Bounce scores, members disabled for bouncing, failures by destination domain.
+    pub const BOUNCES: &str = "/console/lists/{list}/bounces";
+    /// Deliveries by state and the oldest due.
+    pub const QUEUE: &str = "/console/lists/{list}/queue";
+}
+
+/// Where a page of a list's roster starts, in a URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RosterAt<'a> {
+    First,
+    After(&'a str),
+    Before(&'a str),
+    Last,
+}
+
+/// A page of `list`'s roster, matching `search` (empty for all), from `at`.
+pub fn roster_url(base_url: &str, list: &str, search: &str, at: RosterAt) -> String {
+    let mut query = Vec::new();
+    if !search.is_empty() {
+        query.push(format!("q={}", query_escape(search)));
+    }
+    match at {
+        RosterAt::First => {}
+        RosterAt::After(address) => query.push(format!("after={}", query_escape(address))),
+        RosterAt::Before(address) => query.push(format!("before={}", query_escape(address))),
+        RosterAt::Last => query.push("last=1".into()),
+    }
+    let path = format!("{}/console/lists/{list}/members", base(base_url));
+    match query.is_empty() {
+        true => path,
+        false => format!("{path}?{}", query.join("&")),
+    }
+}
+
+/// Where `list`'s import form posts.
+pub fn roster_import_url(base_url: &str, list: &str) -> String {
+    format!("{}/console/lists/{list}/members/import", base(base_url))
+}
+
+/// `list`'s roster as CSV.
+pub fn roster_export_url(base_url: &str, list: &str) -> String {
+    format!("{}/console/lists/{list}/members/export", base(base_url))
+}
+
+/// Member `id`'s page on `list`, where its forms post too.
+pub fn roster_member_url(base_url: &str, list: &str, id: i64) -> String {
+    format!("{}/console/lists/{list}/members/{id}", base(base_url))
+}
+
+/// Page `page` (from 1) of `list`'s requests waiting for approval.
+pub fn requests_url(base_url: &str, list: &str, page: u32) -> String {
+    match page {
+        0 | 1 => format!("{}/console/lists/{list}/requests", base(base_url)),
+        page => format!(
+            "{}/console/lists/{list}/requests?page={page}",
+            base(base_url)
+        ),
+    }
+}
+
+/// Where request `id`'s decision form posts.
+pub fn request_decide_url(base_url: &str, list: &str, id: i64) -> String {
+    format!(
+        "{}/console/lists/{list}/requests/{id}/decide",
+        base(base_url)
+    )
+}
+
+/// `list`'s bounce overview.
+pub fn bounces_url(base_url: &str, list: &str) -> String {
+    format!("{}/console/lists/{list}/bounces", base(base_url))
+}
+
+/// `list`'s delivery queue.
+pub fn queue_url(base_url: &str, list: &str) -> String {
+    format!("{}/console/lists/{list}/queue", base(base_url))
+}
+
+/// `text` as a URL query value: everything but unreserved characters percent-encoded.
+fn query_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
 }
 
 /// What a reply to `LIST-confirm+TOKEN@` answers: each question is its own token purpose,

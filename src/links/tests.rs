@@ -349,3 +349,43 @@ fn editing_urls_follow_their_routes() {
         fill(editing::DECIDE_EDITION)
     );
 }
+
+/// A front MTA's table lists an address that routes for every address tidings takes, with
+/// Postfix's `+` lookup: the address itself, or the one without its `+TOKEN`.
+#[test]
+fn a_front_mta_table_lists_every_address_and_nothing_else() {
+    with_links(|links| {
+        let mut table = recipients("team", false, DOMAIN);
+        table.extend(recipients("bulletin", true, DOMAIN));
+        table.extend(role_recipients(DOMAIN));
+        let signer = Signer::new("a secret for the tests");
+        let verp = signer.sign(Purpose::Verp, "bulletin", &[9]);
+        for address in &table {
+            // `-confirm@` is listed for its `+TOKEN` forms, which route with a genuine token.
+            let routed = match address.split_once("-confirm@") {
+                Some((list, domain)) => {
+                    let token = signer.sign(Purpose::Confirm, list, &[7]);
+                    links.route(&format!("{list}-confirm+{token}@{domain}"), &Names)
+                }
+                None => links.route(address, &Names),
+            };
+            assert!(routed.is_ok(), "{address}: {routed:?}");
+        }
+        assert!(table.contains(&"bulletin-submit@lists.example.org".to_string()));
+        assert!(!table.contains(&"bulletin@lists.example.org".to_string()));
+        assert!(!table.contains(&"team-submit@lists.example.org".to_string()));
+        assert!(links
+            .route(&format!("bulletin-bounces+{verp}@{DOMAIN}"), &Names)
+            .is_ok());
+        // Everything routing takes but the `+TOKEN` forms is listed.
+        let all_roles = [Role::Post].into_iter().chain(Role::SUFFIXED);
+        for name in ["team", "bulletin"] {
+            for role in all_roles.clone() {
+                let candidate = address(name, role, DOMAIN);
+                if links.route(&candidate, &Names).is_ok() {
+                    assert!(table.contains(&candidate), "{candidate} is not listed");
+                }
+            }
+        }
+    });
+}

@@ -63,7 +63,7 @@ pub const EDITOR_NOTICES: [&str; 4] = [
 pub const SNIPPETS: [&str; 2] = ["confidential_notice", "account_footer"];
 
 /// Every web page; each is a single HTML template.
-pub const PAGES: [&str; 26] = [
+pub const PAGES: [&str; 32] = [
     "unsubscribe",
     "unsubscribed",
     "confirm",
@@ -90,6 +90,12 @@ pub const PAGES: [&str; 26] = [
     "console_account",
     "console_account_done",
     "console_audit",
+    "console_roster",
+    "console_member",
+    "console_import",
+    "console_requests",
+    "console_bounces",
+    "console_queue",
 ];
 
 /// The language every notice and page must exist in, used when the requested

@@ -252,25 +252,34 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        let mut counts: Vec<QueueCounts> = Vec::new();
-        for (list_name, state, n) in rows {
-            if counts.last().is_none_or(|c| c.list_name != list_name) {
-                counts.push(QueueCounts {
-                    list_name,
-                    ..QueueCounts::default()
-                });
-            }
-            if let Some(entry) = counts.last_mut() {
-                match state.as_str() {
-                    "pending" => entry.pending += n,
-                    "deferred" => entry.deferred += n,
-                    "sending" => entry.sending += n,
-                    "sent" => entry.sent += n,
-                    _ => entry.failed += n,
-                }
-            }
-        }
-        Ok(counts)
+        Ok(tally(rows))
+    }
+
+    /// Deliveries of one list per state, from the index `deliveries_by_list` alone.
+    pub async fn queue_counts_of(&self, list: &str) -> Result<QueueCounts> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT list_name, state, COUNT(*) FROM deliveries WHERE list_name = $1 \
+             GROUP BY list_name, state",
+        )
+        .bind(list)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(tally(rows).pop().unwrap_or_else(|| QueueCounts {
+            list_name: list.to_owned(),
+            ..QueueCounts::default()
+        }))
+    }
+
+    /// When the longest-waiting delivery of `list` not being sent fell due or falls due;
+    /// `None` when none waits.
+    pub async fn oldest_due_of(&self, list: &str) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT MIN(next_attempt_at) FROM deliveries \
+             WHERE list_name = $1 AND state IN ('pending', 'deferred')",
+        )
+        .bind(list)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// Deliveries of one list with their state and last reply, newest first (tests, CLI).
@@ -283,6 +292,29 @@ impl Store {
         .fetch_all(&self.pool)
         .await?)
     }
+}
+
+/// Rows of (list, state, count), in list order, as one `QueueCounts` per list.
+fn tally(rows: Vec<(String, String, i64)>) -> Vec<QueueCounts> {
+    let mut counts: Vec<QueueCounts> = Vec::new();
+    for (list_name, state, n) in rows {
+        if counts.last().is_none_or(|c| c.list_name != list_name) {
+            counts.push(QueueCounts {
+                list_name,
+                ..QueueCounts::default()
+            });
+        }
+        if let Some(entry) = counts.last_mut() {
+            match state.as_str() {
+                "pending" => entry.pending += n,
+                "deferred" => entry.deferred += n,
+                "sending" => entry.sending += n,
+                "sent" => entry.sent += n,
+                _ => entry.failed += n,
+            }
+        }
+    }
+    counts
 }
 
 #[cfg(test)]

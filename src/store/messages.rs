@@ -10,6 +10,17 @@ use sqlx::AssertSqlSafe;
 
 use super::{now_ms, Copies, Result, Store};
 
+/// Message states that still need something: postings not yet expanded or held for a
+/// moderator, commands and bounces not yet processed, messages set aside for the operator.
+pub const WAITING_STATES: [&str; 6] = [
+    "accepted",
+    "held_new",
+    "held",
+    "received",
+    "unprocessed",
+    "shunted",
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageKind {
     /// A posting to the list's subscribers.
@@ -585,6 +596,20 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         Ok(bytes)
+    }
+
+    /// Messages of `list` in the [`WAITING_STATES`], per state.
+    pub async fn waiting_messages_of(&self, list: &str) -> Result<Vec<(String, i64)>> {
+        let states: Vec<String> = WAITING_STATES.iter().map(|s| format!("'{s}'")).collect();
+        // Only the constant states above are formatted into this SQL.
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT state, COUNT(*) FROM messages WHERE state IN ({}) AND list_name = $1 \
+             GROUP BY state ORDER BY state",
+            states.join(", ")
+        )))
+        .bind(list)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Messages per state, for `tidings queue`.

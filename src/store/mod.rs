@@ -10,6 +10,7 @@ mod organisations;
 mod publications;
 mod rate;
 mod requests;
+mod roster;
 mod settings;
 mod web;
 
@@ -31,7 +32,7 @@ pub use deliveries::{ClaimedDelivery, Copies, DeliveryOutcome, QueueCounts};
 pub use members::{ImportLine, Member, MemberAdded};
 pub use messages::{
     HeldHead, MessageKind, NewMessage, PendingMessage, ReceivedCommand, StoredArrival,
-    StoredMessage, UnknownMessageKind,
+    StoredMessage, UnknownMessageKind, WAITING_STATES,
 };
 pub use organisations::Organisation;
 pub use publications::{
@@ -39,6 +40,7 @@ pub use publications::{
 };
 pub use rate::RateLimit;
 pub use requests::{Request, RequestKind, RequestLimits, RequestOpened};
+pub use roster::{RosterPage, RosterRow};
 pub use web::{NewSession, OwnSubscription, WebSession};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

@@ -208,6 +208,30 @@ impl Store {
         Ok(true)
     }
 
+    /// Requests of `list` waiting for an owner's approval, oldest first: `limit` of them
+    /// after skipping `offset`.
+    pub async fn approval_page(&self, list: &str, limit: i64, offset: i64) -> Result<Vec<Request>> {
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM requests WHERE list_name = $1 AND state = 'approving' \
+             ORDER BY id LIMIT $2 OFFSET $3"
+        )))
+        .bind(list)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// How many requests of `list` wait for an owner's approval.
+    pub async fn approval_count(&self, list: &str) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM requests WHERE list_name = $1 AND state = 'approving'",
+        )
+        .bind(list)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     /// Requests still waiting (unexpired confirmations and approvals), oldest first.
     pub async fn pending_requests(&self, list: Option<&str>) -> Result<Vec<Request>> {
         Ok(sqlx::query_as(AssertSqlSafe(format!(

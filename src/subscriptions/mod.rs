@@ -7,6 +7,7 @@
 
 pub mod automatic;
 pub mod commands;
+pub mod csv_lines;
 pub mod roster;
 
 use std::sync::Arc;

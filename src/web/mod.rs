@@ -1,6 +1,7 @@
 //! The HTTP listener: one-click unsubscribe (RFC 8058), confirmation pages, the
 //! re-enable link of members disabled for bouncing, the publications' past editions
-//! with their Atom feeds, the web console's sign-in, home page, held postings and editors' pages, and `/healthz` (alive)
+//! with their Atom feeds, the web console (sign-in, home page, held postings, list owners'
+//! pages, editors' pages, members' own page, audit trail), and `/healthz` (alive)
 //! and `/readyz` (able to work). Pages are
 //! rendered from the templates in the member's language; a GET never changes anything, so
 //! link scanners cannot unsubscribe or subscribe anyone. A link whose token is not genuine

@@ -17,9 +17,14 @@ use tidings::store::{ImportLine, Store};
 
 use tidings_testkit::sink::Sink;
 
+use crate::console_bench::ConsoleArgs;
+
 #[derive(Debug, clap::Parser)]
 #[command(name = "tidings-bench", version, about)]
 pub struct BenchArgs {
+    /// Another benchmark than the fan-out (whose options are the ones below).
+    #[command(subcommand)]
+    pub command: Option<BenchCommand>,
     /// Subscribers of the benchmark list.
     #[arg(long, default_value_t = 10_000)]
     pub subscribers: usize,
@@ -48,6 +53,12 @@ pub struct BenchArgs {
     /// the end of a fan-out is then read from the queue, and no edition is sent.
     #[arg(long)]
     pub relay_port: Option<u16>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// The web console's pages for an owner of a large list: roster, search, held queue.
+    Console(ConsoleArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -79,6 +90,9 @@ impl Signing {
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if let Some(BenchCommand::Console(console)) = args.command {
+        return crate::console_bench::run(console).await;
+    }
     if args.subscribers == 0 || args.connections == 0 || args.batch == 0 {
         bail!("--subscribers, --connections and --batch must be at least 1");
     }
@@ -670,13 +684,13 @@ fn status_kib(field: &str) -> Option<u64> {
 }
 
 /// Where the benchmark keeps its data, so that it never touches a real installation's.
-struct BenchDatabase {
-    url: String,
+pub struct BenchDatabase {
+    pub url: String,
     schema: Option<(String, String)>,
 }
 
 impl BenchDatabase {
-    async fn prepare(url: Option<&str>, dir: &Path) -> anyhow::Result<BenchDatabase> {
+    pub async fn prepare(url: Option<&str>, dir: &Path) -> anyhow::Result<BenchDatabase> {
         let Some(url) = url.filter(|u| u.starts_with("postgres")) else {
             if let Some(other) = url {
                 bail!("--database-url takes a postgres:// URL (SQLite runs in a temporary file); got {other:?}");
@@ -701,7 +715,7 @@ impl BenchDatabase {
         })
     }
 
-    async fn drop_schema(&self) {
+    pub async fn drop_schema(&self) {
         let Some((url, schema)) = &self.schema else {
             return;
         };

@@ -606,6 +606,21 @@ pub struct SmtpClient {
 impl SmtpClient {
     pub async fn connect(addr: SocketAddr) -> SmtpClient {
         let stream = TcpStream::connect(addr).await.expect("connect");
+        SmtpClient::over(stream).await
+    }
+
+    /// Connects from `source`, another loopback address than 127.0.0.1, so that a server
+    /// trusting 127.0.0.1 (Postfix's `mynetworks`) sees a client from outside.
+    pub async fn connect_from(source: std::net::IpAddr, addr: SocketAddr) -> SmtpClient {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind(SocketAddr::new(source, 0))
+            .expect("bind the source address");
+        let stream = socket.connect(addr).await.expect("connect");
+        SmtpClient::over(stream).await
+    }
+
+    async fn over(stream: TcpStream) -> SmtpClient {
         let (read, writer) = stream.into_split();
         let mut client = SmtpClient {
             reader: BufReader::new(read),

@@ -814,3 +814,43 @@ fn edition_mistakes_are_refused(config: &Path, db: &TestDb) {
     let error = stderr(&tidings(config, db, &["editions", "preview", "bulletin"]));
     assert!(error.contains("--lang"), "{error}");
 }
+
+/// `postfix-maps` prints one `ADDRESS OK` line per address the daemon takes (a publication's
+/// bare name is none), and `--output` writes the same table.
+#[test]
+fn postfix_maps_lists_the_addresses_of_lists_and_publications() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let config = write_publication_config(dir.path());
+    let db = TestDb::sqlite();
+    let printed = stdout(&tidings(&config, &db, &["postfix-maps"]));
+    let lines: Vec<&str> = printed.lines().filter(|l| !l.starts_with('#')).collect();
+    for address in [
+        "open",
+        "open-request",
+        "open-bounces",
+        "open-confirm",
+        "team-owner",
+        "bulletin-submit",
+        "bulletin-leave",
+        "postmaster",
+        "abuse",
+    ] {
+        let line = format!("{address}@{} OK", crate::common::DOMAIN);
+        assert!(lines.contains(&line.as_str()), "{line} missing:\n{printed}");
+    }
+    let bare = format!("bulletin@{} OK", crate::common::DOMAIN);
+    assert!(!lines.contains(&bare.as_str()), "{printed}");
+    let file = dir.path().join("recipients");
+    let written = tidings(&config, &db, &["postfix-maps", "--output"]);
+    assert!(
+        !written.status.success(),
+        "--output needs a file: {written:?}"
+    );
+    let file_arg = file.display().to_string();
+    stdout(&tidings(
+        &config,
+        &db,
+        &["postfix-maps", "--output", &file_arg],
+    ));
+    assert_eq!(std::fs::read_to_string(&file).expect("written"), printed);
+}

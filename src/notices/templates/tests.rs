@@ -239,7 +239,10 @@ fn console_variants(name: &str, with: &dyn Fn(Value) -> Value) -> Vec<Value> {
                     { "name": "team-gender", "title": "Gender Justice Team", "active": false, "language": "العربية" },
                 ],
                 "moderated": [
-                    { "name": "team-gender", "title": "Gender Justice Team", "held": 3, "url": "https://lists.example.org/console/lists/team-gender/held" },
+                    { "name": "team-gender", "title": "Gender Justice Team", "held": 3, "url": "https://lists.example.org/console/lists/team-gender/held", "requests_url": "https://lists.example.org/console/lists/team-gender/requests" },
+                ],
+                "owned": [
+                    { "name": "team-gender", "title": "Gender Justice Team", "members_url": "https://lists.example.org/console/lists/team-gender/members", "requests_url": "https://lists.example.org/console/lists/team-gender/requests", "bounces_url": "https://lists.example.org/console/lists/team-gender/bounces", "queue_url": "https://lists.example.org/console/lists/team-gender/queue" },
                 ],
                 "edited": [
                     { "name": "bulletin", "title": "The Bulletin", "url": "https://lists.example.org/console/publications/bulletin" },
@@ -261,6 +264,7 @@ fn console_variants(name: &str, with: &dyn Fn(Value) -> Value) -> Vec<Value> {
             empty["edited"] = json!([]);
             empty["trails"] = json!([]);
             empty["whole_trail_url"] = json!("");
+            empty["owned"] = json!([]);
             vec![with(full), with(empty)]
         }
         "console_signed_out" => [false, true]
@@ -283,6 +287,8 @@ fn console_variants(name: &str, with: &dyn Fn(Value) -> Value) -> Vec<Value> {
         | "console_edition"
         | "console_editions_outcome" => editing_variants(name, with),
         "console_account" | "console_account_done" | "console_audit" => member_variants(name, with),
+        "console_roster" | "console_member" | "console_import" | "console_requests"
+        | "console_bounces" | "console_queue" => roster_variants(name, with),
         _ => vec![with(json!({ "sign_in_url": sign_in_url }))],
     }
 }
@@ -479,6 +485,149 @@ fn member_variants(name: &str, with: &dyn Fn(Value) -> Value) -> Vec<Value> {
             empty["next_url"] = json!("");
             vec![with(full), with(empty)]
         }
+    }
+}
+
+/// The owners' pages of a list: full and empty, each notice and problem.
+fn roster_variants(name: &str, with: &dyn Fn(Value) -> Value) -> Vec<Value> {
+    let list_url = "https://lists.example.org/console/lists/team-gender";
+    let csrf = "5f0e4a9c1b2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f";
+    let languages = json!([
+        { "code": "en", "name": "English", "selected": false },
+        { "code": "ar", "name": "العربية", "selected": true },
+    ]);
+    let member = json!({
+        "address": "ana@ngo.example",
+        "name": "Ana <b>",
+        "language": "العربية",
+        "disabled": true,
+        "status": "disabled",
+        "score": 5,
+        "url": format!("{list_url}/members/17"),
+    });
+    let home_url = "https://lists.example.org/console";
+    let variants = |full: Value, changes: &[(&str, Value)]| -> Vec<Value> {
+        let mut out = vec![with(full.clone())];
+        for (key, value) in changes {
+            let mut changed = full.clone();
+            changed[*key] = value.clone();
+            out.push(with(changed));
+        }
+        out
+    };
+    match name {
+        "console_roster" => variants(
+            json!({
+                "list_name": "team-gender",
+                "list_title": "Gender Justice Team",
+                "members": [member],
+                "total": 120,
+                "disabled": 3,
+                "search": "ana",
+                "matching": 1,
+                "previous_url": format!("{list_url}/members?before=ana%40ngo.example"),
+                "next_url": format!("{list_url}/members?after=ana%40ngo.example"),
+                "first_url": format!("{list_url}/members"),
+                "last_url": format!("{list_url}/members?last=1"),
+                "done": "added",
+                "problem": "",
+                "typed": { "address": "", "name": "", "languages": languages },
+                "action_url": format!("{list_url}/members"),
+                "import_url": format!("{list_url}/members/import"),
+                "export_url": format!("{list_url}/members/export"),
+                "home_url": home_url,
+                "csrf": csrf,
+            }),
+            &[
+                ("members", json!([])),
+                ("done", json!("present")),
+                ("done", json!("removed")),
+                ("problem", json!("address")),
+                ("problem", json!("language")),
+                ("problem", json!("name")),
+                ("search", json!("")),
+            ],
+        ),
+        "console_member" => variants(
+            json!({
+                "list_title": "Gender Justice Team",
+                "member": member,
+                "languages": languages,
+                "done": "",
+                "roster_url": format!("{list_url}/members"),
+                "csrf": csrf,
+            }),
+            &[("done", json!("language")), ("done", json!("reenabled"))],
+        ),
+        "console_import" => variants(
+            json!({
+                "list_title": "Gender Justice Team",
+                "added": 2,
+                "present": 1,
+                "skipped": 1,
+                "invalid": [{ "line": 4, "problem": "\"x@\" is not an email address" }],
+                "roster_url": format!("{list_url}/members"),
+            }),
+            &[("invalid", json!([]))],
+        ),
+        "console_requests" => variants(
+            json!({
+                "list_name": "team-gender",
+                "list_title": "Gender Justice Team",
+                "requests": [{
+                    "address": "ben@ngo.example",
+                    "kind": "subscribe",
+                    "language": "Français",
+                    "received": "2026-12-04 10:00 UTC",
+                    "decide_url": format!("{list_url}/requests/9/decide"),
+                }],
+                "total": 1,
+                "page": 1,
+                "previous_url": "",
+                "next_url": format!("{list_url}/requests?page=2"),
+                "outcome": "",
+                "home_url": home_url,
+                "csrf": csrf,
+            }),
+            &[
+                ("requests", json!([])),
+                ("outcome", json!("approve")),
+                ("outcome", json!("reject")),
+                ("outcome", json!("already")),
+            ],
+        ),
+        "console_bounces" => variants(
+            json!({
+                "list_name": "team-gender",
+                "list_title": "Gender Justice Team",
+                "threshold": 5,
+                "days": 30,
+                "scores": [{ "address": "ana@ngo.example", "score": 5, "disabled": true, "last": "2026-12-04 10:00 UTC" }],
+                "domains": [
+                    { "domain": "ngo.example", "class": "policy", "count": 3, "detail": "550 5.7.1 blocked" },
+                    { "domain": "mail.example", "class": "mailbox", "count": 1, "detail": "" },
+                ],
+                "complaints": 1,
+                "roster_url": format!("{list_url}/members"),
+                "home_url": home_url,
+            }),
+            &[("scores", json!([])), ("domains", json!([]))],
+        ),
+        _ => variants(
+            json!({
+                "list_name": "team-gender",
+                "list_title": "Gender Justice Team",
+                "pending": 10,
+                "deferred": 2,
+                "sending": 1,
+                "sent": 500,
+                "failed": 3,
+                "oldest_due": "2026-12-04 10:00 UTC",
+                "waiting": [{ "state": "held", "count": 2 }],
+                "home_url": home_url,
+            }),
+            &[("oldest_due", json!("")), ("waiting", json!([]))],
+        ),
     }
 }
 
@@ -752,6 +901,9 @@ fn page_variants_say_different_things() {
             "console_account",
             "console_account_done",
             "console_audit",
+            "console_roster",
+            "console_member",
+            "console_requests",
         ] {
             let rendered: BTreeSet<String> = page_variants(name)
                 .iter()

@@ -251,6 +251,58 @@ pub(super) fn not_found(subscriptions: &Subscriptions, language: &str) -> Respon
     )
 }
 
+/// What a list's page asks of the person who opens it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Duty {
+    /// Moderating: the list's owners and moderators (held postings, subscription requests).
+    Moderate,
+    /// Owning: the list's owners only (its roster, bounces and queue).
+    Own,
+}
+
+/// The list named `name` (spelled as configured) when `address` has `duty` on it, or is one
+/// of `[web] admins`.
+pub(super) fn list_for<'c>(
+    config: &'c Config,
+    address: &str,
+    name: &str,
+    duty: Duty,
+) -> Option<&'c ListConfig> {
+    let list = config.list(name).filter(|list| list.name == name)?;
+    let allowed = match duty {
+        Duty::Moderate => list.may_moderate(address),
+        Duty::Own => list.is_owner(address),
+    };
+    (allowed || config.is_admin(address)).then_some(list)
+}
+
+/// A signed-in person and the list of the URL, on which they have the duty asked.
+pub(super) struct OnList<'a> {
+    pub person: SignedIn,
+    pub list: &'a ListConfig,
+}
+
+/// The person and list of a request to one of `list_name`'s pages, when they have `duty` on
+/// it; the sign-in form, a refusal or the one "not found" page otherwise.
+pub(super) async fn on_list<'a>(
+    subscriptions: &'a Subscriptions,
+    headers: &HeaderMap,
+    list_name: &str,
+    duty: Duty,
+    form: bool,
+) -> Result<OnList<'a>, Response> {
+    let person = signed_in(subscriptions, headers, form).await?;
+    match list_for(
+        subscriptions.config(),
+        &person.session.address,
+        list_name,
+        duty,
+    ) {
+        Some(list) => Ok(OnList { person, list }),
+        None => Err(not_found(subscriptions, &person.language)),
+    }
+}
+
 /// What the person is to this list, for the log: never their address at INFO.
 pub(super) fn role(config: &Config, list: &ListConfig, address: &str) -> &'static str {
     let named = |people: &[String]| people.iter().any(|p| p.eq_ignore_ascii_case(address));

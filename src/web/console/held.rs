@@ -17,17 +17,17 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use crate::config::{Config, ListConfig};
+use crate::config::ListConfig;
 use crate::links::{
     console_url, held_attachment_url, held_decide_url, held_html_url, held_posting_url,
-    held_queue_url, ConsolePage,
+    held_queue_url, requests_url, ConsolePage,
 };
 use crate::moderation::{self, view};
 use crate::store::StoredMessage;
 use crate::subscriptions::commands::Answer;
 use crate::subscriptions::Subscriptions;
 
-use super::access::{not_found, role, signed_in, SignedIn};
+use super::access::{not_found, on_list, role, Duty, OnList};
 use super::{form_field, render};
 use crate::web::page::guarded;
 use crate::web::unsubscribe::internal;
@@ -46,33 +46,6 @@ pub(super) const FRAME_POLICY: &str =
 pub(super) const POSTING_POLICY: &str =
     "default-src 'none'; style-src 'unsafe-inline'; frame-src 'self'; \
 form-action 'self'; frame-ancestors 'none'";
-
-/// The signed-in person and the list of the URL, which they moderate.
-struct Moderating<'a> {
-    person: SignedIn,
-    list: &'a ListConfig,
-}
-
-/// The list named `name` (spelled as configured) when `address` may decide on its held
-/// postings.
-fn moderated<'c>(config: &'c Config, address: &str, name: &str) -> Option<&'c ListConfig> {
-    let list = config.list(name).filter(|list| list.name == name)?;
-    (config.is_admin(address) || list.may_moderate(address)).then_some(list)
-}
-
-/// The person and list of a request to one of `list_name`'s routes, when they moderate it.
-async fn moderating<'a>(
-    subscriptions: &'a Subscriptions,
-    headers: &HeaderMap,
-    list_name: &str,
-    form: bool,
-) -> Result<Moderating<'a>, Response> {
-    let person = signed_in(subscriptions, headers, form).await?;
-    match moderated(subscriptions.config(), &person.session.address, list_name) {
-        Some(list) => Ok(Moderating { person, list }),
-        None => Err(not_found(subscriptions, &person.language)),
-    }
-}
 
 /// The message `id` of the URL, when it is of `list`: `Ok(None)` for any other.
 async fn message_of(
@@ -102,8 +75,8 @@ async fn held_posting<'a>(
     headers: &HeaderMap,
     list_name: &str,
     id: &str,
-) -> Result<(Moderating<'a>, StoredMessage), Response> {
-    let m = moderating(subscriptions, headers, list_name, false).await?;
+) -> Result<(OnList<'a>, StoredMessage), Response> {
+    let m = on_list(subscriptions, headers, list_name, Duty::Moderate, false).await?;
     match message_of(subscriptions, m.list, id).await? {
         Some(held) if held.state == "held" => Ok((m, held)),
         _ => Err(not_found(subscriptions, &m.person.language)),
@@ -136,7 +109,7 @@ pub async fn queue(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let m = match moderating(&subscriptions, &headers, &list_name, false).await {
+    let m = match on_list(&subscriptions, &headers, &list_name, Duty::Moderate, false).await {
         Ok(m) => m,
         Err(response) => return response,
     };
@@ -186,13 +159,13 @@ pub async fn queue(
 }
 
 /// The page for a posting decided already, by this person or another, by any way.
-fn already_decided(subscriptions: &Subscriptions, m: &Moderating) -> Response {
+fn already_decided(subscriptions: &Subscriptions, m: &OnList) -> Response {
     decided_page(subscriptions, m, StatusCode::CONFLICT, "already")
 }
 
 fn decided_page(
     subscriptions: &Subscriptions,
-    m: &Moderating,
+    m: &OnList,
     status: StatusCode,
     outcome: &str,
 ) -> Response {
@@ -218,7 +191,7 @@ pub async fn posting(
     Path((list_name, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let m = match moderating(&subscriptions, &headers, &list_name, false).await {
+    let m = match on_list(&subscriptions, &headers, &list_name, Duty::Moderate, false).await {
         Ok(m) => m,
         Err(response) => return response,
     };
@@ -373,7 +346,7 @@ pub async fn decide(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    let m = match moderating(&subscriptions, &headers, &list_name, true).await {
+    let m = match on_list(&subscriptions, &headers, &list_name, Duty::Moderate, true).await {
         Ok(m) => m,
         Err(response) => return response,
     };
@@ -439,6 +412,7 @@ pub async fn moderated_lists(
                 "title": list.display_name,
                 "held": held,
                 "url": held_queue_url(base_url, &list.name, 1),
+                "requests_url": requests_url(base_url, &list.name, 1),
             })
         })
         .collect())

@@ -8,7 +8,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use crate::links::{console_url, ConsolePage};
+use crate::config::Config;
+use crate::links::{
+    bounces_url, console_url, queue_url, requests_url, roster_url, ConsolePage, RosterAt,
+};
 use crate::subscriptions::Subscriptions;
 use crate::web::unsubscribe::internal;
 
@@ -72,10 +75,33 @@ pub async fn home(State(subscriptions): State<Arc<Subscriptions>>, headers: Head
             "trails": trails,
             "whole_trail_url": whole_trail_url,
             "account_url": console_url(base_url, ConsolePage::Account),
+            "owned": owned_lists(config, address),
             "csrf": session.csrf_secret,
             "sign_out_url": console_url(base_url, ConsolePage::SignOut),
             "sign_out_everywhere_url": console_url(base_url, ConsolePage::SignOutEverywhere),
         }),
         &[],
     )
+}
+
+/// Each list the person owns (every list, for `[web] admins`), with its owners' pages.
+fn owned_lists(config: &Config, address: &str) -> Vec<Value> {
+    let base_url = &config.server.base_url;
+    config
+        .lists
+        .iter()
+        .chain(&config.publication_lists)
+        .filter(|list| config.is_admin(address) || list.is_owner(address))
+        .map(|list| {
+            let name = &list.name;
+            json!({
+                "name": name,
+                "title": list.display_name,
+                "members_url": roster_url(base_url, name, "", RosterAt::First),
+                "requests_url": requests_url(base_url, name, 1),
+                "bounces_url": bounces_url(base_url, name),
+                "queue_url": queue_url(base_url, name),
+            })
+        })
+        .collect()
 }

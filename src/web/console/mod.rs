@@ -8,7 +8,10 @@
 //! - [`editions`] and [`items`]: a publication's items, schedule and editions, for its
 //!   editors;
 //! - [`account`]: a member's own subscriptions (leave, join, language);
-//! - [`audit`]: the audit trail of decisions, for a list's owners and admins.
+//! - [`audit`]: the audit trail of decisions, for a list's owners and admins;
+//! - [`requests`]: a list's subscription requests waiting for approval, for its owners and moderators;
+//! - [`roster`]: a list's members, for its owners;
+//! - [`delivery`]: a list's bounces and delivery queue, for its owners.
 //!
 //! Every page is rendered from `templates/web/` in the person's language (their member
 //! language, else the browser's), and every action checks the person's role on the very
@@ -17,10 +20,13 @@
 mod access;
 mod account;
 mod audit;
+mod delivery;
 mod editions;
 mod held;
 mod home;
 mod items;
+mod requests;
+mod roster;
 mod sign_in;
 
 use std::sync::Arc;
@@ -32,7 +38,9 @@ use axum::Router;
 use serde_json::Value;
 
 use crate::config::LANGUAGES;
-use crate::links::{editing, held as held_routes, ConsolePage, LIST_AUDIT, SIGN_IN_LINK};
+use crate::links::{
+    editing, held as held_routes, roster as roster_routes, ConsolePage, LIST_AUDIT, SIGN_IN_LINK,
+};
 use crate::publications::Publications;
 use crate::subscriptions::Subscriptions;
 
@@ -69,6 +77,20 @@ pub fn routes() -> Router<Arc<Subscriptions>> {
         )
         .route(ConsolePage::Audit.route(), get(audit::whole_trail))
         .route(LIST_AUDIT, get(audit::list_trail))
+        .route(
+            roster_routes::MEMBERS,
+            get(roster::members).post(roster::add),
+        )
+        .route(roster_routes::IMPORT, post(roster::import))
+        .route(roster_routes::EXPORT, get(roster::export))
+        .route(
+            roster_routes::MEMBER,
+            get(roster::member).post(roster::change),
+        )
+        .route(roster_routes::REQUESTS, get(requests::requests))
+        .route(roster_routes::REQUEST_DECIDE, post(requests::decide))
+        .route(roster_routes::BOUNCES, get(delivery::bounces))
+        .route(roster_routes::QUEUE, get(delivery::queue))
 }
 
 /// The routes of the pages for a publication's editors, which need the publications

@@ -1,8 +1,10 @@
-//! The data lines of the CSV files operators import (members, organisations). Read line by
-//! line, not with csv's whole-file reader, whose line count skips blank lines: every problem
-//! must name the line the operator sees in the editor.
+//! The data lines of the CSV files operators import (members, organisations), from a file
+//! or pasted in the web console. Read line by line, not with csv's whole-file reader, whose
+//! line count skips blank lines: every problem must name the line the operator sees in the
+//! editor.
 
-use super::SkippedLines;
+/// Lines of an import that were skipped: (line number, problem).
+pub type SkippedLines = Vec<(usize, String)>;
 
 /// (line number, fields) of each data line. Blank lines and `#` comments are passed over,
 /// and so is a first line whose first field is `header`; lines that are not valid CSV are
