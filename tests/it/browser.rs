@@ -17,28 +17,31 @@
 //! - A member signs in, opens their own page from the home page, leaves one of their two
 //!   lists by its "Leave" button, receives the goodbye notice, and a posting to that list
 //!   afterwards reaches its members but not them (on SQLite and PostgreSQL).
+//! - An owner of a list of 100,000 members (imported 5,000 at a time, within five minutes)
+//!   opens its roster, types one address in the search field, and sees that member alone,
+//!   then opens their page; the search page's load time is printed, not asserted (on
+//!   SQLite and PostgreSQL).
 //! - The pages (sign-in form, home, held queue, held posting, an item's form with its
 //!   preview, a publication, an edition waiting for approval, the member's own page, the
-//!   audit trail) in English and in Arabic, at desktop and phone width, saved under
-//!   `target/screenshots/console/` for a person to look at; every one is checked for
-//!   fields without a label, for content wider than the window or sticking out of the
-//!   page's frame, and for text with too little contrast against its background.
-//!
-//! Scenario to add here once its page exists:
-//!
-//! - an owner finds one address among 100,000 members with the roster's search.
+//!   audit trail, a list's roster and a search in it) in English and in Arabic, at desktop
+//!   and phone width, saved under `target/screenshots/console/` for a person to look at;
+//!   every one is checked for fields without a label, for content wider than the window
+//!   or sticking out of the page's frame, and for text with too little contrast against
+//!   its background.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::common::browser::{subscribe, wait_for_mail};
 use crate::common::chromium::{available, Chromium, DESKTOP, PHONE};
 use crate::common::process::free_port;
 use crate::common::{message, Harness, TestDb, BULLETIN, DOMAIN, EDITOR};
+use tidings::store::ImportLine;
 
 on_both_databases!(
     a_moderator_approves_a_held_posting_and_signs_out,
     an_editor_writes_an_item_and_approves_a_special_edition,
     a_member_leaves_a_list_from_their_own_page,
+    an_owner_finds_one_address_among_100_000_members,
 );
 
 const MODERATOR: &str = "mod@coalition.test.example";
@@ -293,6 +296,79 @@ async fn a_member_leaves_a_list_from_their_own_page(db: &TestDb) {
     );
 }
 
+const OWNER: &str = "owner@coalition.test.example";
+/// Members seeded in the roster scenario.
+const ROSTER: usize = 100_000;
+
+/// `count` members of `list`, imported 5,000 at a time, as `tidings import` does; the whole
+/// bounded in time.
+async fn seed(h: &Harness, list: &str, count: usize) {
+    let members: Vec<ImportLine> = (0..count)
+        .map(|i| ImportLine {
+            address: format!("member{i:06}@roster.example"),
+            display_name: format!("Member {i}"),
+            language: "en".into(),
+        })
+        .collect();
+    let import = async {
+        for chunk in members.chunks(5_000) {
+            h.daemon
+                .store
+                .import_members(list, chunk)
+                .await
+                .expect("imported");
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(300), import)
+        .await
+        .expect("100,000 members imported within 5 minutes");
+}
+
+async fn an_owner_finds_one_address_among_100_000_members(db: &TestDb) {
+    if !available("browser::an_owner_finds_one_address_among_100_000_members") {
+        return;
+    }
+    let started = Instant::now();
+    let (h, base) = daemon(db).await;
+    seed(&h, "news", ROSTER).await;
+    let seeded = started.elapsed();
+    let browser = Chromium::start(&base, "en").await;
+
+    browser.sign_in_as(&h, OWNER, 1).await;
+    let home = browser.text_of_page().await;
+    assert!(home.contains("Coalition News"), "{home}");
+    browser.open("/console/lists/news/members").await;
+    let roster = browser.text_of_page().await;
+    assert!(
+        roster.contains(&format!("{ROSTER} members of news")),
+        "{roster}"
+    );
+
+    let wanted = "member054321@roster.example";
+    browser.fill("Search by address or name", wanted).await;
+    let searching = Instant::now();
+    browser.press("Search").await;
+    let search_took = searching.elapsed();
+    let found = browser.text_of_page().await;
+    assert!(found.contains("1 members match"), "{found}");
+    assert_eq!(
+        found.matches("@roster.example").count(),
+        2,
+        "the search and its one row: {found}"
+    );
+    browser.follow(wanted).await;
+    assert!(browser.text_of_page().await.contains(wanted));
+
+    browser.quit().await;
+    eprintln!(
+        "browser::an_owner_finds_one_address_among_100_000_members ({}): seeded {ROSTER} members in {:.1} s, search page loaded in {} ms, {:.1} s in all",
+        db.kind,
+        seeded.as_secs_f64(),
+        search_took.as_millis(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
 /// Saves `page` at desktop and phone width, and adds what is wrong with it to `problems`.
 async fn shoot(browser: &Chromium, page: &str, problems: &mut Vec<String>) {
     let language = browser.language();
@@ -363,6 +439,15 @@ async fn pages_in(h: &Harness, base: &str, language: &str, address: &str) -> Vec
     shoot(&browser, "account", &mut problems).await;
     browser.open("/console/audit").await;
     shoot(&browser, "audit", &mut problems).await;
+
+    // A list's roster, and a search in it.
+    browser.open("/console/lists/news/members").await;
+    shoot(&browser, "roster", &mut problems).await;
+    browser.fill("q", "mod").await;
+    browser
+        .press(if language == "ar" { "بحث" } else { "Search" })
+        .await;
+    shoot(&browser, "roster-search", &mut problems).await;
     browser.quit().await;
     problems
 }
