@@ -252,6 +252,26 @@ impl Chromium {
         within("the page's text", body.text()).await
     }
 
+    /// The text a person reads in the frame titled `title` (a preview, framed apart).
+    pub async fn text_of_frame(&self, title: &str) -> String {
+        let xpath = format!("//iframe[@title={}]", xpath_literal(title));
+        let frame = self
+            .find(&format!("frame {title:?}"), Locator::XPath(&xpath))
+            .await;
+        within(&format!("enter frame {title:?}"), frame.enter_frame()).await;
+        let body = within(
+            "the frame's body",
+            self.client
+                .wait()
+                .at_most(STEP)
+                .for_element(Locator::Css("body")),
+        )
+        .await;
+        let text = within("the frame's text", body.text()).await;
+        within("leave the frame", self.client.enter_parent_frame()).await;
+        text
+    }
+
     async fn find(&self, what: &str, locator: Locator<'_>) -> Element {
         within(&format!("find {what}"), self.client.find(locator)).await
     }
@@ -300,8 +320,15 @@ impl Chromium {
         let literal = xpath_literal(text);
         let button = format!("//button[normalize-space()={literal}]");
         let input = format!("//input[@type='submit' and @value={literal}]");
+        // A button whose text is one word of many alike ("Leave") is named apart for
+        // screen readers ("Leave Coalition News"): that name presses it too.
+        let named = format!("//button[@aria-label={literal}]");
         let found = self
-            .find_any(&[Locator::XPath(&button), Locator::XPath(&input)])
+            .find_any(&[
+                Locator::XPath(&button),
+                Locator::XPath(&input),
+                Locator::XPath(&named),
+            ])
             .await;
         let Some(button) = found else {
             panic!(
@@ -328,6 +355,24 @@ impl Chromium {
         let Some(link) = self.find_any(&[Locator::XPath(&xpath)]).await else {
             panic!(
                 "no link {text:?} on {}:\n{}",
+                self.path().await,
+                self.text_of_page().await
+            );
+        };
+        self.click_and_wait(&link, text).await;
+    }
+
+    /// Follows the link that says `text` in the part of the page under the heading that
+    /// says `heading` (a page may link to one title from two of its parts).
+    pub async fn follow_under(&self, heading: &str, text: &str) {
+        let xpath = format!(
+            "//*[self::h2 or self::h3][normalize-space()={}]/following-sibling::*[1]//a[normalize-space()={}]",
+            xpath_literal(heading),
+            xpath_literal(text)
+        );
+        let Some(link) = self.find_any(&[Locator::XPath(&xpath)]).await else {
+            panic!(
+                "no link {text:?} under {heading:?} on {}:\n{}",
                 self.path().await,
                 self.text_of_page().await
             );

@@ -157,9 +157,9 @@ async fn decisions_by_email_cli_and_web_are_in_the_trail_for_owners_and_admins(d
     assert!(at("held.reject") < at("held.discard"), "{}", page.body);
     assert!(at("held.discard") < at("held.approve"), "{}", page.body);
     for shown in [
-        "<td>web</td>",
-        "<td>email</td>",
-        "<td>command line</td>",
+        "<td data-label=\"Channel\">web</td>",
+        "<td data-label=\"Channel\">email</td>",
+        "<td data-label=\"Channel\">command line</td>",
         "cli:operator",
         "off topic",
     ] {
