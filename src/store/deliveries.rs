@@ -245,13 +245,16 @@ impl Store {
         Ok(n)
     }
 
+    /// Deliveries per list and state; sent and failed ones include those whose rows were
+    /// purged, counted in `daily_counts`.
     pub async fn queue_counts(&self) -> Result<Vec<QueueCounts>> {
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT list_name, state, COUNT(*) FROM deliveries GROUP BY list_name, state \
-             ORDER BY list_name",
+        let mut rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT list_name, state, COUNT(*) FROM deliveries GROUP BY list_name, state",
         )
         .fetch_all(&self.pool)
         .await?;
+        rows.extend(self.purged_counts().await?);
+        rows.sort();
         let mut counts: Vec<QueueCounts> = Vec::new();
         for (list_name, state, n) in rows {
             if counts.last().is_none_or(|c| c.list_name != list_name) {

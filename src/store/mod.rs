@@ -9,6 +9,7 @@ mod organisations;
 mod publications;
 mod rate;
 mod requests;
+mod retention;
 mod settings;
 mod web;
 
@@ -37,6 +38,7 @@ pub use publications::{
 };
 pub use rate::RateLimit;
 pub use requests::{Request, RequestKind, RequestLimits, RequestOpened};
+pub use retention::{PurgedMessages, SpentKind};
 pub use web::{NewSession, OwnSubscription, WebSession};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
