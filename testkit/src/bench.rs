@@ -20,6 +20,8 @@ use tidings_testkit::sink::Sink;
 #[derive(Debug, clap::Parser)]
 #[command(name = "tidings-bench", version, about)]
 pub struct BenchArgs {
+    #[command(subcommand)]
+    pub command: Option<BenchCommand>,
     /// Subscribers of the benchmark list.
     #[arg(long, default_value_t = 10_000)]
     pub subscribers: usize,
@@ -48,6 +50,13 @@ pub struct BenchArgs {
     /// the end of a fan-out is then read from the queue, and no edition is sent.
     #[arg(long)]
     pub relay_port: Option<u16>,
+}
+
+/// Benchmarks other than the fan-out, which runs when none is named.
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// A simulated year of postings with retention purging: the database size per week.
+    Soak(crate::soak::SoakArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -79,6 +88,9 @@ impl Signing {
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if let Some(BenchCommand::Soak(soak)) = args.command {
+        return crate::soak::run(soak).await;
+    }
     if args.subscribers == 0 || args.connections == 0 || args.batch == 0 {
         bail!("--subscribers, --connections and --batch must be at least 1");
     }
@@ -665,13 +677,13 @@ fn status_kib(field: &str) -> Option<u64> {
 }
 
 /// Where the benchmark keeps its data, so that it never touches a real installation's.
-struct BenchDatabase {
-    url: String,
+pub(crate) struct BenchDatabase {
+    pub(crate) url: String,
     schema: Option<(String, String)>,
 }
 
 impl BenchDatabase {
-    async fn prepare(url: Option<&str>, dir: &Path) -> anyhow::Result<BenchDatabase> {
+    pub(crate) async fn prepare(url: Option<&str>, dir: &Path) -> anyhow::Result<BenchDatabase> {
         let Some(url) = url.filter(|u| u.starts_with("postgres")) else {
             if let Some(other) = url {
                 bail!("--database-url takes a postgres:// URL (SQLite runs in a temporary file); got {other:?}");
@@ -696,7 +708,7 @@ impl BenchDatabase {
         })
     }
 
-    async fn drop_schema(&self) {
+    pub(crate) async fn drop_schema(&self) {
         let Some((url, schema)) = &self.schema else {
             return;
         };

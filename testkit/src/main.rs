@@ -1,8 +1,10 @@
-//! `tidings-bench`: measures a fan-out end to end. Built only from this test-support crate
+//! `tidings-bench`: measures a fan-out end to end, and (`soak`) the database's size over a
+//! simulated year of retention. Built only from this test-support crate
 //! (`cargo run --release -p tidings-testkit -- --help`), so that the daemon's binary holds
 //! only the product.
 
 mod bench;
+mod soak;
 
 use clap::Parser;
 
