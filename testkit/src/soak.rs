@@ -59,6 +59,13 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
     if args.postings == 0 || args.postings > 100 || args.size > 10_000_000 {
         bail!("--postings must be 1 to 100 and --size at most 10000000");
     }
+    if let Some(url) = args
+        .postgres
+        .as_deref()
+        .filter(|u| !u.starts_with("postgres"))
+    {
+        bail!("--postgres takes a postgres:// URL (SQLite runs in a temporary file); got {url:?}");
+    }
     let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
     let database = BenchDatabase::prepare(args.postgres.as_deref(), dir.path()).await?;
     let limit = Duration::from_secs(args.timeout);
