@@ -26,7 +26,7 @@
 //! 5. The lists' and newsletters' own rules: [`pipeline`] (a posting's fate and
 //!    decoration), [`subscriptions`], [`publications`].
 //! 6. What acts on those: [`bounces`], [`moderation`], [`inbound`] (the SMTP/LMTP
-//!    listeners).
+//!    listeners), [`retention`] (purging what has served its purpose).
 //! 7. The workers: [`delivery`], [`runner`] (mail to the lists' own addresses), [`web`].
 //! 8. [`daemon`]: starts and stops the services.
 //! 9. [`cli`]: the commands.
@@ -51,6 +51,7 @@ pub mod moderation;
 pub mod notices;
 pub mod pipeline;
 pub mod publications;
+pub mod retention;
 pub mod runner;
 pub mod signals;
 pub mod store;

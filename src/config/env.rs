@@ -11,8 +11,8 @@ use toml::{Table, Value};
 use super::validate::{ConfigError, EnvProblem};
 use super::{
     defaults, AuthenticationConfig, BouncesConfig, DatabaseConfig, DeliveryConfig, DkimConfig,
-    DmarcConfig, DnsConfig, MetricsConfig, ModerationConfig, RelayConfig, ServerConfig,
-    SubscriptionsConfig, WebConfig,
+    DmarcConfig, DnsConfig, MetricsConfig, ModerationConfig, RelayConfig, RetentionConfig,
+    ServerConfig, SubscriptionsConfig, WebConfig,
 };
 
 const PREFIX: &str = "TIDINGS_";
@@ -82,6 +82,7 @@ fn sections() -> Vec<Section> {
         Section::of("delivery", &DeliveryConfig::default()),
         Section::of("subscriptions", &SubscriptionsConfig::default()),
         Section::of("moderation", &ModerationConfig::default()),
+        Section::of("retention", &RetentionConfig::default()),
         Section::of("database", &DatabaseConfig::default()),
         Section::of("dns", &DnsConfig::default()),
         Section::of("authentication", &AuthenticationConfig::default()),
@@ -354,12 +355,18 @@ mod tests {
             "TIDINGS_DKIM_KEY_FILE",
             "TIDINGS_DKIM_ED25519_SELECTOR",
             "TIDINGS_METRICS_LISTEN",
+            "TIDINGS_RETENTION_DAYS",
+            "TIDINGS_RETENTION_SHUNTED_DAYS",
+            "TIDINGS_RETENTION_BATCH_SIZE",
+            "TIDINGS_RETENTION_PAUSE_MS",
+            "TIDINGS_RETENTION_INTERVAL_SECONDS",
         ] {
             assert!(names.iter().any(|n| n == name), "{name} missing");
         }
         // secret + 20 server + 12 relay + 10 delivery + 6 subscriptions + 1 moderation
         // + 2 database + 10 in dns, authentication, dmarc and bounces + 5 dkim + 1 metrics
-        assert_eq!(names.len(), 68, "{names:?}");
+        // + 5 retention
+        assert_eq!(names.len(), 73, "{names:?}");
     }
 
     #[test]

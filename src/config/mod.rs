@@ -45,6 +45,8 @@ pub struct Config {
     #[serde(default)]
     pub moderation: ModerationConfig,
     #[serde(default)]
+    pub retention: RetentionConfig,
+    #[serde(default)]
     pub dns: DnsConfig,
     #[serde(default)]
     pub authentication: AuthenticationConfig,
@@ -251,6 +253,37 @@ impl Default for ModerationConfig {
     fn default() -> Self {
         ModerationConfig {
             held_expiry_days: 14,
+        }
+    }
+}
+
+/// How long what has served its purpose is kept before it is purged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Days a message whose every delivery is final keeps its bodies and delivery rows; the
+    /// counts per list and day stay for the reports. Also the age at which other spent
+    /// records (decided held postings, processed commands and bounces, answered requests)
+    /// go.
+    pub days: u64,
+    /// Days a message set aside for the operator is kept.
+    pub shunted_days: u64,
+    /// Rows purged per transaction: small, so that delivery's transactions interleave.
+    pub batch_size: u64,
+    /// Pause between two batches, so that a large purge never holds the writer for long.
+    pub pause_ms: u64,
+    /// Seconds between two purges.
+    pub interval_seconds: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            days: 30,
+            shunted_days: 90,
+            batch_size: 500,
+            pause_ms: 50,
+            interval_seconds: 3600,
         }
     }
 }
@@ -935,6 +968,7 @@ impl std::fmt::Debug for Config {
             .field("database", &"<redacted>")
             .field("subscriptions", &self.subscriptions)
             .field("moderation", &self.moderation)
+            .field("retention", &self.retention)
             .field("dns", &self.dns)
             .field("authentication", &self.authentication)
             .field("dmarc", &self.dmarc)

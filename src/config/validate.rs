@@ -13,8 +13,8 @@ mod publications;
 
 use super::{
     defaults, BouncesConfig, Config, DatabaseConfig, DeliveryConfig, DkimConfig, DnsConfig,
-    KeyAlgorithm, KeyFiles, ListConfig, ModerationConfig, PostingPolicy, RelayConfig, ServerConfig,
-    SubscriptionsConfig, Visibility,
+    KeyAlgorithm, KeyFiles, ListConfig, ModerationConfig, PostingPolicy, RelayConfig,
+    RetentionConfig, ServerConfig, SubscriptionsConfig, Visibility,
 };
 use crate::address::{self, is_dns_label, is_dns_name};
 use crate::links::{Role, RESERVED_NAMES};
@@ -103,6 +103,13 @@ pub(super) fn validate(
         config.moderation.held_expiry_days,
         1,
         ModerationConfig::default().held_expiry_days,
+    );
+    at_least_one!(
+        report,
+        "retention",
+        config.retention,
+        RetentionConfig::default(),
+        [days, shunted_days, batch_size, interval_seconds]
     );
     check_dns(&mut report, &config.dns);
     check_ip_addresses(

@@ -25,6 +25,7 @@ use crate::notices::{Notices, TemplateError};
 use crate::publications::clock::{Clock, SystemClock};
 use crate::publications::render::{self as edition_render, PublicationTemplates};
 use crate::publications::{self, Publications};
+use crate::retention;
 use crate::runner;
 use crate::signals::Signals;
 use crate::store::{Store, StoreError};
@@ -147,10 +148,11 @@ type Service = fn(&Parts, &mut Supervisor);
 
 /// Every service but the listeners (which bind first, so that a port in use stops the start
 /// before anything runs). Adding one is adding a line.
-const SERVICES: [(&str, Service); 3] = [
+const SERVICES: [(&str, Service); 4] = [
     ("delivery", start_delivery),
     ("command runner", start_runner),
     ("publication scheduler", start_scheduler),
+    ("retention", start_retention),
 ];
 
 impl Daemon {
@@ -363,6 +365,19 @@ fn start_scheduler(parts: &Parts, tasks: &mut Supervisor) {
     tasks.spawn("publication scheduler", move || {
         publications::scheduler::run(
             Arc::clone(&publications),
+            Arc::clone(&clock),
+            signals.clone(),
+        )
+    });
+}
+
+fn start_retention(parts: &Parts, tasks: &mut Supervisor) {
+    let (store, clock) = (parts.store.clone(), Arc::clone(&parts.clock));
+    let (settings, signals) = (parts.config.retention.clone(), parts.signals.clone());
+    tasks.spawn("retention", move || {
+        retention::run(
+            store.clone(),
+            settings.clone(),
             Arc::clone(&clock),
             signals.clone(),
         )

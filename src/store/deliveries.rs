@@ -245,25 +245,31 @@ impl Store {
         Ok(n)
     }
 
+    /// Deliveries per list and state; sent and failed ones include those whose rows were
+    /// purged, counted in `daily_counts`.
     pub async fn queue_counts(&self) -> Result<Vec<QueueCounts>> {
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT list_name, state, COUNT(*) FROM deliveries GROUP BY list_name, state \
-             ORDER BY list_name",
+        let mut rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT list_name, state, COUNT(*) FROM deliveries GROUP BY list_name, state",
         )
         .fetch_all(&self.pool)
         .await?;
+        rows.extend(self.purged_counts().await?);
+        // Grouped by list, as tally() reads them: the purged counts come after the live ones.
+        rows.sort();
         Ok(tally(rows))
     }
 
     /// Deliveries of one list per state, from the index `deliveries_by_list` alone.
     pub async fn queue_counts_of(&self, list: &str) -> Result<QueueCounts> {
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        let mut rows: Vec<(String, String, i64)> = sqlx::query_as(
             "SELECT list_name, state, COUNT(*) FROM deliveries WHERE list_name = $1 \
              GROUP BY list_name, state",
         )
         .bind(list)
         .fetch_all(&self.pool)
         .await?;
+        let purged = self.purged_counts().await?;
+        rows.extend(purged.into_iter().filter(|(name, _, _)| name == list));
         Ok(tally(rows).pop().unwrap_or_else(|| QueueCounts {
             list_name: list.to_owned(),
             ..QueueCounts::default()

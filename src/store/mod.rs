@@ -10,6 +10,7 @@ mod organisations;
 mod publications;
 mod rate;
 mod requests;
+mod retention;
 mod roster;
 mod settings;
 mod web;
@@ -40,6 +41,7 @@ pub use publications::{
 };
 pub use rate::RateLimit;
 pub use requests::{Request, RequestKind, RequestLimits, RequestOpened};
+pub use retention::{PurgedMessages, SpentKind};
 pub use roster::{RosterPage, RosterRow};
 pub use web::{NewSession, OwnSubscription, WebSession};
 

@@ -59,6 +59,8 @@ pub struct BenchArgs {
 pub enum BenchCommand {
     /// The web console's pages for an owner of a large list: roster, search, held queue.
     Console(ConsoleArgs),
+    /// A simulated year of postings with retention purging: the database size per week.
+    Soak(crate::soak::SoakArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -90,8 +92,10 @@ impl Signing {
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    if let Some(BenchCommand::Console(console)) = args.command {
-        return crate::console_bench::run(console).await;
+    match args.command {
+        Some(BenchCommand::Console(console)) => return crate::console_bench::run(console).await,
+        Some(BenchCommand::Soak(soak)) => return crate::soak::run(soak).await,
+        None => {}
     }
     if args.subscribers == 0 || args.connections == 0 || args.batch == 0 {
         bail!("--subscribers, --connections and --batch must be at least 1");

@@ -35,6 +35,7 @@ mod publication_templates;
 mod publication_web;
 mod publications;
 mod relay;
+mod retention;
 mod screenshots;
 mod signals;
 mod subscriptions;
