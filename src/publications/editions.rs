@@ -93,7 +93,8 @@ impl Publications {
             match inserted {
                 EditionInserted::Inserted(id) => {
                     tracing::info!(publication = %publication.name, edition = id, number, items = items.len(), kind, "edition built");
-                    let detail = format!("No. {number}, {kind}, {} items", items.len());
+                    let noun = if items.len() == 1 { "item" } else { "items" };
+                    let detail = format!("No. {number}, {kind}, {} {noun}", items.len());
                     self.audit(actor, "edition.build", &publication.name, id, Some(detail))
                         .await?;
                     let queued = self.after_build(actor, publication, id).await?;
