@@ -1,21 +1,24 @@
-//! What became of each copy, recorded as it happens. Workers hand every transaction's
-//! outcomes to one writer, which commits whatever has gathered in one database transaction:
-//! the outcomes that arrived within [`GATHER_WAIT`] of the first, at most about
-//! [`GATHER_LIMIT`]. Under load more outcomes arrive while a commit runs, so commits grow
-//! with the rate and never hold a worker up; when it is quiet, an outcome is committed
+//! What became of each copy, recorded as it happens. Workers hand outcomes over a few
+//! transactions at a time to one writer, which commits whatever has gathered in one
+//! database transaction: the outcomes that arrived within [`GATHER_WAIT`] of the first, or
+//! fewer when half of the copies allowed to be unrecorded are waiting. Under load more outcomes arrive while a
+//! commit runs, so commits grow with the rate; when it is quiet, an outcome is committed
 //! milliseconds after the relay's answer.
 //!
 //! This is what bounds duplicates after a crash. A claimed delivery whose outcome is not
 //! committed is sent again once its lease runs out; with outcomes committed per batch, a
-//! `kill -9` re-sent every copy of the claimed batches (`pool_size × batch_size`). Now only
-//! copies whose transaction was under way, those waiting in the channel (one transaction
-//! per worker at most: the channel holds `pool_size`) and those being committed can go out
-//! twice.
+//! `kill -9` re-sent every copy of the claimed batches (`pool_size × batch_size`). Now a
+//! worker takes a permit per copy before it sends a transaction, and the writer gives the
+//! permits back only once the copies' outcomes are committed: copies under way, waiting for
+//! the writer and being committed are never more than `pool_size ×
+//! max_recipients_per_transaction` together, and only those can go out twice. Counting
+//! copies rather than transactions lets personalised copies (one per transaction) keep
+//! flowing while a commit runs.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, Mutex};
+use tokio::sync::{mpsc, Mutex, OwnedSemaphorePermit, Semaphore};
 
 use crate::bounces::{self, Failure};
 use crate::config::Config;
@@ -27,31 +30,77 @@ use super::worker::log_copies;
 
 /// How long the writer waits for more outcomes after the first of a commit.
 const GATHER_WAIT: Duration = Duration::from_millis(5);
-/// Outcomes past which the writer commits without waiting longer.
-const GATHER_LIMIT: usize = 64;
 
-/// Copies and their outcomes, in the same order.
+/// Copies and their outcomes, in the same order, with the permits they were sent under
+/// (given back when this is dropped).
 #[derive(Default)]
 pub struct Copies {
     pub deliveries: Vec<ClaimedDelivery>,
     pub outcomes: Vec<(i64, DeliveryOutcome)>,
+    permits: Option<OwnedSemaphorePermit>,
 }
 
 impl Copies {
+    /// Adds `outcomes` of `deliveries`, sent under `permits` (from [`Outcomes::permits_for`]).
+    pub fn add(
+        &mut self,
+        deliveries: &[ClaimedDelivery],
+        mut outcomes: Vec<(i64, DeliveryOutcome)>,
+        permits: OwnedSemaphorePermit,
+    ) {
+        self.deliveries.extend_from_slice(deliveries);
+        self.outcomes.append(&mut outcomes);
+        self.hold(permits);
+    }
+
+    pub fn count(&self) -> usize {
+        self.outcomes.len()
+    }
+
     fn append(&mut self, mut more: Copies) {
         self.deliveries.append(&mut more.deliveries);
         self.outcomes.append(&mut more.outcomes);
+        if let Some(permits) = more.permits {
+            self.hold(permits);
+        }
+    }
+
+    fn hold(&mut self, permits: OwnedSemaphorePermit) {
+        match &mut self.permits {
+            Some(held) => held.merge(permits),
+            None => self.permits = Some(permits),
+        }
     }
 }
 
-/// The workers' side: where each transaction's outcomes go.
+/// The workers' side: permits to send, and where each transaction's outcomes go.
 #[derive(Clone)]
 pub struct Outcomes {
     sender: mpsc::Sender<Copies>,
+    /// One per copy that may be sent and not yet recorded.
+    unrecorded: Arc<Semaphore>,
 }
 
 impl Outcomes {
-    /// Hands over `copies` to be recorded; waits only while the writer is behind.
+    /// Permits for `count` more copies to be sent without their outcomes recorded, if there
+    /// are that many free.
+    pub fn try_permits_for(&self, count: usize) -> Option<OwnedSemaphorePermit> {
+        let count = u32::try_from(count).unwrap_or(u32::MAX);
+        Arc::clone(&self.unrecorded)
+            .try_acquire_many_owned(count)
+            .ok()
+    }
+
+    /// Waits until `count` more copies may be sent without their outcomes recorded.
+    pub async fn permits_for(&self, count: usize) -> OwnedSemaphorePermit {
+        let count = u32::try_from(count).unwrap_or(u32::MAX);
+        Arc::clone(&self.unrecorded)
+            .acquire_many_owned(count)
+            .await
+            .expect("the semaphore of unrecorded copies is never closed")
+    }
+
+    /// Hands over `copies` to be recorded.
     pub async fn hand_over(&self, copies: Copies) {
         if copies.outcomes.is_empty() {
             return;
@@ -75,24 +124,35 @@ pub struct Writer {
     /// Shared by every run, so that a writer started again after a failure carries on with
     /// the same channel.
     receiver: Arc<Mutex<mpsc::Receiver<Copies>>>,
+    /// Outcomes past which the writer commits without waiting longer: half of those allowed
+    /// to be unrecorded, so that workers still have permits while it commits.
+    gather_limit: usize,
 }
 
 /// A writer, and the handle workers give it outcomes through; `workers` is how many share
-/// it, one waiting transaction each.
+/// it, each with up to `max_recipients_per_transaction` copies under way or unrecorded.
 pub fn writer(
     config: Arc<Config>,
     store: Store,
     notices: Arc<Notices>,
     workers: usize,
 ) -> (Outcomes, Writer) {
-    let (sender, receiver) = mpsc::channel(workers.max(1));
+    let unrecorded = workers.max(1) * config.relay.max_recipients_per_transaction.max(1);
+    // Every message in the channel holds at least one permit: it never fills before the
+    // permits run out.
+    let (sender, receiver) = mpsc::channel(unrecorded);
     let writer = Writer {
         config,
         store,
         notices,
         receiver: Arc::new(Mutex::new(receiver)),
+        gather_limit: (unrecorded / 2).max(1),
     };
-    (Outcomes { sender }, writer)
+    let outcomes = Outcomes {
+        sender,
+        unrecorded: Arc::new(Semaphore::new(unrecorded)),
+    };
+    (outcomes, writer)
 }
 
 impl Writer {
@@ -102,13 +162,14 @@ impl Writer {
         let mut receiver = self.receiver.lock().await;
         while let Some(mut gathered) = receiver.recv().await {
             let deadline = tokio::time::Instant::now() + GATHER_WAIT;
-            while gathered.outcomes.len() < GATHER_LIMIT {
+            while gathered.outcomes.len() < self.gather_limit {
                 match tokio::time::timeout_at(deadline, receiver.recv()).await {
                     Ok(Some(more)) => gathered.append(more),
                     Ok(None) | Err(_) => break,
                 }
             }
             self.commit(&gathered).await;
+            // Dropping `gathered` gives its permits back: these copies are recorded.
         }
     }
 

@@ -125,8 +125,10 @@ impl Worker {
         }
     }
 
-    /// Sends a claimed batch, handing each transaction's outcomes over as soon as they are
-    /// known.
+    /// Sends a claimed batch, handing outcomes over to the writer a few at a time: when half
+    /// a transaction's worth has gathered, when no more copies may go unrecorded, and at the
+    /// end of the batch. Handing over each personalised copy alone cost a wake-up of the
+    /// writer per copy.
     async fn send_batch(
         &self,
         relay: &mut Option<RelayClient>,
@@ -134,14 +136,25 @@ impl Worker {
         batch: &[ClaimedDelivery],
     ) {
         let max_shared = self.config.relay.max_recipients_per_transaction;
+        let hand_over_at = (max_shared / 2).max(1);
+        let mut gathered = Copies::default();
         for transaction in transactions(batch, max_shared) {
-            let outcomes = self.outcomes_of(relay, cache, transaction).await;
-            let copies = Copies {
-                deliveries: transaction.to_vec(),
-                outcomes,
+            let permits = match self.outcomes.try_permits_for(transaction.len()) {
+                Some(permits) => permits,
+                None => {
+                    // Handed over before waiting: the permits this worker holds are
+                    // among those the others may be waiting for.
+                    self.outcomes.hand_over(std::mem::take(&mut gathered)).await;
+                    self.outcomes.permits_for(transaction.len()).await
+                }
             };
-            self.outcomes.hand_over(copies).await;
+            let outcomes = self.outcomes_of(relay, cache, transaction).await;
+            gathered.add(transaction, outcomes, permits);
+            if gathered.count() >= hand_over_at {
+                self.outcomes.hand_over(std::mem::take(&mut gathered)).await;
+            }
         }
+        self.outcomes.hand_over(gathered).await;
     }
 
     /// Sends one transaction unless stopping or its destination must wait: what became of
