@@ -11,13 +11,15 @@ use sqlx::AssertSqlSafe;
 use super::{now_ms, Copies, Result, Store};
 
 /// Message states that still need something: postings not yet expanded or held for a
-/// moderator, commands and bounces not yet processed, messages set aside for the operator.
-pub const WAITING_STATES: [&str; 6] = [
+/// moderator, commands and bounces not yet processed or being processed (claimed by a
+/// daemon), messages set aside for the operator.
+pub const WAITING_STATES: [&str; 7] = [
     "accepted",
     "held_new",
     "held",
     "received",
     "unprocessed",
+    "processing",
     "shunted",
 ];
 
@@ -425,45 +427,6 @@ impl Store {
         }
         tx.commit().await?;
         Ok(true)
-    }
-
-    /// Received email commands, oldest first.
-    pub async fn received_commands(&self, limit: i64) -> Result<Vec<ReceivedCommand>> {
-        self.waiting_messages("command", "received", limit).await
-    }
-
-    /// Bounces not yet read, oldest first.
-    pub async fn unprocessed_bounces(&self, limit: i64) -> Result<Vec<ReceivedCommand>> {
-        self.waiting_messages("bounce", "unprocessed", limit).await
-    }
-
-    async fn waiting_messages(
-        &self,
-        kind: &str,
-        state: &str,
-        limit: i64,
-    ) -> Result<Vec<ReceivedCommand>> {
-        Ok(sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT m.id, m.list_name, m.envelope_from, m.peer, m.recipient, m.proof, b.raw \
-             FROM {WITH_BODY} WHERE m.kind = $1 AND m.state = $2 ORDER BY m.id LIMIT $3"
-        )))
-        .bind(kind)
-        .bind(state)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    /// Marks a message as done with (`processed`, `ignored`), with a note for the operator.
-    pub async fn finish_message(&self, message_id: i64, state: &str, note: &str) -> Result<()> {
-        sqlx::query("UPDATE messages SET state = $2, error = $3, updated_at = $4 WHERE id = $1")
-            .bind(message_id)
-            .bind(state)
-            .bind(note)
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 
     /// Messages set aside, oldest first.
