@@ -1,8 +1,10 @@
 //! Carries out the mail sent to the daemon itself rather than to a list's members:
 //! commands to `LIST-request@`, `-join@` and `-leave@`, replies to `-confirm+TOKEN@` that
 //! confirm a request or decide on a held posting or an edition, and editors' items to
-//! `-submit@`. The inbound side commits them and they are taken here one by one, as
-//! Mailman's command runner does; each ends `processed` or `ignored`, with the reason. Between
+//! `-submit@`. The inbound side commits them and they are claimed here a few at a time and
+//! carried out one by one, as Mailman's command runner does; each ends `processed` or
+//! `ignored`, with the reason. The claim makes each command carried out once, however many
+//! daemons share the database. Between
 //! batches the runner also does the housekeeping of moderation and bounces.
 
 use std::sync::Arc;
@@ -15,7 +17,7 @@ use crate::config::ListConfig;
 use crate::links::Destination;
 use crate::notices::Automatic;
 use crate::signals::Signals;
-use crate::store::{Actor, RateLimit, ReceivedCommand, RequestKind};
+use crate::store::{Actor, Claimed, Job, RateLimit, ReceivedCommand, RequestKind, JOB_LEASE_MS};
 
 use crate::publications::{PublicationError, Publications};
 use crate::subscriptions::commands::{self, Answer, Command};
@@ -24,32 +26,47 @@ use crate::subscriptions::{
 };
 use crate::{bounces, moderation};
 
+/// Commands claimed at a time: few, so that several daemons share a burst between them.
+const BATCH: i64 = 4;
+
+/// Carries out the commands that arrive, claiming each (see [`Store::claim_messages`]) in
+/// the name of daemon `node`, so that with several daemons on one database every command is
+/// carried out once.
+///
+/// [`Store::claim_messages`]: crate::store::Store::claim_messages
 pub async fn run(
     subscriptions: Arc<Subscriptions>,
     publications: Arc<Publications>,
     signals: Signals,
+    node: Arc<str>,
 ) {
     let mut shutdown = signals.shutdown.clone();
     let store = subscriptions.store().clone();
     while !*shutdown.borrow() {
-        let received = match store.received_commands(16).await {
-            Ok(received) => received,
+        let claimed = match store
+            .claim_messages(Job::Commands, &node, BATCH, JOB_LEASE_MS)
+            .await
+        {
+            Ok(claimed) => claimed,
             Err(error) => {
-                tracing::error!(%error, "cannot read received commands");
-                Vec::new()
+                tracing::error!(%error, "cannot claim received commands");
+                Claimed {
+                    token: String::new(),
+                    messages: Vec::new(),
+                }
             }
         };
         if let Err(error) = moderation::housekeeping(&subscriptions).await {
             tracing::error!(%error, "moderation housekeeping failed");
         }
-        if let Err(error) = bounces::process::housekeeping(&subscriptions).await {
+        if let Err(error) = bounces::process::housekeeping(&subscriptions, &node).await {
             tracing::error!(%error, "bounce processing failed");
         }
-        if received.is_empty() {
+        if claimed.messages.is_empty() {
             signals.idle(&signals.commands, &mut shutdown).await;
             continue;
         }
-        for command in received {
+        for command in claimed.messages {
             let services = (&*subscriptions, &*publications);
             let (state, note) = match process(services, &command).await {
                 Ok(Handled::Processed) => ("processed", String::new()),
@@ -62,8 +79,20 @@ pub async fn run(
                     ("shunted", error.to_string())
                 }
             };
-            if let Err(error) = store.finish_message(command.id, state, &note).await {
-                tracing::error!(%error, id = command.id, "cannot record a command's outcome");
+            match store
+                .complete_claim(command.id, &claimed.token, state, &note)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(
+                        id = command.id,
+                        "a command outlived its claim and was taken over by another daemon"
+                    )
+                }
+                Err(error) => {
+                    tracing::error!(%error, id = command.id, "cannot record a command's outcome")
+                }
             }
         }
     }

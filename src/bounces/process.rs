@@ -17,7 +17,8 @@ use crate::config::{Config, ListConfig};
 use crate::links::Destination;
 use crate::notices::{Automatic, Notice, Notices};
 use crate::store::{
-    BounceEvent, BouncedDelivery, ComplaintEvent, ReceivedCommand, ScoreOutcome, Store,
+    BounceEvent, BouncedDelivery, ComplaintEvent, Job, ReceivedCommand, ScoreOutcome, Store,
+    JOB_LEASE_MS,
 };
 use crate::subscriptions::{Result, Subscriptions};
 
@@ -26,20 +27,18 @@ use super::{read, score, BounceClass, Failure, Returned};
 
 const DAY_MS: i64 = 24 * 3_600_000;
 
-/// Bounces read per pass.
+/// Bounces claimed per pass.
 const BATCH: i64 = 32;
 
-/// Reads the bounces waiting, then sends the re-enable notices and removals that are due.
-pub async fn housekeeping(subscriptions: &Subscriptions) -> Result<()> {
+/// Reads the bounces waiting, claimed in the name of daemon `node` so that with several
+/// daemons each bounce counts once, then sends the re-enable notices and removals that are
+/// due. A bounce whose daemon died while reading it is read again once its claim runs out.
+pub async fn housekeeping(subscriptions: &Subscriptions, node: &str) -> Result<()> {
     let store = subscriptions.store();
-    for bounce in store.unprocessed_bounces(BATCH).await? {
-        // Claimed by moving it: with several daemons, one bounce is counted once.
-        if !store
-            .move_message(bounce.id, "unprocessed", "processing", None)
-            .await?
-        {
-            continue;
-        }
+    let claimed = store
+        .claim_messages(Job::Bounces, node, BATCH, JOB_LEASE_MS)
+        .await?;
+    for bounce in claimed.messages {
         let (state, note) = match process(subscriptions, &bounce).await {
             Ok(note) => ("processed", note),
             Err(error) => {
@@ -47,7 +46,15 @@ pub async fn housekeeping(subscriptions: &Subscriptions) -> Result<()> {
                 ("shunted", error.to_string())
             }
         };
-        store.finish_message(bounce.id, state, &note).await?;
+        if !store
+            .complete_claim(bounce.id, &claimed.token, state, &note)
+            .await?
+        {
+            tracing::warn!(
+                id = bounce.id,
+                "a bounce outlived its claim and was taken over by another daemon"
+            );
+        }
     }
     reenable_reminders(subscriptions).await
 }
@@ -220,7 +227,8 @@ async fn report_policy_rejection(
 }
 
 /// Sends the re-enable notices that are due, and removes members whose last one went
-/// unanswered.
+/// unanswered. Each notice is counted and queued in one transaction that only the first of
+/// several daemons gets to commit: every member hears once.
 async fn reenable_reminders(subscriptions: &Subscriptions) -> Result<()> {
     let config = &subscriptions.config().bounces;
     let store = subscriptions.store();
@@ -230,8 +238,12 @@ async fn reenable_reminders(subscriptions: &Subscriptions) -> Result<()> {
             continue;
         };
         if member.notices_sent >= config.reenable_notices as i64 {
-            store.remove_member(&list.name, &member.address).await?;
-            tracing::info!(list = %list.name, member_id = member.member_id, "member removed after unanswered re-enable notices");
+            if store
+                .remove_unanswered(&list.name, member.member_id, member.notices_sent)
+                .await?
+            {
+                tracing::info!(list = %list.name, member_id = member.member_id, "member removed after unanswered re-enable notices");
+            }
             continue;
         }
         let url = subscriptions
@@ -252,13 +264,14 @@ async fn reenable_reminders(subscriptions: &Subscriptions) -> Result<()> {
                 "interval_days": config.notice_interval_days,
             }),
         };
-        subscriptions
-            .notices()
-            .send(subscriptions.store(), notice)
-            .await?;
-        store
-            .reenable_notice_sent(&list.name, member.member_id)
-            .await?;
+        let ready = subscriptions.notices().prepare(&notice)?;
+        let whom = (list.name.as_str(), member.member_id);
+        if store
+            .send_reenable_notice(whom, member.notices_sent, &ready)
+            .await?
+        {
+            tracing::info!(list = %list.name, member_id = member.member_id, number = member.notices_sent + 1, "re-enable notice queued");
+        }
     }
     Ok(())
 }

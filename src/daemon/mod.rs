@@ -123,6 +123,8 @@ pub async fn signer(config: &Config, store: &Store) -> Result<Signer, StoreError
 /// What the services are started from, each built once and shared.
 struct Parts {
     config: Arc<Config>,
+    /// This daemon's name on the work it claims in a database shared with other daemons.
+    node: Arc<str>,
     store: Store,
     signer: Signer,
     dkim: Option<Arc<Dkim>>,
@@ -274,9 +276,17 @@ impl Parts {
         destinations: Arc<Destinations>,
     ) -> Result<Parts, DaemonError> {
         let store = Store::open(&config.database.url, config.database.max_connections).await?;
+        let node: Arc<str> = Arc::from(config.delivery.node_name.as_str());
         let released = store.release_claims_of(&config.delivery.node_name).await?;
         if released > 0 {
             tracing::info!(released, "resuming deliveries interrupted by the last stop");
+        }
+        let released = store.release_message_claims_of(&node).await?;
+        if released > 0 {
+            tracing::info!(
+                released,
+                "resuming commands and bounces interrupted by the last stop"
+            );
         }
         let signer = signer(&config, &store).await?;
         let dkim = Dkim::from_config(&config.dkim)?.map(Arc::new);
@@ -319,6 +329,7 @@ impl Parts {
         }));
         Ok(Parts {
             config,
+            node,
             store,
             signer,
             dkim,
@@ -349,12 +360,13 @@ fn start_delivery(parts: &Parts, tasks: &mut Supervisor) {
 fn start_runner(parts: &Parts, tasks: &mut Supervisor) {
     let (subscriptions, publications) = (&parts.subscriptions, &parts.publications);
     let (subscriptions, publications) = (Arc::clone(subscriptions), Arc::clone(publications));
-    let signals = parts.signals.clone();
+    let (signals, node) = (parts.signals.clone(), Arc::clone(&parts.node));
     tasks.spawn("command runner", move || {
         runner::run(
             Arc::clone(&subscriptions),
             Arc::clone(&publications),
             signals.clone(),
+            Arc::clone(&node),
         )
     });
 }

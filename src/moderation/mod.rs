@@ -1,5 +1,6 @@
-//! Postings held for a moderator. A held posting is stored as `held_new`; the moderators are
-//! then told (so that a crash between the two loses no notice) and it waits as `held` until a
+//! Postings held for a moderator. A held posting is stored as `held_new`; the moderators'
+//! notice is then queued in the same transaction that moves it to `held` (so that a crash
+//! loses no notice and several daemons send it once), and it waits as `held` until a
 //! moderator approves it (back to `accepted`, and on to the subscribers), rejects it (the
 //! author is told why) or discards it, or until it expires. An editor's item whose From was
 //! not proven is held the same way, the publication's editors moderating it; approved, it
@@ -13,7 +14,7 @@ use serde_json::json;
 use crate::config::ListConfig;
 use crate::links::Question;
 use crate::notices::{Automatic, Notice};
-use crate::store::{now_ms, Actor, Audited, StoredMessage};
+use crate::store::{now_ms, Actor, Audited, ReadyNotice, StoredMessage};
 use crate::subscriptions::commands::Answer;
 use crate::subscriptions::{Result, Subscriptions};
 
@@ -23,6 +24,8 @@ const DAY_MS: i64 = 24 * 3_600_000;
 const EXCERPT_LINES: usize = 12;
 
 /// Tells the moderators about newly held postings, and expires those nobody decided on.
+/// Each change of state and the notice about it are committed together, so that with
+/// several daemons each notice goes once, and a crash loses none.
 pub async fn housekeeping(subscriptions: &Subscriptions) -> Result<()> {
     let store = subscriptions.store();
     for held in store.messages_in_state("held_new").await? {
@@ -37,30 +40,30 @@ pub async fn housekeeping(subscriptions: &Subscriptions) -> Result<()> {
                 .await?;
             continue;
         };
-        notify_moderators(subscriptions, list, &held).await?;
-        store
-            .move_message(held.id, "held_new", "held", None)
-            .await?;
+        let notice = moderators_notice(subscriptions, list, &held)?;
+        if store
+            .move_message_with_notices(held.id, ("held_new", "held"), None, &[notice])
+            .await?
+        {
+            tracing::info!(list = %list.name, id = held.id, "moderators told of a held posting");
+        }
     }
     let expiry_days = subscriptions.config().moderation.held_expiry_days;
     let cutoff = now_ms() - expiry_days as i64 * DAY_MS;
     for id in store.message_ids_in_state_before("held", cutoff).await? {
-        if !store.move_message(id, "held", "expired", None).await? {
-            continue;
-        }
         let Some(expired) = store.message(id).await? else {
             continue;
         };
-        if let Ok(list) = subscriptions.list(&expired.list_name) {
-            tell_author(
-                subscriptions,
-                list,
-                &expired,
-                "held_expired",
-                json!({ "expires_days": expiry_days }),
-            )
+        let notice = match subscriptions.list(&expired.list_name) {
+            Ok(list) => {
+                let extra = json!({ "expires_days": expiry_days });
+                author_notice(subscriptions, list, &expired, "held_expired", extra).await?
+            }
+            Err(_) => None,
+        };
+        store
+            .move_message_with_notices(id, ("held", "expired"), None, notice.as_slice())
             .await?;
-        }
     }
     Ok(())
 }
@@ -84,8 +87,21 @@ pub async fn decide(
     let decided = match &answer {
         Answer::Approve => store.release_held(message_id).await?,
         Answer::Reject(reason) => {
+            // The author hears why in the same transaction that rejects: once, and surely.
+            let notice = match subscriptions.list(&held.list_name) {
+                Ok(list) => {
+                    let extra = json!({ "reason": reason });
+                    author_notice(subscriptions, list, &held, "posting_rejected", extra).await?
+                }
+                Err(_) => None,
+            };
             store
-                .move_message(message_id, "held", "rejected", Some(reason))
+                .move_message_with_notices(
+                    message_id,
+                    ("held", "rejected"),
+                    Some(reason),
+                    notice.as_slice(),
+                )
                 .await?
         }
         Answer::Discard => {
@@ -111,24 +127,16 @@ pub async fn decide(
         ..Audited::default()
     };
     store.record_audit(actor, &event).await?;
-    if let (Answer::Reject(reason), Ok(list)) = (&answer, subscriptions.list(&held.list_name)) {
-        tell_author(
-            subscriptions,
-            list,
-            &held,
-            "posting_rejected",
-            json!({ "reason": reason }),
-        )
-        .await?;
-    }
     Ok(true)
 }
 
-async fn notify_moderators(
+/// The notice telling the list's moderators (its owners when it names none) of a posting
+/// held for them, with the address to answer.
+fn moderators_notice(
     subscriptions: &Subscriptions,
     list: &ListConfig,
     held: &StoredMessage,
-) -> Result<()> {
+) -> Result<ReadyNotice> {
     let moderate_address =
         subscriptions
             .links()
@@ -160,37 +168,37 @@ async fn notify_moderators(
             "expires_days": subscriptions.config().moderation.held_expiry_days,
         }),
     };
-    Ok(subscriptions
-        .notices()
-        .send(subscriptions.store(), notice)
-        .await?)
+    Ok(subscriptions.notices().prepare(&notice)?)
 }
 
-/// Tells a held posting's author what became of it, in the list's language.
-async fn tell_author(
+/// The notice telling a held posting's author what became of it, in their language (the
+/// list's when tidings does not know theirs); none when the posting names no author.
+async fn author_notice(
     subscriptions: &Subscriptions,
     list: &ListConfig,
     held: &StoredMessage,
     name: &'static str,
     mut extra: serde_json::Value,
-) -> Result<()> {
+) -> Result<Option<ReadyNotice>> {
     let (author, subject, _) = summary(held);
     if author.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     if let Some(extra) = extra.as_object_mut() {
         extra.insert("subject".into(), json!(subject));
     }
     let language = subscriptions.language_for(list, &author).await?;
-    subscriptions
-        .notify(
-            list,
-            (&author, &language),
-            name,
-            Automatic::Generated,
-            extra,
-        )
-        .await
+    let notice = Notice {
+        name,
+        list,
+        language: &language,
+        recipients: vec![author.clone()],
+        address: &author,
+        reply_to: None,
+        automatic: Automatic::Generated,
+        extra,
+    };
+    Ok(Some(subscriptions.notices().prepare(&notice)?))
 }
 
 /// Author, subject and the first lines of a held posting.

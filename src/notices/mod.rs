@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use crate::config::{Config, ListConfig, PostingPolicy, Visibility};
 use crate::links::{self, Role};
 use crate::message::{MessageBuilder, Part, TransferEncoding};
-use crate::store::{Store, StoreError};
+use crate::store::{ReadyNotice, Store, StoreError};
 
 pub use templates::{TemplateError, Templates};
 
@@ -86,6 +86,16 @@ impl Notices {
             .await?;
         tracing::info!(list = %notice.list.name, notice = notice.name, recipients = notice.recipients.len(), "notice queued");
         Ok(())
+    }
+
+    /// Renders a notice for a store change that queues it in its own transaction, so that
+    /// the change and the notice happen together, once.
+    pub fn prepare(&self, notice: &Notice<'_>) -> Result<ReadyNotice, NoticeError> {
+        Ok(ReadyNotice {
+            list: notice.list.name.clone(),
+            recipients: notice.recipients.clone(),
+            message: self.compose(notice)?,
+        })
     }
 
     /// The notice as a complete RFC 5322 message: multipart/alternative with a text and an

@@ -12,6 +12,7 @@ use crate::config::PublicationConfig;
 use crate::links::{self, Question, Role};
 use crate::store::{
     Actor, Audited, Edition, EditionInserted, EditionMessage, EditionRender, Item, NewEdition,
+    ReadyNotice,
 };
 
 use super::mime::{self, Masthead};
@@ -116,22 +117,18 @@ impl Publications {
         let Slot::Scheduled(_) = slot else {
             return Ok(Built::Empty);
         };
+        // The editors' notice is committed with the empty slot: told once, or not recorded.
+        let extra = json!({ "scheduled": self.local_date(publication, at) });
+        let notice = self.editors_notice(publication, "edition_empty", None, extra)?;
         if self
             .store
-            .record_empty_slot(&publication.name, at, "scheduled")
+            .record_empty_slot(&publication.name, (at, "scheduled"), &notice)
             .await?
             .is_none()
         {
             return Ok(Built::AlreadyBuilt);
         }
         tracing::info!(publication = %publication.name, "no items: edition not built");
-        self.tell_editors(
-            publication,
-            "edition_empty",
-            None,
-            json!({ "scheduled": self.local_date(publication, at) }),
-        )
-        .await?;
         Ok(Built::Empty)
     }
 
@@ -288,11 +285,39 @@ impl Publications {
             (&instructions.subject, &instructions.text),
             &borrowed,
         );
-        self.store
-            .queue_notice(&publication.name, &publication.editors, &message)
-            .await?;
-        tracing::info!(publication = %publication.name, edition = id, "preview sent to the editors");
+        let preview = ReadyNotice {
+            list: publication.name.clone(),
+            recipients: publication.editors.clone(),
+            message,
+        };
+        if self.store.notify_edition(id, &preview).await? {
+            tracing::info!(publication = %publication.name, edition = id, "preview sent to the editors");
+        }
         Ok(())
+    }
+
+    /// Finishes the editions built before `built_before` (epoch ms, the database's time)
+    /// whose daemon stopped between building one and telling its editors (or, with
+    /// `approval = "auto"`, queueing it): each is sent to its editors, or queued, once,
+    /// whichever daemon gets there first. How many were finished.
+    pub async fn finish_interrupted_builds(&self, built_before: i64) -> Result<usize> {
+        let mut finished = 0;
+        for edition in self.store.editions_never_notified(built_before).await? {
+            let Ok(publication) = self.publication(&edition.publication) else {
+                continue;
+            };
+            tracing::info!(publication = %publication.name, edition = edition.id, "finishing an edition whose editors were never told");
+            match self
+                .after_build(&Actor::scheduler(), publication, edition.id)
+                .await
+            {
+                Ok(_) => finished += 1,
+                // Approved, cancelled or sent by someone else meanwhile: nothing left to do.
+                Err(PublicationError::NotAwaitingApproval { .. }) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(finished)
     }
 
     fn masthead<'a>(

@@ -21,7 +21,7 @@ use tokio::sync::Notify;
 
 use crate::config::{Config, ListConfig, PublicationConfig};
 use crate::notices::{Automatic, Notice, NoticeError, Notices};
-use crate::store::{Item, ItemChanges, NewItem, Store, StoreError};
+use crate::store::{Item, ItemChanges, NewItem, ReadyNotice, Store, StoreError};
 use crate::tokens::Signer;
 
 use clock::Clock;
@@ -197,6 +197,22 @@ impl Publications {
         reply_to: Option<String>,
         extra: serde_json::Value,
     ) -> Result<()> {
+        let notice = self.editors_notice(publication, name, reply_to, extra)?;
+        self.store
+            .queue_notice(&notice.list, &notice.recipients, &notice.message)
+            .await?;
+        tracing::info!(publication = %publication.name, notice = name, "notice queued");
+        Ok(())
+    }
+
+    /// The notice to the publication's editors, rendered for a change that commits it.
+    fn editors_notice(
+        &self,
+        publication: &PublicationConfig,
+        name: &'static str,
+        reply_to: Option<String>,
+        extra: serde_json::Value,
+    ) -> Result<ReadyNotice> {
         let notice = Notice {
             name,
             list: self.list_of(publication)?,
@@ -207,7 +223,7 @@ impl Publications {
             automatic: Automatic::Generated,
             extra,
         };
-        Ok(self.notices.send(&self.store, notice).await?)
+        Ok(self.notices.prepare(&notice)?)
     }
 
     /// An item submitted by mail: stored, and its editor told either way.

@@ -1,7 +1,11 @@
 //! The daemon's scheduler: on every tick, each publication whose latest slot has no edition
 //! yet gets one. The edition rows themselves are the record of what fired, so a restart, a
 //! second daemon or a racing command never builds a slot twice, and slots missed while
-//! tidings was down are built once, the latest of them, with the editors told.
+//! tidings was down are built once, the latest of them, with the editors told. A slot is
+//! identified by the schedule's instant, not by any daemon's clock: daemons whose clocks
+//! differ by seconds name the same slot, and whichever reaches it first builds it.
+//! Each tick also finishes editions built by a daemon that stopped before telling their
+//! editors.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,10 +28,19 @@ const GRACE_MS: i64 = 5 * 60 * 1000;
 /// Longest wait between two ticks.
 const TICK: Duration = Duration::from_secs(1);
 
+/// An edition built this long ago whose editors were not told was left so by a daemon
+/// that stopped: long enough for the daemon building one to tell them itself.
+const INTERRUPTED_AFTER_MS: i64 = 60 * 1000;
+
 pub async fn run(publications: Arc<Publications>, clock: Arc<dyn Clock>, signals: Signals) {
     let mut shutdown = signals.shutdown.clone();
     let tick = signals.poll_interval.min(TICK);
     while !*shutdown.borrow() {
+        // Build times are the database's (the system clock), not the schedule's.
+        let built_before = crate::store::now_ms() - INTERRUPTED_AFTER_MS;
+        if let Err(error) = publications.finish_interrupted_builds(built_before).await {
+            tracing::error!(%error, "cannot finish editions whose editors were never told; will retry");
+        }
         publications.run_due(clock.now_ms()).await;
         tokio::select! {
             _ = tokio::time::sleep(tick) => {}

@@ -3,6 +3,7 @@
 //! complaints.
 
 use super::members::unsubscribe_in;
+use super::messages::{queue_ready_in, ReadyNotice};
 use super::{now_ms, Result, Store};
 
 /// A member's bounce score as stored; how a failure changes it is the bounce policy's
@@ -168,17 +169,52 @@ impl Store {
         .await?)
     }
 
-    pub async fn reenable_notice_sent(&self, list: &str, member_id: i64) -> Result<()> {
-        sqlx::query(
+    /// Counts the next re-enable notice of a disabled member and queues it, in one
+    /// transaction, provided the member has had `sent` notices so far: of several daemons
+    /// due to send the same notice, one does. False, and nothing queued, when another daemon
+    /// sent it first or the member is no longer disabled.
+    pub async fn send_reenable_notice(
+        &self,
+        (list, member_id): (&str, i64),
+        sent: i64,
+        notice: &ReadyNotice,
+    ) -> Result<bool> {
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        let counted = sqlx::query(
             "UPDATE subscriptions SET reenable_notices = reenable_notices + 1, last_notice_at = $1 \
-             WHERE list_name = $2 AND member_id = $3 AND status = 'disabled'",
+             WHERE list_name = $2 AND member_id = $3 AND status = 'disabled' \
+             AND reenable_notices = $4",
         )
-        .bind(now_ms())
+        .bind(now)
         .bind(list)
         .bind(member_id)
+        .bind(sent)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if counted != 1 {
+            return Ok(false);
+        }
+        queue_ready_in(&mut tx, notice, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Removes a disabled member who has had `sent` re-enable notices and answered none;
+    /// false when they are no longer in that state (re-enabled, or removed by another daemon).
+    pub async fn remove_unanswered(&self, list: &str, member_id: i64, sent: i64) -> Result<bool> {
+        let removed = sqlx::query(
+            "DELETE FROM subscriptions WHERE list_name = $1 AND member_id = $2 \
+             AND status = 'disabled' AND reenable_notices = $3",
+        )
+        .bind(list)
+        .bind(member_id)
+        .bind(sent)
         .execute(&self.pool)
-        .await?;
-        Ok(())
+        .await?
+        .rows_affected();
+        Ok(removed == 1)
     }
 
     /// Turns a disabled membership back on with a clean score; false when it was not disabled.
@@ -275,4 +311,68 @@ async fn score_in(
     } else {
         ScoreOutcome::Counted { score: after.score }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_support::{on_both, TestStore};
+    use crate::store::ImportLine;
+
+    fn notice() -> ReadyNotice {
+        ReadyNotice {
+            list: "news".into(),
+            recipients: vec!["gone@ngo.example".into()],
+            message: b"Subject: re-enable\r\n\r\nx\r\n".to_vec(),
+        }
+    }
+
+    async fn a_re_enable_notice_is_sent_once_by_racing_daemons(db: &TestStore) {
+        let store = &db.store;
+        let line = ImportLine {
+            address: "gone@ngo.example".into(),
+            display_name: String::new(),
+            language: "en".into(),
+        };
+        store.import_members("news", &[line]).await.expect("import");
+        sqlx::query("UPDATE subscriptions SET status = 'disabled'")
+            .execute(&store.pool)
+            .await
+            .expect("disable");
+        let member = store
+            .member_by_address("gone@ngo.example")
+            .await
+            .expect("read")
+            .expect("member");
+        let other = Store::open(&db.url, 4)
+            .await
+            .expect("a second daemon's store");
+        let ready = notice();
+        let whom = ("news", member.id);
+        let (a, b) = tokio::join!(
+            store.send_reenable_notice(whom, 0, &ready),
+            other.send_reenable_notice(whom, 0, &ready)
+        );
+        let sent = [a.expect("first"), b.expect("second")];
+        assert_eq!(sent.iter().filter(|s| **s).count(), 1, "{sent:?}");
+        assert_eq!(store.unfinished_deliveries().await.expect("queue"), 1);
+        // The next notice is the second: the first count no longer matches.
+        assert!(!store
+            .send_reenable_notice(whom, 0, &ready)
+            .await
+            .expect("again"));
+        let (a, b) = tokio::join!(
+            store.remove_unanswered("news", member.id, 1),
+            other.remove_unanswered("news", member.id, 1)
+        );
+        let removed = [a.expect("first"), b.expect("second")];
+        assert_eq!(removed.iter().filter(|r| **r).count(), 1, "{removed:?}");
+        assert!(!store
+            .is_subscribed("news", "gone@ngo.example")
+            .await
+            .expect("read"));
+        other.close().await;
+    }
+
+    on_both!(a_re_enable_notice_is_sent_once_by_racing_daemons);
 }

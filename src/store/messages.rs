@@ -11,13 +11,15 @@ use sqlx::AssertSqlSafe;
 use super::{now_ms, Copies, Result, Store};
 
 /// Message states that still need something: postings not yet expanded or held for a
-/// moderator, commands and bounces not yet processed, messages set aside for the operator.
-pub const WAITING_STATES: [&str; 6] = [
+/// moderator, commands and bounces not yet processed or being processed (claimed by a
+/// daemon), messages set aside for the operator.
+pub const WAITING_STATES: [&str; 7] = [
     "accepted",
     "held_new",
     "held",
     "received",
     "unprocessed",
+    "processing",
     "shunted",
 ];
 
@@ -386,62 +388,45 @@ impl Store {
         recipients: &[String],
         message: &[u8],
     ) -> Result<i64> {
-        let now = now_ms();
         let mut tx = self.begin_write().await?;
-        let id = insert_ready(&mut tx, (list, "notice", Copies::Shared), message, now).await?;
-        for recipient in recipients {
-            sqlx::query(
-                "INSERT INTO deliveries (message_id, list_name, recipient, state, next_attempt_at, \
-                 created_at, updated_at) VALUES ($1, $2, $3, 'pending', $4, $4, $4)",
-            )
-            .bind(id)
-            .bind(list)
-            .bind(recipient)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        let id = queue_notice_in(&mut tx, (list, recipients), message, now_ms()).await?;
         tx.commit().await?;
         Ok(id)
     }
 
-    /// Received email commands, oldest first.
-    pub async fn received_commands(&self, limit: i64) -> Result<Vec<ReceivedCommand>> {
-        self.waiting_messages("command", "received", limit).await
-    }
-
-    /// Bounces not yet read, oldest first.
-    pub async fn unprocessed_bounces(&self, limit: i64) -> Result<Vec<ReceivedCommand>> {
-        self.waiting_messages("bounce", "unprocessed", limit).await
-    }
-
-    async fn waiting_messages(
+    /// Moves a message from state `from` to `to` as [`Store::move_message`] does, and queues
+    /// `notices` in the same transaction: the change and the notices that report it happen
+    /// together, once, whichever daemon gets there first. False, and nothing queued, when
+    /// the message was not in `from`.
+    pub async fn move_message_with_notices(
         &self,
-        kind: &str,
-        state: &str,
-        limit: i64,
-    ) -> Result<Vec<ReceivedCommand>> {
-        Ok(sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT m.id, m.list_name, m.envelope_from, m.peer, m.recipient, m.proof, b.raw \
-             FROM {WITH_BODY} WHERE m.kind = $1 AND m.state = $2 ORDER BY m.id LIMIT $3"
-        )))
-        .bind(kind)
-        .bind(state)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    /// Marks a message as done with (`processed`, `ignored`), with a note for the operator.
-    pub async fn finish_message(&self, message_id: i64, state: &str, note: &str) -> Result<()> {
-        sqlx::query("UPDATE messages SET state = $2, error = $3, updated_at = $4 WHERE id = $1")
-            .bind(message_id)
-            .bind(state)
-            .bind(note)
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        id: i64,
+        (from, to): (&str, &str),
+        note: Option<&str>,
+        notices: &[ReadyNotice],
+    ) -> Result<bool> {
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        let moved = sqlx::query(
+            "UPDATE messages SET state = $3, error = COALESCE($4, error), updated_at = $5 \
+             WHERE id = $1 AND state = $2",
+        )
+        .bind(id)
+        .bind(from)
+        .bind(to)
+        .bind(note)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if moved != 1 {
+            return Ok(false);
+        }
+        for notice in notices {
+            queue_ready_in(&mut tx, notice, now).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Messages set aside, oldest first.
@@ -623,6 +608,47 @@ impl Store {
     }
 }
 
+/// A notice rendered and ready to queue, for a change that commits it with itself (see
+/// [`Store::move_message_with_notices`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadyNotice {
+    pub list: String,
+    pub recipients: Vec<String>,
+    /// The whole message, as every recipient gets it.
+    pub message: Vec<u8>,
+}
+
+/// Queues `notice` inside a transaction that commits it with what it reports.
+pub(super) async fn queue_ready_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    notice: &ReadyNotice,
+    now: i64,
+) -> Result<i64> {
+    queue_notice_in(tx, (&notice.list, &notice.recipients), &notice.message, now).await
+}
+
+async fn queue_notice_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    (list, recipients): (&str, &[String]),
+    message: &[u8],
+    now: i64,
+) -> Result<i64> {
+    let id = insert_ready(tx, (list, "notice", Copies::Shared), message, now).await?;
+    for recipient in recipients {
+        sqlx::query(
+            "INSERT INTO deliveries (message_id, list_name, recipient, state, next_attempt_at, \
+             created_at, updated_at) VALUES ($1, $2, $3, 'pending', $4, $4, $4)",
+        )
+        .bind(id)
+        .bind(list)
+        .bind(recipient)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(id)
+}
+
 /// Moves the message from `accepted` to `expanded`, with its decorated copy if it differs
 /// from the body. In PostgreSQL the row lock taken here makes a concurrent expander wait and
 /// then find the message already expanded.
@@ -643,4 +669,53 @@ async fn claim_for_expansion(
     .await?
     .rows_affected();
     Ok(claimed == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_support::{on_both, TestStore};
+
+    async fn a_state_change_and_its_notice_are_committed_once(db: &TestStore) {
+        let store = &db.store;
+        let held = NewMessage {
+            list_name: "forum".into(),
+            kind: MessageKind::Posting,
+            envelope_from: "author@ngo.example".into(),
+            message_id: String::new(),
+            peer: String::new(),
+            recipient: "forum@lists.example".into(),
+            hold_reason: Some("moderated".into()),
+            proof: String::new(),
+            author: String::new(),
+            author_policy: None,
+            arrival: None,
+        };
+        let id = store.insert_messages(b"x", &[held]).await.expect("insert")[0];
+        let notice = ReadyNotice {
+            list: "forum".into(),
+            recipients: vec!["mod@ngo.example".into(), "owner@ngo.example".into()],
+            message: b"Subject: held\r\n\r\nx\r\n".to_vec(),
+        };
+        let other = Store::open(&db.url, 4)
+            .await
+            .expect("a second daemon's store");
+        let notices = std::slice::from_ref(&notice);
+        let (a, b) = tokio::join!(
+            store.move_message_with_notices(id, ("held_new", "held"), None, notices),
+            other.move_message_with_notices(id, ("held_new", "held"), None, notices)
+        );
+        let moved = [a.expect("first"), b.expect("second")];
+        assert_eq!(moved.iter().filter(|m| **m).count(), 1, "{moved:?}");
+        assert_eq!(
+            store.unfinished_deliveries().await.expect("queue"),
+            2,
+            "one notice, to its two recipients"
+        );
+        let stored = store.message(id).await.expect("read").expect("there");
+        assert_eq!(stored.state, "held");
+        other.close().await;
+    }
+
+    on_both!(a_state_change_and_its_notice_are_committed_once);
 }

@@ -3,6 +3,7 @@
 
 mod audit;
 mod bounces;
+mod claims;
 mod deliveries;
 mod members;
 mod messages;
@@ -17,6 +18,8 @@ mod web;
 
 #[cfg(test)]
 mod schema_tests;
+#[cfg(test)]
+mod test_support;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -29,10 +32,11 @@ pub use bounces::{
     BounceEvent, BounceReport, BouncedDelivery, ComplaintEvent, DisabledMember, Rescore,
     ScoreOutcome, ScoreState,
 };
+pub use claims::{Claimed, Job, JOB_LEASE_MS};
 pub use deliveries::{ClaimedDelivery, Copies, DeliveryOutcome, QueueCounts};
 pub use members::{ImportLine, Member, MemberAdded};
 pub use messages::{
-    HeldHead, MessageKind, NewMessage, PendingMessage, ReceivedCommand, StoredArrival,
+    HeldHead, MessageKind, NewMessage, PendingMessage, ReadyNotice, ReceivedCommand, StoredArrival,
     StoredMessage, UnknownMessageKind, WAITING_STATES,
 };
 pub use organisations::Organisation;

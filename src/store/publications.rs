@@ -4,10 +4,13 @@
 //! once per scheduled slot (UNIQUE (publication, scheduled_at)), together with its items and
 //! renderings in one transaction, so a slot fires once however many daemons and commands
 //! race for it. Edition states: `empty` (nothing to send; the slot is spent),
-//! `awaiting_approval`, `sent` (queued for delivery), `cancelled`.
+//! `awaiting_approval`, `sent` (queued for delivery), `cancelled`. `notified_at` says when
+//! the editors were sent the preview, committed with it: an edition waiting without it was
+//! built by a daemon that stopped before telling them, and is told by the next pass.
 
 use sqlx::AssertSqlSafe;
 
+use super::messages::{queue_ready_in, ReadyNotice};
 use super::{now_ms, Copies, Result, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -223,25 +226,69 @@ impl Store {
         Ok(last.unwrap_or(0) + 1)
     }
 
-    /// Records a slot that had nothing to send; `None` when the slot already has its edition.
+    /// Records a slot that had nothing to send, and queues `notice` (the editors') in the
+    /// same transaction; `None`, and nothing queued, when the slot already has its edition.
     pub async fn record_empty_slot(
         &self,
         publication: &str,
-        scheduled_at: i64,
-        kind: &str,
+        (scheduled_at, kind): (i64, &str),
+        notice: &ReadyNotice,
     ) -> Result<Option<i64>> {
         let now = now_ms();
-        Ok(sqlx::query_scalar(
-            "INSERT INTO editions (publication, scheduled_at, kind, state, created_at, updated_at) \
-             VALUES ($1, $2, $3, 'empty', $4, $4) \
+        let mut tx = self.begin_write().await?;
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO editions (publication, scheduled_at, kind, state, created_at, \
+             updated_at, notified_at) VALUES ($1, $2, $3, 'empty', $4, $4, $4) \
              ON CONFLICT (publication, scheduled_at) DO NOTHING RETURNING id",
         )
         .bind(publication)
         .bind(scheduled_at)
         .bind(kind)
         .bind(now)
-        .fetch_optional(&self.pool)
-        .await?)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if id.is_some() {
+            queue_ready_in(&mut tx, notice, now).await?;
+            tx.commit().await?;
+        }
+        Ok(id)
+    }
+
+    /// Marks edition `id` as notified and queues `preview` (the editors') in the same
+    /// transaction, once: false, and nothing queued, when it was notified already or is no
+    /// longer waiting for approval.
+    pub async fn notify_edition(&self, id: i64, preview: &ReadyNotice) -> Result<bool> {
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        let marked = sqlx::query(
+            "UPDATE editions SET notified_at = $2 \
+             WHERE id = $1 AND notified_at IS NULL AND state = 'awaiting_approval'",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if marked != 1 {
+            return Ok(false);
+        }
+        queue_ready_in(&mut tx, preview, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Editions built before `built_before` (epoch ms) that are still waiting for approval
+    /// and whose editors were never told: their daemon stopped between building and
+    /// telling. Oldest first.
+    pub async fn editions_never_notified(&self, built_before: i64) -> Result<Vec<Edition>> {
+        let sql = format!(
+            "SELECT {EDITION_COLUMNS} FROM editions WHERE state = 'awaiting_approval' \
+             AND notified_at IS NULL AND created_at < $1 ORDER BY id"
+        );
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(built_before)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// Stores a built edition with its items and renderings, all or nothing.

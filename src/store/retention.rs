@@ -7,6 +7,8 @@
 //! subscriptions, editions and their renderings (the public archive), and the counts the
 //! reports read (bounce events, complaints, dropped postings, `daily_counts`).
 
+use std::collections::BTreeMap;
+
 use sqlx::AssertSqlSafe;
 
 use super::{Result, Store};
@@ -131,13 +133,19 @@ impl Store {
 
     /// Folds the counts of up to `batch` final deliveries of messages `ids` into
     /// `daily_counts` and deletes them; how many went.
+    ///
+    /// The counts are those of the rows this transaction deleted (`DELETE ... RETURNING`),
+    /// not of rows it merely saw: when two daemons purge at once, a row goes once and is
+    /// counted once. In PostgreSQL the rows are chosen `FOR UPDATE SKIP LOCKED`, so that
+    /// the two take different rows instead of waiting on each other.
     async fn purge_deliveries_of(&self, ids: &[i64], batch: i64) -> Result<u64> {
         let mut tx = self.begin_write().await?;
         // Ids are integers read from the database: nothing from outside enters this SQL.
         let chosen = format!(
             "SELECT id FROM deliveries WHERE message_id IN ({}) AND state IN ({FINAL_DELIVERY}) \
-             ORDER BY id LIMIT $1",
-            id_list(ids)
+             ORDER BY id LIMIT $1 {}",
+            id_list(ids),
+            self.skip_locked()
         );
         let rows: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(chosen))
             .bind(batch)
@@ -146,25 +154,43 @@ impl Store {
         if rows.is_empty() {
             return Ok(0);
         }
-        let rows = id_list(&rows);
-        // The WHERE before ON CONFLICT is what SQLite needs to read an upsert from a SELECT.
-        sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO daily_counts (list_name, day, state, count) \
-             SELECT list_name, updated_at / {DAY_MS}, state, COUNT(*) FROM deliveries \
-             WHERE id IN ({rows}) GROUP BY list_name, updated_at / {DAY_MS}, state \
-             ON CONFLICT (list_name, day, state) \
-             DO UPDATE SET count = daily_counts.count + excluded.count"
+        let deleted: Vec<(String, i64, String)> = sqlx::query_as(AssertSqlSafe(format!(
+            "DELETE FROM deliveries WHERE id IN ({}) RETURNING list_name, updated_at, state",
+            id_list(&rows)
         )))
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
-        let deleted = sqlx::query(AssertSqlSafe(format!(
-            "DELETE FROM deliveries WHERE id IN ({rows})"
-        )))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        // Upserted in key order, so that two purges never wait on each other's rows in
+        // opposite orders.
+        let mut counts: BTreeMap<(String, i64, String), i64> = BTreeMap::new();
+        for (list, updated_at, state) in &deleted {
+            let key = (list.clone(), updated_at.div_euclid(DAY_MS), state.clone());
+            *counts.entry(key).or_default() += 1;
+        }
+        for ((list, day, state), count) in counts {
+            sqlx::query(
+                "INSERT INTO daily_counts (list_name, day, state, count) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (list_name, day, state) \
+                 DO UPDATE SET count = daily_counts.count + excluded.count",
+            )
+            .bind(list)
+            .bind(day)
+            .bind(state)
+            .bind(count)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
-        Ok(deleted)
+        Ok(deleted.len() as u64)
+    }
+
+    /// `FOR UPDATE SKIP LOCKED` where it exists: rows another purge holds are left to it.
+    fn skip_locked(&self) -> &'static str {
+        match self.backend {
+            super::Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            // SQLite's single writer runs one purge transaction at a time anyway.
+            super::Backend::Sqlite => "",
+        }
     }
 
     /// Deletes messages `ids` that may still go, and the bodies only they used.
@@ -174,9 +200,23 @@ impl Store {
         before: i64,
         shunted_before: i64,
     ) -> Result<PurgedMessages> {
-        let ids = id_list(ids);
         let mut tx = self.begin_write().await?;
         // Asked again inside the transaction: a shunted message may have been retried since.
+        // In PostgreSQL the rows are locked here, and those another purge holds skipped.
+        let ids: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT id FROM messages WHERE id IN ({}) AND {} ORDER BY id {}",
+            id_list(ids),
+            purgeable("messages"),
+            self.skip_locked()
+        )))
+        .bind(before)
+        .bind(shunted_before)
+        .fetch_all(&mut *tx)
+        .await?;
+        if ids.is_empty() {
+            return Ok(PurgedMessages::default());
+        }
+        let ids = id_list(&ids);
         let still = format!("id IN ({ids}) AND {}", purgeable("messages"));
         let bodies: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
             "SELECT DISTINCT body_id FROM messages WHERE {still} AND body_id IS NOT NULL"
@@ -232,12 +272,14 @@ impl Store {
             };
             format!(
                 "DELETE FROM {table} WHERE {identity} IN \
-                 (SELECT {identity} FROM {table} WHERE {condition} LIMIT $2)"
+                 (SELECT {identity} FROM {table} WHERE {condition} LIMIT $2 {})",
+                self.skip_locked()
             )
         } else {
             format!(
                 "DELETE FROM {table} WHERE {key} IN \
-                 (SELECT {key} FROM {table} WHERE {condition} LIMIT $2)"
+                 (SELECT {key} FROM {table} WHERE {condition} LIMIT $2 {})",
+                self.skip_locked()
             )
         };
         let mut tx = self.begin_write().await?;
@@ -277,4 +319,74 @@ fn purgeable(m: &str) -> String {
 
 fn id_list(ids: &[i64]) -> String {
     ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_support::{on_both, TestStore};
+    use crate::store::{now_ms, DeliveryOutcome};
+
+    /// Purges batch after batch until a batch finds nothing it may take.
+    async fn purge_until_done(store: &Store, before: i64) -> Result<u64> {
+        let mut rows = 0;
+        for _ in 0..1_000 {
+            let done = store.purge_finished_messages(before, before, 25).await?;
+            if done.rows() == 0 {
+                break;
+            }
+            rows += done.deliveries;
+        }
+        Ok(rows)
+    }
+
+    async fn two_daemons_purging_at_once_count_each_delivery_once(db: &TestStore) {
+        let store = &db.store;
+        let recipients: Vec<String> = (0..40).map(|i| format!("r{i}@ngo.example")).collect();
+        for _ in 0..10 {
+            store
+                .queue_notice("news", &recipients, b"Subject: x\r\n\r\nx\r\n")
+                .await
+                .expect("queue");
+        }
+        for _ in 0..10 {
+            let claimed = store
+                .claim_deliveries("node-a", 1_000, 60_000)
+                .await
+                .expect("claim");
+            if claimed.is_empty() {
+                break;
+            }
+            let sent: Vec<(i64, DeliveryOutcome)> = claimed
+                .iter()
+                .map(|d| (d.id, DeliveryOutcome::Sent))
+                .collect();
+            store.record_outcomes(&sent).await.expect("record");
+        }
+        let other = Store::open(&db.url, 4)
+            .await
+            .expect("a second daemon's store");
+        // Everything finished counts as old enough.
+        let before = now_ms() + DAY_MS;
+        let (a, b) = tokio::join!(
+            purge_until_done(store, before),
+            purge_until_done(&other, before)
+        );
+        let (a, b) = (a.expect("first purge"), b.expect("second purge"));
+        // Whatever one left to the other because it held the rows, a last pass takes.
+        let rest = purge_until_done(store, before).await.expect("last purge");
+        assert_eq!(a + b + rest, 400, "each delivery purged once");
+        let counted: i64 = store
+            .purged_counts()
+            .await
+            .expect("counts")
+            .iter()
+            .map(|(_, _, count)| count)
+            .sum();
+        assert_eq!(counted, 400, "each delivery counted once");
+        assert!(store.message_counts().await.expect("messages").is_empty());
+        other.close().await;
+    }
+
+    on_both!(two_daemons_purging_at_once_count_each_delivery_once);
 }

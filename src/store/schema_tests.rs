@@ -438,8 +438,8 @@ impl PostgresForeignKey {
 
 /// A schema of its own in the test PostgreSQL database, dropped by [`Self::drop`]; as the
 /// integration tests' databases: `TEST_POSTGRES_URL`, or this machine's local server.
-pub(super) struct FreshPostgresSchema {
-    pub(super) url: String,
+pub(crate) struct FreshPostgresSchema {
+    pub(crate) url: String,
     base: String,
     schema: String,
 }
@@ -447,7 +447,7 @@ pub(super) struct FreshPostgresSchema {
 impl FreshPostgresSchema {
     /// `None` (said plainly on stderr) when PostgreSQL cannot be reached outside CI; in CI
     /// an unreachable PostgreSQL fails.
-    pub(super) async fn create(test: &str) -> Option<FreshPostgresSchema> {
+    pub(crate) async fn create(test: &str) -> Option<FreshPostgresSchema> {
         let base = std::env::var("TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
         let connected =
@@ -484,7 +484,7 @@ impl FreshPostgresSchema {
         })
     }
 
-    pub(super) async fn drop(self) {
+    pub(crate) async fn drop(self) {
         if let Ok(pool) = sqlx::PgPool::connect(&self.base).await {
             let drop = format!("DROP SCHEMA {} CASCADE", self.schema);
             let _ = sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&pool).await;

@@ -61,6 +61,8 @@ pub enum BenchCommand {
     Console(ConsoleArgs),
     /// A simulated year of postings with retention purging: the database size per week.
     Soak(crate::soak::SoakArgs),
+    /// Daemons on one database claiming a burst of email commands, each done once.
+    Claims(crate::claims_bench::ClaimsArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -95,6 +97,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
         Some(BenchCommand::Console(console)) => return crate::console_bench::run(console).await,
         Some(BenchCommand::Soak(soak)) => return crate::soak::run(soak).await,
+        Some(BenchCommand::Claims(claims)) => return crate::claims_bench::run(claims).await,
         None => {}
     }
     if args.subscribers == 0 || args.connections == 0 || args.batch == 0 {

@@ -29,6 +29,7 @@ mod hostile;
 mod limits;
 mod logs;
 mod moderation;
+mod once;
 mod policies;
 mod postfix;
 mod publication_templates;
