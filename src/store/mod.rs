@@ -4,6 +4,7 @@
 mod audit;
 mod bounces;
 mod deliveries;
+mod digests;
 mod members;
 mod messages;
 mod organisations;
@@ -30,6 +31,7 @@ pub use bounces::{
     ScoreOutcome, ScoreState,
 };
 pub use deliveries::{ClaimedDelivery, Copies, DeliveryOutcome, QueueCounts};
+pub use digests::{DeliveryMode, DigestEntry, DigestKind, DigestMessage, DigestQueued, NewDigest};
 pub use members::{ImportLine, Member, MemberAdded};
 pub use messages::{
     HeldHead, MessageKind, NewMessage, PendingMessage, ReceivedCommand, StoredArrival,
