@@ -71,6 +71,8 @@ pub struct Daemon {
     pub store: Store,
     /// The publications service the daemon's scheduler runs.
     pub publications: Arc<Publications>,
+    /// The digests service the daemon's digest scheduler runs.
+    pub digests: Arc<Digests>,
     /// The memory the mail listeners' messages in transit share.
     pub data_budget: Arc<DataBudget>,
     shutdown: watch::Sender<bool>,
@@ -220,6 +222,7 @@ impl Daemon {
             metrics_addr,
             store: parts.store,
             publications: parts.publications,
+            digests: parts.digests,
             data_budget: budget,
             shutdown,
             tasks,
