@@ -142,7 +142,7 @@ async fn a_french_daily_digest_carries_the_days_postings(db: &TestDb) {
     );
     let unsubscribe = header(raw, "List-Unsubscribe");
     assert!(
-        unsubscribe.starts_with(&format!("<mailto:open-leave+")),
+        unsubscribe.starts_with("<mailto:open-leave+"),
         "{unsubscribe}"
     );
     let url = unsubscribe
