@@ -20,7 +20,7 @@ const LAYERS: [&[&str]; 9] = [
     &["config"],
     &["authentication", "descriptors", "dkim", "notices"],
     &["pipeline", "publications", "subscriptions"],
-    &["bounces", "inbound", "moderation", "retention"],
+    &["bounces", "digests", "inbound", "moderation", "retention"],
     &["delivery", "runner", "web"],
     &["daemon"],
     &["cli"],

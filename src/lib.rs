@@ -26,7 +26,8 @@
 //! 5. The lists' and newsletters' own rules: [`pipeline`] (a posting's fate and
 //!    decoration), [`subscriptions`], [`publications`].
 //! 6. What acts on those: [`bounces`], [`moderation`], [`inbound`] (the SMTP/LMTP
-//!    listeners), [`retention`] (purging what has served its purpose).
+//!    listeners), [`retention`] (purging what has served its purpose), [`digests`] (a
+//!    list's postings together, daily or weekly, for the members who chose it).
 //! 7. The workers: [`delivery`], [`runner`] (mail to the lists' own addresses), [`web`].
 //! 8. [`daemon`]: starts and stops the services.
 //! 9. [`cli`]: the commands.
@@ -42,6 +43,7 @@ pub mod config;
 pub mod daemon;
 pub mod delivery;
 pub mod descriptors;
+pub mod digests;
 pub mod dkim;
 pub mod health;
 pub mod inbound;

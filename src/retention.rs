@@ -118,6 +118,7 @@ fn log(result: Result<Purged, StoreError>) {
             sign_ins = purged.of(SpentKind::SignIns),
             sessions = purged.of(SpentKind::Sessions),
             rate_events = purged.of(SpentKind::RateEvents),
+            digest_entries = purged.of(SpentKind::DigestEntries),
             "retention: purged"
         ),
         // The next interval tries again; what was committed stays purged.

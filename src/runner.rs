@@ -342,6 +342,19 @@ async fn execute_commands(
                 ("language_set", code.as_str())
             }
             Command::LanguageUnknown => ("language_unknown", ""),
+            // A publication's subscribers get its editions, which are their own digest.
+            Command::Digest(_) if subscriptions.config().publication(&list.name).is_some() => {
+                ("unknown_command", "")
+            }
+            Command::Digest(mode) => {
+                // The answer is the same whether or not the sender is subscribed.
+                let changed = subscriptions
+                    .store()
+                    .set_delivery_mode(&list.name, sender, *mode)
+                    .await?;
+                tracing::info!(list = %list.name, mode = mode.as_str(), changed, "delivery mode set by email");
+                ("digest_set", commands::digest_word(*mode))
+            }
             Command::Help => {
                 send_help(subscriptions, list, sender, &language).await?;
                 ("help_sent", "")

@@ -685,6 +685,15 @@ pub struct ListConfig {
     /// What happens to a posting with an attachment the list does not take.
     #[serde(default)]
     pub attachment_action: AttachmentAction,
+    /// When members who chose a daily digest get it: cron with seconds, read in `time_zone`.
+    #[serde(default = "defaults::digest_daily")]
+    pub digest_daily: String,
+    /// When members who chose a weekly digest get it, likewise.
+    #[serde(default = "defaults::digest_weekly")]
+    pub digest_weekly: String,
+    /// The IANA time zone the list's digest schedules are read in.
+    #[serde(default = "defaults::time_zone")]
+    pub time_zone: String,
 }
 
 impl ListConfig {
@@ -695,6 +704,22 @@ impl ListConfig {
             .iter()
             .chain(&self.moderators)
             .any(|person| person.eq_ignore_ascii_case(address))
+    }
+
+    /// The schedule of the list's digests of `kind`; validation has checked that it parses.
+    pub fn digest_schedule(
+        &self,
+        kind: crate::store::DigestKind,
+    ) -> Result<cron::Schedule, cron::error::Error> {
+        match kind {
+            crate::store::DigestKind::Daily => self.digest_daily.parse(),
+            crate::store::DigestKind::Weekly => self.digest_weekly.parse(),
+        }
+    }
+
+    /// The list's time zone; validation has checked that it parses.
+    pub fn tz(&self) -> Result<chrono_tz::Tz, chrono_tz::ParseError> {
+        self.time_zone.parse()
     }
 
     /// Whether `address` is one of the list's owners.
@@ -954,6 +979,17 @@ mod defaults {
     }
     pub fn language() -> String {
         "en".into()
+    }
+    /// 06:00 every day, before the working day starts.
+    pub fn digest_daily() -> String {
+        "0 0 6 * * *".into()
+    }
+    /// 06:00 on Mondays (named: the cron crate counts weekdays from 1 = Sunday).
+    pub fn digest_weekly() -> String {
+        "0 0 6 * * Mon".into()
+    }
+    pub fn time_zone() -> String {
+        "UTC".into()
     }
 }
 

@@ -88,6 +88,10 @@ impl PublicationConfig {
             allowed_types: Vec::new(),
             max_part_size: 0,
             attachment_action: Default::default(),
+            // A publication's subscribers get its editions, never digests.
+            digest_daily: String::new(),
+            digest_weekly: String::new(),
+            time_zone: self.time_zone.clone(),
         }
     }
 

@@ -913,6 +913,31 @@ fn check_list(report: &mut Report, at: &str, list: &ListConfig) {
         );
     }
     check_people(report, at, list);
+    check_digest_timing(report, at, list);
+}
+
+/// The digest schedules and the time zone they are read in.
+fn check_digest_timing(report: &mut Report, at: &str, list: &ListConfig) {
+    for (key, schedule) in [
+        ("digest_daily", &list.digest_daily),
+        ("digest_weekly", &list.digest_weekly),
+    ] {
+        if let Err(error) = schedule.parse::<cron::Schedule>() {
+            report.add(
+                format!("{at}.{key}"),
+                format!("{schedule:?} is not a cron expression ({error})"),
+                "write six fields, seconds first: \"sec min hour day-of-month month                  day-of-week\", e.g. \"0 0 6 * * *\" for 06:00 every day or \"0 0 6 * * Mon\" \
+                 for 06:00 on Mondays (name weekdays: the cron crate counts 1 as Sunday)",
+            );
+        }
+    }
+    if list.tz().is_err() {
+        report.add(
+            format!("{at}.time_zone"),
+            format!("{:?} is not an IANA time zone name", list.time_zone),
+            "write a name such as \"Europe/Amsterdam\", \"Africa/Nairobi\" or \"UTC\"",
+        );
+    }
 }
 
 /// Header values: a line break would let the value forge extra header fields.

@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::delivery;
 use crate::delivery::destinations::Destinations;
 use crate::descriptors;
+use crate::digests::Digests;
 use crate::dkim::{Dkim, KeyError};
 use crate::health::RelayContact;
 use crate::inbound::accept::ListHandler;
@@ -70,6 +71,8 @@ pub struct Daemon {
     pub store: Store,
     /// The publications service the daemon's scheduler runs.
     pub publications: Arc<Publications>,
+    /// The digests service the daemon's digest scheduler runs.
+    pub digests: Arc<Digests>,
     /// The memory the mail listeners' messages in transit share.
     pub data_budget: Arc<DataBudget>,
     shutdown: watch::Sender<bool>,
@@ -132,6 +135,7 @@ struct Parts {
     authenticator: Arc<Authenticator>,
     subscriptions: Arc<Subscriptions>,
     publications: Arc<Publications>,
+    digests: Arc<Digests>,
     signals: Signals,
     clock: Arc<dyn Clock>,
     /// When a delivery worker last reached the relay, for the readiness check.
@@ -150,10 +154,11 @@ type Service = fn(&Parts, &mut Supervisor);
 
 /// Every service but the listeners (which bind first, so that a port in use stops the start
 /// before anything runs). Adding one is adding a line.
-const SERVICES: [(&str, Service); 4] = [
+const SERVICES: [(&str, Service); 5] = [
     ("delivery", start_delivery),
     ("command runner", start_runner),
     ("publication scheduler", start_scheduler),
+    ("digest scheduler", start_digests),
     ("retention", start_retention),
 ];
 
@@ -219,6 +224,7 @@ impl Daemon {
             metrics_addr,
             store: parts.store,
             publications: parts.publications,
+            digests: parts.digests,
             data_budget: budget,
             shutdown,
             tasks,
@@ -327,6 +333,13 @@ impl Parts {
             clock: Arc::clone(&clock),
             queued: Some(Arc::clone(&signals.queued)),
         }));
+        let digests = Arc::new(Digests::new(
+            Arc::clone(&config),
+            store.clone(),
+            Arc::clone(&notices),
+            Arc::clone(&clock),
+            Some(Arc::clone(&signals.queued)),
+        ));
         Ok(Parts {
             config,
             node,
@@ -337,6 +350,7 @@ impl Parts {
             authenticator,
             subscriptions,
             publications,
+            digests,
             signals,
             clock,
             relay_contact: Arc::default(),
@@ -380,6 +394,14 @@ fn start_scheduler(parts: &Parts, tasks: &mut Supervisor) {
             Arc::clone(&clock),
             signals.clone(),
         )
+    });
+}
+
+fn start_digests(parts: &Parts, tasks: &mut Supervisor) {
+    let digests = Arc::clone(&parts.digests);
+    let signals = parts.signals.clone();
+    tasks.spawn("digest scheduler", move || {
+        crate::digests::run(Arc::clone(&digests), signals.clone())
     });
 }
 

@@ -218,15 +218,17 @@ pub enum ConsolePage {
     SignOut,
     /// Ends every session of the signed-in address.
     SignOutEverywhere,
-    /// A member's own subscriptions: leave, join, language. Named in welcome notices and
+    /// A member's own subscriptions: leave, join, language, digests. Named in welcome notices and
     /// postings' footers; it carries no token, the console's sign-in guards it.
     Account,
     /// Where the account page's forms post: leaving a list, …
     AccountLeave,
     /// … asking to join one, …
     AccountJoin,
-    /// … and changing the member's language.
+    /// … changing the member's language, …
     AccountLanguage,
+    /// … and choosing between every posting and a digest, per list.
+    AccountDigest,
     /// Every list's and publication's audit trail, for admins.
     Audit,
 }
@@ -243,6 +245,7 @@ impl ConsolePage {
             ConsolePage::AccountLeave => "/console/account/leave",
             ConsolePage::AccountJoin => "/console/account/join",
             ConsolePage::AccountLanguage => "/console/account/language",
+            ConsolePage::AccountDigest => "/console/account/digest",
             ConsolePage::Audit => "/console/audit",
         }
     }

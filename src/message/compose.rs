@@ -60,10 +60,12 @@ enum Body {
         content: String,
     },
     Multipart {
-        /// `alternative` or `mixed`.
+        /// `alternative`, `mixed` or `digest`.
         subtype: &'static str,
         parts: Vec<Part>,
     },
+    /// A whole message as it is (`message/rfc822`), e.g. a posting in a digest.
+    Message(Vec<u8>),
 }
 
 impl Part {
@@ -95,6 +97,18 @@ impl Part {
         Part::multipart("mixed", parts)
     }
 
+    /// Messages one after the other, as in a digest (RFC 2046 5.1.5).
+    pub fn digest(messages: Vec<Vec<u8>>) -> Part {
+        let parts = messages
+            .into_iter()
+            .map(|raw| Part {
+                fields: Vec::new(),
+                body: Body::Message(raw),
+            })
+            .collect();
+        Part::multipart("digest", parts)
+    }
+
     fn multipart(subtype: &'static str, parts: Vec<Part>) -> Part {
         Part {
             fields: Vec::new(),
@@ -123,6 +137,17 @@ impl Part {
                 out.extend(header_field("Content-Transfer-Encoding", encoding.name()));
                 out.extend_from_slice(b"\r\n");
                 out.extend_from_slice(encoding.encode(content).as_bytes());
+            }
+            Body::Message(raw) => {
+                out.extend(header_field("Content-Type", "message/rfc822"));
+                // A message/rfc822 part cannot be encoded (RFC 2046 5.2.1): 8bit says what
+                // it carries when it is not plain ASCII.
+                if !raw.is_ascii() {
+                    out.extend(header_field("Content-Transfer-Encoding", "8bit"));
+                }
+                out.extend_from_slice(b"\r\n");
+                // The delimiter that follows owns the last line end.
+                out.extend_from_slice(raw.strip_suffix(b"\r\n").unwrap_or(raw));
             }
             Body::Multipart { subtype, parts } => {
                 let boundary = boundary();
@@ -251,6 +276,36 @@ mod tests {
         assert_eq!(boundaries.len(), 4);
         assert_eq!(boundaries[0], boundaries[1]);
         assert_ne!(boundaries[1], boundaries[2]);
+    }
+
+    #[test]
+    fn a_digest_carries_whole_messages() {
+        let first = b"From: a@example.org\r\nSubject: One\r\n\r\nfirst body\r\n".to_vec();
+        let second = "From: b@example.org\r\nSubject: Deux\r\n\r\ndeuxième\r\n"
+            .as_bytes()
+            .to_vec();
+        let body = Part::mixed(vec![
+            Part::text("plain", "contents", TransferEncoding::QuotedPrintable),
+            Part::digest(vec![first, second]),
+        ]);
+        let raw = MessageBuilder::new().finish(&body);
+        let message = parse(&raw);
+        let inner: Vec<String> = message
+            .attachments()
+            .filter_map(|part| part.message())
+            .map(|m| {
+                format!(
+                    "{}|{}",
+                    m.subject().unwrap_or(""),
+                    m.body_text(0).unwrap_or_default()
+                )
+            })
+            .collect();
+        assert_eq!(inner, ["One|first body", "Deux|deuxième"]);
+        let text = String::from_utf8(raw).expect("UTF-8");
+        assert!(text.contains("Content-Type: multipart/digest;"), "{text}");
+        assert_eq!(text.matches("Content-Type: message/rfc822").count(), 2);
+        assert_eq!(text.matches("Content-Transfer-Encoding: 8bit").count(), 1);
     }
 
     #[test]

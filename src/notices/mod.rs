@@ -15,7 +15,7 @@ use crate::links::{self, Role};
 use crate::message::{MessageBuilder, Part, TransferEncoding};
 use crate::store::{ReadyNotice, Store, StoreError};
 
-pub use templates::{TemplateError, Templates};
+pub use templates::{RenderedText, TemplateError, Templates};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NoticeError {
@@ -151,6 +151,22 @@ impl Notices {
         Ok(self.templates.notice(notice.name, notice.language, &data)?)
     }
 
+    /// A message of which the templates give the subject and the text only (a digest's
+    /// table of contents), in `language`, with the variables every notice gets and `extra`.
+    pub fn render_text(
+        &self,
+        name: &str,
+        list: &ListConfig,
+        language: &str,
+        extra: Value,
+    ) -> Result<RenderedText, NoticeError> {
+        let mut data = self.common(list, "");
+        if let (Some(data), Value::Object(extra)) = (data.as_object_mut(), extra) {
+            data.extend(extra);
+        }
+        Ok(self.templates.text_notice(name, language, &data)?)
+    }
+
     /// A web page in `language` about `list` (if the link named a real one) and `address`.
     pub fn page(
         &self,
@@ -206,6 +222,8 @@ impl Notices {
                 "owner_address": links::address(name, Role::Owner, domain),
                 "members_may_post": list.posting != PostingPolicy::Announce,
                 "confidential": list.visibility == Visibility::Confidential,
+                // A publication's subscribers get its editions: it has no digests.
+                "digests": self.config.publication(name).is_none(),
             }),
         );
         Value::Object(data)

@@ -58,6 +58,10 @@ pub const EDITOR_NOTICES: [&str; 4] = [
     "edition_caught_up",
 ];
 
+/// Messages of which the templates give only a subject and a plain-text part, the rest
+/// being built around them: a digest's table of contents, before the postings it carries.
+pub const TEXT_NOTICES: [&str; 1] = ["digest"];
+
 /// Text added to other messages rather than sent on its own; each is a single plain-text
 /// template (`messages/LANG/NAME.txt.hbs`).
 pub const SNIPPETS: [&str; 2] = ["confidential_notice", "account_footer"];
@@ -134,6 +138,15 @@ pub struct Templates {
     /// Subjects and plain-text parts ([`Markup::Text`]).
     text: Handlebars<'static>,
     languages: BTreeSet<String>,
+}
+
+/// The subject and text of a [`TEXT_NOTICES`] message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedText {
+    /// The language actually used (English when the requested one lacks the message).
+    pub lang: String,
+    pub subject: String,
+    pub text: String,
 }
 
 /// One notice, ready to be assembled into a multipart/alternative message.
@@ -219,6 +232,13 @@ impl Templates {
                 }
             }
         }
+        for name in TEXT_NOTICES {
+            for part in ["subject", "txt"] {
+                if !self.has_notice_part(FALLBACK, name, part) {
+                    return Err(missing("messages", format!("{name}.{part}.hbs")));
+                }
+            }
+        }
         for name in SNIPPETS {
             if !self.has_notice_part(FALLBACK, name, "txt") {
                 return Err(missing("messages", format!("{name}.txt.hbs")));
@@ -271,6 +291,38 @@ impl Templates {
             subject: one_line(&subject),
             text: normalise_line_ends(&text),
             html: normalise_line_ends(&html),
+        })
+    }
+
+    /// Renders text message `name` (one of [`TEXT_NOTICES`]) in `lang`, or wholly in
+    /// English when `lang` lacks its subject or its text.
+    pub fn text_notice(
+        &self,
+        name: &str,
+        lang: &str,
+        data: &Value,
+    ) -> Result<RenderedText, TemplateError> {
+        let complete = |l: &str| {
+            ["subject", "txt"]
+                .iter()
+                .all(|p| self.has_notice_part(l, name, p))
+        };
+        let lang = if complete(lang) {
+            lang
+        } else if complete(FALLBACK) {
+            FALLBACK
+        } else {
+            return Err(TemplateError::Unknown {
+                name: name.to_owned(),
+            });
+        };
+        let data = with_language(data, lang, &notice_key(lang, name, "txt"))?;
+        let subject = render(&self.text, &notice_key(lang, name, "subject"), lang, &data)?;
+        let text = render(&self.text, &notice_key(lang, name, "txt"), lang, &data)?;
+        Ok(RenderedText {
+            lang: lang.to_owned(),
+            subject: one_line(&subject),
+            text: normalise_line_ends(&text),
         })
     }
 

@@ -321,9 +321,11 @@ impl Store {
         .await?)
     }
 
-    /// Stores the decorated message and creates one delivery per active subscriber, in one
-    /// transaction. Returns the number of deliveries, or `None` if another worker (or another
-    /// daemon on the same database) expanded the message first.
+    /// Stores the decorated message and creates one delivery per active subscriber who gets
+    /// every posting, in one transaction; when the list has members in a digest mode, the
+    /// decorated posting also waits for their digests, from now. Returns the number of
+    /// deliveries, or `None` if another worker (or another daemon on the same database)
+    /// expanded the message first.
     pub async fn expand_to_subscribers(
         &self,
         message_id: i64,
@@ -340,6 +342,7 @@ impl Store {
              SELECT msg.id, msg.list_name, m.id, m.address, 'pending', $2, $2, $2 \
              FROM messages msg \
              JOIN subscriptions s ON s.list_name = msg.list_name AND s.status = 'active' \
+             AND s.delivery_mode = 'each' \
              JOIN members m ON m.id = s.member_id \
              WHERE msg.id = $1",
         )
@@ -348,6 +351,17 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        sqlx::query(
+            "INSERT INTO digest_entries (list_name, message_id, raw, created_at) \
+             SELECT msg.list_name, msg.id, $2, $3 FROM messages msg WHERE msg.id = $1 \
+             AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.list_name = msg.list_name \
+             AND s.delivery_mode IN ('daily', 'weekly') AND s.status = 'active')",
+        )
+        .bind(message_id)
+        .bind(decorated)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(Some(created))
     }

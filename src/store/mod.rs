@@ -5,6 +5,7 @@ mod audit;
 mod bounces;
 mod claims;
 mod deliveries;
+mod digests;
 mod members;
 mod messages;
 mod organisations;
@@ -34,6 +35,7 @@ pub use bounces::{
 };
 pub use claims::{Claimed, Job, JOB_LEASE_MS};
 pub use deliveries::{ClaimedDelivery, Copies, DeliveryOutcome, QueueCounts};
+pub use digests::{DeliveryMode, DigestEntry, DigestKind, DigestMessage, DigestQueued, NewDigest};
 pub use members::{ImportLine, Member, MemberAdded};
 pub use messages::{
     HeldHead, MessageKind, NewMessage, PendingMessage, ReadyNotice, ReceivedCommand, StoredArrival,

@@ -4,8 +4,9 @@
 //!
 //! Kept whatever their age: messages still under way (accepted, held, commands and bounces
 //! not yet processed) and any message with a delivery not yet final, members and their
-//! subscriptions, editions and their renderings (the public archive), and the counts the
-//! reports read (bounce events, complaints, dropped postings, `daily_counts`).
+//! subscriptions, editions and their renderings (the public archive), postings a digest has
+//! yet to take, and the counts the reports read (bounce events, complaints, dropped
+//! postings, `daily_counts`).
 
 use std::collections::BTreeMap;
 
@@ -49,14 +50,18 @@ pub enum SpentKind {
     Sessions,
     /// Rate-limit events older than the cutoff.
     RateEvents,
+    /// Postings kept for digests that both the daily and the weekly digest have taken,
+    /// sent before the cutoff.
+    DigestEntries,
 }
 
 impl SpentKind {
-    pub const ALL: [SpentKind; 4] = [
+    pub const ALL: [SpentKind; 5] = [
         SpentKind::Requests,
         SpentKind::SignIns,
         SpentKind::Sessions,
         SpentKind::RateEvents,
+        SpentKind::DigestEntries,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,6 +70,7 @@ impl SpentKind {
             SpentKind::SignIns => "sign_ins",
             SpentKind::Sessions => "sessions",
             SpentKind::RateEvents => "rate_events",
+            SpentKind::DigestEntries => "digest_entries",
         }
     }
 
@@ -81,6 +87,12 @@ impl SpentKind {
             SpentKind::Sessions => ("web_sessions", "id_hash", "last_seen_at < $1"),
             // rate_events has no key of its own: its (scope, key, at) index finds the rows.
             SpentKind::RateEvents => ("rate_events", "", "at < $1"),
+            // An entry either digest has yet to take stays, however old: its digest is owed.
+            SpentKind::DigestEntries => (
+                "digest_entries",
+                "id",
+                "daily_run IS NOT NULL AND weekly_run IS NOT NULL AND created_at < $1",
+            ),
         }
     }
 }

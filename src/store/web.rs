@@ -32,6 +32,8 @@ pub struct OwnSubscription {
     pub status: String,
     /// The member's language, in which every list writes to them.
     pub language: String,
+    /// `each`, `daily` or `weekly` (see [`super::DeliveryMode`]).
+    pub delivery_mode: String,
 }
 
 impl Store {
@@ -178,7 +180,7 @@ impl Store {
     /// The subscriptions of `address` and no one else's, by list name.
     pub async fn subscriptions_of(&self, address: &str) -> Result<Vec<OwnSubscription>> {
         Ok(sqlx::query_as(
-            "SELECT s.list_name, s.status, m.language \
+            "SELECT s.list_name, s.status, m.language, s.delivery_mode \
              FROM subscriptions s JOIN members m ON m.id = s.member_id \
              WHERE m.address = $1 ORDER BY s.list_name",
         )

@@ -7,6 +7,7 @@
 
 use crate::address;
 use crate::config::LANGUAGES;
+use crate::store::{DeliveryMode, DigestKind};
 
 /// Commands one message may carry; more are ignored.
 pub const MAX_COMMANDS: usize = 10;
@@ -26,6 +27,9 @@ pub enum Command {
     Language(String),
     /// `language` with anything else.
     LanguageUnknown,
+    /// `digest daily`, `digest weekly` or `digest off`: how the sender gets the list's
+    /// postings.
+    Digest(DeliveryMode),
     Help,
     /// A command word with an argument that is not valid, or a message without commands;
     /// at most one per message.
@@ -46,6 +50,7 @@ impl Command {
             Command::Unsubscribe { address } => with("unsubscribe", address.as_deref()),
             Command::Language(code) => with("language", Some(code)),
             Command::LanguageUnknown => "language".to_string(),
+            Command::Digest(mode) => with("digest", Some(digest_word(*mode))),
             Command::Help => "help".to_string(),
             Command::Unknown => String::new(),
         }
@@ -151,7 +156,21 @@ fn recognise(line: &str) -> Option<Command> {
                 Command::LanguageUnknown
             }
         }),
+        "digest" => Some(match argument.map(str::to_ascii_lowercase).as_deref() {
+            Some("daily") => Command::Digest(DeliveryMode::Digest(DigestKind::Daily)),
+            Some("weekly") => Command::Digest(DeliveryMode::Digest(DigestKind::Weekly)),
+            Some("off") => Command::Digest(DeliveryMode::Each),
+            _ => Command::Unknown,
+        }),
         _ => None,
+    }
+}
+
+/// The argument of the `digest` command that asks for `mode`.
+pub fn digest_word(mode: DeliveryMode) -> &'static str {
+    match mode {
+        DeliveryMode::Each => "off",
+        DeliveryMode::Digest(kind) => kind.as_str(),
     }
 }
 
@@ -263,6 +282,28 @@ mod tests {
         );
         assert_eq!(answer("", "discard"), Some(Answer::Discard));
         assert_eq!(answer("Re: x", "maybe later"), None);
+    }
+
+    #[test]
+    fn digest_takes_daily_weekly_or_off() {
+        assert_eq!(
+            parse(
+                "",
+                "digest Daily\ndigest weekly\ndigest off\ndigest sometimes\ndigest"
+            ),
+            [
+                Command::Digest(DeliveryMode::Digest(DigestKind::Daily)),
+                Command::Digest(DeliveryMode::Digest(DigestKind::Weekly)),
+                Command::Digest(DeliveryMode::Each),
+                Command::Unknown,
+            ]
+        );
+        let quoted: Vec<String> = parse("digest weekly", "digest off")
+            .iter()
+            .map(Command::quoted)
+            .collect();
+        assert_eq!(quoted, ["digest weekly", "digest off"]);
+        assert!(!Command::Digest(DeliveryMode::Each).writes());
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod console_editions;
 mod console_held;
 mod console_roster;
 mod crash;
+mod digests;
 mod dkim;
 mod health;
 mod hostile;

@@ -168,3 +168,48 @@ fn every_publication_renders_in_a_browser() {
         }
     }
 }
+
+/// A member's own page in the web console with the choice of digests per list, as a
+/// browser shows it: `target/screenshots/digest-account.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_member_page_with_the_digest_choice_renders_in_a_browser() {
+    use crate::common::browser::{subscribe, Browser};
+    use crate::common::{Harness, TestDb};
+    use tidings::store::{DeliveryMode, DigestKind};
+
+    if !browser_available() {
+        if std::env::var_os("CI").is_some() {
+            panic!("{BROWSER} is not installed; .ci/run installs it (apt-get install chromium)");
+        }
+        eprintln!("SKIPPED screenshots: {BROWSER} is not installed (apt-get install chromium)");
+        return;
+    }
+    let db = TestDb::sqlite();
+    let h = Harness::start(&db).await;
+    let member = "ana@ngo.example";
+    for list in ["news", "open", "forum"] {
+        subscribe(&h, list, member, "en").await;
+    }
+    let weekly = DeliveryMode::Digest(DigestKind::Weekly);
+    let set = h.daemon.store.set_delivery_mode("open", member, weekly);
+    assert!(set.await.expect("mode"));
+    let mut browser = Browser::new(&h);
+    browser.sign_in(&h, member, 1).await;
+    let page = browser.request("GET", "/console/account", "").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page
+        .body
+        .contains("<option value=\"weekly\" selected>Weekly digest</option>"));
+    let out = output_dir();
+    let html = out.join("digest-account.html");
+    std::fs::write(&html, &page.body).expect("the page");
+    let png = out.join("digest-account.png");
+    let profile = tempfile::tempdir().expect("a profile directory");
+    screenshot(&html, &png, false, profile.path());
+    let (different, contrasting) = ink(&png);
+    assert!(
+        different > 0.01 && contrasting > 0.001,
+        "{png:?} looks blank"
+    );
+    h.daemon.shutdown().await;
+}

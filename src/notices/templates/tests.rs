@@ -9,7 +9,7 @@ use super::*;
 
 const TEMPLATE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/templates");
 
-const OUTCOMES: [&str; 8] = [
+const OUTCOMES: [&str; 9] = [
     "subscribe_requested",
     "unsubscribe_requested",
     "language_set",
@@ -18,6 +18,7 @@ const OUTCOMES: [&str; 8] = [
     "closed",
     "unknown_command",
     "too_many",
+    "digest_set",
 ];
 
 const HOSTILE: &str = "<script>alert(1)</script> \"&'";
@@ -38,6 +39,7 @@ fn list() -> Value {
         "owner_address": "team-gender-owner@lists.example.org",
         "members_may_post": true,
         "confidential": true,
+        "digests": true,
     })
 }
 
@@ -423,8 +425,9 @@ fn member_variants(name: &str, with: &dyn Fn(Value) -> Value) -> Vec<Value> {
         "console_account" => {
             let full = json!({
                 "subscriptions": [
-                    { "name": "info-en", "title": "Coalition Info", "active": true, "language": "Français" },
-                    { "name": "team-gender", "title": "Gender <Justice>", "active": false, "language": "Français" },
+                    { "name": "info-en", "title": "Coalition Info", "active": true, "language": "Français", "digests": true, "mode": "daily" },
+                    { "name": "team-gender", "title": "Gender <Justice>", "active": false, "language": "Français", "digests": true, "mode": "each" },
+                    { "name": "bulletin", "title": "The Bulletin", "active": true, "language": "Français", "digests": false, "mode": "each" },
                 ],
                 "joinable": [
                     { "name": "info-fr", "title": "Info coalition", "description": "Nouvelles <b>de</b> la coalition" },
@@ -439,6 +442,7 @@ fn member_variants(name: &str, with: &dyn Fn(Value) -> Value) -> Vec<Value> {
                 "leave_url": format!("{account_url}/leave"),
                 "join_url": format!("{account_url}/join"),
                 "language_url": format!("{account_url}/language"),
+                "digest_url": format!("{account_url}/digest"),
                 "home_url": "https://lists.example.org/console",
             });
             let mut empty = full.clone();
@@ -447,7 +451,7 @@ fn member_variants(name: &str, with: &dyn Fn(Value) -> Value) -> Vec<Value> {
             empty["member"] = json!(false);
             vec![with(full), with(empty)]
         }
-        "console_account_done" => ["left", "joining", "language"]
+        "console_account_done" => ["left", "joining", "language", "digest"]
             .iter()
             .map(|o| {
                 with(json!({ "outcome": o, "list_title": "Coalition Info", "account_url": account_url }))

@@ -15,6 +15,9 @@
 //!   owners.
 //! - The language is one per member (every list writes to them in it), so it is changed
 //!   for all their lists at once.
+//! - How postings come (each as it is sent, or a daily or weekly digest) is chosen per list,
+//!   as the `digest` email command does; a publication's subscribers get its editions, so
+//!   its row offers no choice.
 
 use std::sync::Arc;
 
@@ -25,7 +28,7 @@ use serde_json::{json, Value};
 
 use crate::config::{Config, ListConfig, SubscriptionPolicy, Visibility, LANGUAGES};
 use crate::links::{console_url, ConsolePage};
-use crate::store::RequestKind;
+use crate::store::{DeliveryMode, RequestKind};
 use crate::subscriptions::Subscriptions;
 use crate::web::unsubscribe::internal;
 
@@ -108,6 +111,8 @@ pub async fn account(
                 "title": title(&s.list_name),
                 "active": s.status == "active",
                 "language": endonym(&s.language),
+                "digests": config.publication(&s.list_name).is_none(),
+                "mode": s.delivery_mode,
             })
         })
         .collect();
@@ -149,13 +154,14 @@ pub async fn account(
             "leave_url": console_url(base_url, ConsolePage::AccountLeave),
             "join_url": console_url(base_url, ConsolePage::AccountJoin),
             "language_url": console_url(base_url, ConsolePage::AccountLanguage),
+            "digest_url": console_url(base_url, ConsolePage::AccountDigest),
             "home_url": console_url(base_url, ConsolePage::Home),
         }),
         &[],
     )
 }
 
-/// The page saying what a form did (`left`, `joining`, `language`), in `language`.
+/// The page saying what a form did (`left`, `joining`, `language`, `digest`), in `language`.
 fn done(
     subscriptions: &Subscriptions,
     person: &SignedIn,
@@ -275,6 +281,48 @@ pub async fn language(
             tracing::info!(language = code, "member language set in the web console");
             done(&subscriptions, &person, code, "language", "")
         }
+        Ok(false) => not_found(&subscriptions, &person.language),
+        Err(error) => internal(&error),
+    }
+}
+
+/// POST `/console/account/digest`: how the member gets the postings of one list of theirs:
+/// `each` as they are sent, or a `daily` or `weekly` digest.
+pub async fn digest(
+    State(subscriptions): State<Arc<Subscriptions>>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let person = match poster(&subscriptions, &headers, &body).await {
+        Ok(person) => person,
+        Err(response) => return response,
+    };
+    let config = subscriptions.config();
+    let Some(list) =
+        named_list(config, &body).filter(|list| config.publication(&list.name).is_none())
+    else {
+        return not_found(&subscriptions, &person.language);
+    };
+    let chosen = form_field(&body, "mode").unwrap_or_default();
+    let Some(mode) = DeliveryMode::from_stored(&chosen) else {
+        return not_found(&subscriptions, &person.language);
+    };
+    match subscriptions
+        .store()
+        .set_delivery_mode(&list.name, &person.session.address, mode)
+        .await
+    {
+        Ok(true) => {
+            tracing::info!(list = %list.name, mode = mode.as_str(), "delivery mode set in the web console");
+            done(
+                &subscriptions,
+                &person,
+                &person.language,
+                "digest",
+                &list.display_name,
+            )
+        }
+        // Not on that list: the same as a list that does not exist.
         Ok(false) => not_found(&subscriptions, &person.language),
         Err(error) => internal(&error),
     }

@@ -75,6 +75,7 @@ pub fn routes() -> Router<Arc<Subscriptions>> {
             ConsolePage::AccountLanguage.route(),
             post(account::language),
         )
+        .route(ConsolePage::AccountDigest.route(), post(account::digest))
         .route(ConsolePage::Audit.route(), get(audit::whole_trail))
         .route(LIST_AUDIT, get(audit::list_trail))
         .route(
