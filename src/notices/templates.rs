@@ -264,20 +264,7 @@ impl Templates {
         lang: &str,
         data: &Value,
     ) -> Result<RenderedNotice, TemplateError> {
-        let complete = |l: &str| {
-            NOTICE_PARTS
-                .iter()
-                .all(|p| self.has_notice_part(l, name, p))
-        };
-        let lang = if complete(lang) {
-            lang
-        } else if complete(FALLBACK) {
-            FALLBACK
-        } else {
-            return Err(TemplateError::Unknown {
-                name: name.to_owned(),
-            });
-        };
+        let lang = self.language_having(name, lang, &NOTICE_PARTS)?;
         let data = with_language(data, lang, &notice_key(lang, name, "html"))?;
 
         let subject = render(&self.text, &notice_key(lang, name, "subject"), lang, &data)?;
@@ -294,6 +281,26 @@ impl Templates {
         })
     }
 
+    /// `lang` when it has every one of `parts` of notice `name`, else English when that has
+    /// them: a notice is never sent half in one language and half in another.
+    fn language_having<'a>(
+        &self,
+        name: &str,
+        lang: &'a str,
+        parts: &[&str],
+    ) -> Result<&'a str, TemplateError> {
+        let complete = |l: &str| parts.iter().all(|p| self.has_notice_part(l, name, p));
+        if complete(lang) {
+            Ok(lang)
+        } else if complete(FALLBACK) {
+            Ok(FALLBACK)
+        } else {
+            Err(TemplateError::Unknown {
+                name: name.to_owned(),
+            })
+        }
+    }
+
     /// Renders text message `name` (one of [`TEXT_NOTICES`]) in `lang`, or wholly in
     /// English when `lang` lacks its subject or its text.
     pub fn text_notice(
@@ -302,20 +309,7 @@ impl Templates {
         lang: &str,
         data: &Value,
     ) -> Result<RenderedText, TemplateError> {
-        let complete = |l: &str| {
-            ["subject", "txt"]
-                .iter()
-                .all(|p| self.has_notice_part(l, name, p))
-        };
-        let lang = if complete(lang) {
-            lang
-        } else if complete(FALLBACK) {
-            FALLBACK
-        } else {
-            return Err(TemplateError::Unknown {
-                name: name.to_owned(),
-            });
-        };
+        let lang = self.language_having(name, lang, &["subject", "txt"])?;
         let data = with_language(data, lang, &notice_key(lang, name, "txt"))?;
         let subject = render(&self.text, &notice_key(lang, name, "subject"), lang, &data)?;
         let text = render(&self.text, &notice_key(lang, name, "txt"), lang, &data)?;

@@ -505,19 +505,8 @@ impl Store {
         to: &str,
         note: Option<&str>,
     ) -> Result<bool> {
-        let moved = sqlx::query(
-            "UPDATE messages SET state = $3, error = COALESCE($4, error), updated_at = $5 \
-             WHERE id = $1 AND state = $2",
-        )
-        .bind(id)
-        .bind(from)
-        .bind(to)
-        .bind(note)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(moved == 1)
+        self.move_message_with_notices(id, (from, to), note, &[])
+            .await
     }
 
     pub async fn message(&self, id: i64) -> Result<Option<StoredMessage>> {
