@@ -13,6 +13,7 @@ use tokio::sync::{watch, Notify};
 
 use crate::authentication::dns::{Dns, DnsSetupError};
 use crate::authentication::Authenticator;
+use crate::cluster::{self, Membership, NodeIdentity};
 use crate::config::Config;
 use crate::delivery;
 use crate::delivery::destinations::Destinations;
@@ -78,23 +79,29 @@ pub struct Daemon {
     sockets: Sockets,
     /// How fast each destination may be sent to, which a reload carries over too.
     destinations: Arc<Destinations>,
+    /// This process among the daemons on the database, the same across reloads.
+    node: Arc<NodeIdentity>,
+    membership: Arc<Membership>,
 }
 
 /// What a daemon hands the next on a reload: its listening sockets, so that connections
-/// are taken all along, and every destination's pacing.
+/// are taken all along, every destination's pacing, and the node it is.
 pub struct Carried {
     listeners: Vec<Listener>,
     destinations: Arc<Destinations>,
+    node: Arc<NodeIdentity>,
+    membership: Arc<Membership>,
 }
 
 /// A daemon that gave its sockets away and is finishing what it had in progress: sessions
 /// and requests under its configuration, each worker's transaction in hand.
 pub struct Draining {
     tasks: Supervisor,
-    /// Closed once the tasks end when stopping for good. On a reload it is not: mail
-    /// sessions in progress hold it and may still commit what they receive, and it closes
-    /// when the last of them ends.
-    closing: Option<Store>,
+    /// Retired and closed once the tasks end when stopping for good (the node's remaining
+    /// claims are then due at once). On a reload it is not: the node goes on under the next
+    /// configuration, and mail sessions in progress hold the store and may still commit
+    /// what they receive; it closes when the last of them ends.
+    closing: Option<(Store, Arc<NodeIdentity>)>,
 }
 
 impl Draining {
@@ -103,7 +110,8 @@ impl Draining {
         if !self.tasks.join(Duration::from_secs(30)).await {
             tracing::warn!("some tasks did not stop within 30 s; their claims will be retried");
         }
-        if let Some(store) = self.closing {
+        if let Some((store, node)) = self.closing {
+            cluster::retire(&store, &node).await;
             store.close().await;
         }
     }
@@ -135,6 +143,8 @@ struct Parts {
     /// When a delivery worker last reached the relay, for the readiness check.
     relay_contact: Arc<RelayContact>,
     destinations: Arc<Destinations>,
+    node: Arc<NodeIdentity>,
+    membership: Arc<Membership>,
 }
 
 /// What the listeners are started with besides the parts.
@@ -148,7 +158,8 @@ type Service = fn(&Parts, &mut Supervisor);
 
 /// Every service but the listeners (which bind first, so that a port in use stops the start
 /// before anything runs). Adding one is adding a line.
-const SERVICES: [(&str, Service); 4] = [
+const SERVICES: [(&str, Service); 5] = [
+    ("heartbeat", start_heartbeat),
     ("delivery", start_delivery),
     ("command runner", start_runner),
     ("publication scheduler", start_scheduler),
@@ -188,15 +199,32 @@ impl Daemon {
             delivery.destination_concurrency,
             delivery.destination_backoff_seconds,
         );
-        let (mut sockets, destinations) = match carried {
+        let (mut sockets, cluster) = match carried {
             Some(carried) => {
                 carried.destinations.reconfigure(concurrency, backoff);
-                (Sockets::carrying(carried.listeners), carried.destinations)
+                let cluster = Cluster {
+                    destinations: carried.destinations,
+                    node: carried.node,
+                    membership: carried.membership,
+                    joined: true,
+                };
+                (Sockets::carrying(carried.listeners), cluster)
             }
-            None => (Sockets::default(), Destinations::new(concurrency, backoff)),
+            None => {
+                let membership = Arc::new(Membership::default());
+                let destinations =
+                    Destinations::new(concurrency, backoff).shared_by(Arc::clone(&membership));
+                let cluster = Cluster {
+                    destinations,
+                    node: Arc::new(NodeIdentity::new(&config.delivery.node_name)),
+                    membership,
+                    joined: false,
+                };
+                (Sockets::default(), cluster)
+            }
         };
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let parts = Parts::build(config, clock, shutdown_rx, destinations).await?;
+        let parts = Parts::build(config, clock, shutdown_rx, cluster).await?;
         let mut tasks = Supervisor::new(Policy::default(), parts.signals.shutdown.clone());
         let budget = Arc::new(DataBudget::new(parts.config.server.max_data_memory));
         let starting = &mut Starting {
@@ -222,6 +250,8 @@ impl Daemon {
             tasks,
             sockets,
             destinations: parts.destinations,
+            node: parts.node,
+            membership: parts.membership,
         })
     }
 
@@ -237,7 +267,7 @@ impl Daemon {
         let _ = self.shutdown.send(true);
         Draining {
             tasks: self.tasks,
-            closing: Some(self.store),
+            closing: Some((self.store, self.node)),
         }
         .finish()
         .await;
@@ -257,6 +287,8 @@ impl Daemon {
         let carried = Carried {
             listeners: self.sockets.open,
             destinations: self.destinations,
+            node: self.node,
+            membership: self.membership,
         };
         let draining = Draining {
             tasks: self.tasks,
@@ -271,12 +303,12 @@ impl Parts {
         config: Arc<Config>,
         clock: Arc<dyn Clock>,
         shutdown: watch::Receiver<bool>,
-        destinations: Arc<Destinations>,
+        cluster: Cluster,
     ) -> Result<Parts, DaemonError> {
         let store = Store::open(&config.database.url, config.database.max_connections).await?;
-        let released = store.release_claims_of(&config.delivery.node_name).await?;
-        if released > 0 {
-            tracing::info!(released, "resuming deliveries interrupted by the last stop");
+        // A reload goes on as the same node, whose claims are its workers' in hand.
+        if !cluster.joined {
+            cluster::join(&store, &cluster.node).await?;
         }
         let signer = signer(&config, &store).await?;
         let dkim = Dkim::from_config(&config.dkim)?.map(Arc::new);
@@ -329,9 +361,31 @@ impl Parts {
             signals,
             clock,
             relay_contact: Arc::default(),
-            destinations,
+            destinations: cluster.destinations,
+            node: cluster.node,
+            membership: cluster.membership,
         })
     }
+}
+
+/// The node a daemon is, and what it shares with the others; carried over on a reload.
+struct Cluster {
+    destinations: Arc<Destinations>,
+    node: Arc<NodeIdentity>,
+    membership: Arc<Membership>,
+    /// Registered already: the daemon is a reload of a running one.
+    joined: bool,
+}
+
+fn start_heartbeat(parts: &Parts, tasks: &mut Supervisor) {
+    let heartbeat = cluster::Heartbeat {
+        node: Arc::clone(&parts.node),
+        store: parts.store.clone(),
+        takeover: Duration::from_secs(parts.config.cluster.takeover_seconds),
+        membership: Arc::clone(&parts.membership),
+        signals: parts.signals.clone(),
+    };
+    tasks.spawn("heartbeat", move || cluster::run(heartbeat.clone()));
 }
 
 fn start_delivery(parts: &Parts, tasks: &mut Supervisor) {
@@ -340,7 +394,7 @@ fn start_delivery(parts: &Parts, tasks: &mut Supervisor) {
         &parts.store,
         &parts.signer,
         (&parts.notices, &parts.authenticator, &parts.relay_contact),
-        (parts.dkim.as_ref(), &parts.destinations),
+        (parts.dkim.as_ref(), &parts.destinations, &parts.node),
         &parts.signals,
         tasks,
     );

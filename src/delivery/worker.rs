@@ -2,10 +2,20 @@
 //! relay connection, and hands each transaction's outcomes to the [`super::outcomes`]
 //! writer as soon as the relay has answered. Several workers (and
 //! several daemons on PostgreSQL) share the queue without sending anything twice.
+//!
+//! While a batch is being sent, its lease is renewed every third of `lease_seconds`, so
+//! that a slow relay never lets the claims run out under a worker still sending them; a
+//! delivery the renewal finds no longer this batch's (its node was taken for dead and
+//! another node claimed it) is not sent here.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::cluster::NodeIdentity;
 
 use crate::config::Config;
 use crate::dkim::{Dkim, Prepared};
@@ -23,6 +33,8 @@ use crate::signals::Signals;
 #[derive(Clone)]
 pub struct Worker {
     pub number: usize,
+    /// The node the worker claims for.
+    pub node: Arc<NodeIdentity>,
     pub config: Arc<Config>,
     pub store: Store,
     pub signer: Signer,
@@ -105,7 +117,7 @@ impl Worker {
         while !*shutdown.borrow() {
             let batch = match self
                 .store
-                .claim_deliveries(&self.config.delivery.node_name, batch_size, lease_ms)
+                .claim_deliveries(self.node.id(), batch_size, lease_ms)
                 .await
             {
                 Ok(batch) => batch,
@@ -118,23 +130,99 @@ impl Worker {
                 self.signals.idle(&self.signals.queued, &mut shutdown).await;
                 continue;
             }
-            self.send_batch(&mut relay, &mut cache, &batch).await;
+            self.send_batch_renewing(&mut relay, &mut cache, &batch, lease_ms)
+                .await;
         }
         if let Some(relay) = relay {
             relay.quit().await;
         }
     }
 
+    /// Sends a claimed batch while renewing its lease; the renewal ends with the sending,
+    /// never in the middle of a query.
+    async fn send_batch_renewing(
+        &self,
+        relay: &mut Option<RelayClient>,
+        cache: &mut MessageCache,
+        batch: &[ClaimedDelivery],
+        lease_ms: i64,
+    ) {
+        let lost = Mutex::new(HashSet::new());
+        let (finished, done) = (AtomicBool::new(false), Notify::new());
+        let sending = async {
+            self.send_batch(relay, cache, batch, &lost).await;
+            finished.store(true, Ordering::Relaxed);
+            done.notify_one();
+        };
+        let renewing = async {
+            let every = Duration::from_millis((lease_ms / 3).max(200) as u64);
+            let Some(token) = batch.first().map(|d| d.claim_token) else {
+                return;
+            };
+            let ids: Vec<i64> = batch.iter().map(|d| d.id).collect();
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = done.notified() => return,
+                }
+                if finished.load(Ordering::Relaxed) {
+                    return;
+                }
+                match self.store.renew_claims(token, &ids, lease_ms).await {
+                    Ok(held) => {
+                        let held: HashSet<i64> = held.into_iter().collect();
+                        // Also those recorded already: they are not sent again either way.
+                        let gone = ids.iter().filter(|id| !held.contains(id));
+                        lost.lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .extend(gone);
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, worker = self.number, "cannot renew the lease of a batch")
+                    }
+                }
+            }
+        };
+        tokio::join!(sending, renewing);
+    }
+
     /// Sends a claimed batch, handing each transaction's outcomes over as soon as they are
-    /// known.
+    /// known; deliveries in `lost` are another claim's now, and are left alone.
     async fn send_batch(
         &self,
         relay: &mut Option<RelayClient>,
         cache: &mut MessageCache,
         batch: &[ClaimedDelivery],
+        lost: &Mutex<HashSet<i64>>,
     ) {
         let max_shared = self.config.relay.max_recipients_per_transaction;
         for transaction in transactions(batch, max_shared) {
+            let kept: Vec<ClaimedDelivery> = {
+                let lost = lost.lock().unwrap_or_else(PoisonError::into_inner);
+                transaction
+                    .iter()
+                    .filter(|d| !lost.contains(&d.id))
+                    .cloned()
+                    .collect()
+            };
+            if kept.len() < transaction.len() {
+                tracing::warn!(
+                    worker = self.number,
+                    lost = transaction.len() - kept.len(),
+                    "deliveries of this batch were claimed by another node; not sending them"
+                );
+                // What is left of a shared transaction goes back to the queue, due at once.
+                let outcomes = kept
+                    .iter()
+                    .map(|d| (d.id, DeliveryOutcome::Postponed { retry_at: now_ms() }))
+                    .collect();
+                let copies = Copies {
+                    deliveries: kept,
+                    outcomes,
+                };
+                self.outcomes.hand_over(copies).await;
+                continue;
+            }
             let outcomes = self.outcomes_of(relay, cache, transaction).await;
             let copies = Copies {
                 deliveries: transaction.to_vec(),
@@ -170,7 +258,13 @@ impl Worker {
         let deferred = results
             .iter()
             .any(|result| matches!(result, SendResult::Temporary(_)));
-        permit.report(deferred, now_ms());
+        if let Some(pause) = permit.report(deferred, now_ms()) {
+            // The other nodes heed the pause from their next heartbeat on.
+            let strikes = i64::from(pause.strikes);
+            if let Err(error) = self.store.share_pause(&domain, pause.until, strikes).await {
+                tracing::warn!(%error, "cannot share a destination's pause with the other nodes");
+            }
+        }
         drop(permit);
         if let Some(SendResult::ConnectionLost(reason)) = results.first() {
             tracing::warn!(worker = self.number, %reason, "relay connection lost");
@@ -369,6 +463,7 @@ mod tests {
             attempts: 0,
             created_at: 0,
             copies: crate::store::Copies::Shared,
+            claim_token: 1,
         }
     }
 

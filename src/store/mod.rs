@@ -6,6 +6,7 @@ mod bounces;
 mod deliveries;
 mod members;
 mod messages;
+mod nodes;
 mod organisations;
 mod publications;
 mod rate;
@@ -29,12 +30,13 @@ pub use bounces::{
     BounceEvent, BounceReport, BouncedDelivery, ComplaintEvent, DisabledMember, Rescore,
     ScoreOutcome, ScoreState,
 };
-pub use deliveries::{ClaimedDelivery, Copies, DeliveryOutcome, QueueCounts};
+pub use deliveries::{Claim, ClaimedDelivery, Copies, DeliveryOutcome, QueueCounts, Recorded};
 pub use members::{ImportLine, Member, MemberAdded};
 pub use messages::{
     HeldHead, MessageKind, NewMessage, PendingMessage, ReceivedCommand, StoredArrival,
     StoredMessage, UnknownMessageKind, WAITING_STATES,
 };
+pub use nodes::{NodeRow, TakenOver};
 pub use organisations::Organisation;
 pub use publications::{
     Edition, EditionInserted, EditionMessage, EditionRender, Item, ItemChanges, NewEdition, NewItem,
