@@ -315,4 +315,50 @@ mod tests {
         let _two = d.admit("other.example", || 0).await.expect("two");
         assert!(matches!(d.try_admit("other.example", 0), Admission::Full));
     }
+
+    #[tokio::test]
+    async fn the_live_nodes_share_a_domains_concurrency_and_its_pauses() {
+        let membership = Arc::new(Membership::default());
+        let d = Destinations::new(10, 60).shared_by(Arc::clone(&membership));
+        membership.set_live_nodes(3);
+        // 10 among 3 nodes: 3 each, 9 together, within the 10 configured.
+        let held: Vec<Permit> = {
+            let mut held = Vec::new();
+            for _ in 0..3 {
+                held.push(
+                    d.admit("big.example", || 0)
+                        .await
+                        .expect("within the share"),
+                );
+            }
+            held
+        };
+        assert!(matches!(d.try_admit("big.example", 0), Admission::Full));
+        drop(held);
+        // More nodes than the setting: still one each.
+        membership.set_live_nodes(20);
+        let _one = d.admit("big.example", || 0).await.expect("one");
+        assert!(matches!(d.try_admit("big.example", 0), Admission::Full));
+
+        // A pause another node recorded holds here too, until it ends.
+        membership.set_pauses(HashMap::from([("slow.example".to_string(), 5_000)]));
+        assert_eq!(d.admit("slow.example", || 1_000).await.err(), Some(5_000));
+        assert!(d.admit("slow.example", || 5_000).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_4xx_says_which_pause_to_share() {
+        let d = Destinations::new(8, 60);
+        let permit = d.admit("slow.example", || 0).await.expect("admitted");
+        assert_eq!(
+            permit.report(true, 1_000),
+            Some(Pause {
+                until: 61_000,
+                strikes: 1
+            })
+        );
+        drop(permit);
+        let permit = d.admit("fast.example", || 0).await.expect("admitted");
+        assert_eq!(permit.report(false, 1_000), None);
+    }
 }
