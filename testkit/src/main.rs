@@ -1,9 +1,11 @@
-//! `tidings-bench`: measures a fan-out end to end, the web console's pages (`console`), and
-//! the database's size over a simulated year of retention (`soak`). Built only from this test-support crate
+//! `tidings-bench`: measures a fan-out end to end, the web console's pages (`console`),
+//! the database's size over a simulated year of retention (`soak`), and several daemons
+//! on one PostgreSQL (`cluster`). Built only from this test-support crate
 //! (`cargo run --release -p tidings-testkit -- --help`), so that the daemon's binary holds
 //! only the product.
 
 mod bench;
+mod cluster_bench;
 mod console_bench;
 mod soak;
 
