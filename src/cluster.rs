@@ -135,6 +135,27 @@ pub async fn retire(store: &Store, node: &NodeIdentity) {
     }
 }
 
+/// Runs `work` (a stopping daemon's last transactions) while renewing the node's
+/// heartbeat every second: the heartbeat task has stopped with the rest, and a node that
+/// went quiet while finishing would be taken over, its copies in hand sent twice.
+pub async fn beating_while<F: std::future::Future>(
+    store: &Store,
+    node: &NodeIdentity,
+    work: F,
+) -> F::Output {
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            output = &mut work => return output,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        // The work's tasks run on their own meanwhile; only noticing their end waits.
+        if let Err(error) = store.heartbeat(node.id()).await {
+            tracing::warn!(node = %node, %error, "heartbeat failed while stopping");
+        }
+    }
+}
+
 /// What the heartbeat task works with.
 #[derive(Clone)]
 pub struct Heartbeat {

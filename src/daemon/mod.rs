@@ -107,7 +107,14 @@ pub struct Draining {
 impl Draining {
     /// Waits for what was in progress to end (30 s at most).
     pub async fn finish(mut self) {
-        if !self.tasks.join(Duration::from_secs(30)).await {
+        let joining = self.tasks.join(Duration::from_secs(30));
+        let joined = match &self.closing {
+            // Stopping for good: the node beats on until its workers are done.
+            Some((store, node)) => cluster::beating_while(store, node, joining).await,
+            // A reload: the next configuration's heartbeat goes on for the node.
+            None => joining.await,
+        };
+        if !joined {
             tracing::warn!("some tasks did not stop within 30 s; their claims will be retried");
         }
         if let Some((store, node)) = self.closing {
