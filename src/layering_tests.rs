@@ -16,7 +16,7 @@ const LAYERS: [&[&str]; 9] = [
         "templating",
         "tokens",
     ],
-    &["links"],
+    &["cluster", "links"],
     &["config"],
     &["authentication", "descriptors", "dkim", "notices"],
     &["pipeline", "publications", "subscriptions"],

@@ -17,7 +17,9 @@
 //!    (waking and stopping stages), [`store`] (the database), [`supervisor`] (restarting
 //!    tasks that fail), [`templating`] (reading templates, escaping HTML), [`tokens`] (signed
 //!    tokens).
-//! 2. [`links`]: every address and link tidings makes, and their reading back.
+//! 2. [`links`]: every address and link tidings makes, and their reading back;
+//!    [`cluster`]: this process's node identity among the daemons sharing the database,
+//!    its heartbeat, and the take-over of dead nodes' claims.
 //! 3. [`config`]: the configuration, plain data; checks that need more are asked of the
 //!    layers below through traits ([`config::KeyFiles`], [`links::Directory`] the other way).
 //! 4. What messages are made of and checked with: [`authentication`] (SPF, DKIM, DMARC,
@@ -39,6 +41,7 @@ pub mod address;
 pub mod authentication;
 pub mod bounces;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod daemon;
 pub mod delivery;

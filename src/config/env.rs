@@ -10,9 +10,9 @@ use toml::{Table, Value};
 
 use super::validate::{ConfigError, EnvProblem};
 use super::{
-    defaults, AuthenticationConfig, BouncesConfig, DatabaseConfig, DeliveryConfig, DkimConfig,
-    DmarcConfig, DnsConfig, MetricsConfig, ModerationConfig, RelayConfig, RetentionConfig,
-    ServerConfig, SubscriptionsConfig, WebConfig,
+    defaults, AuthenticationConfig, BouncesConfig, ClusterConfig, DatabaseConfig, DeliveryConfig,
+    DkimConfig, DmarcConfig, DnsConfig, MetricsConfig, ModerationConfig, RelayConfig,
+    RetentionConfig, ServerConfig, SubscriptionsConfig, WebConfig,
 };
 
 const PREFIX: &str = "TIDINGS_";
@@ -83,6 +83,7 @@ fn sections() -> Vec<Section> {
         Section::of("subscriptions", &SubscriptionsConfig::default()),
         Section::of("moderation", &ModerationConfig::default()),
         Section::of("retention", &RetentionConfig::default()),
+        Section::of("cluster", &ClusterConfig::default()),
         Section::of("database", &DatabaseConfig::default()),
         Section::of("dns", &DnsConfig::default()),
         Section::of("authentication", &AuthenticationConfig::default()),
@@ -360,13 +361,14 @@ mod tests {
             "TIDINGS_RETENTION_BATCH_SIZE",
             "TIDINGS_RETENTION_PAUSE_MS",
             "TIDINGS_RETENTION_INTERVAL_SECONDS",
+            "TIDINGS_CLUSTER_TAKEOVER_SECONDS",
         ] {
             assert!(names.iter().any(|n| n == name), "{name} missing");
         }
         // secret + 20 server + 12 relay + 10 delivery + 6 subscriptions + 1 moderation
         // + 2 database + 10 in dns, authentication, dmarc and bounces + 5 dkim + 1 metrics
-        // + 5 retention
-        assert_eq!(names.len(), 73, "{names:?}");
+        // + 5 retention + 1 cluster
+        assert_eq!(names.len(), 74, "{names:?}");
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub struct Config {
     #[serde(default)]
     pub retention: RetentionConfig,
     #[serde(default)]
+    pub cluster: ClusterConfig,
+    #[serde(default)]
     pub dns: DnsConfig,
     #[serde(default)]
     pub authentication: AuthenticationConfig,
@@ -190,9 +192,9 @@ pub struct DeliveryConfig {
     pub batch_size: usize,
     /// How often idle workers look at the queue (new work also wakes them at once).
     pub poll_interval_ms: u64,
-    /// Names this daemon on its queue claims, so that after a restart it takes back its own
-    /// claims at once instead of waiting for their leases. Empty: the machine's host name.
-    /// Give each daemon sharing one database its own name.
+    /// The readable part of this daemon's node identity (see `crate::cluster`), which adds
+    /// the process id and a random suffix so that two daemons never share one. Empty: the
+    /// machine's host name.
     pub node_name: String,
 }
 
@@ -284,6 +286,23 @@ impl Default for RetentionConfig {
             batch_size: 500,
             pause_ms: 50,
             interval_seconds: 3600,
+        }
+    }
+}
+
+/// Several daemons on one PostgreSQL database.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// A daemon whose heartbeat stopped this long ago is dead: any live daemon releases its
+    /// delivery claims, without waiting for their leases.
+    pub takeover_seconds: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            takeover_seconds: 30,
         }
     }
 }
@@ -1005,6 +1024,7 @@ impl std::fmt::Debug for Config {
             .field("subscriptions", &self.subscriptions)
             .field("moderation", &self.moderation)
             .field("retention", &self.retention)
+            .field("cluster", &self.cluster)
             .field("dns", &self.dns)
             .field("authentication", &self.authentication)
             .field("dmarc", &self.dmarc)

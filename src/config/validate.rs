@@ -12,8 +12,8 @@ mod posting_filters;
 mod publications;
 
 use super::{
-    defaults, BouncesConfig, Config, DatabaseConfig, DeliveryConfig, DkimConfig, DnsConfig,
-    KeyAlgorithm, KeyFiles, ListConfig, ModerationConfig, PostingPolicy, RelayConfig,
+    defaults, BouncesConfig, ClusterConfig, Config, DatabaseConfig, DeliveryConfig, DkimConfig,
+    DnsConfig, KeyAlgorithm, KeyFiles, ListConfig, ModerationConfig, PostingPolicy, RelayConfig,
     RetentionConfig, ServerConfig, SubscriptionsConfig, Visibility,
 };
 use crate::address::{self, is_dns_label, is_dns_name};
@@ -110,6 +110,13 @@ pub(super) fn validate(
         config.retention,
         RetentionConfig::default(),
         [days, shunted_days, batch_size, interval_seconds]
+    );
+    report.range(
+        "cluster.takeover_seconds",
+        config.cluster.takeover_seconds,
+        2,
+        3600,
+        ClusterConfig::default().takeover_seconds,
     );
     check_dns(&mut report, &config.dns);
     check_ip_addresses(
@@ -308,7 +315,28 @@ fn check_base_url(report: &mut Report, url: &str) {
 pub(super) fn warnings(config: &Config) -> Vec<Problem> {
     base_url_warning(&config.server.base_url)
         .into_iter()
+        .chain(takeover_warning(config))
         .collect()
+}
+
+/// A take-over slower than the lease never happens: the lease hands a dead daemon's claims
+/// over first, and the setting only misleads.
+fn takeover_warning(config: &Config) -> Option<Problem> {
+    let (takeover, lease) = (
+        config.cluster.takeover_seconds,
+        config.delivery.lease_seconds,
+    );
+    (takeover >= lease).then(|| Problem {
+        key: "cluster.takeover_seconds".into(),
+        problem: format!(
+            "is {takeover}, not less than delivery.lease_seconds ({lease}): a dead daemon's \
+             claims come free when their lease runs out, before any take-over"
+        ),
+        fix: format!(
+            "lower cluster.takeover_seconds below {lease} (default 30) or raise \
+             delivery.lease_seconds"
+        ),
+    })
 }
 
 /// Mailbox providers offer one-click unsubscribe (RFC 8058) only for an https URI they can

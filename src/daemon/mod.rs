@@ -13,6 +13,7 @@ use tokio::sync::{watch, Notify};
 
 use crate::authentication::dns::{Dns, DnsSetupError};
 use crate::authentication::Authenticator;
+use crate::cluster::{self, Membership, NodeIdentity};
 use crate::config::Config;
 use crate::delivery;
 use crate::delivery::destinations::Destinations;
@@ -81,32 +82,46 @@ pub struct Daemon {
     sockets: Sockets,
     /// How fast each destination may be sent to, which a reload carries over too.
     destinations: Arc<Destinations>,
+    /// This process among the daemons on the database, the same across reloads.
+    node: Arc<NodeIdentity>,
+    membership: Arc<Membership>,
 }
 
 /// What a daemon hands the next on a reload: its listening sockets, so that connections
-/// are taken all along, and every destination's pacing.
+/// are taken all along, every destination's pacing, and the node it is.
 pub struct Carried {
     listeners: Vec<Listener>,
     destinations: Arc<Destinations>,
+    node: Arc<NodeIdentity>,
+    membership: Arc<Membership>,
 }
 
 /// A daemon that gave its sockets away and is finishing what it had in progress: sessions
 /// and requests under its configuration, each worker's transaction in hand.
 pub struct Draining {
     tasks: Supervisor,
-    /// Closed once the tasks end when stopping for good. On a reload it is not: mail
-    /// sessions in progress hold it and may still commit what they receive, and it closes
-    /// when the last of them ends.
-    closing: Option<Store>,
+    /// Retired and closed once the tasks end when stopping for good (the node's remaining
+    /// claims are then due at once). On a reload it is not: the node goes on under the next
+    /// configuration, and mail sessions in progress hold the store and may still commit
+    /// what they receive; it closes when the last of them ends.
+    closing: Option<(Store, Arc<NodeIdentity>)>,
 }
 
 impl Draining {
     /// Waits for what was in progress to end (30 s at most).
     pub async fn finish(mut self) {
-        if !self.tasks.join(Duration::from_secs(30)).await {
+        let joining = self.tasks.join(Duration::from_secs(30));
+        let joined = match &self.closing {
+            // Stopping for good: the node beats on until its workers are done.
+            Some((store, node)) => cluster::beating_while(store, node, joining).await,
+            // A reload: the next configuration's heartbeat goes on for the node.
+            None => joining.await,
+        };
+        if !joined {
             tracing::warn!("some tasks did not stop within 30 s; their claims will be retried");
         }
-        if let Some(store) = self.closing {
+        if let Some((store, node)) = self.closing {
+            cluster::retire(&store, &node).await;
             store.close().await;
         }
     }
@@ -126,8 +141,8 @@ pub async fn signer(config: &Config, store: &Store) -> Result<Signer, StoreError
 /// What the services are started from, each built once and shared.
 struct Parts {
     config: Arc<Config>,
-    /// This daemon's name on the work it claims in a database shared with other daemons.
-    node: Arc<str>,
+    /// This daemon's node id as commands' and bounces' claims carry it (its `node`'s).
+    claimer: Arc<str>,
     store: Store,
     signer: Signer,
     dkim: Option<Arc<Dkim>>,
@@ -141,6 +156,8 @@ struct Parts {
     /// When a delivery worker last reached the relay, for the readiness check.
     relay_contact: Arc<RelayContact>,
     destinations: Arc<Destinations>,
+    node: Arc<NodeIdentity>,
+    membership: Arc<Membership>,
 }
 
 /// What the listeners are started with besides the parts.
@@ -154,7 +171,8 @@ type Service = fn(&Parts, &mut Supervisor);
 
 /// Every service but the listeners (which bind first, so that a port in use stops the start
 /// before anything runs). Adding one is adding a line.
-const SERVICES: [(&str, Service); 5] = [
+const SERVICES: [(&str, Service); 6] = [
+    ("heartbeat", start_heartbeat),
     ("delivery", start_delivery),
     ("command runner", start_runner),
     ("publication scheduler", start_scheduler),
@@ -195,15 +213,32 @@ impl Daemon {
             delivery.destination_concurrency,
             delivery.destination_backoff_seconds,
         );
-        let (mut sockets, destinations) = match carried {
+        let (mut sockets, cluster) = match carried {
             Some(carried) => {
                 carried.destinations.reconfigure(concurrency, backoff);
-                (Sockets::carrying(carried.listeners), carried.destinations)
+                let cluster = Cluster {
+                    destinations: carried.destinations,
+                    node: carried.node,
+                    membership: carried.membership,
+                    joined: true,
+                };
+                (Sockets::carrying(carried.listeners), cluster)
             }
-            None => (Sockets::default(), Destinations::new(concurrency, backoff)),
+            None => {
+                let membership = Arc::new(Membership::default());
+                let destinations =
+                    Destinations::new(concurrency, backoff).shared_by(Arc::clone(&membership));
+                let cluster = Cluster {
+                    destinations,
+                    node: Arc::new(NodeIdentity::new(&config.delivery.node_name)),
+                    membership,
+                    joined: false,
+                };
+                (Sockets::default(), cluster)
+            }
         };
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let parts = Parts::build(config, clock, shutdown_rx, destinations).await?;
+        let parts = Parts::build(config, clock, shutdown_rx, cluster).await?;
         let mut tasks = Supervisor::new(Policy::default(), parts.signals.shutdown.clone());
         let budget = Arc::new(DataBudget::new(parts.config.server.max_data_memory));
         let starting = &mut Starting {
@@ -230,6 +265,8 @@ impl Daemon {
             tasks,
             sockets,
             destinations: parts.destinations,
+            node: parts.node,
+            membership: parts.membership,
         })
     }
 
@@ -245,7 +282,7 @@ impl Daemon {
         let _ = self.shutdown.send(true);
         Draining {
             tasks: self.tasks,
-            closing: Some(self.store),
+            closing: Some((self.store, self.node)),
         }
         .finish()
         .await;
@@ -265,6 +302,8 @@ impl Daemon {
         let carried = Carried {
             listeners: self.sockets.open,
             destinations: self.destinations,
+            node: self.node,
+            membership: self.membership,
         };
         let draining = Draining {
             tasks: self.tasks,
@@ -279,21 +318,14 @@ impl Parts {
         config: Arc<Config>,
         clock: Arc<dyn Clock>,
         shutdown: watch::Receiver<bool>,
-        destinations: Arc<Destinations>,
+        cluster: Cluster,
     ) -> Result<Parts, DaemonError> {
         let store = Store::open(&config.database.url, config.database.max_connections).await?;
-        let node: Arc<str> = Arc::from(config.delivery.node_name.as_str());
-        let released = store.release_claims_of(&config.delivery.node_name).await?;
-        if released > 0 {
-            tracing::info!(released, "resuming deliveries interrupted by the last stop");
+        // A reload goes on as the same node, whose claims are its workers' in hand.
+        if !cluster.joined {
+            cluster::join(&store, &cluster.node).await?;
         }
-        let released = store.release_message_claims_of(&node).await?;
-        if released > 0 {
-            tracing::info!(
-                released,
-                "resuming commands and bounces interrupted by the last stop"
-            );
-        }
+        let claimer: Arc<str> = Arc::from(cluster.node.id());
         let signer = signer(&config, &store).await?;
         let dkim = Dkim::from_config(&config.dkim)?.map(Arc::new);
         for (domain, selector, algorithm) in dkim.iter().flat_map(|dkim| dkim.selectors()) {
@@ -342,7 +374,7 @@ impl Parts {
         ));
         Ok(Parts {
             config,
-            node,
+            claimer,
             store,
             signer,
             dkim,
@@ -354,9 +386,31 @@ impl Parts {
             signals,
             clock,
             relay_contact: Arc::default(),
-            destinations,
+            destinations: cluster.destinations,
+            node: cluster.node,
+            membership: cluster.membership,
         })
     }
+}
+
+/// The node a daemon is, and what it shares with the others; carried over on a reload.
+struct Cluster {
+    destinations: Arc<Destinations>,
+    node: Arc<NodeIdentity>,
+    membership: Arc<Membership>,
+    /// Registered already: the daemon is a reload of a running one.
+    joined: bool,
+}
+
+fn start_heartbeat(parts: &Parts, tasks: &mut Supervisor) {
+    let heartbeat = cluster::Heartbeat {
+        node: Arc::clone(&parts.node),
+        store: parts.store.clone(),
+        takeover: Duration::from_secs(parts.config.cluster.takeover_seconds),
+        membership: Arc::clone(&parts.membership),
+        signals: parts.signals.clone(),
+    };
+    tasks.spawn("heartbeat", move || cluster::run(heartbeat.clone()));
 }
 
 fn start_delivery(parts: &Parts, tasks: &mut Supervisor) {
@@ -365,7 +419,7 @@ fn start_delivery(parts: &Parts, tasks: &mut Supervisor) {
         &parts.store,
         &parts.signer,
         (&parts.notices, &parts.authenticator, &parts.relay_contact),
-        (parts.dkim.as_ref(), &parts.destinations),
+        (parts.dkim.as_ref(), &parts.destinations, &parts.node),
         &parts.signals,
         tasks,
     );
@@ -374,7 +428,7 @@ fn start_delivery(parts: &Parts, tasks: &mut Supervisor) {
 fn start_runner(parts: &Parts, tasks: &mut Supervisor) {
     let (subscriptions, publications) = (&parts.subscriptions, &parts.publications);
     let (subscriptions, publications) = (Arc::clone(subscriptions), Arc::clone(publications));
-    let (signals, node) = (parts.signals.clone(), Arc::clone(&parts.node));
+    let (signals, node) = (parts.signals.clone(), Arc::clone(&parts.claimer));
     tasks.spawn("command runner", move || {
         runner::run(
             Arc::clone(&subscriptions),

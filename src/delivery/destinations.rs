@@ -4,13 +4,25 @@
 //! replies go on) while the other domains keep their rate. Each success gives back one
 //! transaction of concurrency; a success after a pause ends the doubling.
 //!
+//! The limits hold for the cluster, not per daemon. Concurrency is divided among the live
+//! nodes (their count comes with each heartbeat, see [`crate::cluster::Membership`]): each
+//! of N nodes runs at most `destination_concurrency / N` transactions to a domain (at least
+//! one), so N daemons together stay within the setting without asking the database about
+//! every copy. A pause after `4xx` replies is shared through the database: the node that
+//! was answered `4xx` records it, and the others heed it from their next heartbeat on
+//! (within seconds). Halving after a `4xx` stays each node's own, learnt from its own
+//! replies.
+//!
 //! The state is this daemon's own, in memory: a reload carries it over (with the new
-//! settings), a restart starts every domain afresh.
+//! settings), a restart starts every domain afresh (pauses recorded in the database
+//! excepted).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+
+use crate::cluster::Membership;
 
 /// A pause doubles at most this many times (64 × the configured back-off).
 const MAX_DOUBLINGS: u32 = 6;
@@ -34,6 +46,8 @@ pub struct Destinations {
     max: AtomicUsize,
     backoff_ms: AtomicI64,
     states: Mutex<HashMap<String, Destination>>,
+    /// The live nodes and the pauses they share; alone by default.
+    membership: Arc<Membership>,
 }
 
 /// The right to run one transaction to a domain; gives it back when dropped.
@@ -48,9 +62,23 @@ impl Destinations {
             max: AtomicUsize::new(1),
             backoff_ms: AtomicI64::new(0),
             states: Mutex::new(HashMap::new()),
+            membership: Arc::default(),
         };
         destinations.reconfigure(max, backoff_seconds);
         Arc::new(destinations)
+    }
+
+    /// The same pacing, held for the cluster that `membership` describes (see the module's
+    /// documentation). Call before any permit is given.
+    pub fn shared_by(self: Arc<Self>, membership: Arc<Membership>) -> Arc<Destinations> {
+        let max = self.max.load(Ordering::Relaxed);
+        let backoff_ms = self.backoff_ms.load(Ordering::Relaxed);
+        Arc::new(Destinations {
+            max: AtomicUsize::new(max),
+            backoff_ms: AtomicI64::new(backoff_ms),
+            states: Mutex::new(HashMap::new()),
+            membership,
+        })
     }
 
     /// Takes new settings, keeping what each domain has shown: a reload must not send a
@@ -61,8 +89,10 @@ impl Destinations {
         self.backoff_ms.store(backoff_ms, Ordering::Relaxed);
     }
 
+    /// This node's share of the configured concurrency per domain: the whole of it divided
+    /// among the live nodes, rounded down so that together they stay within it, at least 1.
     fn max(&self) -> usize {
-        self.max.load(Ordering::Relaxed)
+        (self.max.load(Ordering::Relaxed) / self.membership.live_nodes()).max(1)
     }
 
     /// A permit for one transaction to `domain`, or the epoch ms when to try again: the
@@ -96,21 +126,24 @@ impl Destinations {
             strikes: 0,
             paused_until: 0,
         });
-        if state.paused_until > now {
-            return Admission::Paused(state.paused_until);
+        let paused_until = match self.membership.shared_pause(domain) {
+            Some(shared) => state.paused_until.max(shared),
+            None => state.paused_until,
+        };
+        if paused_until > now {
+            return Admission::Paused(paused_until);
         }
-        if state.in_flight >= state.limit {
+        // The share shrinks when another node joins; a limit learnt earlier may exceed it.
+        if state.in_flight >= state.limit.min(self.max()) {
             return Admission::Full;
         }
         state.in_flight += 1;
         Admission::Go
     }
 
-    fn report(&self, domain: &str, temporary_failure: bool, now: i64) {
+    fn report(&self, domain: &str, temporary_failure: bool, now: i64) -> Option<Pause> {
         let mut states = self.lock();
-        let Some(state) = states.get_mut(domain) else {
-            return;
-        };
+        let state = states.get_mut(domain)?;
         if temporary_failure {
             state.strikes = state.strikes.saturating_add(1);
             state.limit = (state.limit / 2).max(1);
@@ -126,9 +159,14 @@ impl Destinations {
                 pause_ms = pause,
                 "destination answered 4xx: slowing down"
             );
+            Some(Pause {
+                until: state.paused_until,
+                strikes: state.strikes,
+            })
         } else {
             state.strikes = 0;
             state.limit = (state.limit + 1).min(self.max());
+            None
         }
     }
 
@@ -151,6 +189,15 @@ impl Destinations {
     }
 }
 
+/// A pause a destination's `4xx` replies called for, to be shared with the other nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pause {
+    /// Epoch ms.
+    pub until: i64,
+    /// `4xx` replies in a row.
+    pub strikes: u32,
+}
+
 enum Admission {
     Go,
     Full,
@@ -159,9 +206,15 @@ enum Admission {
 
 impl Permit {
     /// What the destination answered: a 4xx slows it down, anything else lets it recover.
-    pub fn report(&self, temporary_failure: bool, now_ms: i64) {
+    /// The pause a 4xx called for, which the other nodes should heed too.
+    pub fn report(&self, temporary_failure: bool, now_ms: i64) -> Option<Pause> {
         self.destinations
-            .report(&self.domain, temporary_failure, now_ms);
+            .report(&self.domain, temporary_failure, now_ms)
+    }
+
+    /// The domain this permit is for.
+    pub fn domain(&self) -> &str {
+        &self.domain
     }
 }
 
@@ -261,5 +314,51 @@ mod tests {
         let _one = d.admit("other.example", || 0).await.expect("one");
         let _two = d.admit("other.example", || 0).await.expect("two");
         assert!(matches!(d.try_admit("other.example", 0), Admission::Full));
+    }
+
+    #[tokio::test]
+    async fn the_live_nodes_share_a_domains_concurrency_and_its_pauses() {
+        let membership = Arc::new(Membership::default());
+        let d = Destinations::new(10, 60).shared_by(Arc::clone(&membership));
+        membership.set_live_nodes(3);
+        // 10 among 3 nodes: 3 each, 9 together, within the 10 configured.
+        let held: Vec<Permit> = {
+            let mut held = Vec::new();
+            for _ in 0..3 {
+                held.push(
+                    d.admit("big.example", || 0)
+                        .await
+                        .expect("within the share"),
+                );
+            }
+            held
+        };
+        assert!(matches!(d.try_admit("big.example", 0), Admission::Full));
+        drop(held);
+        // More nodes than the setting: still one each.
+        membership.set_live_nodes(20);
+        let _one = d.admit("big.example", || 0).await.expect("one");
+        assert!(matches!(d.try_admit("big.example", 0), Admission::Full));
+
+        // A pause another node recorded holds here too, until it ends.
+        membership.set_pauses(HashMap::from([("slow.example".to_string(), 5_000)]));
+        assert_eq!(d.admit("slow.example", || 1_000).await.err(), Some(5_000));
+        assert!(d.admit("slow.example", || 5_000).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_4xx_says_which_pause_to_share() {
+        let d = Destinations::new(8, 60);
+        let permit = d.admit("slow.example", || 0).await.expect("admitted");
+        assert_eq!(
+            permit.report(true, 1_000),
+            Some(Pause {
+                until: 61_000,
+                strikes: 1
+            })
+        );
+        drop(permit);
+        let permit = d.admit("fast.example", || 0).await.expect("admitted");
+        assert_eq!(permit.report(false, 1_000), None);
     }
 }

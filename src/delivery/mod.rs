@@ -17,6 +17,7 @@ pub mod worker;
 use std::sync::Arc;
 
 use crate::authentication::Authenticator;
+use crate::cluster::NodeIdentity;
 use crate::config::Config;
 use crate::dkim::Dkim;
 use crate::health::RelayContact;
@@ -27,7 +28,8 @@ use crate::supervisor::Supervisor;
 use crate::tokens::Signer;
 
 /// Starts the expander, one worker per relay connection, and the writer of their outcomes;
-/// the workers pace their sending by `destinations`, which outlive a reload.
+/// the workers claim in the name of `node` and pace their sending by `destinations`, which
+/// outlive a reload.
 pub fn start(
     config: &Arc<Config>,
     store: &Store,
@@ -37,7 +39,11 @@ pub fn start(
         &Arc<Authenticator>,
         &Arc<RelayContact>,
     ),
-    (dkim, destinations): (Option<&Arc<Dkim>>, &Arc<destinations::Destinations>),
+    (dkim, destinations, node): (
+        Option<&Arc<Dkim>>,
+        &Arc<destinations::Destinations>,
+        &Arc<NodeIdentity>,
+    ),
     signals: &Signals,
     tasks: &mut Supervisor,
 ) {
@@ -62,6 +68,7 @@ pub fn start(
     for number in 0..config.relay.pool_size {
         let worker = worker::Worker {
             number,
+            node: Arc::clone(node),
             config: Arc::clone(config),
             store: store.clone(),
             signer: signer.clone(),

@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, Mutex, OwnedSemaphorePermit, Semaphore};
 use crate::bounces::{self, Failure};
 use crate::config::Config;
 use crate::notices::Notices;
-use crate::store::{BouncedDelivery, ClaimedDelivery, DeliveryOutcome, Store};
+use crate::store::{BouncedDelivery, Claim, ClaimedDelivery, DeliveryOutcome, Store};
 
 use super::expiry::{self, Expired};
 use super::worker::log_copies;
@@ -179,16 +179,33 @@ impl Writer {
         // had its refusal counted. A crash in between sends the copy again after its
         // lease, and a second refusal counts again (within the daily cap).
         self.score_refusals(copies).await;
-        self.record(&copies.outcomes).await;
+        self.record(copies).await;
         self.report_expired(copies).await;
     }
 
     /// Records outcomes, insisting: an unrecorded delivery would be sent again when its lease
-    /// runs out.
-    async fn record(&self, outcomes: &[(i64, DeliveryOutcome)]) {
+    /// runs out. Each is recorded only under the claim it was sent under: one whose claim
+    /// was taken over meanwhile is left to the newer claim.
+    async fn record(&self, copies: &Copies) {
+        let outcomes: Vec<(Claim, DeliveryOutcome)> = copies
+            .deliveries
+            .iter()
+            .zip(&copies.outcomes)
+            .map(|(delivery, (_, outcome))| (delivery.claim(), outcome.clone()))
+            .collect();
         for attempt in 1..=5u64 {
-            match self.store.record_outcomes(outcomes).await {
-                Ok(()) => return,
+            match self.store.record_outcomes(&outcomes).await {
+                Ok(recorded) => {
+                    if recorded.fenced_off > 0 {
+                        metrics::counter!("tidings_outcomes_fenced_off_total")
+                            .increment(recorded.fenced_off);
+                        tracing::warn!(
+                            fenced_off = recorded.fenced_off,
+                            "outcomes not recorded: another claim took their deliveries over"
+                        );
+                    }
+                    return;
+                }
                 Err(error) => {
                     tracing::error!(%error, attempt, "cannot record delivery outcomes");
                     tokio::time::sleep(Duration::from_millis(200 * attempt)).await;

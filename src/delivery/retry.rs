@@ -67,6 +67,7 @@ mod tests {
             attempts,
             created_at,
             copies: crate::store::Copies::Shared,
+            claim_token: 1,
         }
     }
 

@@ -2,10 +2,20 @@
 //! relay connection, and hands each transaction's outcomes to the [`super::outcomes`]
 //! writer as soon as the relay has answered. Several workers (and
 //! several daemons on PostgreSQL) share the queue without sending anything twice.
+//!
+//! While a batch is being sent, its lease is renewed every third of `lease_seconds`, so
+//! that a slow relay never lets the claims run out under a worker still sending them; a
+//! delivery the renewal finds no longer this batch's (its node was taken for dead and
+//! another node claimed it) is not sent here.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use tokio::sync::{Notify, OwnedSemaphorePermit};
+
+use crate::cluster::NodeIdentity;
 
 use crate::config::Config;
 use crate::dkim::{Dkim, Prepared};
@@ -23,6 +33,8 @@ use crate::signals::Signals;
 #[derive(Clone)]
 pub struct Worker {
     pub number: usize,
+    /// The node the worker claims for.
+    pub node: Arc<NodeIdentity>,
     pub config: Arc<Config>,
     pub store: Store,
     pub signer: Signer,
@@ -105,7 +117,7 @@ impl Worker {
         while !*shutdown.borrow() {
             let batch = match self
                 .store
-                .claim_deliveries(&self.config.delivery.node_name, batch_size, lease_ms)
+                .claim_deliveries(self.node.id(), batch_size, lease_ms)
                 .await
             {
                 Ok(batch) => batch,
@@ -118,36 +130,101 @@ impl Worker {
                 self.signals.idle(&self.signals.queued, &mut shutdown).await;
                 continue;
             }
-            self.send_batch(&mut relay, &mut cache, &batch).await;
+            self.send_batch_renewing(&mut relay, &mut cache, &batch, lease_ms)
+                .await;
         }
         if let Some(relay) = relay {
             relay.quit().await;
         }
     }
 
+    /// Sends a claimed batch while renewing its lease; the renewal ends with the sending,
+    /// never in the middle of a query.
+    async fn send_batch_renewing(
+        &self,
+        relay: &mut Option<RelayClient>,
+        cache: &mut MessageCache,
+        batch: &[ClaimedDelivery],
+        lease_ms: i64,
+    ) {
+        let lost = Mutex::new(HashSet::new());
+        let (finished, done) = (AtomicBool::new(false), Notify::new());
+        let sending = async {
+            self.send_batch(relay, cache, batch, &lost).await;
+            finished.store(true, Ordering::Relaxed);
+            done.notify_one();
+        };
+        let renewing = async {
+            let every = Duration::from_millis((lease_ms / 3).max(200) as u64);
+            let Some(token) = batch.first().map(|d| d.claim_token) else {
+                return;
+            };
+            let ids: Vec<i64> = batch.iter().map(|d| d.id).collect();
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = done.notified() => return,
+                }
+                if finished.load(Ordering::Relaxed) {
+                    return;
+                }
+                match self.store.renew_claims(token, &ids, lease_ms).await {
+                    Ok(held) => {
+                        let held: HashSet<i64> = held.into_iter().collect();
+                        // Also those recorded already: they are not sent again either way.
+                        let gone = ids.iter().filter(|id| !held.contains(id));
+                        lost.lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .extend(gone);
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, worker = self.number, "cannot renew the lease of a batch")
+                    }
+                }
+            }
+        };
+        tokio::join!(sending, renewing);
+    }
+
     /// Sends a claimed batch, handing outcomes over to the writer a few at a time: when half
     /// a transaction's worth has gathered, when no more copies may go unrecorded, and at the
-    /// end of the batch. Handing over each personalised copy alone cost a wake-up of the
-    /// writer per copy.
+    /// end of the batch (handing over each personalised copy alone cost a wake-up of the
+    /// writer per copy). Deliveries in `lost` are another claim's now, and are left alone.
     async fn send_batch(
         &self,
         relay: &mut Option<RelayClient>,
         cache: &mut MessageCache,
         batch: &[ClaimedDelivery],
+        lost: &Mutex<HashSet<i64>>,
     ) {
         let max_shared = self.config.relay.max_recipients_per_transaction;
         let hand_over_at = (max_shared / 2).max(1);
         let mut gathered = Copies::default();
         for transaction in transactions(batch, max_shared) {
-            let permits = match self.outcomes.try_permits_for(transaction.len()) {
-                Some(permits) => permits,
-                None => {
-                    // Handed over before waiting: the permits this worker holds are
-                    // among those the others may be waiting for.
-                    self.outcomes.hand_over(std::mem::take(&mut gathered)).await;
-                    self.outcomes.permits_for(transaction.len()).await
-                }
+            let kept: Vec<ClaimedDelivery> = {
+                let lost = lost.lock().unwrap_or_else(PoisonError::into_inner);
+                transaction
+                    .iter()
+                    .filter(|d| !lost.contains(&d.id))
+                    .cloned()
+                    .collect()
             };
+            if kept.len() < transaction.len() {
+                tracing::warn!(
+                    worker = self.number,
+                    lost = transaction.len() - kept.len(),
+                    "deliveries of this batch were claimed by another node; not sending them"
+                );
+                // What is left of a shared transaction goes back to the queue, due at once.
+                let outcomes = kept
+                    .iter()
+                    .map(|d| (d.id, DeliveryOutcome::Postponed { retry_at: now_ms() }))
+                    .collect();
+                let permits = self.permits_for(&mut gathered, kept.len()).await;
+                gathered.add(&kept, outcomes, permits);
+                continue;
+            }
+            let permits = self.permits_for(&mut gathered, transaction.len()).await;
             let outcomes = self.outcomes_of(relay, cache, transaction).await;
             gathered.add(transaction, outcomes, permits);
             if gathered.count() >= hand_over_at {
@@ -155,6 +232,16 @@ impl Worker {
             }
         }
         self.outcomes.hand_over(gathered).await;
+    }
+
+    /// Permits for `count` copies to go unrecorded; `gathered` is handed over first when
+    /// none are free, as the permits it holds are among those the workers wait for.
+    async fn permits_for(&self, gathered: &mut Copies, count: usize) -> OwnedSemaphorePermit {
+        if let Some(permits) = self.outcomes.try_permits_for(count) {
+            return permits;
+        }
+        self.outcomes.hand_over(std::mem::take(gathered)).await;
+        self.outcomes.permits_for(count).await
     }
 
     /// Sends one transaction unless stopping or its destination must wait: what became of
@@ -183,7 +270,13 @@ impl Worker {
         let deferred = results
             .iter()
             .any(|result| matches!(result, SendResult::Temporary(_)));
-        permit.report(deferred, now_ms());
+        if let Some(pause) = permit.report(deferred, now_ms()) {
+            // The other nodes heed the pause from their next heartbeat on.
+            let strikes = i64::from(pause.strikes);
+            if let Err(error) = self.store.share_pause(&domain, pause.until, strikes).await {
+                tracing::warn!(%error, "cannot share a destination's pause with the other nodes");
+            }
+        }
         drop(permit);
         if let Some(SendResult::ConnectionLost(reason)) = results.first() {
             tracing::warn!(worker = self.number, %reason, "relay connection lost");
@@ -382,6 +475,7 @@ mod tests {
             attempts: 0,
             created_at: 0,
             copies: crate::store::Copies::Shared,
+            claim_token: 1,
         }
     }
 

@@ -125,23 +125,44 @@ impl Store {
         .rows_affected();
         Ok(done == 1)
     }
+}
 
-    /// Makes the claims daemon `node` held when it last stopped available again at once:
-    /// they were interrupted, and nobody else is working on them. (SQLite has one daemon
-    /// per file, whose claims are all its own.)
-    pub async fn release_message_claims_of(&self, node: &str) -> Result<u64> {
-        let query = match self.backend {
-            Backend::Sqlite => {
-                sqlx::query("UPDATE messages SET claimed_until = 0 WHERE state = 'processing'")
-            }
-            Backend::Postgres => sqlx::query(
-                "UPDATE messages SET claimed_until = 0 \
-                 WHERE state = 'processing' AND claimed_by = $1",
-            )
-            .bind(node),
-        };
-        Ok(query.execute(&self.pool).await?.rows_affected())
-    }
+/// Makes node `node`'s claims on commands and bounces due at once: it is dead or
+/// stopping, as [`super::deliveries::release_claims_of`] does for its deliveries.
+pub(super) async fn release_message_claims_of(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    node: &str,
+) -> Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE messages SET claimed_until = 0 \
+         WHERE state = 'processing' AND claimed_until > $1 AND claimed_by = $2",
+    )
+    .bind(now_ms())
+    .bind(node)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
+}
+
+/// At a node's start: claims on commands and bounces that no registered node holds are due
+/// at once (a predecessor's, that no take-over will free); on SQLite, one daemon per file,
+/// every claim.
+pub(super) async fn release_orphaned_message_claims(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    backend: Backend,
+) -> Result<u64> {
+    let query = match backend {
+        Backend::Sqlite => {
+            sqlx::query("UPDATE messages SET claimed_until = 0 WHERE state = 'processing'")
+        }
+        Backend::Postgres => sqlx::query(
+            "UPDATE messages SET claimed_until = 0 \
+             WHERE state = 'processing' AND claimed_until > $1 \
+             AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = messages.claimed_by)",
+        )
+        .bind(now_ms()),
+    };
+    Ok(query.execute(&mut **tx).await?.rows_affected())
 }
 
 #[cfg(test)]
@@ -249,26 +270,44 @@ mod tests {
             .expect("complete"));
     }
 
-    async fn a_restarted_node_takes_back_its_own_claims_at_once(db: &TestStore) {
+    async fn a_node_that_stopped_has_its_claims_taken_back_at_once(db: &TestStore) {
         let store = &db.store;
         store
             .insert_messages(b"x", &[command("news", MessageKind::Command)])
             .await
             .expect("insert");
+        // A node registered and claimed, then stopped: its heartbeat is older than any
+        // take-over time (here, one second in the future).
+        store.register_node("node-a", "host").await.expect("register");
         let before = store
             .claim_messages(Job::Commands, "node-a", 10, JOB_LEASE_MS)
             .await
             .expect("claim");
         assert_eq!(before.messages.len(), 1);
-        assert_eq!(
-            store
-                .release_message_claims_of("node-a")
-                .await
-                .expect("release"),
-            1
-        );
+        let taken = store.take_over_dead_nodes(-1_000).await.expect("take over");
+        assert_eq!(taken.len(), 1, "node-a taken over");
         let again = store
-            .claim_messages(Job::Commands, "node-a", 10, JOB_LEASE_MS)
+            .claim_messages(Job::Commands, "node-b", 10, JOB_LEASE_MS)
+            .await
+            .expect("claim");
+        assert_eq!(again.messages.len(), 1, "claimed again well before the lease");
+    }
+
+    async fn a_starting_node_frees_claims_no_registered_node_holds(db: &TestStore) {
+        let store = &db.store;
+        store
+            .insert_messages(b"x", &[command("news", MessageKind::Command)])
+            .await
+            .expect("insert");
+        // Claimed under a name no node row has (a daemon of a version before node rows).
+        let before = store
+            .claim_messages(Job::Commands, "old-host", 10, JOB_LEASE_MS)
+            .await
+            .expect("claim");
+        assert_eq!(before.messages.len(), 1);
+        assert!(store.start_node("node-b", "host").await.expect("start") >= 1);
+        let again = store
+            .claim_messages(Job::Commands, "node-b", 10, JOB_LEASE_MS)
             .await
             .expect("claim");
         assert_eq!(again.messages.len(), 1);
@@ -277,6 +316,7 @@ mod tests {
     on_both!(
         a_message_is_claimed_once_and_completed_by_its_claimer,
         a_claim_whose_lease_ran_out_is_taken_again,
-        a_restarted_node_takes_back_its_own_claims_at_once,
+        a_node_that_stopped_has_its_claims_taken_back_at_once,
+        a_starting_node_frees_claims_no_registered_node_holds,
     );
 }

@@ -4,7 +4,15 @@
 //! `next_attempt_at`), `sending` (claimed by a worker; `next_attempt_at` is then the end of
 //! its lease), `sent`, `failed`.
 //! Workers claim rows in batches; in PostgreSQL `FOR UPDATE SKIP LOCKED` lets several daemons
-//! share one queue, and a lease that runs out hands a dead daemon's claims to the others.
+//! share one queue.
+//!
+//! A claim is fenced: it names its node (`claimed_by`) and carries a token of its own
+//! (`claim_token`), and an outcome is recorded only while the row still carries the token of
+//! the claim it was sent under. A worker that lost its claim (its lease ran out, or its
+//! node was taken for dead and another claimed the row) can then not overwrite the newer
+//! claim's result. The worker renews its lease while it sends ([`Store::renew_claims`]);
+//! a dead node's claims are released by the take-over (see `nodes.rs`), the lease being the
+//! last resort.
 
 use sqlx::AssertSqlSafe;
 
@@ -24,6 +32,33 @@ pub struct ClaimedDelivery {
     /// Read from the message's `personal_links`.
     #[sqlx(rename = "personal_links", try_from = "i64")]
     pub copies: Copies,
+    /// The token of the claim, which recording its outcome must show.
+    pub claim_token: i64,
+}
+
+impl ClaimedDelivery {
+    /// The claim under which this delivery is being sent.
+    pub fn claim(&self) -> Claim {
+        Claim {
+            delivery_id: self.id,
+            token: self.claim_token,
+        }
+    }
+}
+
+/// One delivery as claimed: its outcome is recorded only while the claim holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claim {
+    pub delivery_id: i64,
+    pub token: i64,
+}
+
+/// What [`Store::record_outcomes`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recorded {
+    pub recorded: u64,
+    /// Outcomes dropped because their claim had been taken over by a newer one.
+    pub fenced_off: u64,
 }
 
 /// What sets one recipient's copy of a message apart from the others'; said by the message
@@ -97,8 +132,8 @@ pub struct QueueCounts {
 const DUE: &str = "state IN ('pending', 'deferred', 'sending') AND next_attempt_at <= $1";
 
 impl Store {
-    /// Claims up to `limit` due deliveries for `lease_ms`, in the name of daemon `node`
-    /// (see [`Store::release_claims_of`]).
+    /// Claims up to `limit` due deliveries for `lease_ms`, in the name of node `node`
+    /// (see `crate::cluster`), under a fresh claim token.
     pub async fn claim_deliveries(
         &self,
         node: &str,
@@ -112,11 +147,11 @@ impl Store {
             Backend::Sqlite => "",
         };
         let sql = format!(
-            "UPDATE deliveries SET state = 'sending', next_attempt_at = $2, claimed_by = $4, updated_at = $1 \
-             WHERE id IN (SELECT id FROM deliveries WHERE {DUE} ORDER BY next_attempt_at, id \
+            "UPDATE deliveries SET state = 'sending', next_attempt_at = $2, claimed_by = $4, \
+             claim_token = $5, updated_at = $1 WHERE id IN (SELECT id FROM deliveries WHERE {DUE} ORDER BY next_attempt_at, id \
              LIMIT $3 {lock}) \
              RETURNING id, message_id, list_name, member_id, recipient, attempts, created_at, \
-             (SELECT personal_links FROM messages m WHERE m.id = deliveries.message_id) \
+             claim_token, (SELECT personal_links FROM messages m WHERE m.id = deliveries.message_id) \
              AS personal_links"
         );
         let mut tx = self.begin_write().await?;
@@ -125,6 +160,7 @@ impl Store {
             .bind(now + lease_ms)
             .bind(limit)
             .bind(node)
+            .bind(new_claim_token())
             .fetch_all(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -133,64 +169,91 @@ impl Store {
         Ok(claimed)
     }
 
-    /// Records what happened to claimed deliveries, in one transaction.
-    pub async fn record_outcomes(&self, outcomes: &[(i64, DeliveryOutcome)]) -> Result<()> {
+    /// Records what happened to claimed deliveries, in one transaction: each outcome only
+    /// while its delivery is still being sent under the same claim.
+    pub async fn record_outcomes(&self, outcomes: &[(Claim, DeliveryOutcome)]) -> Result<Recorded> {
+        let mut done = Recorded::default();
         if outcomes.is_empty() {
-            return Ok(());
+            return Ok(done);
         }
         let now = now_ms();
         let mut tx = self.begin_write().await?;
-        let sent: Vec<String> = outcomes
-            .iter()
-            .filter(|(_, outcome)| *outcome == DeliveryOutcome::Sent)
-            .map(|(id, _)| id.to_string())
-            .collect();
-        if !sent.is_empty() {
+        // Successes, the bulk of the outcomes, go in one statement per claim (a worker's
+        // batch), since they change nothing but the state.
+        let mut sent: std::collections::BTreeMap<i64, Vec<String>> = Default::default();
+        for (claim, outcome) in outcomes {
+            if *outcome == DeliveryOutcome::Sent {
+                sent.entry(claim.token)
+                    .or_default()
+                    .push(claim.delivery_id.to_string());
+            }
+        }
+        for (token, ids) in sent {
             // Ids are integers we formatted ourselves: nothing from outside enters this SQL.
             let sql = format!(
                 "UPDATE deliveries SET state = 'sent', attempts = attempts + 1, updated_at = $1 \
-                 WHERE id IN ({})",
-                sent.join(",")
+                 WHERE claim_token = $2 AND state = 'sending' AND id IN ({})",
+                ids.join(",")
             );
-            sqlx::query(AssertSqlSafe(sql))
+            let updated = sqlx::query(AssertSqlSafe(sql))
                 .bind(now)
+                .bind(token)
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
+            done.recorded += updated;
+            done.fenced_off += ids.len() as u64 - updated.min(ids.len() as u64);
         }
-        for (id, outcome) in outcomes {
-            let (state, retry_at, reply) = match outcome {
+        for (claim, outcome) in outcomes {
+            let query = match outcome {
                 DeliveryOutcome::Sent => continue,
-                DeliveryOutcome::Postponed { retry_at } => {
-                    sqlx::query(
-                        "UPDATE deliveries SET state = 'deferred', next_attempt_at = $2, \
-                         updated_at = $3 WHERE id = $1",
-                    )
-                    .bind(id)
-                    .bind(retry_at)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                    continue;
+                DeliveryOutcome::Postponed { retry_at } => sqlx::query(
+                    "UPDATE deliveries SET state = 'deferred', next_attempt_at = $3, \
+                     updated_at = $4 WHERE id = $1 AND claim_token = $2 AND state = 'sending'",
+                )
+                .bind(claim.delivery_id)
+                .bind(claim.token)
+                .bind(retry_at)
+                .bind(now),
+                DeliveryOutcome::Deferred { retry_at, reply } => {
+                    finished(claim, "deferred", *retry_at, reply, now)
                 }
-                DeliveryOutcome::Deferred { retry_at, reply } => ("deferred", *retry_at, reply),
                 DeliveryOutcome::Failed { reply } | DeliveryOutcome::Expired { reply } => {
-                    ("failed", now, reply)
+                    finished(claim, "failed", now, reply, now)
                 }
             };
-            sqlx::query(
-                "UPDATE deliveries SET state = $2, next_attempt_at = $3, last_reply = $4, \
-                 attempts = attempts + 1, updated_at = $5 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(state)
-            .bind(retry_at)
-            .bind(reply)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            if query.execute(&mut *tx).await?.rows_affected() == 1 {
+                done.recorded += 1;
+            } else {
+                done.fenced_off += 1;
+            }
         }
         tx.commit().await?;
-        Ok(())
+        Ok(done)
+    }
+
+    /// Extends the lease of those of `ids` still claimed under `token` to `lease_ms` from
+    /// now; answers which they are. A delivery missing from the answer is no longer this
+    /// claim's: its outcome is recorded, or another claim took it.
+    pub async fn renew_claims(&self, token: i64, ids: &[i64], lease_ms: i64) -> Result<Vec<i64>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+        // Ids are integers we formatted ourselves: nothing from outside enters this SQL.
+        let sql = format!(
+            "UPDATE deliveries SET next_attempt_at = $1 \
+             WHERE claim_token = $2 AND state = 'sending' AND id IN ({}) RETURNING id",
+            list.join(",")
+        );
+        let mut tx = self.begin_write().await?;
+        let held = sqlx::query_scalar(AssertSqlSafe(sql))
+            .bind(now_ms() + lease_ms)
+            .bind(token)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(held)
     }
 
     /// Marks message `message_id` as one whose owners were told about expired deliveries;
@@ -204,23 +267,6 @@ impl Store {
         .await?
         .rows_affected();
         Ok(marked == 1)
-    }
-
-    /// Makes the claims of daemon `node` immediately available again: at start-up, those it
-    /// held when it last stopped were in flight and are due now. (SQLite has one daemon per
-    /// file, whose claims are all its own.)
-    pub async fn release_claims_of(&self, node: &str) -> Result<u64> {
-        let query = match self.backend {
-            Backend::Sqlite => {
-                sqlx::query("UPDATE deliveries SET next_attempt_at = 0 WHERE state = 'sending'")
-            }
-            Backend::Postgres => sqlx::query(
-                "UPDATE deliveries SET next_attempt_at = 0 WHERE state = 'sending' AND claimed_by = $1",
-            )
-            .bind(node),
-        };
-        let released = query.execute(&self.pool).await?.rows_affected();
-        Ok(released)
     }
 
     /// When the longest-waiting delivery that is due at `now_ms` and not being sent fell
@@ -298,6 +344,52 @@ impl Store {
         .fetch_all(&self.pool)
         .await?)
     }
+}
+
+/// A final or deferred outcome of `claim`, recorded only under its claim.
+fn finished<'q>(
+    claim: &Claim,
+    state: &'q str,
+    next_attempt_at: i64,
+    reply: &'q str,
+    now: i64,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    sqlx::query(
+        "UPDATE deliveries SET state = $3, next_attempt_at = $4, last_reply = $5, \
+         attempts = attempts + 1, updated_at = $6 \
+         WHERE id = $1 AND claim_token = $2 AND state = 'sending'",
+    )
+    .bind(claim.delivery_id)
+    .bind(claim.token)
+    .bind(state)
+    .bind(next_attempt_at)
+    .bind(reply)
+    .bind(now)
+}
+
+/// A claim token: random, so that nodes need not agree on a counter; positive and never 0,
+/// the token of rows never claimed.
+fn new_claim_token() -> i64 {
+    (rand::random::<i64>() & i64::MAX).max(1)
+}
+
+/// Makes node `node`'s claims due at once: it is dead or stopping. Its tokens stay on the
+/// rows, so that an outcome it committed late still counts until another claim is made.
+/// Only rows whose lease has not run out need it; bounding by time keeps the look-up on the
+/// `deliveries_due` index instead of the whole table.
+pub(super) async fn release_claims_of(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    node: &str,
+) -> Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE deliveries SET next_attempt_at = 0 \
+         WHERE state = 'sending' AND next_attempt_at > $1 AND claimed_by = $2",
+    )
+    .bind(now_ms())
+    .bind(node)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
 }
 
 /// Rows of (list, state, count), in list order, as one `QueueCounts` per list.
@@ -380,6 +472,107 @@ mod tests {
             .await
             .expect("PostgreSQL store");
         assert_eq!(claimed_copies(&store).await, expected);
+        store.close().await;
+        postgres.drop().await;
+    }
+
+    /// A worker whose claim was taken over cannot record an outcome over the newer claim's,
+    /// nor renew its lease; the newer claim records and renews.
+    async fn stale_claim_is_fenced_off(store: &Store) {
+        store
+            .queue_notice(
+                "news",
+                &["owner@example.org".into()],
+                b"Subject: n\r\n\r\nx\r\n",
+            )
+            .await
+            .expect("notice queued");
+        // A lease of 0: due again at once, as when a lease ran out or a node was taken over.
+        let old = store
+            .claim_deliveries("node-a", 10, 0)
+            .await
+            .expect("claim");
+        let new = store
+            .claim_deliveries("node-b", 10, 60_000)
+            .await
+            .expect("claim again");
+        assert_eq!((old.len(), new.len()), (1, 1));
+        let (old, new) = (&old[0], &new[0]);
+        assert_eq!(old.id, new.id);
+        assert_ne!(old.claim_token, new.claim_token);
+
+        assert!(store
+            .renew_claims(old.claim_token, &[old.id], 60_000)
+            .await
+            .expect("renew")
+            .is_empty());
+        let failed = DeliveryOutcome::Failed {
+            reply: "550 stale".into(),
+        };
+        let recorded = store
+            .record_outcomes(&[(old.claim(), failed)])
+            .await
+            .expect("record");
+        assert_eq!(
+            recorded,
+            Recorded {
+                recorded: 0,
+                fenced_off: 1
+            }
+        );
+        let rows = store.deliveries_of("news").await.expect("rows");
+        assert_eq!(rows[0].1, "sending", "{rows:?}");
+        assert_eq!(rows[0].2, 0, "no attempt counted: {rows:?}");
+
+        assert_eq!(
+            store
+                .renew_claims(new.claim_token, &[new.id], 60_000)
+                .await
+                .expect("renew"),
+            vec![new.id]
+        );
+        let recorded = store
+            .record_outcomes(&[(new.claim(), DeliveryOutcome::Sent)])
+            .await
+            .expect("record");
+        assert_eq!(
+            recorded,
+            Recorded {
+                recorded: 1,
+                fenced_off: 0
+            }
+        );
+        // A late success of the old claim changes nothing either.
+        let recorded = store
+            .record_outcomes(&[(old.claim(), DeliveryOutcome::Sent)])
+            .await
+            .expect("record");
+        assert_eq!(
+            recorded,
+            Recorded {
+                recorded: 0,
+                fenced_off: 1
+            }
+        );
+        let rows = store.deliveries_of("news").await.expect("rows");
+        assert_eq!((rows[0].1.as_str(), rows[0].2), ("sent", 1), "{rows:?}");
+    }
+
+    #[tokio::test]
+    async fn a_stale_claim_token_cannot_record_an_outcome() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let sqlite = Store::open(&format!("sqlite://{}/fence.db", dir.path().display()), 1)
+            .await
+            .expect("SQLite store");
+        stale_claim_is_fenced_off(&sqlite).await;
+        sqlite.close().await;
+        let Some(postgres) = FreshPostgresSchema::create("stale_claim").await else {
+            return;
+        };
+        let store = Store::open(&postgres.url, 2)
+            .await
+            .expect("PostgreSQL store");
+        stale_claim_is_fenced_off(&store).await;
         store.close().await;
         postgres.drop().await;
     }

@@ -8,6 +8,7 @@ mod deliveries;
 mod digests;
 mod members;
 mod messages;
+mod nodes;
 mod organisations;
 mod publications;
 mod rate;
@@ -34,13 +35,14 @@ pub use bounces::{
     ScoreOutcome, ScoreState,
 };
 pub use claims::{Claimed, Job, JOB_LEASE_MS};
-pub use deliveries::{ClaimedDelivery, Copies, DeliveryOutcome, QueueCounts};
+pub use deliveries::{Claim, ClaimedDelivery, Copies, DeliveryOutcome, QueueCounts, Recorded};
 pub use digests::{DeliveryMode, DigestEntry, DigestKind, DigestMessage, DigestQueued, NewDigest};
 pub use members::{ImportLine, Member, MemberAdded};
 pub use messages::{
     HeldHead, MessageKind, NewMessage, PendingMessage, ReadyNotice, ReceivedCommand, StoredArrival,
     StoredMessage, UnknownMessageKind, WAITING_STATES,
 };
+pub use nodes::{NodeRow, TakenOver};
 pub use organisations::Organisation;
 pub use publications::{
     Edition, EditionInserted, EditionMessage, EditionRender, Item, ItemChanges, NewEdition, NewItem,

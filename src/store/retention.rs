@@ -337,7 +337,7 @@ fn id_list(ids: &[i64]) -> String {
 mod tests {
     use super::*;
     use crate::store::test_support::{on_both, TestStore};
-    use crate::store::{now_ms, DeliveryOutcome};
+    use crate::store::{now_ms, Claim, DeliveryOutcome};
 
     /// Purges batch after batch until a batch finds nothing it may take.
     async fn purge_until_done(store: &Store, before: i64) -> Result<u64> {
@@ -369,9 +369,9 @@ mod tests {
             if claimed.is_empty() {
                 break;
             }
-            let sent: Vec<(i64, DeliveryOutcome)> = claimed
+            let sent: Vec<(Claim, DeliveryOutcome)> = claimed
                 .iter()
-                .map(|d| (d.id, DeliveryOutcome::Sent))
+                .map(|d| (d.claim(), DeliveryOutcome::Sent))
                 .collect();
             store.record_outcomes(&sent).await.expect("record");
         }

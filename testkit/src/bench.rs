@@ -63,6 +63,9 @@ pub enum BenchCommand {
     Soak(crate::soak::SoakArgs),
     /// Daemons on one database claiming a burst of email commands, each done once.
     Claims(crate::claims_bench::ClaimsArgs),
+    /// 1, 2 and 3 daemons on one PostgreSQL into one sink, and the database's write rate
+    /// for deliveries at a million rows.
+    Cluster(crate::cluster_bench::ClusterArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -98,6 +101,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Some(BenchCommand::Console(console)) => return crate::console_bench::run(console).await,
         Some(BenchCommand::Soak(soak)) => return crate::soak::run(soak).await,
         Some(BenchCommand::Claims(claims)) => return crate::claims_bench::run(claims).await,
+        Some(BenchCommand::Cluster(cluster)) => return crate::cluster_bench::run(cluster).await,
         None => {}
     }
     if args.subscribers == 0 || args.connections == 0 || args.batch == 0 {
@@ -638,7 +642,7 @@ sections = ["News", "Campaigns", "Events"]
 }
 
 /// Posts the benchmark message through the daemon's SMTP listener, as a member would.
-async fn post(port: u16, message: &[u8]) -> anyhow::Result<()> {
+pub(crate) async fn post(port: u16, message: &[u8]) -> anyhow::Result<()> {
     let relay = RelayConfig {
         host: "127.0.0.1".into(),
         port,
@@ -656,7 +660,7 @@ async fn post(port: u16, message: &[u8]) -> anyhow::Result<()> {
 }
 
 /// A plain-text posting of about `size` bytes.
-fn posting(size: usize, id: &str) -> Vec<u8> {
+pub(crate) fn posting(size: usize, id: &str) -> Vec<u8> {
     let mut message = format!(
         "From: Poster <poster@bench.example>\r\nTo: bench@bench.example\r\n\
          Subject: Benchmark posting\r\nMessage-ID: <{id}@bench.example>\r\n\r\n"

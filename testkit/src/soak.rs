@@ -17,7 +17,7 @@ use sqlx::AnyPool;
 
 use tidings::config::RetentionConfig;
 use tidings::store::{
-    now_ms, Backend, DeliveryOutcome, ImportLine, MessageKind, NewMessage, RequestKind,
+    now_ms, Backend, Claim, DeliveryOutcome, ImportLine, MessageKind, NewMessage, RequestKind,
     RequestLimits, Store,
 };
 
@@ -165,8 +165,8 @@ async fn simulate_day(store: &Store, args: &SoakArgs, day: i64) -> anyhow::Resul
         if claimed.is_empty() {
             break;
         }
-        let outcomes: Vec<(i64, DeliveryOutcome)> =
-            claimed.iter().map(|d| (d.id, outcome(d.id))).collect();
+        let outcomes: Vec<(Claim, DeliveryOutcome)> =
+            claimed.iter().map(|d| (d.claim(), outcome(d.id))).collect();
         store.record_outcomes(&outcomes).await?;
     }
     let limits = RequestLimits {

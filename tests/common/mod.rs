@@ -207,6 +207,9 @@ lease_seconds = 60
 batch_size = 20
 poll_interval_ms = 100
 
+[cluster]
+takeover_seconds = 3
+
 [database]
 url = "{db_url}"
 

@@ -15,6 +15,7 @@ mod bounce_samples;
 mod bounces;
 mod browser;
 mod cli;
+mod cluster;
 mod confidential;
 mod console;
 mod console_account;
