@@ -19,7 +19,7 @@ const LAYERS: [&[&str]; 9] = [
     &["links"],
     &["config"],
     &["authentication", "descriptors", "dkim", "notices"],
-    &["pipeline", "publications", "subscriptions"],
+    &["list_archive", "pipeline", "publications", "subscriptions"],
     &["bounces", "inbound", "moderation", "retention"],
     &["delivery", "runner", "web"],
     &["daemon"],

@@ -4,6 +4,7 @@
 mod audit;
 mod bounces;
 mod deliveries;
+mod list_archive;
 mod members;
 mod messages;
 mod organisations;
@@ -30,6 +31,7 @@ pub use bounces::{
     ScoreOutcome, ScoreState,
 };
 pub use deliveries::{ClaimedDelivery, Copies, DeliveryOutcome, QueueCounts};
+pub use list_archive::{month_of, ArchivedHead, ArchivedMessage, NewArchived};
 pub use members::{ImportLine, Member, MemberAdded};
 pub use messages::{
     HeldHead, MessageKind, NewMessage, PendingMessage, ReceivedCommand, StoredArrival,

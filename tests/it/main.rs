@@ -27,6 +27,7 @@ mod dkim;
 mod health;
 mod hostile;
 mod limits;
+mod list_archive;
 mod logs;
 mod moderation;
 mod policies;
