@@ -517,6 +517,8 @@ pub mod list_archive {
     pub const THREAD: &str = "/archive/{list}/thread/{key}";
     /// One message, named by its key: what `Archived-At` points at.
     pub const MESSAGE: &str = "/archive/{list}/message/{key}";
+    /// A message's HTML part, cleaned, for a sandboxed frame of its page.
+    pub const HTML: &str = "/archive/{list}/message/{key}/html";
     /// A message's attachment number `n` (from 0), as a download.
     pub const ATTACHMENT: &str = "/archive/{list}/message/{key}/attachments/{n}";
     /// Where the owners' form that removes a message posts.
@@ -579,6 +581,11 @@ pub fn archive_thread_url(base_url: &str, list: &str, key: &str) -> String {
 /// One archived message: what `Archived-At` names (RFC 5064).
 pub fn archived_message_url(base_url: &str, list: &str, key: &str) -> String {
     format!("{}/archive/{list}/message/{key}", base(base_url))
+}
+
+/// An archived message's HTML part, framed by its page.
+pub fn archived_html_url(base_url: &str, list: &str, key: &str) -> String {
+    format!("{}/archive/{list}/message/{key}/html", base(base_url))
 }
 
 /// An archived message's attachment number `n`, counting from 0.

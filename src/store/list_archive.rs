@@ -135,6 +135,23 @@ impl Store {
         .await?)
     }
 
+    /// The messages of a thread whole, oldest first, for its page.
+    pub async fn archived_thread_messages(
+        &self,
+        list: &str,
+        thread_key: &str,
+    ) -> Result<Vec<ArchivedMessage>> {
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {HEAD}, message_id, raw FROM list_archive \
+             WHERE list_name = $1 AND thread_key = $2 AND removed_at IS NULL \
+             ORDER BY posted_at, id"
+        )))
+        .bind(list)
+        .bind(thread_key)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Message `key` of `list`'s archive, unless it was removed.
     pub async fn archived_message(&self, list: &str, key: &str) -> Result<Option<ArchivedMessage>> {
         Ok(sqlx::query_as(AssertSqlSafe(format!(
