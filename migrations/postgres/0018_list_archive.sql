@@ -34,6 +34,15 @@ CREATE TABLE list_archive (
 );
 
 CREATE INDEX list_archive_by_month ON list_archive (list_name, month, posted_at);
+
+-- Messages per list and month, kept in the transactions that archive and remove them, so
+-- that a list's index of months does not count every message of a large archive.
+CREATE TABLE list_archive_months (
+    list_name TEXT   NOT NULL,
+    month     TEXT   NOT NULL,
+    messages  BIGINT NOT NULL,
+    PRIMARY KEY (list_name, month)
+);
 CREATE INDEX list_archive_by_thread ON list_archive (list_name, thread_key, posted_at);
 CREATE INDEX list_archive_by_message_id ON list_archive (list_name, message_id);
 CREATE INDEX list_archive_by_reply ON list_archive (list_name, in_reply_to);

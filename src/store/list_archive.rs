@@ -102,8 +102,8 @@ impl Store {
     /// A list's months that have messages, newest first, with their number of messages.
     pub async fn archive_months(&self, list: &str) -> Result<Vec<(String, i64)>> {
         Ok(sqlx::query_as(
-            "SELECT month, COUNT(*) FROM list_archive \
-             WHERE list_name = $1 AND removed_at IS NULL GROUP BY month ORDER BY month DESC",
+            "SELECT month, messages FROM list_archive_months \
+             WHERE list_name = $1 AND messages > 0 ORDER BY month DESC",
         )
         .bind(list)
         .fetch_all(&self.pool)
@@ -212,7 +212,11 @@ impl Store {
         let (sql, query) = match self.backend {
             Backend::Sqlite => (
                 format!(
-                    "SELECT {} FROM list_archive_search s JOIN list_archive a ON a.id = s.rowid \
+                    // CROSS JOIN makes SQLite ask the full-text index first: its planner
+                    // cannot tell how few messages a word finds, and walking the list's
+                    // messages newest first, asking the index about each, is far slower for
+                    // a rare word.
+                    "SELECT {} FROM list_archive_search s CROSS JOIN list_archive a ON a.id = s.rowid \
                      WHERE list_archive_search MATCH $1 AND a.list_name = $2 \
                      AND a.removed_at IS NULL ORDER BY a.posted_at DESC, a.id DESC LIMIT $3",
                     qualified_head("a")
@@ -249,6 +253,18 @@ impl Store {
     /// an import of the same message does not bring it back). Whether there was one to remove.
     pub async fn remove_archived(&self, list: &str, key: &str) -> Result<bool> {
         let mut tx = self.begin_write().await?;
+        let month: Option<String> = sqlx::query_scalar(
+            "SELECT month FROM list_archive \
+             WHERE list_name = $1 AND message_key = $2 AND removed_at IS NULL",
+        )
+        .bind(list)
+        .bind(key)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(month) = month else {
+            return Ok(false);
+        };
+        count_in_month(&mut tx, list, &month, -1).await?;
         let removed = sqlx::query(
             "UPDATE list_archive SET removed_at = $3, raw = $4, subject = '', author_name = '', \
              author_address = '', search_subject = '', search_author = '', search_body = '' \
@@ -274,6 +290,26 @@ impl Store {
         .fetch_one(&self.pool)
         .await?)
     }
+}
+
+/// Adds `change` to the messages of `list`'s `month`.
+async fn count_in_month(
+    tx: &mut Transaction<'static, Any>,
+    list: &str,
+    month: &str,
+    change: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO list_archive_months (list_name, month, messages) VALUES ($1, $2, $3) \
+         ON CONFLICT (list_name, month) \
+         DO UPDATE SET messages = list_archive_months.messages + $3",
+    )
+    .bind(list)
+    .bind(month)
+    .bind(change)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 fn qualified_head(table: &str) -> String {
@@ -325,6 +361,7 @@ pub(super) async fn archive_in(
     if inserted == 0 {
         return Ok(false);
     }
+    count_in_month(tx, list, &month_of(entry.posted_at), 1).await?;
     adopt_replies(tx, entry, &thread_key).await?;
     Ok(true)
 }

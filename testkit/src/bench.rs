@@ -61,6 +61,9 @@ pub enum BenchCommand {
     Console(ConsoleArgs),
     /// A simulated year of postings with retention purging: the database size per week.
     Soak(crate::soak::SoakArgs),
+    /// A list's archive with many messages: its months, a month, a thread, a message and
+    /// searches over HTTP.
+    Archive(crate::archive_bench::ArchiveArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -95,6 +98,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
         Some(BenchCommand::Console(console)) => return crate::console_bench::run(console).await,
         Some(BenchCommand::Soak(soak)) => return crate::soak::run(soak).await,
+        Some(BenchCommand::Archive(archive)) => return crate::archive_bench::run(archive).await,
         None => {}
     }
     if args.subscribers == 0 || args.connections == 0 || args.batch == 0 {

@@ -1,8 +1,10 @@
-//! `tidings-bench`: measures a fan-out end to end, the web console's pages (`console`), and
+//! `tidings-bench`: measures a fan-out end to end, the web console's pages (`console`), a
+//! list's archive (`archive`), and
 //! the database's size over a simulated year of retention (`soak`). Built only from this test-support crate
 //! (`cargo run --release -p tidings-testkit -- --help`), so that the daemon's binary holds
 //! only the product.
 
+mod archive_bench;
 mod bench;
 mod console_bench;
 mod soak;
