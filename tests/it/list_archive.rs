@@ -564,6 +564,10 @@ async fn owners_remove_messages_and_the_trail_says_who(db: &TestDb) {
     assert_eq!(chair.request("GET", &page, "").await.status, 404);
     assert_eq!(member.request("GET", &page, "").await.status, 404);
     assert_eq!(store.archive_count("team").await.expect("count"), 6);
+    assert_eq!(
+        store.archive_months("team").await.expect("months"),
+        [("2026-04".to_string(), 1), ("2026-03".to_string(), 5)]
+    );
     let words = tidings::list_archive::words::words("budget 2027");
     assert!(store
         .search_archive("team", &words, 10)
