@@ -120,7 +120,10 @@ pub async fn join(store: &Store, node: &NodeIdentity) -> Result<u64, StoreError>
     let released = store.start_node(node.id(), node.host()).await?;
     tracing::info!(node = %node, host = node.host(), "node registered");
     if released > 0 {
-        tracing::info!(released, "resuming deliveries, commands and bounces interrupted by the last stop");
+        tracing::info!(
+            released,
+            "resuming deliveries, commands and bounces interrupted by the last stop"
+        );
     }
     Ok(released)
 }

@@ -19,7 +19,7 @@ const LAYERS: [&[&str]; 9] = [
     &["cluster", "links"],
     &["config"],
     &["authentication", "descriptors", "dkim", "notices"],
-    &["pipeline", "publications", "subscriptions"],
+    &["list_archive", "pipeline", "publications", "subscriptions"],
     &["bounces", "digests", "inbound", "moderation", "retention"],
     &["delivery", "runner", "web"],
     &["daemon"],

@@ -26,7 +26,8 @@
 //!    ARC on arrival), [`dkim`] (signing and sealing), [`notices`] (templated messages to
 //!    people), [`descriptors`] (the file-descriptor budget).
 //! 5. The lists' and newsletters' own rules: [`pipeline`] (a posting's fate and
-//!    decoration), [`subscriptions`], [`publications`].
+//!    decoration), [`subscriptions`], [`publications`], [`list_archive`] (what each list
+//!    said, as its members received it).
 //! 6. What acts on those: [`bounces`], [`moderation`], [`inbound`] (the SMTP/LMTP
 //!    listeners), [`retention`] (purging what has served its purpose), [`digests`] (a
 //!    list's postings together, daily or weekly, for the members who chose it).
@@ -51,6 +52,7 @@ pub mod dkim;
 pub mod health;
 pub mod inbound;
 pub mod links;
+pub mod list_archive;
 pub mod message;
 pub mod moderation;
 pub mod notices;

@@ -1,6 +1,7 @@
 //! The `tidings` command: one file per command group. Every command but `serve` works on the
 //! same database while the daemon runs.
 
+mod archive;
 mod bounces;
 mod check_config;
 mod dkim;
@@ -83,6 +84,9 @@ pub enum Command {
     /// Print (or write with --output) Postfix's `relay_recipient_maps` table: every address
     /// tidings takes, so that Postfix refuses the others at RCPT.
     PostfixMaps(postfix_maps::PostfixMapsArgs),
+    /// A list's archive: import a past archive from an mbox file, remove a message.
+    #[command(subcommand)]
+    Archive(archive::ArchiveCommand),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -101,6 +105,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Editions(command) => editions::run(load_config(&cli.config)?, command).await,
         Command::Dkim(command) => dkim::run(&cli.config, command),
         Command::PostfixMaps(args) => postfix_maps::run(&load_config(&cli.config)?, args),
+        Command::Archive(command) => archive::run(&load_config(&cli.config)?, command).await,
     }
 }
 

@@ -9,6 +9,7 @@ use crate::authentication::dmarc::AuthorPolicy;
 use crate::authentication::Authenticator;
 use crate::config::{Config, FromRewrite, ListConfig, PostingPolicy, UnknownPolicy, Visibility};
 use crate::dkim::Dkim;
+use crate::list_archive::entry::{entry, Posted};
 use crate::notices::Notices;
 use crate::pipeline::decorate::{decorate, ListDecoration};
 use crate::pipeline::ParsedMessage;
@@ -80,7 +81,20 @@ impl Expander {
         };
         match message.kind {
             MessageKind::Posting => match self.decorate(list, message).await {
-                Ok(decorated) => store.expand_to_subscribers(message.id, &decorated).await,
+                Ok(decorated) => {
+                    // As relayed to the members: decorated, before each copy's own fields.
+                    let archived = entry(
+                        &list.name,
+                        &decorated,
+                        Posted::ReceivedAt(message.received_at),
+                    );
+                    if archived.is_none() {
+                        tracing::warn!(list = %list.name, id = message.id, "posting cannot be read for the archive; relayed unarchived");
+                    }
+                    store
+                        .expand_to_subscribers(message.id, &decorated, archived.as_ref())
+                        .await
+                }
                 Err(reason) => {
                     tracing::warn!(list = %list.name, id = message.id, %reason, "message shunted: cannot decorate");
                     store.shunt_message(message.id, &reason).await?;
@@ -130,6 +144,10 @@ impl Expander {
             rewrite_from: self.rewrite_from(list, message).await,
             // A trusted id on mail that did not come through the front MTA is the sender's
             // own claim: pass none of them on.
+            public_archive: match list.visibility {
+                Visibility::Public => Some(&config.server.base_url),
+                Visibility::Confidential => None,
+            },
             trusted_authserv_ids: if config
                 .authentication
                 .through_front_mta(message.peer.parse().ok())

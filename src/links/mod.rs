@@ -23,7 +23,8 @@
 //! `/console/lists/LIST/audit`, a list's held postings under `/console/lists/LIST/held`
 //! (see [`held`]), its owners' pages under `/console/lists/LIST/members`, `/requests`,
 //! `/bounces` and `/queue` (see [`roster`]), and a publication's pages for its editors under
-//! `/console/publications/NAME` (see [`editing`]). Tokens are signed ([`crate::tokens`]) for one list (or
+//! `/console/publications/NAME` (see [`editing`]), and the lists' archives under
+//! `/archive/LIST/` (see [`list_archive`]). Tokens are signed ([`crate::tokens`]) for one list (or
 //! the console) and one use.
 //!
 //! This module knows the scheme and nothing of the configuration: [`Links::route`] asks a
@@ -499,6 +500,122 @@ pub fn bounces_url(base_url: &str, list: &str) -> String {
 /// `list`'s delivery queue.
 pub fn queue_url(base_url: &str, list: &str) -> String {
     format!("{}/console/lists/{list}/queue", base(base_url))
+}
+
+/// Routes of the lists' archives (axum's syntax): what each list said, month by month, by
+/// thread, one message, a search, an mbox per month and an Atom feed. Not to be confused
+/// with a publication's past editions under `/p/NAME/`. A confidential list's pages answer
+/// only its members, its owners and `[web] admins`, and "not found" to everyone else, as
+/// for a list that does not exist.
+pub mod list_archive {
+    /// Every list whose archive the visitor may read.
+    pub const LISTS: &str = "/archive/";
+    /// A list's months, with the number of messages in each.
+    pub const LIST: &str = "/archive/{list}/";
+    /// A month's threads (`YYYY-MM`).
+    pub const MONTH: &str = "/archive/{list}/{month}/";
+    /// A month's messages as one mbox file (mboxrd).
+    pub const MBOX: &str = "/archive/{list}/{month}/mbox";
+    /// A thread, named by its first message's key.
+    pub const THREAD: &str = "/archive/{list}/thread/{key}";
+    /// One message, named by its key: what `Archived-At` points at.
+    pub const MESSAGE: &str = "/archive/{list}/message/{key}";
+    /// A message's HTML part, cleaned, for a sandboxed frame of its page.
+    pub const HTML: &str = "/archive/{list}/message/{key}/html";
+    /// A message's attachment number `n` (from 0), as a download.
+    pub const ATTACHMENT: &str = "/archive/{list}/message/{key}/attachments/{n}";
+    /// Where the owners' form that removes a message posts.
+    pub const REMOVE: &str = "/archive/{list}/message/{key}/remove";
+    /// `?q=` words searched in subjects, authors and texts.
+    pub const SEARCH: &str = "/archive/{list}/search";
+    /// The latest messages of a public list as an Atom feed.
+    pub const FEED: &str = "/archive/{list}/feed.xml";
+}
+
+/// The archive's name for a message: 24 letters and digits from the hash of its Message-ID
+/// (the field's value, with or without its angle brackets), as Mailman 3's archiver does,
+/// so that a copy's `Archived-At` is known before the archive has the message, and an id
+/// that cannot stand in a URL still gives one that can.
+pub fn archive_key(message_id: &str) -> String {
+    use sha2::Digest;
+    let id = normal_message_id(message_id);
+    let hash = sha2::Sha256::digest(id.as_bytes());
+    data_encoding::BASE32_NOPAD
+        .encode(&hash[..15])
+        .to_ascii_lowercase()
+}
+
+/// A Message-ID field's value as the archive keeps it: the id between its angle brackets,
+/// without them and without folding white space; the trimmed value when it has none.
+pub fn normal_message_id(field: &str) -> String {
+    let field = field.trim();
+    let inner = match (field.find('<'), field.find('>')) {
+        (Some(open), Some(close)) if close > open => &field[open + 1..close],
+        _ => field,
+    };
+    inner.split_whitespace().collect()
+}
+
+/// The page of every list whose archive the visitor may read.
+pub fn list_archives_url(base_url: &str) -> String {
+    format!("{}/archive/", base(base_url))
+}
+
+/// A list's archive: its months. What `List-Archive` names (RFC 2369).
+pub fn list_archive_url(base_url: &str, list: &str) -> String {
+    format!("{}/archive/{list}/", base(base_url))
+}
+
+/// A month (`YYYY-MM`) of a list's archive.
+pub fn archive_month_url(base_url: &str, list: &str, month: &str) -> String {
+    format!("{}/archive/{list}/{month}/", base(base_url))
+}
+
+/// A month of a list's archive as an mbox file.
+pub fn archive_mbox_url(base_url: &str, list: &str, month: &str) -> String {
+    format!("{}/archive/{list}/{month}/mbox", base(base_url))
+}
+
+/// A thread of a list's archive, by its first message's key.
+pub fn archive_thread_url(base_url: &str, list: &str, key: &str) -> String {
+    format!("{}/archive/{list}/thread/{key}", base(base_url))
+}
+
+/// One archived message: what `Archived-At` names (RFC 5064).
+pub fn archived_message_url(base_url: &str, list: &str, key: &str) -> String {
+    format!("{}/archive/{list}/message/{key}", base(base_url))
+}
+
+/// An archived message's HTML part, framed by its page.
+pub fn archived_html_url(base_url: &str, list: &str, key: &str) -> String {
+    format!("{}/archive/{list}/message/{key}/html", base(base_url))
+}
+
+/// An archived message's attachment number `n`, counting from 0.
+pub fn archived_attachment_url(base_url: &str, list: &str, key: &str, n: usize) -> String {
+    format!(
+        "{}/archive/{list}/message/{key}/attachments/{n}",
+        base(base_url)
+    )
+}
+
+/// Where the form that removes an archived message posts.
+pub fn archive_remove_url(base_url: &str, list: &str, key: &str) -> String {
+    format!("{}/archive/{list}/message/{key}/remove", base(base_url))
+}
+
+/// A search of a list's archive for `words` (empty: the search form alone).
+pub fn archive_search_url(base_url: &str, list: &str, words: &str) -> String {
+    let path = format!("{}/archive/{list}/search", base(base_url));
+    match words.is_empty() {
+        true => path,
+        false => format!("{path}?q={}", query_escape(words)),
+    }
+}
+
+/// A public list's Atom feed of its latest messages.
+pub fn archive_feed_url(base_url: &str, list: &str) -> String {
+    format!("{}/archive/{list}/feed.xml", base(base_url))
 }
 
 /// `text` as a URL query value: everything but unreserved characters percent-encoded.

@@ -67,7 +67,7 @@ pub const TEXT_NOTICES: [&str; 1] = ["digest"];
 pub const SNIPPETS: [&str; 2] = ["confidential_notice", "account_footer"];
 
 /// Every web page; each is a single HTML template.
-pub const PAGES: [&str; 32] = [
+pub const PAGES: [&str; 38] = [
     "unsubscribe",
     "unsubscribed",
     "confirm",
@@ -100,6 +100,12 @@ pub const PAGES: [&str; 32] = [
     "console_requests",
     "console_bounces",
     "console_queue",
+    "archive_lists",
+    "archive_list",
+    "archive_month",
+    "archive_thread",
+    "archive_message",
+    "archive_search",
 ];
 
 /// The language every notice and page must exist in, used when the requested

@@ -278,7 +278,10 @@ mod tests {
             .expect("insert");
         // A node registered and claimed, then stopped: its heartbeat is older than any
         // take-over time (here, one second in the future).
-        store.register_node("node-a", "host").await.expect("register");
+        store
+            .register_node("node-a", "host")
+            .await
+            .expect("register");
         let before = store
             .claim_messages(Job::Commands, "node-a", 10, JOB_LEASE_MS)
             .await
@@ -290,7 +293,11 @@ mod tests {
             .claim_messages(Job::Commands, "node-b", 10, JOB_LEASE_MS)
             .await
             .expect("claim");
-        assert_eq!(again.messages.len(), 1, "claimed again well before the lease");
+        assert_eq!(
+            again.messages.len(),
+            1,
+            "claimed again well before the lease"
+        );
     }
 
     async fn a_starting_node_frees_claims_no_registered_node_holds(db: &TestStore) {

@@ -8,6 +8,7 @@
 
 use sqlx::AssertSqlSafe;
 
+use super::list_archive::{archive_in, NewArchived};
 use super::{now_ms, Copies, Result, Store};
 
 /// Message states that still need something: postings not yet expanded or held for a
@@ -135,6 +136,8 @@ pub struct PendingMessage {
     pub author_policy: Option<String>,
     pub arrival_results: Option<String>,
     pub arrival_chain: Option<String>,
+    /// When it was received (epoch ms): when a posting was posted, for its archive.
+    pub received_at: i64,
 }
 
 impl PendingMessage {
@@ -312,7 +315,8 @@ impl Store {
     pub async fn pending_messages(&self, limit: i64) -> Result<Vec<PendingMessage>> {
         Ok(sqlx::query_as(AssertSqlSafe(format!(
             "SELECT m.id, m.list_name, m.kind, m.peer, m.envelope_from, m.author, \
-             m.author_policy, m.arrival_results, m.arrival_chain, b.raw FROM {WITH_BODY} \
+             m.author_policy, m.arrival_results, m.arrival_chain, m.received_at, b.raw \
+             FROM {WITH_BODY} \
              WHERE m.state = 'accepted' AND m.kind IN ('posting', 'owner', 'postmaster') \
              ORDER BY m.id LIMIT $1"
         )))
@@ -330,11 +334,17 @@ impl Store {
         &self,
         message_id: i64,
         decorated: &[u8],
+        archived: Option<&NewArchived>,
     ) -> Result<Option<u64>> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         if !claim_for_expansion(&mut tx, message_id, Some(decorated), now).await? {
             return Ok(None);
+        }
+        // In the same transaction: a posting is archived exactly when it is queued for its
+        // members, never twice (a second expansion finds it claimed) and never lost.
+        if let Some(entry) = archived {
+            archive_in(&mut tx, entry, now).await?;
         }
         let created = sqlx::query(
             "INSERT INTO deliveries (message_id, list_name, member_id, recipient, state, \

@@ -6,6 +6,7 @@ mod bounces;
 mod claims;
 mod deliveries;
 mod digests;
+mod list_archive;
 mod members;
 mod messages;
 mod nodes;
@@ -37,6 +38,7 @@ pub use bounces::{
 pub use claims::{Claimed, Job, JOB_LEASE_MS};
 pub use deliveries::{Claim, ClaimedDelivery, Copies, DeliveryOutcome, QueueCounts, Recorded};
 pub use digests::{DeliveryMode, DigestEntry, DigestKind, DigestMessage, DigestQueued, NewDigest};
+pub use list_archive::{month_of, ArchivedHead, ArchivedMessage, NewArchived};
 pub use members::{ImportLine, Member, MemberAdded};
 pub use messages::{
     HeldHead, MessageKind, NewMessage, PendingMessage, ReadyNotice, ReceivedCommand, StoredArrival,

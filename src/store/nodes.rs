@@ -198,7 +198,8 @@ impl Store {
             .await?
             .rows_affected(),
         };
-        let messages = super::claims::release_orphaned_message_claims(&mut tx, self.backend).await?;
+        let messages =
+            super::claims::release_orphaned_message_claims(&mut tx, self.backend).await?;
         tx.commit().await?;
         if self.backend == Backend::Sqlite {
             self.register_node(id, host).await?;

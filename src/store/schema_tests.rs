@@ -135,8 +135,15 @@ fn facts(columns: &[Column], indexes: &[Index], foreign_keys: &[ForeignKey]) -> 
 }
 
 /// Tables of the schema that the migrations define: not SQLite's own, not sqlx's ledger.
+/// Ordinary tables: FTS5's virtual tables and the shadow tables that hold their index are
+/// each one fact, [`FULL_TEXT`], as PostgreSQL's GIN index over the same columns is.
 const SQLITE_TABLES: &str = "SELECT name FROM sqlite_master WHERE type = 'table' \
-     AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> '_sqlx_migrations'";
+     AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> '_sqlx_migrations' \
+     AND sql NOT LIKE 'CREATE VIRTUAL TABLE%' AND NOT EXISTS (SELECT 1 FROM sqlite_master v \
+     WHERE v.sql LIKE 'CREATE VIRTUAL TABLE%' AND sqlite_master.name LIKE v.name || '\\_%' ESCAPE '\\')";
+
+/// A full-text index, by name: an FTS5 table in SQLite, a GIN index in PostgreSQL.
+const FULL_TEXT: &str = "full-text index";
 
 #[derive(sqlx::FromRow)]
 struct SqliteColumn {
@@ -220,7 +227,19 @@ async fn sqlite_facts(store: &Store) -> BTreeSet<String> {
         .into_iter()
         .map(SqliteForeignKey::common)
         .collect();
-    facts(&columns, &indexes, &foreign_keys)
+    let mut facts = facts(&columns, &indexes, &foreign_keys);
+    let full_text: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'",
+    )
+    .fetch_all(&store.pool)
+    .await
+    .expect("SQLite full-text tables");
+    facts.extend(
+        full_text
+            .into_iter()
+            .map(|name| format!("{FULL_TEXT} {name}")),
+    );
+    facts
 }
 
 impl SqliteColumn {
@@ -342,7 +361,8 @@ async fn postgres_facts(store: &Store) -> BTreeSet<String> {
          FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
          JOIN pg_class t ON t.oid = x.indrelid \
          LEFT JOIN pg_constraint c ON c.conindid = x.indexrelid AND c.contype IN ('p', 'u') \
-         WHERE t.relnamespace = {in_schema} AND t.relname <> '_sqlx_migrations'",
+         WHERE t.relnamespace = {in_schema} AND t.relname <> '_sqlx_migrations' \
+         AND i.relam <> (SELECT oid FROM pg_am WHERE amname = 'gin')",
         column_names("x.indkey", "t.oid"),
     )))
     .fetch_all(&store.pool)
@@ -362,13 +382,28 @@ async fn postgres_facts(store: &Store) -> BTreeSet<String> {
     .await
     .expect("PostgreSQL foreign keys");
 
+    let full_text: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT i.relname::text FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
+         JOIN pg_class t ON t.oid = x.indrelid WHERE t.relnamespace = {in_schema} \
+         AND i.relam = (SELECT oid FROM pg_am WHERE amname = 'gin')"
+    )))
+    .fetch_all(&store.pool)
+    .await
+    .expect("PostgreSQL full-text indexes");
+
     let columns: Vec<Column> = columns.into_iter().map(PostgresColumn::common).collect();
     let indexes: Vec<Index> = indexes.into_iter().map(PostgresIndex::common).collect();
     let foreign_keys: Vec<ForeignKey> = foreign_keys
         .into_iter()
         .map(PostgresForeignKey::common)
         .collect();
-    facts(&columns, &indexes, &foreign_keys)
+    let mut facts = facts(&columns, &indexes, &foreign_keys);
+    facts.extend(
+        full_text
+            .into_iter()
+            .map(|name| format!("{FULL_TEXT} {name}")),
+    );
+    facts
 }
 
 impl PostgresColumn {

@@ -1,7 +1,8 @@
 //! The HTTP listener: one-click unsubscribe (RFC 8058), confirmation pages, the
 //! re-enable link of members disabled for bouncing, the publications' past editions
 //! with their Atom feeds, the web console (sign-in, home page, held postings, list owners'
-//! pages, editors' pages, members' own page, audit trail), and `/healthz` (alive)
+//! pages, editors' pages, members' own page, audit trail), the lists' archives, and
+//! `/healthz` (alive)
 //! and `/readyz` (able to work). Pages are
 //! rendered from the templates in the member's language; a GET never changes anything, so
 //! link scanners cannot unsubscribe or subscribe anyone. A link whose token is not genuine
@@ -9,6 +10,7 @@
 
 mod confirm;
 mod console;
+mod list_archive;
 pub mod metrics;
 mod page;
 mod publications;
@@ -58,6 +60,7 @@ pub fn router(subscriptions: Arc<Subscriptions>, publications: Arc<Publications>
             get(reenable::show).post(reenable::reenable),
         )
         .merge(console::routes())
+        .merge(list_archive::routes())
         .with_state(subscriptions)
         .merge(editors)
         .merge(published)

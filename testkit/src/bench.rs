@@ -61,6 +61,9 @@ pub enum BenchCommand {
     Console(ConsoleArgs),
     /// A simulated year of postings with retention purging: the database size per week.
     Soak(crate::soak::SoakArgs),
+    /// A list's archive with many messages: its months, a month, a thread, a message and
+    /// searches over HTTP.
+    Archive(crate::archive_bench::ArchiveArgs),
     /// Daemons on one database claiming a burst of email commands, each done once.
     Claims(crate::claims_bench::ClaimsArgs),
     /// 1, 2 and 3 daemons on one PostgreSQL into one sink, and the database's write rate
@@ -100,6 +103,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
         Some(BenchCommand::Console(console)) => return crate::console_bench::run(console).await,
         Some(BenchCommand::Soak(soak)) => return crate::soak::run(soak).await,
+        Some(BenchCommand::Archive(archive)) => return crate::archive_bench::run(archive).await,
         Some(BenchCommand::Claims(claims)) => return crate::claims_bench::run(claims).await,
         Some(BenchCommand::Cluster(cluster)) => return crate::cluster_bench::run(cluster).await,
         None => {}

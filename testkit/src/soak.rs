@@ -157,7 +157,7 @@ async fn simulate_day(store: &Store, args: &SoakArgs, day: i64) -> anyhow::Resul
         let raw = posting(args.size, day, n);
         let ids = store.insert_messages(&raw, &[new_posting(day, n)]).await?;
         for id in ids {
-            store.expand_to_subscribers(id, &raw).await?;
+            store.expand_to_subscribers(id, &raw, None).await?;
         }
     }
     loop {

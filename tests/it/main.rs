@@ -29,6 +29,7 @@ mod dkim;
 mod health;
 mod hostile;
 mod limits;
+mod list_archive;
 mod logs;
 mod moderation;
 mod once;

@@ -210,8 +210,126 @@ fn page_variants(name: &str) -> Vec<Value> {
             .map(|r| with(json!({ "reason": r })))
             .collect(),
         name if name.starts_with("console_") => console_variants(name, &with),
+        name if name.starts_with("archive_") => archive_variants(name, &with),
         _ => vec![base()],
     }
+}
+
+/// The lists' archive pages: public and confidential, full and empty.
+fn archive_variants(name: &str, with: &dyn Fn(Value) -> Value) -> Vec<Value> {
+    let archive = "https://lists.example.org/archive/team-gender";
+    let list = json!({
+        "list_name": "team-gender",
+        "list_title": "Gender Justice Team",
+        "confidential": true,
+        "list_url": format!("{archive}/"),
+        "lists_url": "https://lists.example.org/archive/",
+        "search_url": format!("{archive}/search"),
+        "feed_url": "",
+    });
+    let public = |mut data: Value| {
+        merge(
+            &mut data,
+            json!({ "confidential": false, "feed_url": format!("{archive}/feed.xml") }),
+        );
+        data
+    };
+    let page = |extra: Value| {
+        let mut data = list.clone();
+        merge(&mut data, extra);
+        with(data)
+    };
+    let message_url = format!("{archive}/message/abcdefghijklmnopqrstuvwx");
+    let full = match name {
+        "archive_lists" => {
+            let entry = json!({
+                "name": "info-en",
+                "title": "Coalition information",
+                "description": "News from the secretariat",
+                "url": "https://lists.example.org/archive/info-en/",
+            });
+            return vec![
+                with(json!({
+                    "public": [entry.clone()],
+                    "confidential": [entry],
+                    "signed_in": true,
+                    "sign_in_url": "https://lists.example.org/console/sign-in",
+                })),
+                with(json!({
+                    "public": [],
+                    "confidential": [],
+                    "signed_in": false,
+                    "sign_in_url": "https://lists.example.org/console/sign-in",
+                })),
+            ];
+        }
+        "archive_list" => page(json!({
+            "description": "Where the team prepares its positions",
+            "months": [{ "month": "2026-03", "count": 12, "url": format!("{archive}/2026-03/"), "mbox_url": format!("{archive}/2026-03/mbox") }],
+            "total": 12,
+        })),
+        "archive_month" => page(json!({
+            "month": "2026-03",
+            "count": 3,
+            "thread_count": 2,
+            "threads": [
+                { "subject": "Agenda for Nairobi", "url": format!("{archive}/thread/abcdefghijklmnopqrstuvwx"), "count": 2, "authors": "Amina Diallo, José", "first": "2026-03-02 10:00 UTC", "last": "2026-03-03 09:00 UTC" },
+                { "subject": "", "url": format!("{archive}/thread/bbcdefghijklmnopqrstuvwx"), "count": 1, "authors": "ana at ngo.example", "first": "2026-03-04 10:00 UTC", "last": "2026-03-04 10:00 UTC" },
+            ],
+            "mbox_url": format!("{archive}/2026-03/mbox"),
+        })),
+        "archive_thread" => page(json!({
+            "subject": "Agenda for Nairobi",
+            "count": 2,
+            "month": "2026-03",
+            "month_url": format!("{archive}/2026-03/"),
+            "messages": [
+                { "depth": 0, "indent": "0rem", "subject": "Agenda for Nairobi", "author": "Amina Diallo", "date": "2026-03-02 10:00 UTC", "url": message_url, "text": "Dear all <see below>" },
+                { "depth": 1, "indent": "1.25rem", "subject": "", "author": "José", "date": "2026-03-03 09:00 UTC", "url": message_url, "text": "Agreed." },
+            ],
+        })),
+        "archive_message" => {
+            let full = page(json!({
+                "subject": "Agenda for Nairobi",
+                "author": "Amina Diallo",
+                "date": "2026-03-02 10:00 UTC",
+                "text": "Dear all <see below>",
+                "html_url": format!("{message_url}/html"),
+                "attachments": [{ "name": "agenda.pdf", "type": "application/pdf", "size": 5120, "url": format!("{message_url}/attachments/0") }],
+                "thread_url": format!("{archive}/thread/abcdefghijklmnopqrstuvwx"),
+                "month": "2026-03",
+                "month_url": format!("{archive}/2026-03/"),
+                "may_remove": true,
+                "remove_url": format!("{message_url}/remove"),
+                "csrf": "c0ffee",
+            }));
+            let mut plain = full.clone();
+            merge(
+                &mut plain,
+                json!({ "html_url": "", "attachments": [], "may_remove": false, "csrf": "", "subject": "" }),
+            );
+            return vec![full.clone(), public(plain), public(full)];
+        }
+        "archive_search" => {
+            let found = page(json!({
+                "query": "nairobi agenda",
+                "searched": true,
+                "results": [{ "subject": "Agenda for Nairobi", "author": "Amina Diallo", "date": "2026-03-02 10:00 UTC", "url": message_url, "thread_url": format!("{archive}/thread/abcdefghijklmnopqrstuvwx") }],
+                "count": 1,
+                "limit": 100,
+            }));
+            let mut none = found.clone();
+            merge(&mut none, json!({ "results": [], "count": 0 }));
+            let mut form = found.clone();
+            merge(
+                &mut form,
+                json!({ "query": "", "searched": false, "results": [], "count": 0 }),
+            );
+            return vec![found, public(none), form];
+        }
+        other => panic!("no variants for {other}"),
+    };
+    vec![full.clone(), public(full)]
 }
 
 /// The web console's pages: each variable they use, each value that changes what they say.
@@ -908,6 +1026,9 @@ fn page_variants_say_different_things() {
             "console_roster",
             "console_member",
             "console_requests",
+            "archive_lists",
+            "archive_message",
+            "archive_search",
         ] {
             let rendered: BTreeSet<String> = page_variants(name)
                 .iter()

@@ -2,6 +2,7 @@
 //! prefix and a footer, applied to the raw message so that everything the
 //! poster wrote (including signed parts) reaches members byte-for-byte.
 
+mod archive_headers;
 mod footer;
 mod from_rewrite;
 mod list_headers;
@@ -33,6 +34,10 @@ pub struct ListDecoration<'a> {
     pub rewrite_from: bool,
     /// Front MTAs whose Authentication-Results headers are passed on.
     pub trusted_authserv_ids: &'a [String],
+    /// The web address (`base_url`) the list's public archive is under: its copies then name
+    /// the archive (`List-Archive`) and their own page in it (`Archived-At`). `None` for a
+    /// confidential list, whose archive is for its members only and never named.
+    pub public_archive: Option<&'a str>,
 }
 
 impl ListDecoration<'_> {
@@ -54,6 +59,7 @@ pub fn decorate(raw: &[u8], list: &ListDecoration) -> Result<Vec<u8>, DecorateEr
     untrusted_results::apply(&mut msg, list.trusted_authserv_ids);
     list_headers::apply(&mut msg, list);
     ensure_message_id(&mut msg, raw, list);
+    archive_headers::apply(&mut msg, list);
     if list.rewrite_from {
         from_rewrite::apply(&mut msg, list);
     }

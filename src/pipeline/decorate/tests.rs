@@ -15,6 +15,7 @@ fn list() -> ListDecoration<'static> {
         account_line: None,
         rewrite_from: false,
         trusted_authserv_ids: &[],
+        public_archive: None,
     }
 }
 
@@ -586,4 +587,29 @@ fn the_account_line_ends_a_footer_and_never_starts_one() {
     };
     let out = run(&raw, &without);
     assert_eq!(body_of(&out), body_of(&raw));
+}
+
+#[test]
+fn a_public_lists_copies_name_its_archive_and_their_page_in_it() {
+    let raw = b"From: a@example.org\r\nSubject: x\r\nMessage-ID: <m1@example.org>\r\n\
+Archived-At: <https://elsewhere.example/m1>\r\nList-Archive: <https://elsewhere.example/>\r\n\r\nbody\r\n";
+    let public = ListDecoration {
+        public_archive: Some("https://lists.example.org"),
+        ..list()
+    };
+    let out = run(raw, &public);
+    assert_eq!(
+        values(&out, "List-Archive"),
+        ["<https://lists.example.org/archive/team-gender/>"]
+    );
+    let key = crate::links::archive_key("<m1@example.org>");
+    assert_eq!(
+        values(&out, "Archived-At"),
+        [format!(
+            "<https://lists.example.org/archive/team-gender/message/{key}>"
+        )]
+    );
+    let confidential = run(raw, &list());
+    assert!(values(&confidential, "List-Archive").is_empty());
+    assert!(values(&confidential, "Archived-At").is_empty());
 }

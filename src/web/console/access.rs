@@ -127,7 +127,7 @@ pub(super) fn form_token_matches(names: &CookieNames, headers: &HeaderMap, body:
 }
 
 /// The session the browser's cookie names, with its id's hash, when it is a live one.
-pub(super) async fn session(
+pub(in crate::web) async fn session(
     subscriptions: &Subscriptions,
     headers: &HeaderMap,
 ) -> Result<Option<(String, WebSession)>, Response> {
@@ -196,7 +196,7 @@ pub(super) fn sign_in_form(
 }
 
 /// A signed-in person, and the language of their pages.
-pub(super) struct SignedIn {
+pub(in crate::web) struct SignedIn {
     pub session: WebSession,
     pub language: String,
 }
@@ -223,7 +223,7 @@ impl SignedIn {
 
 /// The person signed in on this browser. A browser not signed in gets the sign-in form,
 /// or for a form post (`form`) the refusal, since its form cannot have a session's token.
-pub(super) async fn signed_in(
+pub(in crate::web) async fn signed_in(
     subscriptions: &Subscriptions,
     headers: &HeaderMap,
     form: bool,
@@ -239,7 +239,7 @@ pub(super) async fn signed_in(
 
 /// The one page for what this person may not see, or what does not exist: the same for
 /// both, so that trying names and ids tells nothing.
-pub(super) fn not_found(subscriptions: &Subscriptions, language: &str) -> Response {
+pub(in crate::web) fn not_found(subscriptions: &Subscriptions, language: &str) -> Response {
     let base_url = &subscriptions.config().server.base_url;
     render(
         subscriptions,

@@ -275,7 +275,7 @@ pub async fn html(
 
 /// A file name that is safe in a header and on any disk: letters, digits, `.`, `-`, `_`,
 /// not starting with a dot.
-fn safe_filename(name: &str) -> String {
+pub(in crate::web) fn safe_filename(name: &str) -> String {
     let cleaned: String = name
         .chars()
         .map(|c| match c {

@@ -17,12 +17,12 @@
 //! language, else the browser's), and every action checks the person's role on the very
 //! list or publication its URL names, on the server.
 
-mod access;
+pub(super) mod access;
 mod account;
 mod audit;
 mod delivery;
 mod editions;
-mod held;
+pub(super) mod held;
 mod home;
 mod items;
 mod requests;
@@ -122,7 +122,7 @@ pub fn publication_routes(
 }
 
 /// The value of field `name` of an `application/x-www-form-urlencoded` body.
-pub(super) fn form_field(body: &str, name: &str) -> Option<String> {
+pub(in crate::web) fn form_field(body: &str, name: &str) -> Option<String> {
     body.split('&')
         .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
         .find(|(key, _)| percent_decode(key).as_deref() == Some(name))
@@ -150,7 +150,7 @@ fn percent_decode(text: &str) -> Option<String> {
 
 /// The language of a page for a visitor not signed in: the first of `Accept-Language`
 /// (by weight) that tidings speaks, else English.
-fn visitor_language(headers: &HeaderMap) -> &'static str {
+pub(in crate::web) fn visitor_language(headers: &HeaderMap) -> &'static str {
     let accept = headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|value| value.to_str().ok())
@@ -176,7 +176,7 @@ fn visitor_language(headers: &HeaderMap) -> &'static str {
 }
 
 /// The language of a signed-in person's pages: their stored one, else the browser's.
-pub(super) async fn page_language(
+pub(in crate::web) async fn page_language(
     subscriptions: &Subscriptions,
     headers: &HeaderMap,
     address: &str,
@@ -228,7 +228,7 @@ fn add_cookies(response: &mut Response, cookies: &[String]) {
     }
 }
 
-fn see_other(url: &str, cookies: &[String]) -> Response {
+pub(in crate::web) fn see_other(url: &str, cookies: &[String]) -> Response {
     let mut response = Redirect::to(url).into_response();
     response
         .headers_mut()
