@@ -7,18 +7,16 @@
 //! one, two words). Each is timed `--runs` times; the median is printed.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Context};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-use tidings::config::Config;
 use tidings::daemon::Daemon;
 use tidings::list_archive::entry::{entry, Posted};
 use tidings::store::Store;
 
 use crate::bench::BenchDatabase;
+use crate::web_bench::{config, get, ms, BenchList};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ArchiveArgs {
@@ -158,7 +156,17 @@ async fn measure(args: &ArchiveArgs, url: &str, dir: &Path) -> anyhow::Result<()
     let started = Instant::now();
     let (month, thread, message) = seed(args, url).await?;
     let seeded = started.elapsed();
-    let daemon = Daemon::start(config(url, dir)?).await?;
+    let daemon = Daemon::start(config(
+        url,
+        dir,
+        "archive-bench.toml",
+        BenchList {
+            posting: "members",
+            visibility: "public",
+            owner: "owner@bench.example",
+        },
+    )?)
+    .await?;
     let web = daemon
         .http_addr
         .context("the benchmark daemon has no HTTP listener")?;
@@ -192,7 +200,7 @@ async fn measure(args: &ArchiveArgs, url: &str, dir: &Path) -> anyhow::Result<()
         let mut times = Vec::with_capacity(args.runs);
         for _ in 0..args.runs {
             let started = Instant::now();
-            let (status, bytes) = get(web, &path).await?;
+            let (status, bytes) = get(web, &path, None).await?;
             times.push(started.elapsed());
             if status != 200 {
                 daemon.shutdown().await;
@@ -213,76 +221,4 @@ async fn measure(args: &ArchiveArgs, url: &str, dir: &Path) -> anyhow::Result<()
     }
     daemon.shutdown().await;
     Ok(())
-}
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
-}
-
-/// GET of `path` over a new loopback connection; the status and the body's length.
-async fn get(web: std::net::SocketAddr, path: &str) -> anyhow::Result<(u16, usize)> {
-    let mut stream = TcpStream::connect(web).await?;
-    stream.set_nodelay(true)?;
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: bench.example\r\nAccept-Language: en\r\n\
-         Connection: close\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await?;
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await?;
-    let text = String::from_utf8_lossy(&answer);
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map_or(0, |(_, body)| body.len());
-    Ok((status, body))
-}
-
-fn config(database_url: &str, dir: &Path) -> anyhow::Result<Config> {
-    let text = format!(
-        r#"
-secret = "benchmark-secret-benchmark-secret-benchmark"
-
-[server]
-domain = "bench.example"
-smtp_listen = "127.0.0.1:0"
-lmtp_listen = ""
-http_listen = "127.0.0.1:0"
-base_url = "https://bench.example"
-
-[metrics]
-listen = ""
-
-[relay]
-host = "127.0.0.1"
-port = 9
-
-[database]
-url = "{database_url}"
-
-[dns]
-servers = ["127.0.0.1:9"]
-
-[authentication]
-verify_locally = false
-
-[[lists]]
-name = "bench"
-display_name = "Benchmark"
-posting = "members"
-subscription = "closed"
-visibility = "public"
-owners = ["owner@bench.example"]
-"#
-    );
-    Ok(Config::from_toml(
-        &text,
-        &dir.join("archive-bench.toml"),
-        Vec::new(),
-        &tidings::dkim::keys::Files,
-    )?)
 }

@@ -6,18 +6,16 @@
 //! the held queue's first page. Each is timed `--runs` times; the median is printed.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Context};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-use tidings::config::Config;
 use tidings::daemon::Daemon;
 use tidings::store::{ImportLine, MessageKind, NewMessage, NewSession, Store};
 use tidings::tokens::{digest, random_secret};
 
 use crate::bench::BenchDatabase;
+use crate::web_bench::{config, get, ms, BenchList};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConsoleArgs {
@@ -65,7 +63,17 @@ async fn measure(args: &ConsoleArgs, url: &str, dir: &Path) -> anyhow::Result<()
     let started = Instant::now();
     let cookie = seed(args, url).await?;
     let seeded = started.elapsed();
-    let daemon = Daemon::start(config(url, dir)?).await?;
+    let daemon = Daemon::start(config(
+        url,
+        dir,
+        "console-bench.toml",
+        BenchList {
+            posting: "moderated",
+            visibility: "confidential",
+            owner: OWNER,
+        },
+    )?)
+    .await?;
     let web = daemon
         .http_addr
         .context("the benchmark daemon has no HTTP listener")?;
@@ -105,7 +113,7 @@ async fn measure(args: &ConsoleArgs, url: &str, dir: &Path) -> anyhow::Result<()
         let mut times = Vec::with_capacity(args.runs);
         for _ in 0..args.runs {
             let started = Instant::now();
-            let (status, bytes) = get(web, &path, &cookie).await?;
+            let (status, bytes) = get(web, &path, Some(&cookie)).await?;
             times.push(started.elapsed());
             if status != 200 {
                 daemon.shutdown().await;
@@ -126,10 +134,6 @@ async fn measure(args: &ConsoleArgs, url: &str, dir: &Path) -> anyhow::Result<()
     }
     daemon.shutdown().await;
     Ok(())
-}
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
 }
 
 /// Seeds the list and the held postings, opens the owner's session; returns the cookie
@@ -185,73 +189,4 @@ async fn seed(args: &ConsoleArgs, url: &str) -> anyhow::Result<String> {
     }
     store.close().await;
     Ok(format!("__Host-tidings_session={session}"))
-}
-
-/// GET of `path` over a new loopback connection, as a browser would send it; the status
-/// and the body's length.
-async fn get(web: std::net::SocketAddr, path: &str, cookie: &str) -> anyhow::Result<(u16, usize)> {
-    let mut stream = TcpStream::connect(web).await?;
-    stream.set_nodelay(true)?;
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: bench.example\r\nCookie: {cookie}\r\n\
-         Accept-Language: en\r\nConnection: close\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await?;
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await?;
-    let text = String::from_utf8_lossy(&answer);
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map_or(0, |(_, body)| body.len());
-    Ok((status, body))
-}
-
-fn config(database_url: &str, dir: &Path) -> anyhow::Result<Config> {
-    let text = format!(
-        r#"
-secret = "benchmark-secret-benchmark-secret-benchmark"
-
-[server]
-domain = "bench.example"
-smtp_listen = "127.0.0.1:0"
-lmtp_listen = ""
-http_listen = "127.0.0.1:0"
-base_url = "https://bench.example"
-
-[metrics]
-listen = ""
-
-[relay]
-host = "127.0.0.1"
-port = 9
-
-[database]
-url = "{database_url}"
-
-[dns]
-servers = ["127.0.0.1:9"]
-
-[authentication]
-verify_locally = false
-
-[[lists]]
-name = "bench"
-display_name = "Benchmark"
-posting = "moderated"
-subscription = "closed"
-visibility = "confidential"
-owners = ["{OWNER}"]
-"#
-    );
-    Ok(Config::from_toml(
-        &text,
-        &dir.join("console-bench.toml"),
-        Vec::new(),
-        &tidings::dkim::keys::Files,
-    )?)
 }

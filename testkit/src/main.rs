@@ -11,6 +11,7 @@ mod claims_bench;
 mod cluster_bench;
 mod console_bench;
 mod soak;
+mod web_bench;
 
 use clap::Parser;
 
