@@ -143,6 +143,35 @@ pub fn escape_html(text: &str) -> String {
     out
 }
 
+/// Text for XML content or a quoted attribute (the Atom feeds). Characters XML 1.0 does not
+/// allow at all, escaped or not (control characters pasted into a title or a subject), are
+/// dropped: one of them would make the whole feed unreadable. XML's own rules, which is
+/// why this is not [`escape_html`]: `&apos;` is one of its entities, and those characters
+/// have no escape.
+pub fn escape_xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if c < ' ' || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// RFC 3339 in UTC, as Atom wants its dates; `ms` since the epoch.
+pub fn rfc3339_utc(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 /// [`escape_html`], appending to `out`.
 pub fn push_escaped_html(text: &str, out: &mut String) {
     for c in text.chars() {

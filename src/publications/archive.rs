@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use crate::config::PublicationConfig;
 use crate::links::{self, archive_url, edition_url, feed_url, Role};
+use crate::templating::{escape_xml, rfc3339_utc};
 
 use super::editions::sections;
 use super::render::{ArchiveView, ArchivedEdition};
@@ -137,34 +138,37 @@ fn atom(feed: &Feed) -> String {
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>".to_string(),
         format!(
             "<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"{}\">",
-            escape(feed.lang)
+            escape_xml(feed.lang)
         ),
-        format!("  <title>{}</title>", escape(feed.title)),
+        format!("  <title>{}</title>", escape_xml(feed.title)),
     ];
     if !feed.subtitle.is_empty() {
-        lines.push(format!("  <subtitle>{}</subtitle>", escape(feed.subtitle)));
+        lines.push(format!(
+            "  <subtitle>{}</subtitle>",
+            escape_xml(feed.subtitle)
+        ));
     }
     lines.extend([
-        format!("  <id>{}</id>", escape(feed.url)),
+        format!("  <id>{}</id>", escape_xml(feed.url)),
         format!(
             "  <link rel=\"self\" type=\"application/atom+xml\" href=\"{}\"/>",
-            escape(feed.self_url)
+            escape_xml(feed.self_url)
         ),
         format!(
             "  <link rel=\"alternate\" type=\"text/html\" href=\"{}\"/>",
-            escape(feed.url)
+            escape_xml(feed.url)
         ),
-        format!("  <updated>{}</updated>", timestamp(updated)),
+        format!("  <updated>{}</updated>", rfc3339_utc(updated)),
         // Atom requires an author; the publication is its own.
-        format!("  <author><name>{}</name></author>", escape(feed.title)),
+        format!("  <author><name>{}</name></author>", escape_xml(feed.title)),
     ]);
     for entry in feed.entries {
-        let lang = escape(&entry.lang);
-        let url = escape(&entry.url);
-        let sent = timestamp(entry.sent_ms);
+        let lang = escape_xml(&entry.lang);
+        let url = escape_xml(&entry.url);
+        let sent = rfc3339_utc(entry.sent_ms);
         lines.extend([
             format!("  <entry xml:lang=\"{lang}\">"),
-            format!("    <title>{}</title>", escape(&entry.title)),
+            format!("    <title>{}</title>", escape_xml(&entry.title)),
             format!(
                 "    <link rel=\"alternate\" type=\"text/html\" hreflang=\"{lang}\" href=\"{url}\"/>"
             ),
@@ -173,41 +177,12 @@ fn atom(feed: &Feed) -> String {
             format!("    <updated>{sent}</updated>"),
         ]);
         if let Some(summary) = &entry.summary {
-            lines.push(format!("    <summary>{}</summary>", escape(summary)));
+            lines.push(format!("    <summary>{}</summary>", escape_xml(summary)));
         }
         lines.push("  </entry>".to_string());
     }
     lines.push("</feed>\n".to_string());
     lines.join("\n")
-}
-
-/// RFC 3339 in UTC, as Atom wants its dates.
-fn timestamp(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// Text for XML content or a quoted attribute. Characters XML 1.0 does not allow at all,
-/// escaped or not (control characters an editor may have pasted into a title), are
-/// dropped: one of them would make the whole feed unreadable.
-/// XML's own rules, which is why this is not [`crate::templating::escape_html`]: `&apos;`
-/// is one of its entities, and those characters have no escape.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if c < ' ' || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

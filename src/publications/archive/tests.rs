@@ -63,11 +63,11 @@ fn feed(entries: &[Entry]) -> String {
 #[test]
 fn escaping_keeps_text_and_drops_what_xml_forbids() {
     assert_eq!(
-        escape("a < b & \"c\" > 'd'"),
+        escape_xml("a < b & \"c\" > 'd'"),
         "a &lt; b &amp; &quot;c&quot; &gt; &apos;d&apos;"
     );
-    assert_eq!(escape("bell\u{7}\u{0}\ttab\u{FFFF}"), "bell\ttab");
-    assert_eq!(escape("العدد ١٢"), "العدد ١٢");
+    assert_eq!(escape_xml("bell\u{7}\u{0}\ttab\u{FFFF}"), "bell\ttab");
+    assert_eq!(escape_xml("العدد ١٢"), "العدد ١٢");
 }
 
 #[test]

@@ -10,6 +10,7 @@ use crate::links::{archive_feed_url, archived_message_url, list_archive_url};
 use crate::list_archive::mbox;
 use crate::moderation::view;
 use crate::subscriptions::Subscriptions;
+use crate::templating::{escape_xml, rfc3339_utc};
 
 use super::super::console::access::not_found;
 use super::super::page::guarded;
@@ -104,23 +105,23 @@ pub async fn feed(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>".to_string(),
         format!(
             "<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"{}\">",
-            escape(&reader.list.language)
+            escape_xml(&reader.list.language)
         ),
-        format!("  <title>{}</title>", escape(&reader.list.display_name)),
-        format!("  <id>{}</id>", escape(&archive)),
+        format!("  <title>{}</title>", escape_xml(&reader.list.display_name)),
+        format!("  <id>{}</id>", escape_xml(&archive)),
         format!(
             "  <link rel=\"self\" type=\"application/atom+xml\" href=\"{}\"/>",
-            escape(&archive_feed_url(base_url, name))
+            escape_xml(&archive_feed_url(base_url, name))
         ),
         format!(
             "  <link rel=\"alternate\" type=\"text/html\" href=\"{}\"/>",
-            escape(&archive)
+            escape_xml(&archive)
         ),
-        format!("  <updated>{}</updated>", timestamp(updated)),
+        format!("  <updated>{}</updated>", rfc3339_utc(updated)),
     ];
     for message in &messages {
         let head = &message.head;
-        let url = escape(&archived_message_url(base_url, name, &head.message_key));
+        let url = escape_xml(&archived_message_url(base_url, name, &head.message_key));
         let text = view::show(&message.raw)
             .map(|shown| shown.text)
             .unwrap_or_default();
@@ -131,19 +132,19 @@ pub async fn feed(
             .chars()
             .take(SUMMARY_CHARS)
             .collect();
-        let at = timestamp(head.posted_at);
+        let at = rfc3339_utc(head.posted_at);
         xml.extend([
             "  <entry>".to_string(),
-            format!("    <title>{}</title>", escape(&head.subject)),
+            format!("    <title>{}</title>", escape_xml(&head.subject)),
             format!(
                 "    <author><name>{}</name></author>",
-                escape(&author(&reader, head))
+                escape_xml(&author(&reader, head))
             ),
             format!("    <link rel=\"alternate\" type=\"text/html\" href=\"{url}\"/>"),
             format!("    <id>{url}</id>"),
             format!("    <published>{at}</published>"),
             format!("    <updated>{at}</updated>"),
-            format!("    <summary>{}</summary>", escape(&summary)),
+            format!("    <summary>{}</summary>", escape_xml(&summary)),
             "  </entry>".to_string(),
         ]);
     }
@@ -154,30 +155,4 @@ pub async fn feed(
         "application/atom+xml; charset=utf-8",
         "default-src 'none'; sandbox",
     )
-}
-
-/// RFC 3339 in UTC, as Atom wants its dates.
-fn timestamp(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// Text for XML content or a quoted attribute; characters XML 1.0 does not allow at all
-/// (control characters in a subject) are dropped, since one would spoil the whole feed.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if c < ' ' || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
-    out
 }
