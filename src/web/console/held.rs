@@ -302,14 +302,25 @@ pub async fn attachment(
         Ok(found) => found,
         Err(response) => return response,
     };
+    download(&subscriptions, &m.person.language, &held.raw, &n)
+}
+
+/// Attachment `n` (counted as [`view::attachment`] counts) of the message `raw`, as a
+/// download whatever type it claims: never sniffed, cached or shown. The console's
+/// not-found page in `language` when there is no such attachment.
+pub(in crate::web) fn download(
+    subscriptions: &Subscriptions,
+    language: &str,
+    raw: &[u8],
+    n: &str,
+) -> Response {
     let found = n
         .parse::<usize>()
         .ok()
-        .and_then(|n| view::attachment(&held.raw, n));
+        .and_then(|n| view::attachment(raw, n));
     let Some((name, bytes)) = found else {
-        return not_found(&subscriptions, &m.person.language);
+        return not_found(subscriptions, language);
     };
-    // Whatever type it claims: a download, never sniffed, cached or shown.
     let mut response = guarded(
         StatusCode::OK,
         bytes,

@@ -18,7 +18,7 @@ use crate::store::ArchivedMessage;
 use crate::subscriptions::Subscriptions;
 
 use super::super::console::access::{not_found, signed_in};
-use super::super::console::held::safe_filename;
+use super::super::console::held::download;
 use super::super::console::see_other;
 use super::super::page::guarded;
 use super::{author, internal, is_key, reader, render, subject, when, Reader};
@@ -160,25 +160,7 @@ pub async fn attachment(
         Ok(found) => found,
         Err(response) => return response,
     };
-    let found = n
-        .parse::<usize>()
-        .ok()
-        .and_then(|n| view::attachment(&message.raw, n));
-    let Some((name, bytes)) = found else {
-        return not_found(&subscriptions, &reader.language);
-    };
-    let mut response = guarded(
-        StatusCode::OK,
-        bytes,
-        "application/octet-stream",
-        "default-src 'none'; sandbox",
-    );
-    let disposition = format!("attachment; filename=\"{}\"", safe_filename(&name));
-    if let Ok(value) = HeaderValue::from_str(&disposition) {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_DISPOSITION, value);
-    }
+    let mut response = download(&subscriptions, &reader.language, &message.raw, &n);
     if reader.confidential() {
         response.headers_mut().insert(
             "x-robots-tag",
