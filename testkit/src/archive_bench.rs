@@ -16,7 +16,7 @@ use tidings::list_archive::entry::{entry, Posted};
 use tidings::store::Store;
 
 use crate::bench::BenchDatabase;
-use crate::web_bench::{config, get, ms, BenchList};
+use crate::web_bench::{config, time_pages, BenchList};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ArchiveArgs {
@@ -196,29 +196,7 @@ async fn measure(args: &ArchiveArgs, url: &str, dir: &Path) -> anyhow::Result<()
             format!("/archive/bench/search?q={}+{}", word(2), word(40)),
         ),
     ];
-    for (label, path) in pages {
-        let mut times = Vec::with_capacity(args.runs);
-        for _ in 0..args.runs {
-            let started = Instant::now();
-            let (status, bytes) = get(web, &path, None).await?;
-            times.push(started.elapsed());
-            if status != 200 {
-                daemon.shutdown().await;
-                bail!("{path}: HTTP {status}");
-            }
-            if bytes == 0 {
-                bail!("{path}: empty page");
-            }
-        }
-        times.sort();
-        let median = times[times.len() / 2];
-        println!(
-            "  {label:<30} {:>8.1} ms  (fastest {:.1}, slowest {:.1})",
-            ms(median),
-            ms(times[0]),
-            ms(times[times.len() - 1])
-        );
-    }
+    let timed = time_pages(web, &pages, args.runs, None).await;
     daemon.shutdown().await;
-    Ok(())
+    timed
 }

@@ -15,7 +15,7 @@ use tidings::store::{ImportLine, MessageKind, NewMessage, NewSession, Store};
 use tidings::tokens::{digest, random_secret};
 
 use crate::bench::BenchDatabase;
-use crate::web_bench::{config, get, ms, BenchList};
+use crate::web_bench::{config, time_pages, BenchList};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConsoleArgs {
@@ -109,31 +109,9 @@ async fn measure(args: &ConsoleArgs, url: &str, dir: &Path) -> anyhow::Result<()
             "/console/lists/bench/held".to_owned(),
         ),
     ];
-    for (label, path) in pages {
-        let mut times = Vec::with_capacity(args.runs);
-        for _ in 0..args.runs {
-            let started = Instant::now();
-            let (status, bytes) = get(web, &path, Some(&cookie)).await?;
-            times.push(started.elapsed());
-            if status != 200 {
-                daemon.shutdown().await;
-                bail!("{path}: HTTP {status}");
-            }
-            if bytes == 0 {
-                bail!("{path}: empty page");
-            }
-        }
-        times.sort();
-        let median = times[times.len() / 2];
-        println!(
-            "  {label:<32} {:>8.1} ms  (fastest {:.1}, slowest {:.1})",
-            ms(median),
-            ms(times[0]),
-            ms(times[times.len() - 1])
-        );
-    }
+    let timed = time_pages(web, &pages, args.runs, Some(&cookie)).await;
     daemon.shutdown().await;
-    Ok(())
+    timed
 }
 
 /// Seeds the list and the held postings, opens the owner's session; returns the cookie

@@ -41,8 +41,41 @@ pub async fn get(
     Ok((status, body))
 }
 
-pub fn ms(duration: Duration) -> f64 {
+fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
+}
+
+/// Fetches each of `pages` (label, path) `runs` times and prints the median, fastest and
+/// slowest time of each; an answer other than a full 200 page stops the benchmark.
+pub async fn time_pages(
+    web: SocketAddr,
+    pages: &[(&str, String)],
+    runs: usize,
+    cookie: Option<&str>,
+) -> anyhow::Result<()> {
+    for (label, path) in pages {
+        let mut times = Vec::with_capacity(runs);
+        for _ in 0..runs.max(1) {
+            let started = std::time::Instant::now();
+            let (status, bytes) = get(web, path, cookie).await?;
+            times.push(started.elapsed());
+            if status != 200 {
+                anyhow::bail!("{path}: HTTP {status}");
+            }
+            if bytes == 0 {
+                anyhow::bail!("{path}: empty page");
+            }
+        }
+        times.sort();
+        let median = times[times.len() / 2];
+        println!(
+            "  {label:<32} {:>8.1} ms  (fastest {:.1}, slowest {:.1})",
+            ms(median),
+            ms(times[0]),
+            ms(times[times.len() - 1])
+        );
+    }
+    Ok(())
 }
 
 /// How list `bench` is configured in a page benchmark.
