@@ -201,15 +201,7 @@ impl Worker {
         let hand_over_at = (max_shared / 2).max(1);
         let mut gathered = Copies::default();
         for transaction in transactions(batch, max_shared) {
-            let kept: Vec<ClaimedDelivery> = {
-                let lost = lost.lock().unwrap_or_else(PoisonError::into_inner);
-                transaction
-                    .iter()
-                    .filter(|d| !lost.contains(&d.id))
-                    .cloned()
-                    .collect()
-            };
-            if kept.len() < transaction.len() {
+            if let Some(kept) = still_held(transaction, lost) {
                 tracing::warn!(
                     worker = self.number,
                     lost = transaction.len() - kept.len(),
@@ -459,6 +451,25 @@ fn transactions(batch: &[ClaimedDelivery], max_shared: usize) -> Vec<&[ClaimedDe
         rest = tail;
     }
     transactions
+}
+
+/// The deliveries of `transaction` still this batch's, when some of them are `lost` to
+/// another claim; `None` (nothing to copy) in the usual case that none are.
+fn still_held(
+    transaction: &[ClaimedDelivery],
+    lost: &Mutex<HashSet<i64>>,
+) -> Option<Vec<ClaimedDelivery>> {
+    let lost = lost.lock().unwrap_or_else(PoisonError::into_inner);
+    if lost.is_empty() || !transaction.iter().any(|d| lost.contains(&d.id)) {
+        return None;
+    }
+    Some(
+        transaction
+            .iter()
+            .filter(|d| !lost.contains(&d.id))
+            .cloned()
+            .collect(),
+    )
 }
 
 #[cfg(test)]
