@@ -495,7 +495,11 @@ async fn an_edition_built_by_a_daemon_that_stopped_before_telling_is_told_once()
         passes[2].finish_interrupted_builds(later),
     );
     let finished = [a.expect("a"), b.expect("b"), c.expect("c")];
-    assert_eq!(finished.iter().sum::<usize>(), 3, "each pass found it");
+    // How many passes find it depends on timing: a pass that selects after another one
+    // (or a scheduler tick) has told the editors finds nothing left to do. What must hold
+    // is that at least one found it and that the editors are told once.
+    let found = finished.iter().sum::<usize>();
+    assert!((1..=3).contains(&found), "found by {found} passes");
     assert!(cluster.first.queue_drained().await);
     let previews = cluster.first.received_by(EDITOR);
     assert_eq!(previews.len(), 1, "the editor is told once");
